@@ -1,0 +1,266 @@
+"""Build the one-map GeoPackage: sources -> CRS policy -> validation -> one file.
+
+Every catalog layer is read (or derived), checked against its declared schema
+and geometry type, repaired or dropped feature by feature with a reason in the
+ledger, and written with a catalog/provenance table, the ledger and build info.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cityplan import __version__
+from cityplan._errors import SchemaError
+from cityplan.catalog import Catalog, LayerSpec, load_catalog
+from cityplan.io.read import read_table, read_vector
+from cityplan.io.write import check_output, write_gpkg
+from cityplan.paths import data_dir, default_onemap
+from cityplan.tools.derive import dissolve_by_prefix, riverside_band, select_points
+from cityplan.tools.geometry import Ledger, clean_geometries
+
+logger = logging.getLogger(__name__)
+
+CATALOG_TABLE = "cityplan_catalog"
+LEDGER_TABLE = "cityplan_ledger"
+INFO_TABLE = "cityplan_build_info"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :func:`build_onemap` wrote."""
+
+    path: Path
+    summary: pd.DataFrame
+    ledger: pd.DataFrame
+    info: dict[str, str]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_columns(df: pd.DataFrame, required: tuple[str, ...] | list[str], *, source: str) -> None:
+    """Raise :class:`SchemaError` naming the missing columns and those present."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        present = [c for c in df.columns if c != "geometry"]
+        msg = (f"{source}: missing required column(s) {missing}; the file has {present}. "
+               "Rename the columns or fix required_columns in the catalog")
+        raise SchemaError(msg)
+
+
+def _osm_ref(gdf: gpd.GeoDataFrame, layer: str | None) -> pd.Series:
+    if layer == "multipolygons":
+        rel = gdf["osm_id"].astype("string")
+        way = gdf["osm_way_id"].astype("string")
+        return ("relation/" + rel).where(rel.notna(), "way/" + way)
+    kind = "node" if layer == "points" else "way"
+    return kind + "/" + gdf["osm_id"].astype("string")
+
+
+def read_source(spec: LayerSpec, root: Path) -> pd.DataFrame:
+    """Read a catalog layer's source file as declared (no cleaning)."""
+    assert spec.source is not None
+    src = spec.source
+    path = root / src.file
+    if src.format == "csv_table":
+        return read_table(path, encoding=src.encoding)
+    gdf = read_vector(path, layer=src.layer, crs=src.crs, encoding=src.encoding, where=src.where,
+                      osm_tags=list(src.osm_tags) or None)
+    if src.format == "osm_pbf":
+        gdf["osm_ref"] = _osm_ref(gdf, src.layer)
+    return gdf
+
+
+def apply_flags(df: pd.DataFrame, spec: LayerSpec, *, source: str) -> pd.DataFrame:
+    """Add the catalog's boolean flag columns."""
+    out = df.copy()
+    for f in spec.flags:
+        check_columns(out, [f.column], source=f"{source} (flag {f.name})")
+        col = out[f.column].astype("string").fillna("")
+        if f.contains is not None:
+            out[f.name] = col.str.contains(f.contains, regex=False).astype(bool)
+        else:
+            out[f.name] = col.isin(f.values).astype(bool)
+            missing = set(f.values) - set(col)
+            if missing:
+                msg = (f"{source}: flag {f.name!r} lists value(s) {sorted(missing)} not found in "
+                       f"column {f.column!r}; fix the catalog")
+                raise SchemaError(msg)
+    return out
+
+
+def derive_layer(spec: LayerSpec, loaded: dict[str, pd.DataFrame], catalog: Catalog) -> gpd.GeoDataFrame:
+    """Compute a derived layer from layers built before it."""
+    d = dict(spec.derive or {})
+    op = d["op"]
+    if op == "dissolve_by_prefix":
+        join = d.get("join") or {}
+        return dissolve_by_prefix(
+            loaded[d["from"]], column=d["column"], length=int(d["length"]), as_=d["as"],
+            table=loaded.get(join.get("layer")) if join else None, on=join.get("on"),
+            columns=join.get("columns"), fill=loaded.get(d.get("fill_from")) if d.get("fill_from") else None,
+            bbox=catalog.extract_bbox if d.get("clip_to_extract") else None,
+        )
+    if op == "riverside_band":
+        return riverside_band(loaded[d["from"]], width_m=float(d["width_m"]), bbox=catalog.extract_bbox)
+    if op == "select_points":
+        return select_points({k: loaded[k] for k in d["from"]}, any_of=d["any_of"])
+    msg = f"layer {spec.id!r}: unknown derive op {op!r}"
+    raise SchemaError(msg)
+
+
+def load_layer(
+    spec: LayerSpec, root: Path, loaded: dict[str, pd.DataFrame], catalog: Catalog, ledger: Ledger,
+) -> tuple[pd.DataFrame, int]:
+    """Read or derive one layer, validate and clean it.
+
+    Returns
+    -------
+    (DataFrame, int)
+        The clean layer and the number of source features it started from.
+    """
+    source = f"{spec.source.file} (layer {spec.id})" if spec.source else f"derived layer {spec.id}"
+    df = read_source(spec, root) if spec.source else derive_layer(spec, loaded, catalog)
+    n_in = len(df)
+    check_columns(df, spec.required_columns, source=source)
+    if spec.keep_columns is not None:
+        check_columns(df, spec.keep_columns, source=source)
+        keep = list(spec.keep_columns) + ([] if spec.is_table else ["geometry"])
+        df = df[keep]
+    df = apply_flags(df, spec, source=source)
+    if spec.is_table:
+        return df.reset_index(drop=True), n_in
+    label = spec.source.file if spec.source else spec.source_label
+    clean = clean_geometries(df, geometry_type=spec.geometry, layer=spec.id, source=label,
+                             ledger=ledger, ref_column=spec.ref_column)
+    # derived layers keep the source_row of the layer they came from
+    clean = clean.reset_index(drop="source_row" in clean.columns, names="source_row")
+    clean["illustrative"] = spec.illustrative
+    return clean, n_in
+
+
+def build_onemap(
+    *,
+    data: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    catalog: Catalog | str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    layers: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build the one-map GeoPackage.
+
+    Parameters
+    ----------
+    data : path-like, optional
+        Data folder (default ``$CITYPLAN_DATA`` or ``../shared/data/harbin``).
+    out : path-like, optional
+        Output GeoPackage (default ``layers/build/harbin.gpkg``).
+    catalog : Catalog or path-like, optional
+        Catalog (default ``layers/catalog.yaml``).
+    overwrite : bool, default False
+        Replace an existing output; otherwise :class:`OutputExistsError`.
+    layers : list of str, optional
+        Build only these layer ids (and what they derive from).
+    progress : callable, optional
+        Called with each layer id after it is done (for progress bars).
+
+    Returns
+    -------
+    BuildResult
+        Output path, per-layer summary, the repair/drop ledger and build info.
+    """
+    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    root = data_dir(data)
+    target = Path(out) if out is not None else default_onemap()
+    check_output(target, overwrite=overwrite)
+    wanted = _with_dependencies(cat, layers) if layers else set(cat.ids)
+    ledger = Ledger()
+    loaded: dict[str, pd.DataFrame] = {}
+    rows = []
+    for spec in cat.layers:
+        if spec.id not in wanted:
+            continue
+        df, n_in = load_layer(spec, root, loaded, cat, ledger)
+        loaded[spec.id] = df
+        sha = _sha256(root / spec.source.file) if spec.source else ""
+        geom = spec.geometry if not spec.is_table else "table"
+        rows.append({
+            "layer": spec.id, "title_zh": spec.title_zh, "title_en": spec.title_en,
+            "role": spec.role, "geometry": geom, "source_features": n_in, "features": len(df),
+            "repaired": ledger.count(spec.id, "repaired"), "dropped": ledger.count(spec.id, "dropped"),
+            "source": spec.source_label, "source_sha256": sha, "source_crs":
+                (spec.source.crs or "file") if spec.source else "derived",
+            "licence": spec.licence, "attribution": spec.attribution,
+            "illustrative": spec.illustrative, "description": spec.description,
+        })
+        logger.info("%s: %d of %d features", spec.id, len(df), n_in)
+        if progress:
+            progress(spec.id)
+    summary = pd.DataFrame(rows)
+    unaccounted = summary[summary.source_features != summary.features + summary.dropped]
+    if len(unaccounted):
+        msg = f"internal: features unaccounted for in layers {unaccounted.layer.tolist()}"
+        raise AssertionError(msg)
+    info = {
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cityplan_version": __version__, "data_dir": str(root.resolve()),
+        "catalog": str(cat.path), "catalog_sha256": _sha256(cat.path),
+        "storage_crs": cat.storage_crs, "working_crs": cat.working_crs,
+    }
+    ledger_df = ledger.frame()
+    tables: dict[str, pd.DataFrame] = dict(loaded)
+    tables[CATALOG_TABLE] = summary
+    tables[LEDGER_TABLE] = ledger_df if len(ledger_df) else pd.DataFrame(
+        {c: pd.Series(dtype="object") for c in ledger_df.columns})
+    tables[INFO_TABLE] = pd.DataFrame({"key": list(info), "value": list(info.values())})
+    write_gpkg(tables, target, overwrite=overwrite)
+    logger.info("wrote %s: %d layers", target, len(loaded))
+    return BuildResult(path=target, summary=summary, ledger=ledger_df, info=info)
+
+
+def _with_dependencies(cat: Catalog, ids: list[str]) -> set[str]:
+    wanted: set[str] = set()
+    stack = list(ids)
+    while stack:
+        lid = stack.pop()
+        spec = cat.get(lid)
+        if lid in wanted:
+            continue
+        wanted.add(lid)
+        d = spec.derive or {}
+        frm = d.get("from")
+        stack += frm if isinstance(frm, list) else ([frm] if frm else [])
+        for key in ("fill_from",):
+            if d.get(key):
+                stack.append(d[key])
+        if d.get("join"):
+            stack.append(d["join"]["layer"])
+    return wanted
+
+
+def read_onemap_table(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
+    """Read a non-spatial table (catalog, ledger, build info) from a one-map GeoPackage."""
+    import pyogrio
+
+    return pyogrio.read_dataframe(path, layer=table, read_geometry=False)
+
+
+def summary_counts(summary: pd.DataFrame) -> dict[str, int]:
+    """Totals over the summary table (for the CLI footer)."""
+    return {k: int(np.sum(summary[k])) for k in ("source_features", "features", "repaired", "dropped")}

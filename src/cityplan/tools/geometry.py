@@ -1,0 +1,158 @@
+"""Geometry validation and repair with a ledger: nothing is dropped silently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from cityplan._errors import GeometryError
+
+FAMILIES = {
+    "Point": "point", "MultiPoint": "point",
+    "LineString": "line", "MultiLineString": "line", "LinearRing": "line",
+    "Polygon": "polygon", "MultiPolygon": "polygon",
+}
+_DIM = {"point": 0, "line": 1, "polygon": 2}
+
+
+@dataclass
+class Ledger:
+    """Per-feature record of repairs and drops made while cleaning layers."""
+
+    rows: list[dict[str, object]] = field(default_factory=list)
+
+    def add(self, layer: str, source: str, row: object, ref: object, action: str, reason: str) -> None:
+        """Record one repaired or dropped feature."""
+        self.rows.append({"layer": layer, "source": source, "row": int(row) if row is not None else -1,
+                          "ref": None if ref is None else str(ref), "action": action,
+                          "reason": reason})
+
+    def frame(self) -> pd.DataFrame:
+        """The ledger as a table (layer, source, row, ref, action, reason)."""
+        cols = ["layer", "source", "row", "ref", "action", "reason"]
+        return pd.DataFrame(self.rows, columns=cols)
+
+    def count(self, layer: str, action: str) -> int:
+        """Number of entries of ``action`` for ``layer``."""
+        return sum(1 for r in self.rows if r["layer"] == layer and r["action"] == action)
+
+
+def _keep_family(geom: shapely.Geometry, family: str) -> shapely.Geometry | None:
+    """Parts of ``geom`` of the wanted dimension (e.g. polygons out of a collection)."""
+    if geom is None or geom.is_empty:
+        return None
+    if FAMILIES.get(geom.geom_type) == family:
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        parts = [g for g in shapely.get_parts(geom) if FAMILIES.get(g.geom_type) == family]
+        parts = [p for q in parts for p in shapely.get_parts(q)]
+        if not parts:
+            return None
+        if family == "polygon":
+            return shapely.union_all(parts)
+        if family == "line":
+            return shapely.line_merge(shapely.multilinestrings(parts))
+        return shapely.multipoints(parts)
+    return None
+
+
+def _promote(geom: shapely.Geometry, target: str) -> shapely.Geometry | None:
+    """Cast to the layer's declared type; ``None`` if impossible without loss."""
+    gt = geom.geom_type
+    if gt == target:
+        return geom
+    if target.startswith("Multi") and gt == target[5:]:
+        return {"MultiPolygon": shapely.multipolygons, "MultiLineString": shapely.multilinestrings,
+                "MultiPoint": shapely.multipoints}[target]([geom])
+    if not target.startswith("Multi") and gt == "Multi" + target:
+        parts = shapely.get_parts(geom)
+        return parts[0] if len(parts) == 1 else None
+    return None
+
+
+def clean_geometries(
+    gdf: gpd.GeoDataFrame, *, geometry_type: str, layer: str, source: str,
+    ledger: Ledger, ref_column: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Return a copy of ``gdf`` whose geometries are valid, non-empty and of one type.
+
+    Null/empty geometries and features of the wrong family are dropped; invalid
+    ones are repaired with :func:`shapely.make_valid` (keeping the parts of the
+    declared dimension). Every repair and drop is written to ``ledger`` with the
+    source row (the frame's index) and the reason.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Input features; index = source row.
+    geometry_type : str
+        Declared type: Point, LineString, MultiLineString, Polygon, MultiPolygon...
+    layer, source : str
+        Names used in the ledger.
+    ledger : Ledger
+        Collector of repair/drop records.
+    ref_column : str, optional
+        Column with a stable feature id (e.g. ``osm_ref``) copied into the ledger.
+
+    Raises
+    ------
+    GeometryError
+        If ``geometry_type`` is not a known type.
+    """
+    if geometry_type not in FAMILIES:
+        msg = f"layer {layer!r}: unknown geometry type {geometry_type!r}; allowed: {sorted(FAMILIES)}"
+        raise GeometryError(msg)
+    family = FAMILIES[geometry_type]
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    refs = gdf[ref_column].tolist() if ref_column and ref_column in gdf.columns else [None] * len(gdf)
+    valid = shapely.is_valid(geoms)
+    out: list[object] = []
+    keep: list[bool] = []
+    for row, geom, ok, ref in zip(gdf.index, geoms, valid, refs, strict=True):
+        if geom is None or shapely.is_empty(geom):
+            ledger.add(layer, source, row, ref, "dropped", "null or empty geometry")
+            out.append(None)
+            keep.append(False)
+            continue
+        fam = FAMILIES.get(geom.geom_type)
+        if fam is None or _DIM[fam] != _DIM[family]:
+            if geom.geom_type != "GeometryCollection":
+                ledger.add(layer, source, row, ref, "dropped",
+                           f"{geom.geom_type} in a {geometry_type} layer")
+                out.append(None)
+                keep.append(False)
+                continue
+        g = geom
+        if not ok:
+            reason = shapely.is_valid_reason(geom)
+            g = _keep_family(shapely.make_valid(geom), family)
+            if g is None or g.is_empty:
+                ledger.add(layer, source, row, ref, "dropped",
+                           f"invalid ({reason}) and make_valid left no {family}")
+                out.append(None)
+                keep.append(False)
+                continue
+            ledger.add(layer, source, row, ref, "repaired", f"make_valid: {reason}")
+        else:
+            g = _keep_family(g, family)
+            if g is None:
+                ledger.add(layer, source, row, ref, "dropped", f"no {family} part")
+                out.append(None)
+                keep.append(False)
+                continue
+        cast = _promote(g, geometry_type)
+        if cast is None:
+            ledger.add(layer, source, row, ref, "dropped",
+                       f"{g.geom_type} with several parts cannot be a {geometry_type}")
+            out.append(None)
+            keep.append(False)
+            continue
+        out.append(cast)
+        keep.append(True)
+    res = gdf.copy()
+    res = res.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
+    return res[np.asarray(keep, dtype=bool)]
