@@ -19,7 +19,13 @@ import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from cityplan._errors import CRSMismatchError, EncodingError, LayerNotFoundError, SchemaError
+from cityplan._errors import (
+    CRSMismatchError,
+    EncodingError,
+    GeometryError,
+    LayerNotFoundError,
+    SchemaError,
+)
 from cityplan.crs import SourceCRS, ensure_crs, parse_crs
 from cityplan.io.encoding import detect_mojibake
 
@@ -78,9 +84,13 @@ def _read_csv(p: Path, encoding: str | None) -> gpd.GeoDataFrame:
     cols = {c.lower(): c for c in df.columns}
     wkt = next((cols[c] for c in WKT_COLUMNS if c in cols), None)
     if wkt is not None:
-        text = df[wkt].astype("string")
-        geoms = shapely.from_wkt(text.fillna("").replace("", None).to_numpy(dtype=object),
-                                 on_invalid="warn")
+        text = [v if isinstance(v, str) and v.strip() else None for v in df[wkt].astype(object)]
+        geoms = shapely.from_wkt(np.asarray(text, dtype=object), on_invalid="ignore")
+        bad = [i for i, (t, g) in enumerate(zip(text, geoms, strict=True)) if t and g is None]
+        if bad:
+            msg = (f"{p}: column {wkt!r} row {bad[0]} is not valid WKT ({text[bad[0]][:60]!r}); "
+                   f"{len(bad)} bad row(s) in all - fix them (e.g. 'POINT (126.6 45.7)')")
+            raise GeometryError(msg)
         return gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms, crs=None)
     lon = next((cols[c] for c in LON_COLUMNS if c in cols), None)
     lat = next((cols[c] for c in LAT_COLUMNS if c in cols), None)

@@ -74,6 +74,32 @@ def _promote(geom: shapely.Geometry, target: str) -> shapely.Geometry | None:
     return None
 
 
+def _clean_one(
+    geom: shapely.Geometry | None, family: str, geometry_type: str
+) -> tuple[shapely.Geometry | None, str, str]:
+    """Clean one geometry: (result or None, action '' / 'repaired' / 'dropped', reason)."""
+    if geom is None or shapely.is_empty(geom):
+        return None, "dropped", "null or empty geometry"
+    fam = FAMILIES.get(geom.geom_type)
+    if geom.geom_type != "GeometryCollection" and (fam is None or _DIM[fam] != _DIM[family]):
+        return None, "dropped", f"{geom.geom_type} in a {geometry_type} layer"
+    action = reason = ""
+    if not shapely.is_valid(geom):
+        why = shapely.is_valid_reason(geom)
+        geom = _keep_family(shapely.make_valid(geom), family)
+        if geom is None or geom.is_empty:
+            return None, "dropped", f"invalid ({why}) and make_valid left no {family}"
+        action, reason = "repaired", f"make_valid: {why}"
+    else:
+        geom = _keep_family(geom, family)
+        if geom is None:
+            return None, "dropped", f"no {family} part"
+    cast = _promote(geom, geometry_type)
+    if cast is None:
+        return None, "dropped", f"{geom.geom_type} with several parts cannot be a {geometry_type}"
+    return cast, action, reason
+
+
 def clean_geometries(
     gdf: gpd.GeoDataFrame, *, geometry_type: str, layer: str, source: str,
     ledger: Ledger, ref_column: str | None = None,
@@ -109,50 +135,13 @@ def clean_geometries(
     family = FAMILIES[geometry_type]
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     refs = gdf[ref_column].tolist() if ref_column and ref_column in gdf.columns else [None] * len(gdf)
-    valid = shapely.is_valid(geoms)
     out: list[object] = []
-    keep: list[bool] = []
-    for row, geom, ok, ref in zip(gdf.index, geoms, valid, refs, strict=True):
-        if geom is None or shapely.is_empty(geom):
-            ledger.add(layer, source, row, ref, "dropped", "null or empty geometry")
-            out.append(None)
-            keep.append(False)
-            continue
-        fam = FAMILIES.get(geom.geom_type)
-        if fam is None or _DIM[fam] != _DIM[family]:
-            if geom.geom_type != "GeometryCollection":
-                ledger.add(layer, source, row, ref, "dropped",
-                           f"{geom.geom_type} in a {geometry_type} layer")
-                out.append(None)
-                keep.append(False)
-                continue
-        g = geom
-        if not ok:
-            reason = shapely.is_valid_reason(geom)
-            g = _keep_family(shapely.make_valid(geom), family)
-            if g is None or g.is_empty:
-                ledger.add(layer, source, row, ref, "dropped",
-                           f"invalid ({reason}) and make_valid left no {family}")
-                out.append(None)
-                keep.append(False)
-                continue
-            ledger.add(layer, source, row, ref, "repaired", f"make_valid: {reason}")
-        else:
-            g = _keep_family(g, family)
-            if g is None:
-                ledger.add(layer, source, row, ref, "dropped", f"no {family} part")
-                out.append(None)
-                keep.append(False)
-                continue
-        cast = _promote(g, geometry_type)
-        if cast is None:
-            ledger.add(layer, source, row, ref, "dropped",
-                       f"{g.geom_type} with several parts cannot be a {geometry_type}")
-            out.append(None)
-            keep.append(False)
-            continue
-        out.append(cast)
-        keep.append(True)
+    for row, geom, ref in zip(gdf.index, geoms, refs, strict=True):
+        g, action, reason = _clean_one(geom, family, geometry_type)
+        if action:
+            ledger.add(layer, source, row, ref, action, reason)
+        out.append(g)
+    keep = np.array([g is not None for g in out], dtype=bool)
     res = gdf.copy()
     res = res.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
-    return res[np.asarray(keep, dtype=bool)]
+    return res[keep]

@@ -1,0 +1,49 @@
+"""Shared fixtures: the real Harbin sample data and one one-map build per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cityplan.build import BuildResult, build_onemap
+from cityplan.paths import data_dir
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    """The Harbin sample data folder (tests fail, not skip, if it is missing)."""
+    return data_dir()
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory, data: Path) -> BuildResult:
+    """The one map built once from the real sample data."""
+    out = tmp_path_factory.mktemp("onemap") / "harbin.gpkg"
+    return build_onemap(data=data, out=out)
+
+
+@pytest.fixture(scope="session")
+def onemap(built: BuildResult) -> Path:
+    """Path of the session's one-map GeoPackage."""
+    return built.path
+
+
+def write_geojson(path: Path, features: list[dict], *, crs: str | None = None) -> Path:
+    """Write a tiny GeoJSON FeatureCollection (optionally with a legacy crs member)."""
+    fc: dict = {"type": "FeatureCollection", "features": features}
+    if crs:
+        fc["crs"] = {"type": "name", "properties": {"name": crs}}
+    path.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def feature(geometry: dict | None, **props: object) -> dict:
+    """A GeoJSON feature."""
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+def square(x: float, y: float, d: float = 0.001) -> dict:
+    """A small square polygon at (x, y) in degrees."""
+    return {"type": "Polygon", "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]}

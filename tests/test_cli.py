@@ -1,0 +1,85 @@
+"""The CLI through its real entry point: help, errors as one line, convert = library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import Point
+
+from cityplan.convert import convert_file
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cityplan", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_help_lists_commands():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("build", "layers", "convert"):
+        assert f"  {cmd}" in r.stdout
+
+
+def test_user_error_is_one_line_without_traceback(tmp_path):
+    r = run("layers", "inspect", str(tmp_path / "missing.geojson"))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "file not found" in r.stderr
+
+
+def test_convert_cli_equals_library(tmp_path, data):
+    src = data / "osm_metro_justgo/harbin_metro_stations.gcj02.geojson"
+    r = run("convert", str(src), str(tmp_path / "cli.geojson"), "--from", "gcj02", "--to", "wgs84")
+    assert r.returncode == 0, r.stderr
+    convert_file(src, tmp_path / "lib.geojson", src_crs="gcj02", dst_crs="wgs84")
+    a, b = gpd.read_file(tmp_path / "cli.geojson"), gpd.read_file(tmp_path / "lib.geojson")
+    pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+    assert a.geom_equals_exact(b, tolerance=1e-12).all()
+    assert len(a) == 73
+    # without the declaration, the file name gives it away
+    r = run("convert", str(src), str(tmp_path / "x.geojson"))
+    assert r.returncode == 2 and "--from gcj02" in r.stderr
+    # refuses to overwrite
+    r = run("convert", str(src), str(tmp_path / "cli.geojson"), "--from", "gcj02")
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+
+
+def test_convert_skips_outside_china(tmp_path):
+    gdf = gpd.GeoDataFrame({"n": ["harbin", "paris"]}, geometry=[Point(126.6, 45.7), Point(2.35, 48.85)],
+                           crs=4326)
+    gdf.to_file(tmp_path / "mixed.geojson")
+    r = run("convert", str(tmp_path / "mixed.geojson"), str(tmp_path / "o.geojson"), "--to", "gcj02")
+    assert r.returncode == 2 and "outside China (rows [1])" in r.stderr
+    r = run("convert", str(tmp_path / "mixed.geojson"), str(tmp_path / "o.geojson"), "--to", "gcj02",
+            "--skip-invalid")
+    assert r.returncode == 0 and "skipped" in r.stdout and "row 1" in r.stdout
+    assert gpd.read_file(tmp_path / "o.geojson").n.tolist() == ["harbin"]
+
+
+def test_layers_validate(tmp_path, data, onemap):
+    # GCJ-02 stations under an innocent name are caught by the alignment check
+    raw = gpd.read_file(data / "osm_metro_justgo/harbin_metro_stations.gcj02.geojson")
+    raw.to_file(tmp_path / "stations.geojson")
+    r = run("layers", "validate", str(tmp_path / "stations.geojson"), "--as", "facility",
+            "--onemap", str(onemap), "--format", "csv")
+    assert r.returncode == 1 and "GCJ-02" in r.stdout
+    ok = gpd.read_file(data / "osm_metro_justgo/harbin_metro_stations.wgs84.geojson")
+    ok.to_file(tmp_path / "ok.geojson")
+    r = run("layers", "validate", str(tmp_path / "ok.geojson"), "--as", "facility", "--onemap",
+            str(onemap), "--format", "csv")
+    assert r.returncode == 0, r.stdout
+    r = run("layers", "validate", str(tmp_path / "ok.geojson"), "--as", "plan", "--onemap", str(onemap),
+            "--format", "csv")
+    assert r.returncode == 1 and "task_id" in r.stdout
+
+
+def test_layers_list_and_inspect(data):
+    r = run("layers", "list", "--format", "csv")
+    assert r.returncode == 0 and "songhua_corridor" in r.stdout and "illustrative" in r.stdout
+    r = run("layers", "inspect", str(data / "osm_central_harbin_2024/harbin_central_2024-04.osm.pbf"),
+            "--layer", "multipolygons", "--format", "json")
+    assert r.returncode == 0 and '"driver": "OSM"' in r.stdout

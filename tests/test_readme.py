@@ -1,0 +1,16 @@
+"""The README's two commands are the ones CI runs."""
+
+from __future__ import annotations
+
+import re
+
+from cityplan.paths import project_root
+
+
+def test_ci_runs_readme_test_command():
+    root = project_root()
+    blocks = re.findall(r"```bash\n(.+?)\n```", (root / "README.md").read_text(encoding="utf-8"))
+    assert len(blocks) >= 2
+    setup, tests = blocks[0], blocks[1]
+    assert "cityplan build" in setup and "pytest" in tests
+    assert tests in (root / ".ci/run").read_text(encoding="utf-8")
