@@ -7,7 +7,15 @@ import pyogrio
 import pytest
 from tests.conftest import feature, square, write_geojson
 
-from cityplan.build import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE, build_onemap, read_onemap_table
+from cityplan.build import build_onemap
+from cityplan.onemap import (
+    CATALOG_TABLE,
+    INFO_TABLE,
+    LEDGER_TABLE,
+    read_build_info,
+    read_catalog_table,
+    read_ledger,
+)
 from cityplan.catalog import load_catalog
 from cityplan.errors import OutputExistsError, SchemaError
 from cityplan.paths import project_root
@@ -24,7 +32,7 @@ def test_every_catalog_layer_is_written(built, onemap):
         assert n == s.loc[lid, "features"] > 0, lid
     # every source feature is accounted for: written or dropped with a reason
     assert (s.source_features == s.features + s.dropped).all()
-    ledger = read_onemap_table(onemap, LEDGER_TABLE)
+    ledger = read_ledger(onemap)
     assert len(ledger) == s.dropped.sum() + s.repaired.sum()
 
 
@@ -56,12 +64,12 @@ def test_derived_layers(onemap):
 
 
 def test_catalog_table_records_provenance(onemap):
-    t = read_onemap_table(onemap, CATALOG_TABLE).set_index("layer")
+    t = read_catalog_table(onemap).set_index("layer")
     assert t.loc["roads", "licence"] == "ODbL-1.0"
     assert "OpenStreetMap" in t.loc["roads", "attribution"]
     assert len(t.loc["roads", "source_sha256"]) == 64
     assert bool(t.loc["songhua_corridor", "illustrative"]) is True
-    info = dict(read_onemap_table(onemap, INFO_TABLE)[["key", "value"]].values)
+    info = read_build_info(onemap)
     assert info["working_crs"] == "EPSG:4551" and info["built_at"]
 
 
@@ -106,7 +114,7 @@ def test_broken_geometries_are_repaired_or_dropped_with_reasons(tmp_path):
     assert "Self-intersection" in reasons["bowtie"]
     assert reasons["nogeom"] == "null or empty geometry"
     assert "Point in a MultiPolygon layer" in reasons["point"]
-    assert read_onemap_table(tmp_path / "o.gpkg", LEDGER_TABLE).shape[0] == 3
+    assert read_ledger(tmp_path / "o.gpkg").shape[0] == 3
 
 
 def test_missing_column_names_file_and_fix(tmp_path):

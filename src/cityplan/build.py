@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -24,15 +25,15 @@ from cityplan._errors import SchemaError
 from cityplan.catalog import Catalog, LayerSpec, load_catalog
 from cityplan.io.read import read_table, read_vector
 from cityplan.io.write import check_output, write_gpkg
+from cityplan.onemap import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE
 from cityplan.paths import data_dir, default_onemap
+from cityplan.tasks.register import Register, load_register
+from cityplan.tasks.sites import make_plan_sites
 from cityplan.tools.derive import dissolve_by_prefix, riverside_band, select_points
 from cityplan.tools.geometry import Ledger, clean_geometries
 
 logger = logging.getLogger(__name__)
 
-CATALOG_TABLE = "cityplan_catalog"
-LEDGER_TABLE = "cityplan_ledger"
-INFO_TABLE = "cityplan_build_info"
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,16 @@ def apply_flags(df: pd.DataFrame, spec: LayerSpec, *, source: str) -> pd.DataFra
     return out
 
 
-def derive_layer(spec: LayerSpec, loaded: dict[str, pd.DataFrame], catalog: Catalog) -> gpd.GeoDataFrame:
+def derive_layer(
+    spec: LayerSpec, loaded: dict[str, pd.DataFrame], catalog: Catalog,
+    register: Callable[[], Register] | None = None,
+) -> gpd.GeoDataFrame:
     """Compute a derived layer from layers built before it."""
     d = dict(spec.derive or {})
     op = d["op"]
+    if op == "plan_sites":
+        reg = register() if register is not None else load_register()
+        return make_plan_sites(spec.id, d, loaded, reg)
     if op == "dissolve_by_prefix":
         join = d.get("join") or {}
         return dissolve_by_prefix(
@@ -126,6 +133,7 @@ def derive_layer(spec: LayerSpec, loaded: dict[str, pd.DataFrame], catalog: Cata
 
 def load_layer(
     spec: LayerSpec, root: Path, loaded: dict[str, pd.DataFrame], catalog: Catalog, ledger: Ledger,
+    register: Callable[[], Register] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Read or derive one layer, validate and clean it.
 
@@ -135,9 +143,10 @@ def load_layer(
         The clean layer and the number of source features it started from.
     """
     source = f"{spec.source.file} (layer {spec.id})" if spec.source else f"derived layer {spec.id}"
-    df = read_source(spec, root) if spec.source else derive_layer(spec, loaded, catalog)
+    df = read_source(spec, root) if spec.source else derive_layer(spec, loaded, catalog, register)
     n_in = len(df)
     check_columns(df, spec.required_columns, source=source)
+    check_columns(df, [q["column"] for q in spec.quantities], source=f"{source} (quantities)")
     if spec.keep_columns is not None:
         check_columns(df, spec.keep_columns, source=source)
         keep = list(spec.keep_columns) + ([] if spec.is_table else ["geometry"])
@@ -159,6 +168,7 @@ def build_onemap(
     data: str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
     catalog: Catalog | str | os.PathLike[str] | None = None,
+    tasks: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     layers: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -173,6 +183,8 @@ def build_onemap(
         Output GeoPackage (default ``layers/build/harbin.gpkg``).
     catalog : Catalog or path-like, optional
         Catalog (default ``layers/catalog.yaml``).
+    tasks : path-like, optional
+        Task register used by plan layers (default ``layers/tasks.yaml``).
     overwrite : bool, default False
         Replace an existing output; otherwise :class:`OutputExistsError`.
     layers : list of str, optional
@@ -192,11 +204,18 @@ def build_onemap(
     wanted = _with_dependencies(cat, layers) if layers else set(cat.ids)
     ledger = Ledger()
     loaded: dict[str, pd.DataFrame] = {}
+    reg_cache: list[Register] = []
+
+    def register() -> Register:
+        if not reg_cache:
+            reg_cache.append(load_register(tasks))
+        return reg_cache[0]
+
     rows = []
     for spec in cat.layers:
         if spec.id not in wanted:
             continue
-        df, n_in = load_layer(spec, root, loaded, cat, ledger)
+        df, n_in = load_layer(spec, root, loaded, cat, ledger, register)
         loaded[spec.id] = df
         sha = _sha256(root / spec.source.file) if spec.source else ""
         geom = spec.geometry if not spec.is_table else "table"
@@ -208,6 +227,8 @@ def build_onemap(
                 (spec.source.crs or "file") if spec.source else "derived",
             "licence": spec.licence, "attribution": spec.attribution,
             "illustrative": spec.illustrative, "description": spec.description,
+            "quantities": json.dumps(list(spec.quantities), ensure_ascii=False),
+            "style": json.dumps(spec.style, ensure_ascii=False),
         })
         logger.info("%s: %d of %d features", spec.id, len(df), n_in)
         if progress:
@@ -223,6 +244,8 @@ def build_onemap(
         "catalog": str(cat.path), "catalog_sha256": _sha256(cat.path),
         "storage_crs": cat.storage_crs, "working_crs": cat.working_crs,
     }
+    if reg_cache:
+        info |= {"tasks": str(reg_cache[0].path), "tasks_sha256": _sha256(reg_cache[0].path)}
     ledger_df = ledger.frame()
     tables: dict[str, pd.DataFrame] = dict(loaded)
     tables[CATALOG_TABLE] = summary
@@ -246,19 +269,12 @@ def _with_dependencies(cat: Catalog, ids: list[str]) -> set[str]:
         d = spec.derive or {}
         frm = d.get("from")
         stack += frm if isinstance(frm, list) else ([frm] if frm else [])
-        for key in ("fill_from",):
+        for key in ("fill_from", "near"):
             if d.get(key):
                 stack.append(d[key])
         if d.get("join"):
             stack.append(d["join"]["layer"])
     return wanted
-
-
-def read_onemap_table(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
-    """Read a non-spatial table (catalog, ledger, build info) from a one-map GeoPackage."""
-    import pyogrio
-
-    return pyogrio.read_dataframe(path, layer=table, read_geometry=False)
 
 
 def summary_counts(summary: pd.DataFrame) -> dict[str, int]:

@@ -22,16 +22,17 @@ ROLES = ("base", "plan", "facility", "demand", "constraint")
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
                   "MultiPolygon", "None")
 FORMATS = ("vector", "osm_pbf", "csv_wkt", "csv_table")
-DERIVE_OPS = ("dissolve_by_prefix", "riverside_band", "select_points")
+DERIVE_OPS = ("dissolve_by_prefix", "riverside_band", "select_points", "plan_sites")
 
 _TOP_KEYS = {"version", "city", "storage_crs", "working_crs", "extract_bbox", "layers"}
 _LAYER_KEYS = {"id", "title_zh", "title_en", "role", "geometry", "source", "derive",
                "required_columns", "keep_columns", "flags", "style", "licence", "attribution",
-               "illustrative", "ref_column", "description", "group"}
+               "illustrative", "ref_column", "description", "group", "quantities"}
 _REQUIRED_LAYER_KEYS = {"id", "title_zh", "title_en", "role", "geometry", "licence",
                         "attribution", "illustrative"}
 _SOURCE_KEYS = {"file", "format", "layer", "where", "osm_tags", "crs", "encoding"}
 _FLAG_KEYS = {"column", "in", "contains"}
+_QUANTITY_KEYS = {"metric", "column", "unit"}
 
 
 def default_catalog_path() -> Path:
@@ -84,6 +85,7 @@ class LayerSpec:
     ref_column: str | None = None
     description: str = ""
     group: str | None = None
+    quantities: tuple[dict[str, str], ...] = ()
 
     @property
     def is_table(self) -> bool:
@@ -177,7 +179,9 @@ def _parse_layer(raw: dict[str, Any], i: int, path: Path, seen: set[str]) -> Lay
             msg = f"{path}: {where} derive: op {derive.get('op')!r} is not one of {DERIVE_OPS}"
             raise SchemaError(msg)
         frm = derive.get("from")
-        for dep in frm if isinstance(frm, list) else [frm]:
+        deps = (frm if isinstance(frm, list) else [frm]) + [derive[k] for k in ("near", "fill_from")
+                                                            if k in derive]
+        for dep in deps:
             if dep not in seen:
                 msg = (f"{path}: {where} derive: 'from' {dep!r} must name a layer declared "
                        "earlier in the catalog")
@@ -187,6 +191,17 @@ def _parse_layer(raw: dict[str, Any], i: int, path: Path, seen: set[str]) -> Lay
         _unknown(set(f), _FLAG_KEYS, f"{where} flag {name}", path)
         flags.append(FlagSpec(name=name, column=f["column"], values=tuple(f.get("in", ())),
                               contains=f.get("contains")))
+    quantities = []
+    for q in raw.get("quantities") or []:
+        _unknown(set(q), _QUANTITY_KEYS, f"{where} quantity", path)
+        if set(q) != _QUANTITY_KEYS:
+            msg = f"{path}: {where} quantity {q}: needs metric, column and unit"
+            raise SchemaError(msg)
+        quantities.append({k: str(v) for k, v in q.items()})
+    if raw["role"] == "plan" and "task_id" not in raw.get("required_columns", ()):
+        msg = (f"{path}: {where}: a plan layer must list 'task_id' in required_columns "
+               "(every plan feature names the task it serves)")
+        raise SchemaError(msg)
     keep = raw.get("keep_columns")
     return LayerSpec(
         id=lid, title_zh=str(raw["title_zh"]), title_en=str(raw["title_en"]), role=raw["role"],
@@ -196,6 +211,7 @@ def _parse_layer(raw: dict[str, Any], i: int, path: Path, seen: set[str]) -> Lay
         keep_columns=tuple(keep) if keep is not None else None, flags=tuple(flags),
         style=dict(raw.get("style") or {}), ref_column=raw.get("ref_column"),
         description=str(raw.get("description", "")).strip(), group=raw.get("group"),
+        quantities=tuple(quantities),
     )
 
 

@@ -38,11 +38,13 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from cityplan.cli import build, convert, layers
+    from cityplan.cli import build, convert, layers, tasks
 
     cli.add_command(build.build)
     cli.add_command(layers.layers)
     cli.add_command(convert.convert)
+    cli.add_command(tasks.tasks)
+    cli.add_command(tasks.progress)
 
 
 _register()

@@ -40,15 +40,15 @@ def dissolve_by_prefix(
     table, on, columns : DataFrame, str, list, optional
         Attribute table joined on the new key (e.g. census names and population).
     fill : GeoDataFrame, optional
-        Polygons with the same key column; keys absent from ``gdf`` are added from
-        here, minus the area already covered, clipped to ``bbox``.
+        Polygons with the same key column; the parts of the study area (``bbox``)
+        that ``gdf`` leaves uncovered are filled from here (see :func:`_fill_gaps`).
     bbox : tuple, optional
         Clip extent (lon/lat).
 
     Returns
     -------
     GeoDataFrame
-        One row per key with ``boundary_source`` (``osm``/``fill``) and, when
+        One row per key with ``boundary_source`` (``osm``, ``osm+fill``, ``fill``) and, when
         ``fill`` is given, ``extract_share`` = clipped area / full area of the
         fill polygon of the same key.
     """
@@ -61,23 +61,7 @@ def dissolve_by_prefix(
                            geometry=list(parts.values), crs=gdf.crs)
     clip = box(*bbox) if bbox is not None else None
     if fill is not None:
-        covered = shapely.union_all(out.geometry.values)
-        extra = fill[~fill[as_].astype(str).isin(out[as_])]
-        rows = []
-        for _, r in extra.iterrows():
-            g = r.geometry.difference(covered)
-            if clip is not None:
-                g = g.intersection(clip)
-            if g.is_empty:
-                continue
-            # drop slivers left by the two boundary sources disagreeing (< 0.5 ha)
-            polys = [p for p in shapely.get_parts(_multi(g))
-                     if to_working(gpd.GeoSeries([p], crs=gdf.crs)).area.iloc[0] >= 5000]
-            if polys:
-                rows.append({as_: str(r[as_]), "boundary_source": "fill",
-                             "geometry": shapely.multipolygons(polys)})
-        if rows:
-            out = pd.concat([out, gpd.GeoDataFrame(rows, crs=gdf.crs)], ignore_index=True)
+        out = _fill_gaps(out, fill, as_=as_, clip=clip)
         full = fill.set_index(fill[as_].astype(str))
         work_out = to_working(out).area.to_numpy()
         full_area = to_working(full).area
@@ -91,6 +75,39 @@ def dissolve_by_prefix(
         t[on or as_] = t[on or as_].astype(str)
         out = out.merge(t[[on or as_, *(columns or [])]], left_on=as_, right_on=on or as_, how="left")
     return gpd.GeoDataFrame(out, geometry="geometry", crs=gdf.crs)
+
+
+def _fill_gaps(out: gpd.GeoDataFrame, fill: gpd.GeoDataFrame, *, as_: str,
+               clip: shapely.Geometry | None, opening_m: float = 25.0) -> gpd.GeoDataFrame:
+    """Add the parts of ``fill`` polygons (clipped) that ``out`` does not cover.
+
+    A district with OSM parts gets its uncovered remainder merged in
+    (``boundary_source = osm+fill``); a district without any becomes ``fill``.
+    Thin slivers where the two boundary sources disagree are removed by a
+    morphological opening of ``opening_m`` metres in the working CRS.
+    """
+    work_out = to_working(out)
+    crs = work_out.crs
+    covered = shapely.union_all(work_out.geometry.values)
+    wfill = fill.to_crs(crs)
+    wclip = gpd.GeoSeries([clip], crs=out.crs).to_crs(crs).iloc[0] if clip is not None else None
+    geoms = dict(zip(work_out[as_], work_out.geometry, strict=True))
+    source = dict(zip(out[as_], out["boundary_source"], strict=True))
+    for key, g in zip(wfill[as_].astype(str), wfill.geometry, strict=True):
+        rest = g.intersection(wclip) if wclip is not None else g
+        rest = rest.difference(covered).buffer(-opening_m).buffer(opening_m).intersection(rest)
+        rest = shapely.union_all([p for p in shapely.get_parts(_multi(rest)) if p.area >= 5000])
+        if rest.is_empty:
+            continue
+        if key in geoms:
+            geoms[key] = shapely.union_all([geoms[key], rest])
+            source[key] = "osm+fill"
+        else:
+            geoms[key] = rest
+            source[key] = "fill"
+    res = gpd.GeoDataFrame({as_: list(geoms), "boundary_source": [source[k] for k in geoms]},
+                           geometry=list(geoms.values()), crs=crs)
+    return res.to_crs(out.crs)
 
 
 def riverside_band(gdf: gpd.GeoDataFrame, *, width_m: float, bbox: Bbox | None = None) -> gpd.GeoDataFrame:

@@ -1,0 +1,58 @@
+"""Read the one-map GeoPackage that `cityplan build` wrote: layers, catalog table, build info."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from cityplan._errors import LayerNotFoundError
+from cityplan.paths import default_onemap
+
+CATALOG_TABLE = "cityplan_catalog"
+LEDGER_TABLE = "cityplan_ledger"
+INFO_TABLE = "cityplan_build_info"
+
+
+def onemap_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The one-map GeoPackage to read; a clear error if it has not been built."""
+    p = Path(path) if path is not None else default_onemap()
+    if not p.exists():
+        msg = f"{p}: one-map GeoPackage not found; run `cityplan build` first (or pass --onemap FILE)"
+        raise LayerNotFoundError(msg)
+    return p
+
+
+def read_layer(path: str | os.PathLike[str] | None, layer: str) -> gpd.GeoDataFrame:
+    """One layer of the one map, with a message listing the layers if it is missing."""
+    p = onemap_path(path)
+    names = [str(n) for n, _ in pyogrio.list_layers(p)]
+    if layer not in names:
+        msg = f"{p}: no layer {layer!r}; it holds {names}. Rebuild with `cityplan build --overwrite`"
+        raise LayerNotFoundError(msg)
+    return pyogrio.read_dataframe(p, layer=layer)
+
+
+def read_catalog_table(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The ``cityplan_catalog`` table (one row per layer) with ``quantities``/``style`` parsed."""
+    t = pyogrio.read_dataframe(onemap_path(path), layer=CATALOG_TABLE, read_geometry=False)
+    for col in ("quantities", "style"):
+        if col in t.columns:
+            t[col] = t[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else [])
+    t["illustrative"] = t["illustrative"].astype(bool)
+    return t
+
+
+def read_build_info(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Build time, data folder, catalog and register hashes of the one map."""
+    t = pyogrio.read_dataframe(onemap_path(path), layer=INFO_TABLE, read_geometry=False)
+    return dict(zip(t["key"], t["value"], strict=True))
+
+
+def read_ledger(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The repair/drop ledger of the build."""
+    return pyogrio.read_dataframe(onemap_path(path), layer=LEDGER_TABLE, read_geometry=False)
