@@ -8,6 +8,8 @@ import pytest
 from tests.conftest import feature, square, write_geojson
 
 from cityplan.build import build_onemap
+from cityplan.catalog import load_catalog
+from cityplan.errors import OutputExistsError, SchemaError
 from cityplan.onemap import (
     CATALOG_TABLE,
     INFO_TABLE,
@@ -16,8 +18,6 @@ from cityplan.onemap import (
     read_catalog_table,
     read_ledger,
 )
-from cityplan.catalog import load_catalog
-from cityplan.errors import OutputExistsError, SchemaError
 from cityplan.paths import project_root
 
 
@@ -84,7 +84,7 @@ layers:
   - id: sites
     title_zh: 地块
     title_en: Sites
-    role: plan
+    role: facility
     geometry: MultiPolygon
     source: {{file: sites.geojson, crs: EPSG:4326}}
     required_columns: {extra_required}

@@ -46,6 +46,7 @@ layers:
     ("base", "    colour: red", r"unknown key\(s\) \['colour'\]"),
     ("base", BASE.split("layers:")[1].format(role="base", extra=""), "duplicate layer id 'a'"),
     ("base", "    derive: {op: riverside_band, from: a}", "exactly one of 'source' or 'derive'"),
+    ("plan", "", "a plan layer must list 'task_id'"),
 ])
 def test_bad_catalogs(tmp_path, role, extra, match):
     p = tmp_path / "c.yaml"

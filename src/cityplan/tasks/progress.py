@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 import os
 from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
 
 from cityplan.onemap import read_build_info, read_layer
 from cityplan.tasks.link import LinkResult, link_plan_sites, load_plan_layers

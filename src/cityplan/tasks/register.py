@@ -11,7 +11,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from cityplan._errors import DuplicateTaskIdError, LayerNotFoundError, SchemaError, UnknownTaskIdError
+from cityplan._errors import (
+    DuplicateTaskIdError,
+    LayerNotFoundError,
+    SchemaError,
+    UnknownTaskIdError,
+)
 from cityplan.paths import project_root
 from cityplan.tasks.units import check_unit
 
