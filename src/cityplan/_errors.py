@@ -31,6 +31,10 @@ class LayerNotFoundError(CityplanError):
     """An unknown catalog layer id, file layer name or missing file."""
 
 
+class DistrictNotFoundError(LayerNotFoundError):
+    """A district name that is not in the one map (message lists the valid names)."""
+
+
 class SchemaError(CityplanError):
     """Missing or malformed columns, catalog or register entries."""
 
@@ -66,6 +70,7 @@ class UnitError(TaskError):
 __all__ = [
     "CRSMismatchError",
     "CityplanError",
+    "DistrictNotFoundError",
     "DuplicateTaskIdError",
     "EncodingError",
     "GeometryError",

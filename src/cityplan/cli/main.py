@@ -38,13 +38,14 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from cityplan.cli import build, convert, layers, tasks
+    from cityplan.cli import build, convert, layers, maps, tasks
 
     cli.add_command(build.build)
     cli.add_command(layers.layers)
     cli.add_command(convert.convert)
     cli.add_command(tasks.tasks)
     cli.add_command(tasks.progress)
+    cli.add_command(maps.map_)
 
 
 _register()

@@ -1,0 +1,84 @@
+"""``cityplan map``: interactive HTML maps (onemap, task, district, file)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from cityplan.cli._common import console
+from cityplan.maps import default_map_path, district_map, file_map, onemap_map, save_map, task_map
+from cityplan.maps.basemaps import BASEMAPS
+
+
+def _map_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--overwrite", is_flag=True, help="Replace an existing output.")(f)
+    f = click.option("--out", type=click.Path(dir_okay=False), help="Output HTML (default maps/build/NAME.html).")(f)
+    f = click.option("--offline", is_flag=True, help="Self-contained HTML: Leaflet and all assets inlined, no CDN.")(f)
+    f = click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True,
+                     help="Tiles: OSM, Tianditu ($CITYPLAN_TIANDITU_KEY), Gaode (GCJ-02; overlays shifted for display) or none.")(f)
+    return f
+
+
+_ONEMAP = click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage (default layers/build/harbin.gpkg).")
+
+
+def _write(result, out: str | None, name: str, overwrite: bool) -> None:
+    path = save_map(result, out or default_map_path(name), overwrite=overwrite)
+    size = path.stat().st_size / 1e6
+    console.print(f"[green]wrote[/] {path} ({size:.1f} MB, {sum(result.layers.values()):,} features "
+                  f"in {len(result.layers)} layers)")
+    for n in result.notes:
+        console.print(f"  {n}")
+
+
+@click.group("map")
+def map_() -> None:
+    """Interactive maps: the one map, a task, a district, or any vector file."""
+
+
+@map_.command("onemap")
+@_ONEMAP
+@click.option("--recipe", default="onemap", show_default=True, help="Recipe name in maps/ or a path.")
+@_map_options
+def onemap_cmd(onemap: str | None, recipe: str, basemap: str, offline: bool, out: str | None,
+               overwrite: bool) -> None:
+    """Every layer of the one map, grouped base / plan / facilities / constraints."""
+    _write(onemap_map(onemap, recipe=recipe, basemap=basemap, offline=offline), out,
+           f"onemap-{basemap}", overwrite)
+
+
+@map_.command("task")
+@click.argument("task_id")
+@_ONEMAP
+@_map_options
+def task_cmd(task_id: str, onemap: str | None, basemap: str, offline: bool, out: str | None,
+             overwrite: bool) -> None:
+    """TASK_ID's plan sites with its targets and progress in a side panel."""
+    _write(task_map(task_id, onemap, basemap=basemap, offline=offline), out, f"task-{task_id}", overwrite)
+
+
+@map_.command("district")
+@click.argument("name")
+@_ONEMAP
+@_map_options
+def district_cmd(name: str, onemap: str | None, basemap: str, offline: bool, out: str | None,
+                 overwrite: bool) -> None:
+    """One district (南岗区, 南岗, Nangang or 230103) with a progress choropleth."""
+    _write(district_map(name, onemap, basemap=basemap, offline=offline), out, f"district-{name}", overwrite)
+
+
+@map_.command("file")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--layer", help="Layer of a multi-layer file.")
+@click.option("--crs", help="Declared CRS if the file has none, or gcj02 / bd09.")
+@click.option("--encoding", help="Text encoding, e.g. gbk.")
+@_map_options
+def file_cmd(path: str, layer: str | None, crs: str | None, encoding: str | None, basemap: str,
+             offline: bool, out: str | None, overwrite: bool) -> None:
+    """A quick look at any vector file, attributes in popups."""
+    from pathlib import Path
+
+    _write(file_map(path, layer=layer, crs=crs, encoding=encoding, basemap=basemap, offline=offline),
+           out, f"file-{Path(path).stem}", overwrite)

@@ -1,0 +1,325 @@
+"""Compose interactive maps from recipes and the one map: onemap, task, district, file."""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import branca.colormap as bcm
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cityplan._errors import LayerNotFoundError
+from cityplan.crs import to_display
+from cityplan.districts import resolve_district
+from cityplan.io.read import read_vector
+from cityplan.io.write import atomic_path, check_output
+from cityplan.maps.basemaps import Basemap, get_basemap
+from cityplan.maps.elements import Assets, Chrome, CityMap, CompactLayer, Raw
+from cityplan.maps.payload import LayerView, layer_payload
+from cityplan.maps.recipes import Recipe, load_labels, load_recipe
+from cityplan.onemap import read_build_info, read_catalog_table, read_layer
+from cityplan.paths import project_root
+from cityplan.tasks import compute_progress, load_register
+from cityplan.tasks.link import assign_districts
+from cityplan.tools.geometry import FAMILIES
+
+logger = logging.getLogger(__name__)
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+FAMILY_STYLE = {
+    "polygon": {"color": "#2b6cb0", "fill": "#90cdf4", "weight": 1},
+    "line": {"color": "#c53030", "weight": 2},
+    "point": {"color": "#dd6b20", "radius": 5},
+}
+
+
+@dataclass
+class MapResult:
+    """A composed map and what is on it."""
+
+    map: CityMap
+    title: str
+    layers: dict[str, int] = field(default_factory=dict)  # layer id -> features drawn
+    notes: list[str] = field(default_factory=list)
+
+    def html(self) -> str:
+        """The complete HTML page."""
+        return self.map.get_root().render()
+
+
+def default_map_path(name: str) -> Path:
+    """``maps/build/NAME.html`` (git-ignored)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return project_root() / "maps" / "build" / f"{safe}.html"
+
+
+def save_map(result: MapResult, out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write the map's HTML atomically; refuse to overwrite without ``overwrite``."""
+    check_output(out, overwrite=overwrite)
+    text = result.html()
+    with atomic_path(out, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    logger.info("wrote %s (%.1f MB)", out, len(text.encode()) / 1e6)
+    return Path(out)
+
+
+# ---------------------------------------------------------------------------- composition
+def compose(
+    views: list[LayerView], *, title: str, groups: list[dict[str, Any]], basemap: str = "osm",
+    offline: bool = False, minimap: tuple[str, ...] = (), panel: dict[str, Any] | None = None,
+    extra_legend: list[dict[str, Any]] | None = None, attributions: list[str] | None = None,
+) -> MapResult:
+    """Assemble a Leaflet map from layer views.
+
+    Parameters
+    ----------
+    views : list of LayerView
+        Layers in drawing order (later on top).
+    title : str
+        Map title (page title and legend header).
+    groups : list of dict
+        ``{"id", "title"}`` groups of the layer control; views refer to them by ``group``.
+    basemap : {"osm", "tianditu", "gaode", "none"}
+        Tiles. ``gaode`` tiles are GCJ-02, so overlays are shifted for display.
+    offline : bool
+        Inline Leaflet and every asset: the page needs no network (tiles aside).
+    """
+    bm: Basemap = get_basemap(basemap)
+    m = CityMap(location=[45.75, 126.63], zoom_start=12, tiles=None, prefer_canvas=True)
+    m.get_root().header.add_child(Raw(f"<title>{html.escape(title)}</title>"), name="title")
+    m.add_child(Assets(offline=offline))
+    for url, attr, subdomains in bm.tiles:
+        folium.TileLayer(tiles=url, attr=attr, subdomains=subdomains, max_zoom=bm.max_zoom,
+                         control=False, name=bm.name).add_to(m)
+    result = MapResult(map=m, title=title)
+    bounds = []
+    for v in views:
+        payload = layer_payload(v, gcj02=bm.gcj02)
+        m.add_child(CompactLayer(payload))
+        result.layers[v.id] = len(payload["geoms"])
+        if v.show and not v.gdf.empty:
+            bounds.append(to_display(v.gdf[[v.gdf.geometry.name]], gcj02=bm.gcj02).total_bounds)
+    if not bounds and views:
+        bounds = [to_display(v.gdf[[v.gdf.geometry.name]], gcj02=bm.gcj02).total_bounds
+                  for v in views if not v.gdf.empty]
+    fit = None
+    if bounds:
+        b = np.array(bounds)
+        fit = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+    attrs = list(dict.fromkeys([html.escape(a) for a in (attributions or [])] +
+                               [a for _, a, _ in bm.tiles]))
+    control_groups = [{"title": g["title"], "layers": [v.id for v in views if v.group == g["id"]]}
+                      for g in groups]
+    mini_tiles = {"url": bm.tiles[0][0], "subdomains": bm.tiles[0][2]} if bm.tiles else None
+    m.add_child(Chrome({
+        "title": title, "groups": control_groups, "attributions": attrs, "bounds": fit,
+        "minimap": [i for i in minimap if i in result.layers], "minimapTiles": mini_tiles,
+        "panel": panel, "extraLegend": extra_legend or [],
+    }))
+    return result
+
+
+# ---------------------------------------------------------------------------- recipe layers
+def _task_label(register, task_id: str) -> str:
+    it = register.get(task_id)
+    return f"{it.id} {it.title_zh} / {it.title_en}"
+
+
+def _plan_fields(meta: pd.Series) -> list[str]:
+    qcols = [q["column"] for q in meta["quantities"]]
+    return ["task", "site_id", *qcols, "status", "rule", "osm_ref"]
+
+
+def recipe_views(
+    recipe: Recipe, onemap: str | os.PathLike[str] | None = None, *, task: str | None = None,
+    district: pd.Series | None = None,
+) -> list[LayerView]:
+    """The layer views a recipe asks for, filtered to ``task`` / ``district`` when given."""
+    cat = read_catalog_table(onemap).set_index("layer")
+    labels = load_labels()
+    register = load_register()
+    dist_gdf = read_layer(onemap, "districts")
+    views: list[LayerView] = []
+    for rl in recipe.layers:
+        ids = list(cat.index[cat.role == "plan"]) if rl.plan_layers else [rl.layer]
+        for lid in ids:
+            if lid not in cat.index:
+                msg = f"{recipe.path}: layer {lid!r} is not in the one map; rebuild or fix the recipe"
+                raise LayerNotFoundError(msg)
+            meta = cat.loc[lid]
+            gdf = read_layer(onemap, lid)
+            for col, value in rl.filter.items():
+                gdf = gdf[gdf[col].astype(str) == value.format(task=task)]
+            if rl.within == "district" and district is not None and not gdf.empty:
+                if "adcode" in gdf.columns:
+                    gdf = gdf[gdf["adcode"].astype(str) == str(district["adcode"])]
+                elif meta["role"] == "plan":
+                    gdf = gdf[assign_districts(gdf, dist_gdf).adcode.to_numpy() == district["adcode"]]
+                else:
+                    gdf = gdf[gdf.intersects(district.geometry)]
+            if rl.plan_layers and gdf.empty:
+                continue
+            if "task_id" in gdf.columns:
+                gdf = gdf.assign(task=[_task_label(register, t) for t in gdf["task_id"].astype(str)])
+            fields = list(rl.fields) or (_plan_fields(meta) if meta["role"] == "plan" else ["osm_ref"])
+            views.append(LayerView(
+                id=lid, title=rl.title or f"{meta['title_zh']} {meta['title_en']}", gdf=gdf,
+                group=rl.group, show=rl.show, style={**meta["style"], **rl.style}, fields=fields,
+                labels=labels, illustrative=bool(meta["illustrative"]),
+                source=f"{meta['source']} · {meta['licence']} · {meta['attribution']}",
+                note=str(meta.get("description") or "") if meta["illustrative"] else "",
+                simplify_m=rl.simplify_m))
+    return views
+
+
+def _attributions(onemap, views: list[LayerView]) -> list[str]:
+    """Distinct source credits of the layers shown, © OpenStreetMap contributors first."""
+    cat = read_catalog_table(onemap).set_index("layer")
+    parts = [p.strip() for v in views if v.id in cat.index
+             for p in str(cat.loc[v.id, "attribution"]).split(";")]
+    out = []
+    for p in parts:
+        if p.startswith(OSM_ATTRIBUTION):
+            out.append(OSM_ATTRIBUTION)
+            p = p[len(OSM_ATTRIBUTION):].strip(" ()")
+        if p:
+            out.append(p)
+    out = list(dict.fromkeys(out))
+    return sorted(out, key=lambda a: a != OSM_ATTRIBUTION)
+
+
+def _version_note(onemap) -> str:
+    info = read_build_info(onemap)
+    return f"one map built {info.get('built_at', '?')} from {info.get('data_dir', '?')}"
+
+
+# ---------------------------------------------------------------------------- the four maps
+def onemap_map(onemap=None, *, recipe: str = "onemap", basemap: str = "osm", offline: bool = False) -> MapResult:
+    """Every layer of the recipe, grouped (base / plan / facilities / constraints)."""
+    r = load_recipe(recipe)
+    views = recipe_views(r, onemap)
+    res = compose(views, title=f"{r.title_zh} {r.title_en}", groups=list(r.groups), basemap=basemap,
+                  offline=offline, minimap=r.minimap, attributions=_attributions(onemap, views),
+                  panel=None)
+    res.notes.append(_version_note(onemap))
+    return res
+
+
+def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool = False) -> MapResult:
+    """The task's plan sites with its targets and progress (overall and by district) in a side panel."""
+    register = load_register()
+    item = register.get(task_id)
+    r = load_recipe("task")
+    views = recipe_views(r, onemap, task=task_id)
+    prog = compute_progress(onemap, by="district").table
+    mine = prog[prog.task_id == task_id]
+    tot = mine[mine.district == "(all)"]
+    per = mine[mine.district != "(all)"]
+    sections = [{"title": "Targets and progress 目标与进度",
+                 "columns": ["metric", "unit", "target", "planned", "ratio", "status"],
+                 "rows": [[x.metric, x.unit, _num(x.target), _num(x.planned), _num(x.ratio), x.status]
+                          for x in tot.itertuples()]}]
+    if len(per):
+        sections.append({"title": "By district 分区",
+                         "columns": ["district", "metric", "planned", "share of target"],
+                         "rows": [[x.district, x.metric, _num(x.planned), _num(x.ratio)]
+                                  for x in per.itertuples()]})
+    notes = [_version_note(onemap)]
+    if not any(v.group == "plan" for v in views):
+        notes.insert(0, "This task has no plan sites on the map (not mapped).")
+    if any(v.illustrative for v in views if v.group == "plan"):
+        notes.insert(0, "示意 Illustrative sites are placed by a documented rule, not real project sites.")
+    panel = {"title": f"{item.id} {item.title_zh}", "subtitle": item.title_en, "sections": sections,
+             "notes": notes}
+    res = compose(views, title=f"{item.id} {item.title_zh} {item.title_en}", groups=list(r.groups),
+                  basemap=basemap, offline=offline, minimap=r.minimap, panel=panel,
+                  attributions=_attributions(onemap, views))
+    res.notes = notes
+    return res
+
+
+def _num(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+
+
+def subdistrict_choropleth(onemap, district: pd.Series, views: list[LayerView]) -> tuple[LayerView, dict]:
+    """Sub-districts of ``district`` coloured by the number of plan sites in each."""
+    subs = read_layer(onemap, "subdistricts")
+    subs = subs[subs["division_code"].astype(str).str[:6] == str(district["adcode"])].copy()
+    plan = [v.gdf for v in views if v.group == "plan" and not v.gdf.empty]
+    counts = np.zeros(len(subs), dtype=int)
+    if plan and len(subs):
+        pts = gpd.GeoDataFrame(geometry=pd.concat([g.geometry.representative_point() for g in plan]),
+                               crs=subs.crs)
+        j = gpd.sjoin(pts, subs[["geometry"]], predicate="within")
+        counts = j.groupby("index_right").size().reindex(subs.index, fill_value=0).to_numpy()
+    subs["plan_sites"] = counts
+    vmax = max(int(counts.max()) if len(counts) else 0, 1)
+    cmap = bcm.LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=0, vmax=vmax).to_step(5)
+    subs["_color"] = [cmap(v)[:7] for v in counts]
+    view = LayerView(id="progress_subdistricts", title="街道规划点位数 Plan sites per sub-district", gdf=subs,
+                     group="progress", style={"color": "#555555", "weight": 1, "fillOpacity": 0.6},
+                     fields=["name_en", "division_code", "plan_sites"], labels={**load_labels(),
+                     "plan_sites": "规划点位 plan sites"}, source="OSM sub-districts; counts by cityplan",
+                     color_column="_color")
+    idx = cmap.index
+    stops = [[f"{idx[i]:.1f}–{idx[i + 1]:.1f}", cmap(idx[i])[:7]] for i in range(len(idx) - 1)]
+    return view, {"title": "Plan sites per sub-district 街道点位数", "stops": stops}
+
+
+def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool = False) -> MapResult:
+    """One district: boundary, sub-district choropleth of plan sites, plan sites, progress panel."""
+    dist = resolve_district(name, read_layer(onemap, "districts"))
+    r = load_recipe("district")
+    views = recipe_views(r, onemap, district=dist)
+    chor, legend = subdistrict_choropleth(onemap, dist, views)
+    views.insert(1, chor)
+    prog = compute_progress(onemap, by="district").table
+    mine = prog[prog.adcode.astype(str) == str(dist["adcode"])]
+    share = dist.get("extract_share")
+    notes = [f"The sample extract covers {share:.0%} of the district's area." if share == share else "",
+             "示意 Illustrative sites are placed by a documented rule, not real project sites.",
+             _version_note(onemap)]
+    panel = {"title": f"{dist['name']} {dist.get('name_en', '')}",
+             "subtitle": f"adcode {dist['adcode']} · population 2020: {int(dist['pop_2020']):,}",
+             "sections": [{"title": "Share of city targets 市级目标分解",
+                           "columns": ["task", "metric", "planned", "share of target"],
+                           "rows": [[f"{x.task_id} {x.title_zh}", x.metric, _num(x.planned), _num(x.ratio)]
+                                    for x in mine.itertuples()]}],
+             "notes": [n for n in notes if n]}
+    res = compose(views, title=f"{dist['name']} {dist.get('name_en', '')}", groups=list(r.groups),
+                  basemap=basemap, offline=offline, minimap=r.minimap, panel=panel,
+                  extra_legend=[legend], attributions=_attributions(onemap, views))
+    res.notes = panel["notes"]
+    return res
+
+
+def file_map(path: str | os.PathLike[str], *, layer: str | None = None, crs: str | None = None,
+             encoding: str | None = None, basemap: str = "osm", offline: bool = False) -> MapResult:
+    """A quick look at any vector file: styled by geometry type, every attribute in popups."""
+    gdf = read_vector(path, layer=layer, crs=crs, encoding=encoding)
+    name = Path(path).name + (f" [{layer}]" if layer else "")
+    fam = gdf.geometry.geom_type.map(FAMILIES)
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    views = []
+    for f in ("polygon", "line", "point"):
+        sub = gdf[fam == f]
+        if len(sub):
+            views.append(LayerView(id=f"file_{f}", title=f"{name} ({f})", gdf=sub, group="file",
+                                   style=FAMILY_STYLE[f], fields=cols, source=str(path), simplify_m=0))
+    skipped = int(fam.isna().sum())
+    notes = [f"{len(gdf) - skipped} of {len(gdf)} features drawn"]
+    if skipped:
+        notes.append(f"{skipped} feature(s) not drawn: empty, null or GeometryCollection geometry")
+    res = compose(views, title=name, groups=[{"id": "file", "title": name}], basemap=basemap,
+                  offline=offline, panel={"title": name, "subtitle": f"{len(gdf)} features",
+                                          "sections": [], "notes": notes})
+    res.notes = notes
+    return res
