@@ -484,7 +484,10 @@
           list.textContent = "";
           if (!q) return;
           var n = 0;
-          cp.order.some(function (id) {
+          // layers on the map first (top-most first), then the hidden ones
+          var ids = cp.order.slice().reverse();
+          ids.sort(function (a, b) { return map.hasLayer(cp.layers[b].layer) - map.hasLayer(cp.layers[a].layer); });
+          ids.some(function (id) {
             var e = cp.layers[id];
             if (e.map !== map) return false;
             for (var i = 0; i < e.count && n < 12; i++) {
@@ -576,8 +579,8 @@
       var d = 0;
       for (var i = 1; i < pts.length; i++) d += map.distance(pts[i - 1], pts[i]);
       var text = d >= 1000 ? (d / 1000).toFixed(2) + " km" : Math.round(d) + " m";
-      if (!label) label = L.tooltip({ permanent: true, direction: "right" }).addTo(map);
-      label.setLatLng(ev.latlng).setContent(text);
+      if (!label) label = L.tooltip({ permanent: true, direction: "right" }).setLatLng(ev.latlng).setContent(text).addTo(map);
+      else label.setLatLng(ev.latlng).setContent(text);
       cp.lastMeasure = d;
     }
     button(map, "topleft", "measure", "Measure distance 测距 (click points, click the button again to stop)", function (a) {
@@ -609,7 +612,7 @@
       attributionControl: false, zoomControl: false, dragging: false, scrollWheelZoom: false,
       doubleClickZoom: false, boxZoom: false, keyboard: false, touchZoom: false,
     });
-    if (tiles) L.tileLayer(tiles, { maxZoom: 18 }).addTo(mini);
+    if (tiles) L.tileLayer(tiles.url, { subdomains: tiles.subdomains, maxZoom: 18 }).addTo(mini);
     ids.forEach(function (id) {
       var e = cp.layers[id];
       if (e) mini.addLayer(new CompactLayer(e.data, e.layer.feats));

@@ -1,0 +1,75 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, network disabled."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def chromium_path() -> str:
+    """Debian's chromium (``apt-get install chromium``); ``$CITYPLAN_CHROMIUM`` overrides."""
+    path = os.environ.get("CITYPLAN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        msg = "headless Chromium not found: apt-get install chromium (the .ci/run script does)"
+        raise RuntimeError(msg)
+    return path
+
+
+@dataclass
+class PageLog:
+    """What a page did: errors, dialogs, and requests that tried to leave the machine."""
+
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def launch() -> Iterator[Browser]:
+    """A Chromium browser for the duration of the block."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def open_offline(browser: Browser, html: Path, *, timeout_ms: int = 60_000) -> Iterator[tuple[Page, PageLog]]:
+    """Open ``html`` with every non-file request aborted and the context offline."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860}, offline=True)
+    log = PageLog()
+
+    def _route(route) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            log.blocked.append(url)
+            route.abort()
+
+    ctx.route("**/*", _route)
+    page = ctx.new_page()
+    page.on("pageerror", lambda e: log.errors.append(str(e)))
+    page.on("console", lambda m: log.errors.append(m.text) if m.type == "error" else None)
+
+    def _dialog(d) -> None:
+        log.dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", _dialog)
+    try:
+        page.goto(html.resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+        yield page, log
+    finally:
+        ctx.close()
