@@ -41,7 +41,7 @@ def test_encode_geometries_round_trip(onemap):
     for geom, enc in zip(res.geometry, feats, strict=True):
         polys = list(geom.geoms)
         assert len(enc) == len(polys)
-        ring = decode_polyline(enc[0][0])
+        ring = decode_polyline(enc[0][0], mercator=True)
         orig = np.asarray(polys[0].exterior.coords)
         assert ring.shape == orig.shape
         assert GEOD.inv(ring[:, 0], ring[:, 1], orig[:, 0], orig[:, 1])[2].max() < 0.1
@@ -62,8 +62,8 @@ def test_gaode_shift_is_display_only(onemap):
     before = st.copy()
     wgs = layer_payload(_view(st, simplify_m=0))
     gcj = layer_payload(_view(st, simplify_m=0), gcj02=True)
-    a = np.array([decode_polyline(s)[0] for s in wgs["geoms"]])
-    b = np.array([decode_polyline(s)[0] for s in gcj["geoms"]])
+    a = np.array([decode_polyline(s, mercator=True)[0] for s in wgs["geoms"]])
+    b = np.array([decode_polyline(s, mercator=True)[0] for s in gcj["geoms"]])
     d = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])[2]
     assert 480 < np.median(d) < 540  # ≈ 510 m in Harbin
     # north-east, as Amap tiles expect
@@ -77,7 +77,7 @@ def test_simplification_stays_below_half_a_metre(onemap):
     p = layer_payload(_view(parks, simplify_m=0.25))
     work = parks.to_crs(4551).geometry
     for i in range(0, len(parks), 37):
-        ring = decode_polyline(p["geoms"][i][0][0])
+        ring = decode_polyline(p["geoms"][i][0][0], mercator=True)
         pts = gpd.GeoSeries([Point(x, y) for x, y in ring], crs=4326).to_crs(4551)
         assert pts.distance(work.iloc[i].boundary).max() < 0.5
 

@@ -28,11 +28,13 @@
   function unY(y) {
     return (360 / Math.PI) * Math.atan(Math.exp((0.5 - y) * 2 * Math.PI)) - 90;
   }
-  // Google polyline, precision 6 -> flat [x0, y0, x1, y1, ...] in normalised Web Mercator
+  // polyline-encoded, delta-coded integers of normalised Web Mercator x, y (units of 2^-28)
+  // -> flat [x0, y0, x1, y1, ...]; the projection was done in Python, none per vertex here
+  var MERC = Math.pow(2, 28);
   function decode(str) {
-    var out = [], lat = 0, lng = 0, i = 0, n = str.length, k = 0;
+    // at least two characters per vertex, so str.length bounds the number of values
+    var out = new Float64Array(str.length), x = 0, y = 0, i = 0, n = str.length, k = 0;
     while (i < n) {
-      var vals = [0, 0];
       for (var c = 0; c < 2; c++) {
         var b, shift = 1, result = 0;
         do {
@@ -40,14 +42,14 @@
           result += (b & 31) * shift;
           shift *= 32;
         } while (b >= 32);
-        vals[c] = result % 2 ? -(result + 1) / 2 : result / 2;
+        var v = result % 2 ? -(result + 1) / 2 : result / 2;
+        if (c === 0) x += v;
+        else y += v;
       }
-      lat += vals[0];
-      lng += vals[1];
-      out[k++] = mercX(lng / 1e6);
-      out[k++] = mercY(lat / 1e6);
+      out[k++] = x / MERC;
+      out[k++] = y / MERC;
     }
-    return out;
+    return out.subarray(0, k);
   }
   cp.decode = decode;
 
@@ -167,26 +169,44 @@
           ctx.stroke();
         });
       }
+      // features of one style go out in batches: one huge path is slow to fill (Skia tessellation)
+      var BATCH = 200, minPx = 1.5 / scale;
       [false, true].forEach(function (ill) {
         if (d.colors) return;
-        ctx.beginPath();
-        var any = false;
-        self.feats.forEach(function (f, idx) {
-          if (f.ill !== ill || f.bbox[2] < vx0 || f.bbox[0] > vx1 || f.bbox[3] < vy0 || f.bbox[1] > vy1) return;
-          any = true;
-          self._trace(ctx, f, scale, o);
-        });
-        if (!any) return;
-        ctx.setLineDash(ill || st.dash ? (st.dash || "6 4").split(" ").map(Number) : []);
-        if (kind !== "line" && st.fill !== false) {
-          ctx.globalAlpha = ill ? (st.fillOpacity || 0.35) * 0.6 : st.fillOpacity || 0.35;
-          ctx.fillStyle = st.fill || st.color;
-          ctx.fill("evenodd");
-          ctx.globalAlpha = 1;
+        var n = 0;
+        var dash = ill || st.dash ? (st.dash || "6 4").split(" ").map(Number) : [];
+        var fillOn = kind !== "line" && st.fill !== false;
+        var alpha = ill ? (st.fillOpacity || 0.35) * 0.6 : st.fillOpacity || 0.35;
+        function flush() {
+          if (!n) return;
+          ctx.setLineDash(dash);
+          if (fillOn) {
+            ctx.globalAlpha = alpha;
+            ctx.fillStyle = st.fill || st.color;
+            ctx.fill("evenodd");
+            ctx.globalAlpha = 1;
+          }
+          ctx.lineWidth = st.weight || 1;
+          ctx.strokeStyle = st.color;
+          ctx.stroke();
+          ctx.beginPath();
+          n = 0;
         }
-        ctx.lineWidth = st.weight || 1;
-        ctx.strokeStyle = st.color;
-        ctx.stroke();
+        ctx.beginPath();
+        var feats = self.feats;
+        for (var idx = 0; idx < feats.length; idx++) {
+          var f = feats[idx];
+          if (f.ill !== ill || f.bbox[2] < vx0 || f.bbox[0] > vx1 || f.bbox[3] < vy0 || f.bbox[1] > vy1) continue;
+          if (kind !== "point" && f.bbox[2] - f.bbox[0] < minPx && f.bbox[3] - f.bbox[1] < minPx) {
+            // under 1.5 px: its bounding box is all the eye can see
+            ctx.rect(f.bbox[0] * scale - o.x, f.bbox[1] * scale - o.y, Math.max(1, (f.bbox[2] - f.bbox[0]) * scale),
+              Math.max(1, (f.bbox[3] - f.bbox[1]) * scale));
+          } else {
+            self._trace(ctx, f, scale, o);
+          }
+          if (++n >= BATCH) flush();
+        }
+        flush();
       });
       if (this.highlight >= 0) {
         ctx.beginPath();
@@ -208,8 +228,16 @@
             ctx.arc(px, py, r, 0, 2 * Math.PI);
             continue;
           }
-          ctx.moveTo(c[0] * scale - o.x, c[1] * scale - o.y);
-          for (var i = 2; i < c.length; i += 2) ctx.lineTo(c[i] * scale - o.x, c[i + 1] * scale - o.y);
+          var lx = c[0] * scale - o.x, ly = c[1] * scale - o.y, last = c.length - 2;
+          ctx.moveTo(lx, ly);
+          for (var i = 2; i < c.length; i += 2) {
+            var x = c[i] * scale - o.x, y = c[i + 1] * scale - o.y;
+            // skip vertices within half a pixel of the last one drawn (keep the last vertex)
+            if (i !== last && Math.abs(x - lx) + Math.abs(y - ly) < 0.5) continue;
+            ctx.lineTo(x, y);
+            lx = x;
+            ly = y;
+          }
           if (kind === "polygon") ctx.closePath();
         }
       }
@@ -304,7 +332,6 @@
     layer.options.pane = "overlayPane";
     cp.layers[data.id] = { layer: layer, data: data, count: data.geoms.length, map: map };
     cp.order.push(data.id);
-    if (data.show) map.addLayer(layer);
     return layer;
   };
 
@@ -354,6 +381,12 @@
     map.on("popupclose", function () {
       Object.keys(cp.layers).forEach(function (k) { if (cp.layers[k].layer.highlight >= 0) cp.layers[k].layer.setHighlight(-1); });
     });
+    if (opts.bounds) map.fitBounds(opts.bounds, { animate: false });
+    // layers join the map only now, after the view is set, so each is drawn once
+    cp.order.forEach(function (id) {
+      var e = cp.layers[id];
+      if (e.map === map && e.data.show) map.addLayer(e.layer);
+    });
     (opts.attributions || []).forEach(function (a) { map.attributionControl.addAttribution(a); });
     L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
     cp.layerControl(map, opts.groups || [], opts.title);
@@ -363,7 +396,6 @@
     cp.measure(map);
     if (opts.minimap) cp.minimap(map, opts.minimap, opts.minimapTiles);
     if (opts.panel) cp.panel(map, opts.panel);
-    if (opts.bounds) map.fitBounds(opts.bounds);
     cp.ready = true;
   };
 
