@@ -51,6 +51,14 @@ class OutputExistsError(CityplanError):
     """An output exists and ``overwrite`` was not requested."""
 
 
+class NetworkError(CityplanError):
+    """The road network cannot answer the question (no usable edges, fragmented graph)."""
+
+
+class CoverageError(CityplanError):
+    """A coverage request that cannot be computed (empty facilities, no population, bad limit)."""
+
+
 class TaskError(CityplanError):
     """Problems in the task register or the link between features and tasks."""
 
@@ -70,12 +78,14 @@ class UnitError(TaskError):
 __all__ = [
     "CRSMismatchError",
     "CityplanError",
+    "CoverageError",
     "DistrictNotFoundError",
     "DuplicateTaskIdError",
     "EncodingError",
     "GeometryError",
     "LayerNotFoundError",
     "MissingCRSError",
+    "NetworkError",
     "OutputExistsError",
     "OutsideChinaError",
     "SchemaError",

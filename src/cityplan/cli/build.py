@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from cityplan.build import build_onemap, summary_counts
-from cityplan.catalog import load_catalog
 from cityplan.cli._common import console, print_table, progress_bar
 
 
@@ -19,6 +17,9 @@ from cityplan.cli._common import console, print_table, progress_bar
 def build(data: str | None, out: str | None, catalog: str | None, layers: tuple[str, ...],
           overwrite: bool, fmt: str) -> None:
     """Build the one-map GeoPackage from the catalog and print its summary."""
+    from cityplan.build import build_onemap, summary_counts
+    from cityplan.catalog import load_catalog
+
     cat = load_catalog(catalog)
     with progress_bar(len(cat.layers), "build") as bar:
         task = bar.add_task("building layers", total=len(layers) or len(cat.layers), item="")

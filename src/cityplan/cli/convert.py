@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from cityplan.cli._common import console
-from cityplan.convert import convert_file
 
 
 @click.command()
@@ -20,6 +19,8 @@ from cityplan.convert import convert_file
 def convert(src: str, dst: str, from_crs: str | None, to_crs: str, layer: str | None,
             encoding: str | None, skip_invalid: bool, overwrite: bool) -> None:
     """Convert SRC to DST between coordinate systems, keeping attributes."""
+    from cityplan.convert import convert_file
+
     res = convert_file(src, dst, src_crs=from_crs, dst_crs=to_crs, layer=layer, encoding=encoding,
                        skip_invalid=skip_invalid, overwrite=overwrite)
     console.print(f"[green]wrote[/] {res.path}: {res.written} of {res.read} features, "

@@ -10,9 +10,7 @@ import pandas as pd
 
 from cityplan.catalog import ROLES, load_catalog
 from cityplan.cli._common import FORMATS, console, print_table
-from cityplan.io.inspect import inspect_file
 from cityplan.paths import default_onemap
-from cityplan.validate import validate_file
 
 
 @click.group()
@@ -42,6 +40,8 @@ def list_(catalog: str | None, role: str | None, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def inspect(file: str, layer: str | None, encoding: str | None, fmt: str) -> None:
     """Driver, layers, CRS, bounds, feature count, schema and encoding of FILE."""
+    from cityplan.io.inspect import inspect_file
+
     info = inspect_file(file, layer=layer, encoding=encoding)
     if fmt == "json":
         click.echo(json.dumps(info, ensure_ascii=False, indent=1, default=str))
@@ -68,6 +68,8 @@ def inspect(file: str, layer: str | None, encoding: str | None, fmt: str) -> Non
 def validate(file: str, role: str, layer: str | None, crs: str | None, encoding: str | None,
              require: tuple[str, ...], onemap: str | None, fmt: str) -> None:
     """Check FILE for use as a layer of ROLE; exit 1 if it has errors."""
+    from cityplan.validate import validate_file
+
     ref = None
     gpkg = Path(onemap) if onemap else default_onemap()
     bbox = load_catalog().extract_bbox

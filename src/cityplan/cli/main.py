@@ -38,7 +38,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from cityplan.cli import build, convert, layers, maps, tasks
+    from cityplan.cli import build, convert, coverage, layers, maps, tasks
 
     cli.add_command(build.build)
     cli.add_command(layers.layers)
@@ -46,6 +46,7 @@ def _register() -> None:
     cli.add_command(tasks.tasks)
     cli.add_command(tasks.progress)
     cli.add_command(maps.map_)
+    cli.add_command(coverage.coverage)
 
 
 _register()

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from cityplan.cli._common import console
-from cityplan.maps import default_map_path, district_map, file_map, onemap_map, save_map, task_map
-from cityplan.maps.basemaps import BASEMAPS
+
+BASEMAPS = ("osm", "tianditu", "gaode", "none")  # cityplan.maps.basemaps.BASEMAPS
 
 
 def _map_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,6 +25,8 @@ _ONEMAP = click.option("--onemap", type=click.Path(dir_okay=False), help="One-ma
 
 
 def _write(result, out: str | None, name: str, overwrite: bool) -> None:
+    from cityplan.maps import default_map_path, save_map
+
     path = save_map(result, out or default_map_path(name), overwrite=overwrite)
     size = path.stat().st_size / 1e6
     console.print(f"[green]wrote[/] {path} ({size:.1f} MB, {sum(result.layers.values()):,} features "
@@ -45,6 +47,8 @@ def map_() -> None:
 def onemap_cmd(onemap: str | None, recipe: str, basemap: str, offline: bool, out: str | None,
                overwrite: bool) -> None:
     """Every layer of the one map, grouped base / plan / facilities / constraints."""
+    from cityplan.maps import onemap_map
+
     _write(onemap_map(onemap, recipe=recipe, basemap=basemap, offline=offline), out,
            f"onemap-{basemap}", overwrite)
 
@@ -56,6 +60,8 @@ def onemap_cmd(onemap: str | None, recipe: str, basemap: str, offline: bool, out
 def task_cmd(task_id: str, onemap: str | None, basemap: str, offline: bool, out: str | None,
              overwrite: bool) -> None:
     """TASK_ID's plan sites with its targets and progress in a side panel."""
+    from cityplan.maps import task_map
+
     _write(task_map(task_id, onemap, basemap=basemap, offline=offline), out, f"task-{task_id}", overwrite)
 
 
@@ -66,6 +72,8 @@ def task_cmd(task_id: str, onemap: str | None, basemap: str, offline: bool, out:
 def district_cmd(name: str, onemap: str | None, basemap: str, offline: bool, out: str | None,
                  overwrite: bool) -> None:
     """One district (南岗区, 南岗, Nangang or 230103) with a progress choropleth."""
+    from cityplan.maps import district_map
+
     _write(district_map(name, onemap, basemap=basemap, offline=offline), out, f"district-{name}", overwrite)
 
 
@@ -79,6 +87,8 @@ def file_cmd(path: str, layer: str | None, crs: str | None, encoding: str | None
              offline: bool, out: str | None, overwrite: bool) -> None:
     """A quick look at any vector file, attributes in popups."""
     from pathlib import Path
+
+    from cityplan.maps import file_map
 
     _write(file_map(path, layer=layer, crs=crs, encoding=encoding, basemap=basemap, offline=offline),
            out, f"file-{Path(path).stem}", overwrite)

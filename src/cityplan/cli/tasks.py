@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 
 from cityplan.cli._common import console, print_table
-from cityplan.io.write import write_table
-from cityplan.tasks import compute_progress, load_register
 
 _ONEMAP = click.option("--onemap", type=click.Path(dir_okay=False),
                        help="One-map GeoPackage (default layers/build/harbin.gpkg).")
@@ -21,6 +19,8 @@ _TASKS = click.option("--tasks", "tasks_file", type=click.Path(dir_okay=False),
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 def tasks(tasks_file: str | None, chapter: int | None, mapped_only: bool, fmt: str) -> None:
     """List the task register: every item of the report with its targets."""
+    from cityplan.tasks import load_register
+
     reg = load_register(tasks_file)
     df = reg.items_frame()
     if chapter is not None:
@@ -40,6 +40,9 @@ def tasks(tasks_file: str | None, chapter: int | None, mapped_only: bool, fmt: s
 def progress(onemap: str | None, tasks_file: str | None, by: str | None, fmt: str, out: str | None,
              overwrite: bool) -> None:
     """Planned / achieved quantity vs every target, overall, per chapter and per district."""
+    from cityplan.io.write import write_table
+    from cityplan.tasks import compute_progress
+
     res = compute_progress(onemap, tasks=tasks_file, by=by)
     table = res.table
     if fmt == "xlsx" and out is None:

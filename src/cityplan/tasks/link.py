@@ -51,19 +51,26 @@ def assign_districts(gdf: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> pd.D
     work = to_working(gdf[["geometry"]])
     dist = to_working(districts[["adcode", "name", "geometry"]])
     pairs = gpd.sjoin(work, dist, how="inner", predicate="intersects")
-    best: dict[Any, tuple[str, str]] = {}
     if len(pairs):
-        other = np.asarray(dist.geometry.loc[pairs["index_right"]].values, dtype=object)
-        inter = gpd.GeoSeries(shapely.intersection(np.asarray(pairs.geometry.values, dtype=object),
-                                                   other), index=pairs.index)
-        gt = pairs.geometry.geom_type.str.replace("Multi", "")
-        measure = np.where(gt == "Polygon", inter.area, np.where(gt == "LineString", inter.length, 1.0))
+        # only features touching several districts need the overlap measured
+        multi = pairs.index.duplicated(keep=False)
+        measure = np.ones(len(pairs))
+        if multi.any():
+            sub = pairs[multi]
+            other = np.asarray(dist.geometry.loc[sub["index_right"]].values, dtype=object)
+            inter = shapely.intersection(np.asarray(sub.geometry.values, dtype=object), other)
+            gt = sub.geometry.geom_type.str.replace("Multi", "").to_numpy()
+            measure[multi] = np.where(gt == "Polygon", shapely.area(inter),
+                                      np.where(gt == "LineString", shapely.length(inter), 1.0))
         pairs = pairs.assign(_m=measure).sort_values("_m", ascending=False, kind="stable")
         first = pairs[~pairs.index.duplicated(keep="first")]
-        best = {i: (r.adcode, r["name"]) for i, r in first.iterrows()}
-    return pd.DataFrame({"adcode": [best.get(i, ("", OUTSIDE))[0] for i in gdf.index],
-                         "district": [best.get(i, ("", OUTSIDE))[1] for i in gdf.index]},
-                        index=gdf.index)
+        best = pd.DataFrame({"adcode": first["adcode"].astype(str), "district": first["name"].astype(str)})
+    else:
+        best = pd.DataFrame(columns=["adcode", "district"], dtype=str)
+    out = best.reindex(gdf.index)
+    out["adcode"] = out["adcode"].fillna("")
+    out["district"] = out["district"].fillna(OUTSIDE)
+    return out
 
 
 def link_plan_sites(

@@ -1,0 +1,85 @@
+"""``cityplan coverage``: standards-based service areas, per district, with gaps."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+from cityplan.cli._common import console, print_table, progress_bar
+
+METHODS = ("euclid", "walk", "bike", "drive")  # cityplan.coverage.presets.METHODS, not imported for speed
+STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"]
+
+
+@click.group("coverage", invoke_without_command=True)
+@click.option("--preset", help="A coverage preset (see `cityplan coverage presets`).")
+@click.option("--facilities", multiple=True, help="Facility layer id or vector file (repeatable).")
+@click.option("--demand", help="Demand layer id or vector file (default: residential).")
+@click.option("--within", help="Limit with unit: 500m, 1.5km, 15min, 1h.")
+@click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike or drive.")
+@click.option("--speed", "speed_kmh", type=float, help="Travel speed in km/h (e.g. 3.6 for winter walking).")
+@click.option("--by", type=click.Choice(["district"]), default="district", show_default=True, help="Aggregate by.")
+@click.option("--capacity", help="Facility column with capacity (seats, spaces): adds 2SFCA accessibility.")
+@click.option("--demand-share", type=float, default=1.0, show_default=True, help="Share of population that needs the facility (2SFCA).")
+@click.option("--population", help="Demand column with population (default: estimated from the census).")
+@click.option("--network", help="Routing network: road_graph (default) or any line layer / file, noded.")
+@click.option("--max-snap", type=float, default=300.0, show_default=True, help="Max distance (m) to snap to the network.")
+@click.option("--offroad", type=float, default=100.0, show_default=True, help="Isochrone width off the reached roads (m).")
+@click.option("--crs", help="Declared CRS of --facilities/--demand files without one (or gcj02).")
+@click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default out/coverage-NAME).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "xlsx", "json"]), default=["csv"], show_default=True)
+@click.option("--no-map", is_flag=True, help="Do not write coverage_map.html.")
+@click.option("--overwrite", is_flag=True, help="Replace files in an existing output folder.")
+@click.pass_context
+def coverage(ctx: click.Context, preset, facilities, demand, within, method, speed_kmh, by, capacity,
+             demand_share, population, network, max_snap, offroad, crs, onemap, out, formats, no_map,
+             overwrite) -> None:
+    """Who lives within N metres / minutes of a facility, per district, and where the gaps are."""
+    from cityplan.coverage import run_coverage, write_coverage
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if not preset and not (facilities and within and method):
+        raise click.UsageError("give --preset NAME, or --facilities, --within and --mode")
+    name = preset or f"{method}-{within}"
+    with progress_bar(len(STEPS), "coverage") as bar:
+        task = bar.add_task(f"coverage {name}", total=len(STEPS), item="")
+        res = run_coverage(onemap, preset=preset, facilities=list(facilities) or None, demand=demand,
+                           method=method, within=within, speed_kmh=speed_kmh, capacity=capacity,
+                           population=population, demand_share=demand_share, max_snap_m=max_snap,
+                           offroad_m=offroad, network=network, crs=crs,
+                           progress=lambda s: bar.update(task, advance=1, item=s))
+        from cityplan.paths import project_root
+
+        folder = out or project_root() / "out" / f"coverage-{name}"
+        bar.update(task, item="write")
+        written = write_coverage(res, folder, formats=tuple(formats), overwrite=overwrite,
+                                 map_html=not no_map, onemap=onemap)
+        bar.update(task, advance=1)
+    p = res.params
+    cols = ["district", "population", "population_covered", "population_share", "residential_area_m2",
+            "residential_area_covered_m2", "area_share", "features", "features_covered",
+            "not_snapped_or_unreachable", "extract_share"] + [c for c in ("meets_target",) if c in res.districts.columns]
+    caption = (f"method {p['method']} within {p['within']}" + (f" at {p['speed_kmh']} km/h" if p.get("speed_kmh") else "")
+               + f"; facilities {', '.join(p['facilities'])} ({p['facility_count']}); population: {p['population']}")
+    print_table(res.districts[cols], title=f"Coverage {name} by district", caption=caption)
+    if p.get("citation"):
+        console.print(f"[dim]{p['citation']}[/]")
+    for w in res.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    console.print(f"[green]wrote[/] {len(written)} files to {folder}")
+
+
+@coverage.command("presets")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def presets(fmt: str) -> None:
+    """List the coverage presets with their sources."""
+    from cityplan.coverage import load_presets
+
+    rows = [{"id": p.id, "title_zh": p.title_zh, "title_en": p.title_en, "method": p.method,
+             "within": p.within.text, "speed_kmh": p.speed_kmh,
+             "facilities": ", ".join(f["layer"] for f in p.facilities),
+             "target": f"{p.target['metric']} >= {p.target['min']}" if p.target else "",
+             "citation": p.citation} for p in load_presets().values()]
+    print_table(pd.DataFrame(rows), title="Coverage presets", fmt=fmt)

@@ -1,0 +1,233 @@
+"""A routable road graph in the metric working CRS, with per-mode costs.
+
+Edges come from a routable edge table (``road_graph``: source/target node ids,
+one-way flag, road class) or from any line layer, noded. Costs are metres or
+seconds; speeds per road class and mode are data (``layers/speeds.yaml``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import yaml
+from scipy import sparse
+
+from cityplan._errors import NetworkError, SchemaError
+from cityplan.crs import to_working
+from cityplan.paths import project_root
+
+logger = logging.getLogger(__name__)
+
+MODES = ("walk", "bike", "drive")
+_EPS = 1e-6  # scipy's csgraph would read an explicit 0 as "no edge"
+
+
+def load_speeds(path: str | os.PathLike[str] | None = None) -> dict:
+    """Speeds per mode and road class (km/h) from ``layers/speeds.yaml``."""
+    p = Path(path) if path else project_root() / "layers" / "speeds.yaml"
+    return yaml.safe_load(p.read_text(encoding="utf-8"))
+
+
+@dataclass
+class RoadGraph:
+    """Nodes and directed-capable edges in a metric CRS.
+
+    Attributes
+    ----------
+    node_xy : (n, 2) array of node coordinates (metres)
+    u, v : edge end-node indices
+    length : edge lengths (metres, measured in ``crs``)
+    road_class : class label per edge (e.g. OSM highway value)
+    oneway : True where travel is only allowed u -> v (respected for driving only)
+    geoms : edge LineStrings (metres), oriented u -> v
+    """
+
+    node_xy: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length: np.ndarray
+    road_class: np.ndarray
+    oneway: np.ndarray
+    geoms: np.ndarray
+    crs: object
+    speeds: dict = field(default_factory=load_speeds)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of real nodes."""
+        return len(self.node_xy)
+
+    def speed_ms(self, mode: str, speed_kmh: float | None = None) -> np.ndarray:
+        """Speed in m/s per edge for ``mode`` (``NaN`` where the mode may not use the edge)."""
+        if mode not in MODES:
+            msg = f"unknown mode {mode!r}; use one of {MODES} (or euclid for straight-line coverage)"
+            raise SchemaError(msg)
+        spec = self.speeds[mode]
+        classes = pd.Series(self.road_class).astype(str)
+        kmh = classes.map({str(k): float(x) for k, x in (spec.get("by_class") or {}).items()})
+        kmh = kmh.fillna(float(spec["default_kmh"])).to_numpy()
+        if speed_kmh is not None:  # a user speed replaces the mode's (e.g. winter walking)
+            kmh = np.where(np.isnan(kmh), np.nan, float(speed_kmh))
+        banned = classes.isin([str(c) for c in spec.get("forbidden", [])]).to_numpy()
+        kmh = np.where(banned, np.nan, kmh)
+        return kmh / 3.6
+
+    def usable(self, mode: str) -> np.ndarray:
+        """Edges ``mode`` may travel on."""
+        return ~np.isnan(self.speed_ms(mode))
+
+    def edge_cost(self, mode: str, unit: str, speed_kmh: float | None = None) -> np.ndarray:
+        """Cost of traversing each edge: metres (``unit='m'``) or seconds (``unit='s'``)."""
+        if unit == "m":
+            return np.where(self.usable(mode), self.length, np.nan)
+        return self.length / self.speed_ms(mode, speed_kmh)
+
+    def matrix(self, mode: str, unit: str, speed_kmh: float | None = None, *,
+               extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, n_extra: int = 0,
+               reverse: bool = False) -> sparse.csr_matrix:
+        """CSR adjacency (n + n_extra square) of ``mode`` costs; parallel edges keep the cheapest.
+
+        ``reverse`` transposes travel direction (search *to* sources instead of from them);
+        ``extra`` adds (from, to, cost) edges, e.g. to virtual source nodes.
+        """
+        cost = self.edge_cost(mode, unit, speed_kmh)
+        ok = ~np.isnan(cost)
+        fwd_u, fwd_v, w = self.u[ok], self.v[ok], cost[ok]
+        back = ok & ~(self.oneway & (mode == "drive"))
+        rows = np.concatenate([fwd_u, self.v[back]])
+        cols = np.concatenate([fwd_v, self.u[back]])
+        data = np.concatenate([w, cost[back]])
+        if reverse:
+            rows, cols = cols, rows
+        if extra is not None:
+            rows = np.concatenate([rows, extra[0]])
+            cols = np.concatenate([cols, extra[1]])
+            data = np.concatenate([data, extra[2]])
+        n = self.n_nodes + n_extra
+        # keep the cheapest of parallel edges (coo -> csr would add them up)
+        order = np.lexsort((data, cols, rows))
+        rows, cols, data = rows[order], cols[order], data[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        data = np.maximum(data[first], _EPS)
+        return sparse.csr_matrix((data, (rows[first], cols[first])), shape=(n, n))
+
+    @cached_property
+    def components(self) -> np.ndarray:
+        """Weakly connected component label per node (walk network)."""
+        m = self.matrix("walk", "m")
+        _, labels = sparse.csgraph.connected_components(m, directed=False)
+        return labels
+
+    def main_component_edges(self) -> np.ndarray:
+        """Edges on the largest connected component (fragments off it cannot reach anything)."""
+        labels = self.components
+        return labels[self.u] == np.bincount(labels).argmax()
+
+    def check_connected(self, *, min_share: float = 0.5, source: str = "road graph") -> None:
+        """Raise :class:`NetworkError` when the largest component holds < ``min_share`` of nodes."""
+        labels = self.components
+        sizes = np.bincount(labels)
+        share = sizes.max() / len(labels)
+        if share < min_share:
+            msg = (f"{source}: the network falls apart into {len(sizes)} components, the largest "
+                   f"holding only {share:.0%} of {len(labels)} nodes; is the line layer noded "
+                   "(lines split where they cross)? cityplan nodes user line layers itself "
+                   "(graph_from_lines) - check for gaps between line ends")
+            raise NetworkError(msg)
+        logger.info("%s: %d components, largest %.1f%% of nodes", source, len(sizes), 100 * share)
+
+
+def _nodes_from_ids(ids_u: np.ndarray, ids_v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    uniq, inv = np.unique(np.concatenate([ids_u, ids_v]), return_inverse=True)
+    n = len(ids_u)
+    return uniq, inv[:n], inv[n:]
+
+
+def graph_from_edges(
+    edges: gpd.GeoDataFrame, *, source: str = "source", target: str = "target",
+    oneway: str = "reverse", road_class: str = "class_id", crs=None,
+) -> RoadGraph:
+    """Graph from a routable edge table (``road_graph`` layer: OSM node ids, ``reverse=-1`` one-way)."""
+    need = [source, target, oneway, road_class]
+    missing = [c for c in need if c not in edges.columns]
+    if missing:
+        msg = f"road graph: missing column(s) {missing}; expected {need}"
+        raise SchemaError(msg)
+    edges = edges[edges.geometry.notna() & ~edges.geometry.is_empty]
+    if edges.empty:
+        msg = "road graph: no edges with geometry"
+        raise NetworkError(msg)
+    work = to_working(edges, crs)
+    geoms = np.asarray(work.geometry.values, dtype=object)
+    geoms = np.array([shapely.line_merge(g) if g.geom_type == "MultiLineString" else g for g in geoms],
+                     dtype=object)
+    _, u, v = _nodes_from_ids(edges[source].to_numpy(), edges[target].to_numpy())
+    n = int(max(u.max(), v.max())) + 1
+    start = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    end = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    xy = np.full((n, 2), np.nan)
+    xy[u] = start
+    xy[v] = end
+    return RoadGraph(node_xy=xy, u=u, v=v, length=shapely.length(geoms), road_class=edges[road_class].astype(str).to_numpy(),
+                     oneway=(pd.to_numeric(edges[oneway], errors="coerce").to_numpy() == -1),
+                     geoms=geoms, crs=work.crs)
+
+
+def graph_from_lines(lines: gpd.GeoDataFrame, *, road_class: str | None = "highway",
+                     oneway: str | None = None, crs=None) -> RoadGraph:
+    """Graph from any line layer: lines are noded (split where they cross or touch) first.
+
+    Attributes (class, one-way) are carried to the pieces by a spatial match with the
+    source line they lie on. Node identity = coordinates rounded to 1 cm.
+    """
+    lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
+    if lines.empty or not lines.geom_type.isin(["LineString", "MultiLineString"]).all():
+        msg = "line layer for routing: needs LineString/MultiLineString features"
+        raise NetworkError(msg)
+    work = to_working(lines, crs)
+    noded = shapely.get_parts(shapely.node(shapely.union_all(work.geometry.values)))
+    noded = noded[shapely.length(noded) > 0]
+    tree = shapely.STRtree(np.asarray(work.geometry.values, dtype=object))
+    mid = shapely.line_interpolate_point(noded, 0.5, normalized=True)
+    src_idx = tree.query_nearest(mid, all_matches=False)[1]
+    cls = (work[road_class].astype(str).to_numpy()[src_idx] if road_class and road_class in work.columns
+           else np.full(len(noded), "unclassified"))
+    ow = (work[oneway].astype(str).isin(["yes", "1", "true", "-1"]).to_numpy()[src_idx]
+          if oneway and oneway in work.columns else np.zeros(len(noded), bool))
+    start = np.round(shapely.get_coordinates(shapely.get_point(noded, 0)), 2)
+    end = np.round(shapely.get_coordinates(shapely.get_point(noded, -1)), 2)
+    keys = np.concatenate([start, end])
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    return RoadGraph(node_xy=uniq, u=inv[: len(noded)], v=inv[len(noded):], length=shapely.length(noded),
+                     road_class=cls, oneway=ow, geoms=noded, crs=work.crs)
+
+
+def save_graph(graph: RoadGraph, path: str | os.PathLike[str]) -> None:
+    """Cache a graph as ``.npz`` (geometries as WKB)."""
+    from cityplan.io.write import atomic_path
+
+    with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as f:
+        np.savez(f, node_xy=graph.node_xy, u=graph.u, v=graph.v, length=graph.length,
+                 road_class=graph.road_class.astype(str), oneway=graph.oneway,
+                 wkb=np.asarray(shapely.to_wkb(graph.geoms), dtype=object),
+                 crs=np.array(graph.crs.to_wkt()))
+
+
+def load_graph(path: str | os.PathLike[str]) -> RoadGraph:
+    """Load a graph cached by :func:`save_graph`."""
+    from pyproj import CRS
+
+    z = np.load(path, allow_pickle=True)
+    return RoadGraph(node_xy=z["node_xy"], u=z["u"], v=z["v"], length=z["length"],
+                     road_class=z["road_class"], oneway=z["oneway"], geoms=shapely.from_wkb(z["wkb"]),
+                     crs=CRS.from_wkt(str(z["crs"])))

@@ -1,0 +1,45 @@
+"""Snap points to the nearest usable edge, with a maximum snap distance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from cityplan.network.graph import RoadGraph
+
+
+@dataclass
+class Snap:
+    """Where points meet the network: edge index (-1 = none within reach), offset from u, distance."""
+
+    edge: np.ndarray
+    offset: np.ndarray
+    dist: np.ndarray
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Points that found an edge within the maximum snap distance."""
+        return self.edge >= 0
+
+
+def snap_points(graph: RoadGraph, xy: np.ndarray, *, mode: str, max_snap_m: float,
+                mask: np.ndarray | None = None) -> Snap:
+    """Nearest usable edge of ``mode`` within ``max_snap_m`` of each point (metric CRS).
+
+    ``mask`` restricts the candidate edges (e.g. to the main connected component).
+    """
+    ok = graph.usable(mode) if mask is None else graph.usable(mode) & mask
+    usable = np.flatnonzero(ok)
+    tree = shapely.STRtree(graph.geoms[usable])
+    pts = shapely.points(xy)
+    (pi, ei), dist = tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True,
+                                        all_matches=False)
+    edge = np.full(len(xy), -1, dtype=np.int64)
+    d = np.full(len(xy), np.nan)
+    off = np.full(len(xy), np.nan)
+    edge[pi] = usable[ei]
+    d[pi] = dist
+    off[pi] = shapely.line_locate_point(graph.geoms[edge[pi]], pts[pi])
+    return Snap(edge=edge, offset=off, dist=d)
