@@ -1,0 +1,141 @@
+"""The routing engine against independent computations: networkx and brute force (Floyd-Warshall)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+import shapely.affinity
+from scipy.sparse.csgraph import floyd_warshall
+from shapely.geometry import LineString
+
+from cityplan.errors import NetworkError
+from cityplan.network import graph_from_edges, graph_from_lines, snap_points
+from cityplan.network.search import WALK_ACCESS_MS, access_costs, reach_from_sources
+from cityplan.onemap import read_layer
+
+
+def split_graph(graph, mode: str, unit: str, snaps: dict[str, object], speed_kmh=None) -> nx.DiGraph:
+    """networkx graph with every snapped point inserted as a node on its edge (the independent model)."""
+    per_m = 1.0 / graph.speed_ms(mode, speed_kmh) if unit == "s" else np.where(graph.usable(mode), 1.0, np.nan)
+    g = nx.DiGraph()
+    on_edge: dict[int, list[tuple[float, object]]] = {}
+    for kind, s in snaps.items():
+        for i in np.flatnonzero(s.ok):
+            on_edge.setdefault(int(s.edge[i]), []).append((float(s.offset[i]), (kind, int(i))))
+            access = s.dist[i] / WALK_ACCESS_MS if unit == "s" else s.dist[i]
+            # the point itself <-> its foot on the edge
+            g.add_edge((kind, int(i), "pt"), (kind, int(i)), weight=access)
+            g.add_edge((kind, int(i)), (kind, int(i), "pt"), weight=access)
+    for e in range(len(graph.u)):
+        if np.isnan(per_m[e]):
+            continue
+        stops = [(0.0, ("n", int(graph.u[e])))] + sorted(on_edge.get(e, [])) + [(graph.length[e], ("n", int(graph.v[e])))]
+        back = not (graph.oneway[e] and mode == "drive")
+        for (a, na), (b, nb) in zip(stops[:-1], stops[1:], strict=True):
+            w = (b - a) * per_m[e]
+            for x, y in ((na, nb), (nb, na)) if back else ((na, nb),):
+                if not g.has_edge(x, y) or g[x][y]["weight"] > w:
+                    g.add_edge(x, y, weight=w)
+    return g
+
+
+def _nx_costs(g: nx.DiGraph, n_dem: int, fac_ok: np.ndarray) -> np.ndarray:
+    targets = [("f", int(i), "pt") for i in np.flatnonzero(fac_ok)]
+    dist = nx.multi_source_dijkstra_path_length(g.reverse(copy=False), targets, weight="weight")
+    return np.array([dist.get(("d", i, "pt"), np.inf) for i in range(n_dem)])
+
+
+@pytest.fixture(scope="module")
+def harbin_graph(onemap):
+    return graph_from_edges(read_layer(onemap, "road_graph"))
+
+
+@pytest.mark.parametrize(("mode", "unit", "speed"), [("walk", "m", None), ("drive", "s", None), ("walk", "s", 3.6)])
+def test_harbin_costs_equal_networkx(harbin_graph, onemap, mode, unit, speed):
+    g = harbin_graph
+    rng = np.random.default_rng(42)
+    minx, miny = g.node_xy.min(axis=0)
+    maxx, maxy = g.node_xy.max(axis=0)
+    fac_xy = np.column_stack([rng.uniform(minx, maxx, 15), rng.uniform(miny, maxy, 15)])
+    dem_xy = np.column_stack([rng.uniform(minx, maxx, 150), rng.uniform(miny, maxy, 150)])
+    main = g.main_component_edges()
+    sf = snap_points(g, fac_xy, mode=mode, max_snap_m=2000, mask=main)
+    sd = snap_points(g, dem_xy, mode=mode, max_snap_m=2000, mask=main)
+    reach = reach_from_sources(g, sf, np.arange(15), mode=mode, unit=unit, speed_kmh=speed)
+    ours, _ = access_costs(g, reach, sd)
+    ref = _nx_costs(split_graph(g, mode, unit, {"f": sf, "d": sd}, speed), 150, sf.ok)
+    finite = np.isfinite(ref)
+    assert finite.sum() > 100
+    np.testing.assert_array_equal(np.isfinite(ours), finite)
+    tol = 1.0 if unit == "m" else 1.0 / 1.25  # < 1 m (in seconds: 1 m at walking speed)
+    assert np.abs(ours[finite] - ref[finite]).max() < tol
+
+
+X0, Y0 = 500_000.0, 5_060_000.0  # central Harbin in EPSG:4551
+
+
+def _grid_lines(n: int = 5, step: float = 100.0, seed: int = 0) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    lines, cls, ow = [], [], []
+    for i in range(n):
+        for j in range(n - 1):
+            jit = rng.uniform(-20, 20)
+            lines.append(LineString([(j * step, i * step), ((j + 0.5) * step, i * step + jit), ((j + 1) * step, i * step)]))
+            lines.append(LineString([(i * step, j * step), (i * step, (j + 1) * step)]))
+            cls += ["residential", "primary"]
+            ow += ["yes" if rng.random() < 0.3 else "no", "no"]
+    lines = [shapely.affinity.translate(line, X0, Y0) for line in lines]
+    return gpd.GeoDataFrame({"highway": cls, "oneway": ow}, geometry=lines, crs=4551).to_crs(4326)
+
+
+@pytest.mark.parametrize("mode", ["walk", "drive"])
+def test_small_graph_equals_brute_force(mode):
+    lines = _grid_lines()
+    g = graph_from_lines(lines, oneway="oneway")
+    assert g.crs.to_epsg() == 4551
+    rng = np.random.default_rng(3)
+    fac_xy = rng.uniform(-10, 410, (4, 2)) + (X0, Y0)
+    dem_xy = rng.uniform(-10, 410, (40, 2)) + (X0, Y0)
+    sf = snap_points(g, fac_xy, mode=mode, max_snap_m=100)
+    sd = snap_points(g, dem_xy, mode=mode, max_snap_m=100)
+    reach = reach_from_sources(g, sf, np.arange(4), mode=mode, unit="s")
+    ours, label = access_costs(g, reach, sd)
+    # brute force: all-pairs Floyd-Warshall on the split graph
+    nxg = split_graph(g, mode, "s", {"f": sf, "d": sd})
+    nodes = list(nxg.nodes)
+    idx = {n: k for k, n in enumerate(nodes)}
+    mat = nx.to_scipy_sparse_array(nxg, nodelist=nodes, weight="weight")
+    allp = floyd_warshall(mat, directed=True)
+    for i in range(40):
+        best = min(allp[idx[("d", i, "pt")], idx[("f", j, "pt")]] for j in range(4))
+        assert ours[i] == pytest.approx(best, abs=0.5)
+        if np.isfinite(best):
+            j = label[i]
+            assert allp[idx[("d", i, "pt")], idx[("f", j, "pt")]] == pytest.approx(best, abs=0.5)
+
+
+def test_lines_are_noded():
+    lines = gpd.GeoDataFrame(geometry=[LineString([(X0, Y0), (X0 + 200, Y0)]),
+                                       LineString([(X0 + 100, Y0 - 100), (X0 + 100, Y0 + 100)])],
+                             crs=4551).to_crs(4326)
+    g = graph_from_lines(lines, road_class=None)
+    assert len(g.u) == 4 and g.n_nodes == 5
+    assert g.length.sum() == pytest.approx(400, abs=0.01)
+
+
+def test_fragmented_network_is_refused():
+    pieces = gpd.GeoDataFrame(geometry=[LineString([(X0 + i * 300, Y0), (X0 + i * 300 + 100, Y0)]) for i in range(10)],
+                              crs=4551).to_crs(4326)
+    g = graph_from_lines(pieces, road_class=None)
+    with pytest.raises(NetworkError, match=r"falls apart into 10 components.*noded"):
+        g.check_connected()
+
+
+def test_snap_limit_flags_far_points(harbin_graph):
+    far = np.array([[0.0, 0.0], harbin_graph.node_xy[0]])
+    s = snap_points(harbin_graph, far, mode="walk", max_snap_m=300)
+    assert list(s.ok) == [False, True]
+    assert shapely.points(far[1]).distance(harbin_graph.geoms[s.edge[1]]) == pytest.approx(s.dist[1])
