@@ -56,9 +56,19 @@ def read_layer(path: str | os.PathLike[str] | None, layer: str) -> gpd.GeoDataFr
     return pyogrio.read_dataframe(p, layer=layer, use_arrow=_ARROW)
 
 
+@lru_cache(maxsize=8)
+def _table(path: str, mtime: float, layer: str) -> pd.DataFrame:
+    return pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+
+
+def _read_table(path: str | os.PathLike[str] | None, layer: str) -> pd.DataFrame:
+    p = onemap_path(path)
+    return _table(str(p), p.stat().st_mtime, layer).copy()
+
+
 def read_catalog_table(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """The ``cityplan_catalog`` table (one row per layer) with ``quantities``/``style`` parsed."""
-    t = pyogrio.read_dataframe(onemap_path(path), layer=CATALOG_TABLE, read_geometry=False)
+    t = _read_table(path, CATALOG_TABLE)
     for col in ("quantities", "style"):
         if col in t.columns:
             t[col] = t[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else [])
@@ -68,10 +78,10 @@ def read_catalog_table(path: str | os.PathLike[str] | None = None) -> pd.DataFra
 
 def read_build_info(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     """Build time, data folder, catalog and register hashes of the one map."""
-    t = pyogrio.read_dataframe(onemap_path(path), layer=INFO_TABLE, read_geometry=False)
+    t = _read_table(path, INFO_TABLE)
     return dict(zip(t["key"], t["value"], strict=True))
 
 
 def read_ledger(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """The repair/drop ledger of the build."""
-    return pyogrio.read_dataframe(onemap_path(path), layer=LEDGER_TABLE, read_geometry=False)
+    return _read_table(path, LEDGER_TABLE)
