@@ -59,6 +59,10 @@ class CoverageError(CityplanError):
     """A coverage request that cannot be computed (empty facilities, no population, bad limit)."""
 
 
+class ReviewError(CityplanError):
+    """A proposal that cannot be reviewed (outside the one map, unknown facility type)."""
+
+
 class TaskError(CityplanError):
     """Problems in the task register or the link between features and tasks."""
 
@@ -88,6 +92,7 @@ __all__ = [
     "NetworkError",
     "OutputExistsError",
     "OutsideChinaError",
+    "ReviewError",
     "SchemaError",
     "TaskError",
     "UnitError",

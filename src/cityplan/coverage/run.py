@@ -135,7 +135,8 @@ def _network_graph(network: str | None, onemap) -> tuple[RoadGraph, str]:
 
 def run_coverage(
     onemap: str | os.PathLike[str] | None = None, *, preset: str | Preset | None = None,
-    facilities: list[str] | None = None, demand: str | None = None, method: str | None = None,
+    facilities: list[str] | None = None, extra_facilities: list[str] | None = None,
+    demand: str | None = None, method: str | None = None,
     within: str | Within | None = None, speed_kmh: float | None = None, capacity: str | None = None,
     population: str | None = None, demand_share: float = 1.0, max_snap_m: float = 300.0,
     offroad_m: float = 100.0, access_spacing_m: float = 50.0, network: str | None = None,
@@ -150,6 +151,8 @@ def run_coverage(
     preset : str or Preset, optional
         A preset id (``cityplan coverage presets``); explicit arguments override it.
     facilities, demand : catalog layer ids or paths to vector files
+    extra_facilities : list of str, optional
+        Added to the preset's (or given) facilities, e.g. a proposed site under review.
     method : {"euclid", "walk", "bike", "drive"}
     within : "500m", "1.5km", "15min", ...
     speed_kmh : float, optional
@@ -179,6 +182,7 @@ def run_coverage(
     if speed_kmh is None and p is not None and method == p.method:
         speed_kmh = p.speed_kmh
     fac_specs = [{"layer": f} for f in facilities] if facilities else list(p.facilities if p else [])
+    fac_specs += [{"layer": f} for f in extra_facilities or []]
     if not fac_specs:
         msg = "coverage needs facilities: --facilities LAYER_OR_FILE or a --preset"
         raise CoverageError(msg)

@@ -1,0 +1,71 @@
+"""``cityplan review``: a proposal against the one map; exit 0 pass, 1 findings, 2 input error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cityplan.cli._common import console, print_table
+
+IMPACT_TYPES = ("school", "park", "parking", "ice-sports")  # cityplan.review.check.IMPACT_PRESETS
+
+
+@click.command()
+@click.argument("proposal", type=click.Path(dir_okay=False))
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False), help="Rules file (default layers/review_rules.yaml).")
+@click.option("--crs", help="Declared CRS if the file has none, or gcj02 / bd09 for Amap / Baidu coordinates.")
+@click.option("--layer", help="Layer of a multi-layer file.")
+@click.option("--encoding", help="Text encoding, e.g. gbk.")
+@click.option("--name-column", help="Attribute naming each feature in the report.")
+@click.option("--facility-type", type=click.Choice(IMPACT_TYPES), help="Also report the coverage change in its district.")
+@click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage.")
+@click.option("--out", type=click.Path(file_okay=False), help="Write review.json/.md/.html, review_map.html, overlaps.gpkg here.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "md", "html"]), default="table")
+@click.option("--overwrite", is_flag=True, help="Replace files in --out.")
+def review(proposal, rules_path, crs, layer, encoding, name_column, facility_type, onemap, out, fmt, overwrite) -> None:
+    """Check PROPOSAL against the one map's control lines and plans; print findings and a verdict."""
+    from cityplan.review import review_file
+    from cityplan.review.report import VERDICT_TEXT, to_html, to_markdown
+
+    rep = review_file(proposal, layer=layer, crs=crs, encoding=encoding, rules_path=rules_path,
+                      onemap=onemap, facility_type=facility_type, name_column=name_column)
+    if out:
+        _write(rep, Path(out), onemap, overwrite)
+    if fmt == "json":
+        click.echo(json.dumps(rep.to_dict(), ensure_ascii=False, indent=1, default=str))
+    elif fmt == "md":
+        click.echo(to_markdown(rep))
+    elif fmt == "html":
+        click.echo(to_html(rep))
+    else:
+        show = rep.findings[["feature_name", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha", "share",
+                             "distance_m", "message"]]
+        print_table(show, title=f"One-map review of {proposal}: {VERDICT_TEXT[rep.verdict]}",
+                    caption=f"one map built {rep.data_version.get('onemap_built_at')}; areas in EPSG:4551")
+        if rep.impact is not None:
+            print_table(rep.impact, title="Coverage impact")
+        for n in rep.notes:
+            console.print(f"[yellow]note:[/] {n}")
+        console.print(f"verdict: [bold]{VERDICT_TEXT[rep.verdict]}[/]")
+    raise SystemExit(rep.exit_code)
+
+
+def _write(rep, out: Path, onemap, overwrite: bool) -> None:
+    from cityplan._errors import OutputExistsError
+    from cityplan.io.write import atomic_path, write_gpkg
+    from cityplan.maps.render import save_map
+    from cityplan.review.report import review_map, to_html, to_markdown
+
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        msg = f"{out}: output folder is not empty; pass --overwrite"
+        raise OutputExistsError(msg)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("review.json", json.dumps(rep.to_dict(), ensure_ascii=False, indent=1, default=str)),
+                       ("review.md", to_markdown(rep)), ("review.html", to_html(rep, map_file="review_map.html"))):
+        with atomic_path(out / name, overwrite=True) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    write_gpkg({"proposal": rep.proposal, "overlaps": rep.overlaps, "findings": rep.findings}, out / "overlaps.gpkg",
+               overwrite=True)
+    save_map(review_map(rep, onemap), out / "review_map.html", overwrite=True)

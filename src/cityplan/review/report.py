@@ -1,0 +1,102 @@
+"""Review report in Markdown / HTML, and the review map."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from cityplan.review.check import ReviewReport
+
+VERDICT_TEXT = {"pass": "PASS 通过", "needs_approval": "NEEDS APPROVAL 需审批", "fail": "FAIL 不通过"}
+SHOW = ["feature_name", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha", "share", "length_m",
+        "distance_m", "message"]
+
+
+def to_markdown(rep: ReviewReport) -> str:
+    """A Markdown report: verdict, findings table, notes, impact, data version, citations."""
+    lines = [f"# One-map review: **{VERDICT_TEXT[rep.verdict]}**", ""]
+    f = rep.findings[SHOW].copy()
+    lines += [_md_table(f), ""]
+    if rep.notes:
+        lines += ["## Notes", *[f"- {n}" for n in rep.notes], ""]
+    if rep.impact is not None and len(rep.impact):
+        lines += ["## Coverage impact", _md_table(rep.impact), ""]
+    lines += ["## Data checked against", *[f"- {k}: {v}" for k, v in rep.data_version.items()], "",
+              "## Rules", *[f"- **{r.id}** ({r.severity}): {r.title_en} - {r.citation}" for r in rep.rules]]
+    return "\n".join(lines) + "\n"
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cells = df.astype(object).where(df.notna(), "")
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "---|" * len(df.columns)
+    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in cells.to_numpy()]
+    return "\n".join([head, sep, *body])
+
+
+def to_html(rep: ReviewReport, *, map_file: str | None = None) -> str:
+    """A self-contained HTML report (no external resources); every value escaped."""
+    def table(df: pd.DataFrame) -> str:
+        cells = df.astype(object).where(df.notna(), "")
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
+                       for r in cells.to_numpy())
+        return f"<table><tr>{head}</tr>{rows}</table>"
+
+    colour = {"pass": "#1a9641", "needs_approval": "#fdae61", "fail": "#d7191c"}[rep.verdict]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>One-map review</title><style>"
+        "body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+        "padding:2px 6px}th{background:#eee}.v{padding:6px 12px;color:#fff;display:inline-block}</style></head><body>",
+        f"<h1>One-map review <span class='v' style='background:{colour}'>{html.escape(VERDICT_TEXT[rep.verdict])}</span></h1>",
+        table(rep.findings[SHOW]),
+    ]
+    if map_file:
+        parts.append(f"<p><a href='{html.escape(map_file)}'>Review map</a></p>")
+    if rep.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in rep.notes) + "</ul>")
+    if rep.impact is not None and len(rep.impact):
+        parts += ["<h2>Coverage impact</h2>", table(rep.impact)]
+    parts.append("<h2>Data checked against</h2><ul>" + "".join(
+        f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in rep.data_version.items()) + "</ul>")
+    parts.append("<h2>Rules</h2><ul>" + "".join(
+        f"<li><b>{html.escape(r.id)}</b> ({html.escape(r.severity)}): {html.escape(r.title_en)} - "
+        f"{html.escape(r.citation)}</li>" for r in rep.rules) + "</ul></body></html>")
+    return "".join(parts)
+
+
+def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline: bool = True):
+    """The proposal, the constraint layers it touches, and the overlaps highlighted."""
+    from cityplan.maps.payload import LayerView
+    from cityplan.maps.recipes import Recipe, RecipeLayer, load_labels
+    from cityplan.maps.render import _attributions, compose, recipe_views
+
+    touched = rep.findings[rep.findings.hit]
+    rules = {r.id: r for r in rep.rules}
+    layer_ids = list(dict.fromkeys(lid for rid in touched.rule.unique() for lid in rules[rid].layers))
+    recipe = Recipe(path=None, id="review", title_zh="", title_en="",  # type: ignore[arg-type]
+                    groups=({"id": "ctx", "title": "约束 Constraints touched"},),
+                    layers=tuple(RecipeLayer(layer=lid, group="ctx") for lid in layer_ids))
+    views = recipe_views(recipe, onemap) if layer_ids else []
+    labels = load_labels()
+    prop = rep.proposal.rename(columns={"feature_name": "name"})
+    views.append(LayerView(id="review_proposal", title="拟建项目 Proposal", gdf=prop, group="review",
+                           style={"color": "#000000", "fill": "#ffff99", "weight": 3, "fillOpacity": 0.3,
+                                  "radius": 7}, fields=["feature"], labels=labels, source="proposal"))
+    sev_colour = {"forbidden": "#d7191c", "needs_approval": "#fdae61", "note": "#2b83ba"}
+    for sev, col in sev_colour.items():
+        part = rep.overlaps[rep.overlaps.severity == sev]
+        if len(part):
+            views.append(LayerView(id=f"review_overlap_{sev}", title=f"重叠 Overlap: {sev}", gdf=part,
+                                   group="review", style={"color": col, "fill": col, "fillOpacity": 0.6,
+                                                          "weight": 2}, fields=["rule", "feature"],
+                                   labels=labels, source="cityplan review"))
+    panel = {"title": f"Review: {VERDICT_TEXT[rep.verdict]}",
+             "sections": [{"title": "Findings", "columns": ["feature", "rule", "severity", "area m²"],
+                           "rows": [[r.feature_name, r.rule, r.severity, r.area_m2] for r in touched.itertuples()]}],
+             "notes": rep.notes + [f"one map built {rep.data_version.get('onemap_built_at', '?')}"]}
+    return compose(views, title=f"One-map review {VERDICT_TEXT[rep.verdict]}",
+                   groups=[{"id": "review", "title": "审查 Review"}, {"id": "ctx", "title": "约束 Constraints"}],
+                   basemap=basemap, offline=offline, panel=panel,
+                   attributions=_attributions(onemap, views))
