@@ -12,5 +12,5 @@ def test_ci_runs_readme_test_command():
     blocks = re.findall(r"```bash\n(.+?)\n```", (root / "README.md").read_text(encoding="utf-8"))
     assert len(blocks) >= 2
     setup, tests = blocks[0], blocks[1]
-    assert "cityplan build" in setup and "pytest" in tests
+    assert "cityplan run" in setup and "pytest" in tests
     assert tests in (root / ".ci/run").read_text(encoding="utf-8")

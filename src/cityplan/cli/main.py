@@ -38,7 +38,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from cityplan.cli import build, convert, coverage, layers, maps, review, tasks
+    from cityplan.cli import build, convert, coverage, layers, maps, review, run, tasks
 
     cli.add_command(build.build)
     cli.add_command(layers.layers)
@@ -48,6 +48,7 @@ def _register() -> None:
     cli.add_command(maps.map_)
     cli.add_command(coverage.coverage)
     cli.add_command(review.review)
+    cli.add_command(run.run)
 
 
 _register()

@@ -1,0 +1,39 @@
+"""``cityplan run``: the main job on the sample data."""
+
+from __future__ import annotations
+
+import click
+
+from cityplan.cli._common import console, print_table, progress_bar
+
+
+@click.command("run")
+@click.option("--data", type=click.Path(file_okay=False), help="Data folder (default $CITYPLAN_DATA or ../shared/data/harbin).")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for coverage outputs (default out/).")
+@click.option("--overwrite", is_flag=True, help="Rebuild the one map and replace earlier outputs.")
+def run(data: str | None, out: str | None, overwrite: bool) -> None:
+    """Build the one map, then progress, maps, coverage and the sample reviews."""
+    from cityplan.build import summary_counts
+    from cityplan.pipeline import run_all
+    from cityplan.review.report import VERDICT_TEXT
+
+    with progress_bar(8, "run") as bar:
+        task = bar.add_task("cityplan run", total=None, item="")
+        res = run_all(data=data, overwrite=overwrite, out=out, step=lambda s: bar.update(task, item=s))
+    if res.built is not None:
+        tot = summary_counts(res.built.summary)
+        console.print(f"[green]one map[/] {res.onemap}: {len(res.built.summary)} layers, {tot['source_features']:,} "
+                      f"source features -> {tot['features']:,} written, {tot['repaired']} repaired, "
+                      f"{tot['dropped']} dropped (ledger in the GeoPackage)")
+    t = res.progress.table
+    view = t[(t.district == "(all)") & t.target.notna()][["task_id", "title_zh", "metric", "target", "planned",
+                                                          "ratio", "status"]]
+    print_table(view, title="Progress of the 2023 report's quantified targets")
+    for preset, cov in res.coverage.items():
+        d = cov.districts[["district", "population_share", "area_share"]]
+        print_table(d, title=f"Coverage {preset} ({cov.params['method']} {cov.params['within']})")
+    rows = [(name, VERDICT_TEXT[r.verdict], int(r.findings.hit.sum())) for name, r in res.reviews.items()]
+    import pandas as pd
+
+    print_table(pd.DataFrame(rows, columns=["proposal", "verdict", "findings"]), title="One-map review of the sample proposals")
+    console.print(f"[green]wrote[/] {len(res.outputs)} files, e.g. {res.outputs[0]}")
