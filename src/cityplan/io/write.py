@@ -85,11 +85,11 @@ def write_gpkg(
 
 def write_table(
     df: pd.DataFrame, path: str | os.PathLike[str], *, fmt: str | None = None,
-    overwrite: bool = False, sheets: dict[str, pd.DataFrame] | None = None,
+    overwrite: bool = False, sheets: dict[str, pd.DataFrame] | None = None, sheet_name: str = "table",
 ) -> Path:
     """Write a plain table as CSV (UTF-8 with BOM, so Excel reads Chinese), JSON or XLSX.
 
-    ``sheets`` adds further named sheets to an XLSX workbook.
+    ``sheets`` adds further named sheets to an XLSX workbook (the first is ``sheet_name``).
     """
     p = Path(path)
     fmt = (fmt or p.suffix.lstrip(".")).lower()
@@ -103,7 +103,7 @@ def write_table(
             df.to_json(tmp, orient="records", force_ascii=False, indent=1)
         else:
             with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-                df.to_excel(xw, sheet_name="table", index=False)
+                df.to_excel(xw, sheet_name=sheet_name, index=False)
                 for name, extra in (sheets or {}).items():
                     extra.to_excel(xw, sheet_name=name[:31], index=False)
     return p

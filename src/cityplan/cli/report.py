@@ -1,0 +1,44 @@
+"""``cityplan report``: one command, one district (or all), tables and print-ready maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cityplan.cli._common import console, progress_bar
+
+
+@click.command()
+@click.option("--district", "district", help="District: 南岗区, 南岗, Nangang or 230103.")
+@click.option("--all-districts", is_flag=True, help="Every district of the one map.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default out/report-DISTRICT).")
+@click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "all"]), default="all", show_default=True)
+@click.option("--preset", "presets", multiple=True, help="Coverage presets to include (default: all).")
+@click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage.")
+@click.option("--overwrite", is_flag=True, help="Replace files in existing output folders.")
+def report(district, all_districts, out, fmt, presets, onemap, overwrite) -> None:
+    """District office report: progress, coverage per preset, uncovered compounds, static and interactive maps."""
+    from cityplan.districts import district_names, resolve_district
+    from cityplan.onemap import read_layer
+    from cityplan.paths import project_root
+    from cityplan.report import build_district_report, prepare_inputs
+
+    if bool(district) == bool(all_districts):
+        raise click.UsageError("give --district NAME or --all-districts")
+    districts = read_layer(onemap, "districts")
+    names = district_names(districts) if all_districts else [str(resolve_district(district, districts)["name"])]
+    formats = ("html", "xlsx") if fmt == "all" else (fmt,)
+    steps = 1 + (len(presets) or 9) + len(names)
+    with progress_bar(steps, "report") as bar:
+        task = bar.add_task("district report", total=steps, item="")
+        shared = prepare_inputs(onemap, presets=list(presets) or None,
+                                progress=lambda s: bar.update(task, advance=1, item=s))
+        for name in names:
+            bar.update(task, item=name)
+            folder = (Path(out) / name if all_districts else Path(out)) if out else project_root() / "out" / f"report-{name}"
+            rep = build_district_report(name, shared, folder, formats=formats, overwrite=overwrite)
+            bar.update(task, advance=1)
+            console.print(f"[green]wrote[/] {folder}: {len(rep.files)} files "
+                          f"({len(rep.progress)} progress rows, {len(rep.coverage)} coverage rows, "
+                          f"{rep.uncovered.name.nunique()} uncovered compounds)")

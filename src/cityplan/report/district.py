@@ -1,0 +1,277 @@
+"""Assemble and write one district office's report (HTML, XLSX, PNG/PDF maps, interactive map)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+
+from cityplan._errors import OutputExistsError
+from cityplan.coverage import CoverageResult, load_presets, run_coverage
+from cityplan.districts import resolve_district
+from cityplan.io.write import atomic_path, write_table
+from cityplan.onemap import read_build_info, read_catalog_table, read_layer
+from cityplan.report import static
+from cityplan.tasks import compute_progress
+from cityplan.tasks.link import assign_districts
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
+                    "target", "planned", "achieved", "ratio", "achieved_ratio", "features",
+                    "illustrative_features", "status"]
+COVERAGE_COLUMNS = ["preset", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
+                    "population_covered", "population_share", "residential_area_m2",
+                    "residential_area_covered_m2", "area_share", "features", "features_covered",
+                    "not_snapped_or_unreachable", "extract_share", "target_metric", "target_min", "meets_target"]
+
+
+@dataclass
+class SharedInputs:
+    """What every district's report needs, computed once (progress, coverage of every preset)."""
+
+    onemap: Any
+    progress: pd.DataFrame
+    coverage: dict[str, CoverageResult]
+    districts: gpd.GeoDataFrame
+    catalog: pd.DataFrame
+    build_info: dict[str, str]
+
+
+@dataclass
+class DistrictReport:
+    """One district's tables and the files written."""
+
+    district: pd.Series
+    progress: pd.DataFrame
+    coverage: pd.DataFrame
+    uncovered: pd.DataFrame
+    illustrative: pd.DataFrame
+    sources: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+
+
+def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
+                   progress: Callable[[str], None] | None = None) -> SharedInputs:
+    """Progress by district and coverage for every preset (default: all presets)."""
+    step = progress or (lambda _s: None)
+    step("progress")
+    prog = compute_progress(onemap, by="district").table
+    cov = {}
+    for pid in presets or list(load_presets()):
+        step(f"coverage {pid}")
+        cov[pid] = run_coverage(onemap, preset=pid)
+    return SharedInputs(onemap=onemap, progress=prog, coverage=cov, districts=read_layer(onemap, "districts"),
+                        catalog=read_catalog_table(onemap), build_info=read_build_info(onemap))
+
+
+def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
+    """The report's tables for one district (the same rows the progress / coverage commands print)."""
+    d = resolve_district(name, shared.districts)
+    adcode = str(d["adcode"])
+    prog = shared.progress[shared.progress["adcode"].astype(str) == adcode][PROGRESS_COLUMNS].reset_index(drop=True)
+    presets = load_presets()
+    rows, unc = [], []
+    for pid, res in shared.coverage.items():
+        p = presets[pid]
+        per = res.districts[res.districts["adcode"].astype(str) == adcode]
+        for _, r in per.iterrows():
+            rows.append({"preset": pid, "title_en": p.title_en, "method": res.params["method"],
+                         "within": res.params["within"], "speed_kmh": res.params.get("speed_kmh"), **r.to_dict()})
+        f = res.features[(res.features["adcode"].astype(str) == adcode) & ~res.features["covered"]]
+        for _, r in f.iterrows():
+            unc.append({"preset": pid, "name": r.get("name") if isinstance(r.get("name"), str) else "(unnamed)",
+                        "osm_ref": r.get("osm_ref"), "population_est": round(float(r["population"] or 0)),
+                        "nearest_facility": r["nearest_facility"], "distance_m": r["distance_m"],
+                        "time_min": r["time_min"], "covered_share": r["covered_share"], "status": r["status"]})
+    cov = pd.DataFrame(rows).reindex(columns=COVERAGE_COLUMNS)
+    uncovered = pd.DataFrame(unc, columns=["preset", "name", "osm_ref", "population_est", "nearest_facility",
+                                           "distance_m", "time_min", "covered_share", "status"])
+    cat = shared.catalog.set_index("layer")
+    ill_rows = []
+    for lid in cat.index[cat.illustrative]:
+        gdf = read_layer(shared.onemap, lid)
+        n = int((assign_districts(gdf, shared.districts).adcode == adcode).sum()) if len(gdf) else 0
+        ill_rows.append({"layer": lid, "title_zh": cat.loc[lid, "title_zh"], "title_en": cat.loc[lid, "title_en"],
+                         "features_in_district": n, "how": cat.loc[lid, "description"]})
+    sources = shared.catalog[["layer", "title_en", "source", "licence", "attribution", "illustrative"]].copy()
+    return DistrictReport(district=d, progress=prog, coverage=cov, uncovered=uncovered,
+                          illustrative=pd.DataFrame(ill_rows), sources=sources)
+
+
+# ------------------------------------------------------------------------------------ maps
+def _plan_layers(shared: SharedInputs, adcode: str) -> list[tuple[str, gpd.GeoDataFrame, dict, bool]]:
+    cat = shared.catalog.set_index("layer")
+    out = []
+    for lid in cat.index[cat.role == "plan"]:
+        gdf = read_layer(shared.onemap, lid)
+        if gdf.empty:
+            continue
+        gdf = gdf[assign_districts(gdf, shared.districts).adcode.to_numpy() == adcode]
+        if len(gdf):
+            style = {**cat.loc[lid, "style"], "label": static.label(cat.loc[lid, "title_zh"], cat.loc[lid, "title_en"])}
+            out.append((lid, gdf, style, bool(cat.loc[lid, "illustrative"])))
+    return out
+
+
+def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
+    boundary = shared.districts[shared.districts["adcode"].astype(str) == str(d["adcode"])]
+    handles = [static.plot_layer(ax, boundary, {"color": "#000000", "fill": None, "weight": 2,
+                                                "label": static.label("区界", "District boundary")}, zorder=5)]
+    water = read_layer(shared.onemap, "songhua_water")
+    minx, miny, maxx, maxy = boundary.to_crs(4551).total_bounds
+    h = static.plot_layer(ax, water.to_crs(4551).clip(boundary.to_crs(4551).buffer(1500).total_bounds), {
+        "color": "#1f78b4", "fill": "#a6cee3", "weight": 0.5, "label": static.label("松花江", "Songhua River")}, zorder=1)
+    ax.set_xlim(minx - 300, maxx + 300)
+    ax.set_ylim(miny - 300, maxy + 300)
+    return [x for x in (*handles, h) if x is not None]
+
+
+def overview_figure(shared: SharedInputs, d: pd.Series):
+    """The district's plan sites (illustrative ones dashed), as a matplotlib figure in EPSG:4551."""
+    title = static.label(f"{d['name']} 规划项目", f"{d.get('name_en', '')} plan sites")
+    fig, ax = static.new_map(title)
+    handles = _context(ax, shared, d)
+    for _, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
+        if ill:
+            style = {**style, "label": style["label"] + " (illustrative)"}
+        h = static.plot_layer(ax, gdf, style, illustrative=ill, zorder=3)
+        if h is not None:
+            handles.append(h)
+    static.finish(ax, handles)
+    return fig
+
+
+def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str):
+    """Residential land covered / not covered (gaps) for one preset, with the facilities."""
+    res = shared.coverage[preset]
+    adcode = str(d["adcode"])
+    p = load_presets()[preset]
+    row = res.districts[res.districts["adcode"].astype(str) == adcode]
+    share = f"{row['area_share'].iloc[0]:.0%}" if len(row) else "n/a"
+    fig, ax = static.new_map(static.label(f"{d['name']} {p.title_zh}", f"{d.get('name_en', '')}: {p.title_en}")
+                             + f"\n{res.params['method']} {res.params['within']} · residential land covered {share}")
+    handles = _context(ax, shared, d)
+    feats = res.features[res.features["adcode"].astype(str) == adcode]
+    gaps = res.gaps[res.gaps["district"] == d["name"]]
+    iso = res.isochrones.clip(shared.districts[shared.districts["adcode"].astype(str) == adcode])
+    for gdf, style in ((iso, {"color": "#2c7fb8", "fill": "#c7e9b4", "weight": 0.5, "alpha": 0.4,
+                              "label": static.label("服务范围", f"Reachable within {res.params['within']}")}),
+                       (feats, {"color": "#1a9641", "fill": "#a6d96a", "weight": 0.3,
+                                "label": static.label("居住用地", "Residential land")}),
+                       (gaps, {"color": "#d7191c", "fill": "#f46d43", "weight": 0.3,
+                               "label": static.label("未覆盖", "Not covered (gap)")})):
+        h = static.plot_layer(ax, gdf, style, zorder=2)
+        if h is not None:
+            handles.append(h)
+    area = shared.districts[shared.districts["adcode"].astype(str) == adcode].to_crs(4551).buffer(1000)
+    fac = res.facilities.to_crs(4551).clip(area)
+    h = static.plot_layer(ax, fac, {"color": "#000000", "radius": 3, "label": static.label("设施", "Facilities")}, zorder=4)
+    if h is not None:
+        handles.append(h)
+    static.finish(ax, handles)
+    return fig
+
+
+# ------------------------------------------------------------------------------------ writers
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"<img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}' style='max-width:100%'>"
+
+
+def _table(df: pd.DataFrame) -> str:
+    cells = df.astype(object).where(df.notna(), "")
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>" for r in cells.to_numpy())
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return str(v)
+
+
+def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], map_file: str) -> str:
+    """Self-contained HTML (images inlined); every value escaped."""
+    d = rep.district
+    share = d.get("extract_share")
+    cov_view = rep.coverage[["preset", "title_en", "method", "within", "population", "population_share",
+                             "residential_area_m2", "area_share", "features_covered", "features",
+                             "meets_target"]]
+    summary = [
+        f"adcode {d['adcode']} · 2020 census population {int(d['pop_2020']):,}",
+        f"The sample data extract covers {share:.0%} of the district's area; populations are census-based estimates." if share == share else "",
+        f"Plan features in the district: {int(rep.progress[rep.progress.metric.notna()].groupby('task_id').features.max().sum())} "
+        f"(illustrative ones are placed by documented rules, not real project sites).",
+        f"One map built {shared.build_info.get('built_at')} from {shared.build_info.get('data_dir')}; report generated "
+        f"{dt.datetime.now().isoformat(timespec='minutes')}.",
+    ]
+    parts = [
+        "<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(str(d['name']))} district report</title><style>body{{font:13px sans-serif;margin:2em;max-width:1100px}}"
+        "table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+        "th{background:#eee}h2{border-bottom:2px solid #333}</style></head><body>",
+        f"<h1>{html.escape(str(d['name']))} {html.escape(str(d.get('name_en', '')))} — district report 区县报告</h1>",
+        "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in summary if s) + "</ul>",
+        f"<p><a href='{html.escape(map_file)}'>Interactive district map 交互地图</a></p>",
+        "<h2>Progress of the report's targets 任务进度</h2>", _table(rep.progress.drop(columns=["adcode", "district"])),
+        "<h2>Coverage 服务覆盖</h2>", _table(cov_view),
+        "<h2>Maps 地图</h2>", *[_img(p) for p in images],
+        "<h2>Uncovered compounds 未覆盖小区</h2>", _table(rep.uncovered) if len(rep.uncovered) else "<p>none</p>",
+        "<h2>Illustrative data 示意数据</h2>", _table(rep.illustrative),
+        "<h2>Data sources and licences 数据来源与许可</h2>", _table(rep.sources),
+        "</body></html>",
+    ]
+    return "".join(parts)
+
+
+def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,
+                          formats: tuple[str, ...] = ("html", "xlsx"), overwrite: bool = False,
+                          maps: bool = True) -> DistrictReport:
+    """Write the report of district ``name`` into ``out`` (a folder)."""
+    from cityplan.maps import district_map, save_map
+
+    rep = district_tables(name, shared)
+    folder = Path(out)
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        msg = f"{folder}: output folder is not empty; pass --overwrite"
+        raise OutputExistsError(msg)
+    folder.mkdir(parents=True, exist_ok=True)
+    d = rep.district
+    images: list[Path] = []
+    if maps:
+        figures = [("map_overview", lambda: overview_figure(shared, d))] + [
+            (f"map_coverage_{pid}", lambda pid=pid: coverage_figure(shared, d, pid)) for pid in shared.coverage]
+        with atomic_path(folder / "maps.pdf", overwrite=True) as tmp, PdfPages(tmp) as pdf:
+            for stem, make in figures:
+                png = folder / f"{stem}.png"
+                with atomic_path(png, overwrite=True) as tmp_png:
+                    static.save(make(), tmp_png, pdf)
+                images.append(png)
+        rep.files += [*images, folder / "maps.pdf"]
+        interactive = save_map(district_map(str(d["adcode"]), shared.onemap, offline=True),
+                               folder / "district_map.html", overwrite=True)
+        rep.files.append(interactive)
+    if "html" in formats:
+        with atomic_path(folder / "report.html", overwrite=True) as tmp:
+            tmp.write_text(report_html(rep, shared, images, "district_map.html"), encoding="utf-8")
+        rep.files.append(folder / "report.html")
+    if "xlsx" in formats:
+        summary = pd.DataFrame([{"district": d["name"], "name_en": d.get("name_en"), "adcode": d["adcode"],
+                                 "pop_2020": d["pop_2020"], "extract_share": d.get("extract_share"),
+                                 "onemap_built_at": shared.build_info.get("built_at")}])
+        rep.files.append(write_table(summary, folder / "report.xlsx", overwrite=True, sheet_name="summary", sheets={
+            "progress": rep.progress, "coverage": rep.coverage, "uncovered": rep.uncovered,
+            "illustrative": rep.illustrative, "sources": rep.sources}))
+    return rep

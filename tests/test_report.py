@@ -1,0 +1,124 @@
+"""District reports: every district builds; tables equal the CLI outputs; static maps are right."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from io import StringIO
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib_scalebar.scalebar import ScaleBar
+from pyproj import Geod, Transformer
+
+from cityplan.districts import district_names
+from cityplan.errors import DistrictNotFoundError
+from cityplan.onemap import read_layer
+from cityplan.report import build_district_report, prepare_inputs
+from cityplan.report.district import coverage_figure, district_tables, overview_figure
+
+PRESETS = ["ice-30min", "park-service-radius"]
+COV_COLS = ["population", "population_covered", "population_share", "residential_area_m2",
+            "residential_area_covered_m2", "area_share"]
+
+
+@pytest.fixture(scope="module")
+def shared(onemap):
+    return prepare_inputs(onemap, presets=PRESETS)
+
+
+@pytest.fixture(scope="module")
+def cli_tables(onemap, tmp_path_factory):
+    def run(*args):
+        r = subprocess.run([sys.executable, "-m", "cityplan", *args, "--onemap", str(onemap)], capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+    prog = pd.read_csv(StringIO(run("progress", "--by", "district", "--format", "csv")), dtype={"task_id": str, "adcode": str})
+    cov = {}
+    for p in PRESETS:
+        out = tmp_path_factory.mktemp(p)
+        run("coverage", "--preset", p, "--out", str(out), "--no-map", "--overwrite")
+        cov[p] = pd.read_csv(out / "per_district.csv", encoding="utf-8-sig", dtype={"adcode": str})
+    return prog, cov
+
+
+def test_every_district_builds_and_matches_cli(shared, cli_tables, onemap, tmp_path):
+    prog_cli, cov_cli = cli_tables
+    names = district_names(read_layer(onemap, "districts"))
+    assert len(names) == 5
+    for i, name in enumerate(names):
+        rep = build_district_report(name, shared, tmp_path / name, maps=(i == 0))
+        files = {f.name for f in rep.files}
+        assert {"report.html", "report.xlsx"} <= files
+        if i == 0:
+            assert {"map_overview.png", "maps.pdf", "district_map.html"} <= files
+        adcode = str(rep.district["adcode"])
+        book = pd.read_excel(tmp_path / name / "report.xlsx", sheet_name=None, dtype={"task_id": str, "adcode": str})
+        assert set(book) == {"summary", "progress", "coverage", "uncovered", "illustrative", "sources"}
+        # progress: the same rows as `cityplan progress --by district`
+        mine = prog_cli[prog_cli.adcode == adcode].reset_index(drop=True)
+        got = book["progress"]
+        assert len(got) == len(mine) > 0
+        for col in ("task_id", "metric", "status"):
+            assert got[col].astype(str).tolist() == mine[col].astype(str).tolist()
+        np.testing.assert_allclose(got.planned, mine.planned, rtol=1e-9)
+        np.testing.assert_allclose(got.ratio, mine.ratio, rtol=1e-9)
+        # coverage: the district's row of `cityplan coverage --preset P`
+        for p in PRESETS:
+            row = book["coverage"][book["coverage"].preset == p]
+            ref = cov_cli[p][cov_cli[p].adcode == adcode]
+            assert len(row) == len(ref) == 1
+            np.testing.assert_allclose(row[COV_COLS].to_numpy(float), ref[COV_COLS].to_numpy(float), rtol=1e-9)
+        unc = book["uncovered"]
+        assert set(unc.preset) <= set(PRESETS)
+        html = (tmp_path / name / "report.html").read_text(encoding="utf-8")
+        assert name in html and "OpenStreetMap" in html and "district_map.html" in html
+        assert "src='http" not in html and 'src="http' not in html
+
+
+def test_uncovered_compounds_named(shared):
+    rep = district_tables("南岗区", shared)
+    res = shared.coverage["ice-30min"].features
+    n = int(((res.adcode.astype(str) == "230103") & ~res.covered).sum())
+    assert (rep.uncovered.preset == "ice-30min").sum() == n > 0
+    assert rep.uncovered.name.str.len().gt(0).all()
+    assert (rep.illustrative.features_in_district >= 0).all() and len(rep.illustrative) >= 10
+
+
+def test_static_map_has_legend_scalebar_north_arrow(shared, onemap):
+    d = read_layer(onemap, "districts").set_index("name").loc["南岗区"]
+    d = pd.concat([d, pd.Series({"name": "南岗区"})])
+    for fig in (overview_figure(shared, d), coverage_figure(shared, d, "ice-30min")):
+        ax = fig.axes[0]
+        assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) >= 3
+        bars = [a for a in ax.artists if isinstance(a, ScaleBar)]
+        assert len(bars) == 1 and bars[0].dx == 1.0 and bars[0].units == "m"
+        assert any(getattr(t, "get_gid", lambda: None)() == "north_arrow" for t in ax.texts)
+        # the axes are in EPSG:4551 metres: 1 data unit is 1 ground metre (independent geodesic check)
+        x0, x1 = ax.get_xlim()
+        y0, _ = ax.get_ylim()
+        to_ll = Transformer.from_crs(4551, 4326, always_xy=True)
+        lon0, lat0 = to_ll.transform(x0, y0)
+        lon1, lat1 = to_ll.transform(x0 + 2000, y0)
+        metres = Geod(ellps="GRS80").inv(lon0, lat0, lon1, lat1)[2]
+        assert metres == pytest.approx(2000, rel=2e-4)
+        assert 5_000 < x1 - x0 < 50_000  # a district's width in metres, not degrees
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def test_unknown_district_lists_valid_names(onemap):
+    with pytest.raises(DistrictNotFoundError, match=r"南岗区 / Nangang / 230103"):
+        from cityplan.districts import resolve_district
+
+        resolve_district("北京", read_layer(onemap, "districts"))
+    r = subprocess.run([sys.executable, "-m", "cityplan", "report", "--district", "Beijing", "--onemap", str(onemap)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "道里区 / Daoli" in r.stderr and "Traceback" not in r.stderr
+    for alias in ("南岗区", "南岗", "Nangang", "nangang", "230103"):
+        from cityplan.districts import resolve_district
+
+        assert resolve_district(alias, read_layer(onemap, "districts"))["adcode"] == "230103"
