@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cityplan._errors import LayerNotFoundError, SchemaError
+from cityplan.io.yamlfile import load_yaml
 from cityplan.paths import project_root
 
 ROLES = ("base", "plan", "facility", "demand", "constraint")
@@ -227,14 +226,7 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
         referring to layers not declared before them.
     """
     p = Path(path) if path is not None else default_catalog_path()
-    if not p.exists():
-        msg = f"{p}: catalog file not found"
-        raise LayerNotFoundError(msg)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        msg = f"{p}: not valid YAML ({exc})"
-        raise SchemaError(msg) from None
+    raw = load_yaml(p, what="catalog file")
     if not isinstance(raw, dict) or "layers" not in raw:
         msg = f"{p}: expected a mapping with a 'layers' list"
         raise SchemaError(msg)

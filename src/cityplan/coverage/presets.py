@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cityplan._errors import CoverageError, SchemaError
+from cityplan.io.yamlfile import load_yaml
 from cityplan.paths import project_root
 
 METHODS = ("euclid", "walk", "bike", "drive")
@@ -74,7 +73,7 @@ def presets_path() -> Path:
 def load_presets(path: str | os.PathLike[str] | None = None) -> dict[str, Preset]:
     """All presets by id, validated."""
     p = Path(path) if path else presets_path()
-    raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    raw = load_yaml(p, what="coverage presets file") or {}
     out: dict[str, Preset] = {}
     for i, r in enumerate(raw.get("presets", [])):
         extra = set(r) - _KEYS

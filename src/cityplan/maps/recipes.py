@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from cityplan._errors import LayerNotFoundError, SchemaError
+from cityplan.io.yamlfile import load_yaml
 from cityplan.paths import project_root
 
 _TOP = {"id", "title_zh", "title_en", "groups", "layers", "minimap", "description"}
@@ -67,7 +68,7 @@ def load_recipe(name: str | os.PathLike[str]) -> Recipe:
         known = sorted(x.stem for x in recipes_dir().glob("*.yaml") if x.stem != "labels")
         msg = f"map recipe {str(name)!r} not found ({p}); known recipes: {known}"
         raise LayerNotFoundError(msg)
-    raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    raw = load_yaml(p, what="map recipe")
     if not isinstance(raw, dict):
         msg = f"{p}: a recipe must be a mapping"
         raise SchemaError(msg)

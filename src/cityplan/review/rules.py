@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cityplan._errors import LayerNotFoundError, SchemaError
+from cityplan._errors import SchemaError
+from cityplan.io.yamlfile import load_yaml
 from cityplan.paths import project_root
 
 RELATIONS = ("intersects", "within_distance", "must_be_inside")
@@ -43,11 +42,8 @@ def default_rules_path() -> Path:
 def load_rules(path: str | os.PathLike[str] | None = None) -> tuple[list[Rule], str]:
     """Rules and the file's sha256 (recorded in every report)."""
     p = Path(path) if path else default_rules_path()
-    if not p.exists():
-        msg = f"{p}: review rules file not found"
-        raise LayerNotFoundError(msg)
+    raw = load_yaml(p, what="review rules file") or {}
     text = p.read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) or {}
     rules, seen = [], set()
     for i, r in enumerate(raw.get("rules", [])):
         where = f"{p}: rule #{i} ({r.get('id', '?')})"

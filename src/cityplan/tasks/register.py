@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from cityplan._errors import (
     DuplicateTaskIdError,
-    LayerNotFoundError,
     SchemaError,
     UnknownTaskIdError,
 )
+from cityplan.io.yamlfile import load_yaml
 from cityplan.paths import project_root
 from cityplan.tasks.units import check_unit
 
@@ -179,14 +178,7 @@ def load_register(path: str | os.PathLike[str] | None = None) -> Register:
         A target uses an unknown unit.
     """
     p = Path(path) if path is not None else default_register_path()
-    if not p.exists():
-        msg = f"{p}: task register not found"
-        raise LayerNotFoundError(msg)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        msg = f"{p}: not valid YAML ({exc})"
-        raise SchemaError(msg) from None
+    raw = load_yaml(p, what="task register")
     _keys(raw, _TOP, "top level", p, ("chapters",))
     seen: set[str] = set()
     chapters, groups, items = [], [], []
