@@ -142,7 +142,10 @@ def test_gaode_display_shift_in_browser(browser, onemap, tmp_path):
 
 
 def test_district_choropleth_and_panel(browser, onemap, tmp_path):
-    html = save_map(district_map("Nangang", onemap, basemap="none", offline=True), tmp_path / "d.html")
+    from cityplan.coverage import run_coverage
+
+    cov = run_coverage(onemap, preset="park-service-radius")
+    html = save_map(district_map("Nangang", onemap, basemap="none", offline=True, coverage=cov), tmp_path / "d.html")
     with open_offline(browser, html) as (page, log):
         page.wait_for_function(READY, timeout=60_000)
         counts = _counts(page)
@@ -150,6 +153,8 @@ def test_district_choropleth_and_panel(browser, onemap, tmp_path):
         colors = page.evaluate("cityplan.layers['progress_subdistricts'].data.colors")
         assert len(set(colors)) >= 2
         assert "Plan sites per sub-district" in page.locator(".cp-legend").inner_text()
+        assert counts["coverage_subdistricts"] == counts["progress_subdistricts"] and counts["coverage_gaps"] > 0
+        assert "Residential land covered" in page.locator(".cp-legend").inner_text()
         assert "南岗区" in page.locator(".cp-panel").inner_text()
         assert log.errors == []
 
@@ -167,3 +172,33 @@ def test_file_map_mixed_geometries(browser, tmp_path):
         page.wait_for_function(READY, timeout=60_000)
         assert _counts(page) == {"file_polygon": 1, "file_point": 1}
         assert "1 feature(s) not drawn" in page.locator(".cp-panel").inner_text()
+
+
+def test_coverage_and_review_maps_render(browser, onemap, tmp_path):
+    from tests.conftest import feature, write_geojson
+
+    from cityplan.coverage import run_coverage
+    from cityplan.maps.coverage_map import coverage_map
+    from cityplan.review import review_file
+    from cityplan.review.report import review_map
+
+    cov = run_coverage(onemap, preset="ice-30min")
+    html = save_map(coverage_map(cov, onemap), tmp_path / "cov.html")
+    with open_offline(browser, html) as (page, log):
+        page.wait_for_function(READY, timeout=60_000)
+        counts = _counts(page)
+        assert counts["coverage_districts"] == 5 and counts["coverage_gaps"] == len(cov.gaps)
+        assert counts["coverage_demand"] == len(cov.features)
+        assert log.errors == []
+    parks = gpd.read_file(onemap, layer="parks").to_crs(4551)
+    site = parks[parks.name == "兆麟公园"].geometry.iloc[0].representative_point().buffer(40)
+    g = gpd.GeoSeries([site], crs=4551).to_crs(4326).iloc[0]
+    src = write_geojson(tmp_path / "p.geojson", [feature(g.__geo_interface__, name="pavilion")])
+    rep = review_file(src, onemap=onemap)
+    html = save_map(review_map(rep, onemap), tmp_path / "rev.html")
+    with open_offline(browser, html) as (page, log):
+        page.wait_for_function(READY, timeout=60_000)
+        counts = _counts(page)
+        assert counts["review_proposal"] == 1 and counts["review_overlap_forbidden"] >= 1 and "parks" in counts
+        assert "FAIL" in page.locator(".cp-panel").inner_text()
+        assert log.errors == []

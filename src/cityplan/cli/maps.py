@@ -68,13 +68,20 @@ def task_cmd(task_id: str, onemap: str | None, basemap: str, offline: bool, out:
 @map_.command("district")
 @click.argument("name")
 @_ONEMAP
+@click.option("--coverage", "preset", help="Add a coverage choropleth and gaps for this preset (e.g. ice-30min).")
 @_map_options
-def district_cmd(name: str, onemap: str | None, basemap: str, offline: bool, out: str | None,
-                 overwrite: bool) -> None:
-    """One district (南岗区, 南岗, Nangang or 230103) with a progress choropleth."""
+def district_cmd(name: str, onemap: str | None, preset: str | None, basemap: str, offline: bool,
+                 out: str | None, overwrite: bool) -> None:
+    """One district (南岗区, 南岗, Nangang or 230103) with progress (and coverage) choropleths."""
     from cityplan.maps import district_map
 
-    _write(district_map(name, onemap, basemap=basemap, offline=offline), out, f"district-{name}", overwrite)
+    cov = None
+    if preset:
+        from cityplan.coverage import run_coverage
+
+        cov = run_coverage(onemap, preset=preset)
+    _write(district_map(name, onemap, basemap=basemap, offline=offline, coverage=cov), out, f"district-{name}",
+           overwrite)
 
 
 @map_.command("file")

@@ -274,13 +274,48 @@ def subdistrict_choropleth(onemap, district: pd.Series, views: list[LayerView]) 
     return view, {"title": "Plan sites per sub-district 街道点位数", "stops": stops}
 
 
-def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool = False) -> MapResult:
-    """One district: boundary, sub-district choropleth of plan sites, plan sites, progress panel."""
+def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[LayerView], dict]:
+    """Sub-districts coloured by the share of residential land covered, and the gaps, for one run."""
+    subs = read_layer(onemap, "subdistricts")
+    subs = subs[subs["division_code"].astype(str).str[:6] == str(district["adcode"])].copy()
+    feats = coverage.features[coverage.features.geometry.notna()]
+    pts = gpd.GeoDataFrame(feats[["area_m2", "covered_area_m2"]], geometry=feats.geometry.representative_point(),
+                           crs=feats.crs)
+    j = gpd.sjoin(pts, subs[["geometry"]], predicate="within")
+    agg = j.groupby("index_right")[["area_m2", "covered_area_m2"]].sum().reindex(subs.index, fill_value=0)
+    subs["area_share"] = np.where(agg.area_m2 > 0, agg.covered_area_m2 / agg.area_m2.where(agg.area_m2 > 0, 1), np.nan)
+    cmap = bcm.LinearColormap(["#d7191c", "#fdae61", "#a6d96a", "#1a9641"], vmin=0, vmax=1).to_step(5)
+    subs["_color"] = [cmap(v)[:7] if v == v else "#cccccc" for v in subs["area_share"]]
+    preset = coverage.params.get("preset") or coverage.params["within"]
+    labels = {**load_labels(), "area_share": "住宅用地覆盖率 area share"}
+    gaps = coverage.gaps[coverage.gaps["district"] == district["name"]]
+    views = [
+        LayerView(id="coverage_subdistricts", title=f"覆盖率 Coverage {preset}", gdf=subs, group="progress",
+                  show=False, style={"color": "#555555", "weight": 1, "fillOpacity": 0.6}, color_column="_color",
+                  fields=["name_en", "area_share"], labels=labels, source="cityplan coverage"),
+        LayerView(id="coverage_gaps", title=f"未覆盖 Gaps {preset}", gdf=gaps, group="progress", show=False,
+                  style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6, "weight": 1},
+                  fields=["district", "gap_area_m2", "population_uncovered"], labels=labels,
+                  source="cityplan coverage"),
+    ]
+    idx = cmap.index
+    stops = [[f"{idx[i]:.0%}–{idx[i + 1]:.0%}", cmap(idx[i])[:7]] for i in range(len(idx) - 1)]
+    return views, {"title": f"Residential land covered ({preset}) 覆盖率", "stops": stops}
+
+
+def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool = False,
+                 coverage=None) -> MapResult:
+    """One district: boundary, sub-district choropleths (plan sites; coverage if given), sites, panel."""
     dist = resolve_district(name, read_layer(onemap, "districts"))
     r = load_recipe("district")
     views = recipe_views(r, onemap, district=dist)
     chor, legend = subdistrict_choropleth(onemap, dist, views)
     views.insert(1, chor)
+    legends = [legend]
+    if coverage is not None:
+        cov_views, cov_legend = coverage_choropleth(onemap, dist, coverage)
+        views[2:2] = cov_views
+        legends.append(cov_legend)
     prog = compute_progress(onemap, by="district").table
     mine = prog[prog.adcode.astype(str) == str(dist["adcode"])]
     share = dist.get("extract_share")
@@ -296,7 +331,7 @@ def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool 
              "notes": [n for n in notes if n]}
     res = compose(views, title=f"{dist['name']} {dist.get('name_en', '')}", groups=list(r.groups),
                   basemap=basemap, offline=offline, minimap=r.minimap, panel=panel,
-                  extra_legend=[legend], attributions=_attributions(onemap, views))
+                  extra_legend=legends, attributions=_attributions(onemap, views))
     res.notes = panel["notes"]
     return res
 

@@ -260,7 +260,8 @@ def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLik
                     static.save(make(), tmp_png, pdf)
                 images.append(png)
         rep.files += [*images, folder / "maps.pdf"]
-        interactive = save_map(district_map(str(d["adcode"]), shared.onemap, offline=True),
+        cov = shared.coverage.get("ice-30min") or next(iter(shared.coverage.values()), None)
+        interactive = save_map(district_map(str(d["adcode"]), shared.onemap, offline=True, coverage=cov),
                                folder / "district_map.html", overwrite=True)
         rep.files.append(interactive)
     if "html" in formats:
