@@ -201,7 +201,7 @@ def run_coverage(
     census = read_layer(onemap, "census_population")
     dem = demand_population(dem.reset_index(drop=True), districts, census, population=population,
                             source=dem_label)
-    dem_w = to_working(dem)
+    dem_w = to_working(dem[[dem.geometry.name]])
     fac_w = to_working(fac)
     empty = dem.geometry.isna() | dem.geometry.is_empty
     rep = dem_w.geometry.copy()
@@ -263,8 +263,7 @@ def run_coverage(
         status[(status == "") & covered] = "covered"
         status[status == ""] = "not covered"
         step("isochrone")
-        lines = reached_lines(graph, reach, lim.value)
-        iso_geom = isochrone(lines, offroad_m)
+        iso_geom = isochrone(reached_lines(graph, reach, lim.value), offroad_m)
         if not_snapped.any():
             warnings.append(f"{int(not_snapped.sum())} demand feature(s) farther than {max_snap_m:g} m "
                             f"from a road usable by {method}: flagged 'not snapped'")
