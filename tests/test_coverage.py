@@ -195,3 +195,12 @@ def test_cli_constants_match_library():
     from cityplan.maps.basemaps import BASEMAPS
 
     assert tuple(METHODS) == cc.METHODS and tuple(BASEMAPS) == cm.BASEMAPS
+
+
+def test_cached_graph_and_demand_give_the_same_answer(ice, onemap):
+    # the first run wrote the caches beside the one map, named after its build time
+    caches = sorted(p.name for p in onemap.parent.iterdir() if p.suffix in (".npz", ".pkl"))
+    assert any("road_graph" in c for c in caches) and any("demand-residential" in c for c in caches)
+    again = run_coverage(onemap, preset="ice-30min")
+    pd.testing.assert_frame_equal(again.districts, ice.districts)
+    assert (again.features.status.to_numpy() == ice.features.status.to_numpy()).all()

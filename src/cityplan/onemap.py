@@ -85,3 +85,18 @@ def read_build_info(path: str | os.PathLike[str] | None = None) -> dict[str, str
 def read_ledger(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """The repair/drop ledger of the build."""
     return _read_table(path, LEDGER_TABLE)
+
+
+def cache_file(path: str | os.PathLike[str] | None, kind: str, suffix: str) -> Path:
+    """A cache file beside the one map for ``kind``, named after the build (older ones removed).
+
+    Derived data (the routing graph, prepared demand) depend only on the one map; naming the
+    file after the build time means a rebuild can never serve a stale cache.
+    """
+    p = onemap_path(path)
+    stamp = read_build_info(p).get("built_at", "").replace(":", "")
+    current = p.with_name(f"{p.stem}.{kind}.{stamp}{suffix}")
+    for old in p.parent.glob(f"{p.stem}.{kind}.*{suffix}"):
+        if old != current:
+            old.unlink(missing_ok=True)
+    return current

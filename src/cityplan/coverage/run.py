@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from cityplan.io.write import atomic_path, write_gpkg, write_table
 from cityplan.network import RoadGraph, graph_from_edges, graph_from_lines, snap_points
 from cityplan.network.graph import load_graph, save_graph
 from cityplan.network.search import access_costs, isochrone, reach_from_sources, reached_lines
-from cityplan.onemap import onemap_path, read_build_info, read_catalog_table, read_layer
+from cityplan.onemap import cache_file, read_build_info, read_catalog_table, read_layer
 from cityplan.tasks.link import OUTSIDE
 
 logger = logging.getLogger(__name__)
@@ -116,9 +117,7 @@ def _radii(preset_rules: tuple[dict[str, float], ...], fac_w: gpd.GeoSeries, def
 def _network_graph(network: str | None, onemap) -> tuple[RoadGraph, str]:
     if network is None or network == "road_graph":
         # cached beside the one map, keyed by its build (a rebuild invalidates it)
-        gpkg = onemap_path(onemap)
-        stamp = read_build_info(onemap).get("built_at", "").replace(":", "")
-        cache = gpkg.with_name(f"{gpkg.stem}.road_graph.{stamp}.npz")
+        cache = cache_file(onemap, "road_graph", ".npz")
         if cache.exists():
             return load_graph(cache), "road_graph (bfmap edges)"
         graph = graph_from_edges(read_layer(onemap, "road_graph"))
@@ -131,6 +130,33 @@ def _network_graph(network: str | None, onemap) -> tuple[RoadGraph, str]:
     if {"source", "target", "reverse", "class_id"} <= set(gdf.columns):
         return graph_from_edges(gdf), label
     return graph_from_lines(gdf), f"{label} (noded lines)"
+
+
+def _prepared_demand(value: str, onemap, districts: gpd.GeoDataFrame, population: str | None,
+                     crs: str | None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str]:
+    """Demand with districts and population, and its metric copy.
+
+    For a layer of the one map the result is cached beside it (pickle, keyed by the build
+    time), since it depends on nothing else; files are always prepared afresh.
+    """
+    ids = set(read_catalog_table(onemap)["layer"])
+    cache = None
+    if value in ids:
+        cache = cache_file(onemap, f"demand-{value}-{population or 'census'}", ".pkl")
+        if cache.exists():
+            with cache.open("rb") as f:
+                return pickle.load(f)
+    dem, label = load_input(value, onemap, crs=crs)
+    census = read_layer(onemap, "census_population")
+    dem = demand_population(dem.reset_index(drop=True), districts, census, population=population, source=label)
+    out = (dem, to_working(dem[[dem.geometry.name]]), label)
+    if cache is not None:
+        try:
+            with atomic_path(cache, overwrite=True) as tmp, tmp.open("wb") as f:
+                pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as exc:
+            logger.info("demand cache not written: %s", exc)
+    return out
 
 
 def run_coverage(
@@ -195,13 +221,9 @@ def run_coverage(
         raise CoverageError(msg)
     step("demand")
     dem_value = demand or (p.demand if p else "residential")
-    dem, dem_label = load_input(dem_value, onemap, crs=crs)
-    n_in = len(dem)
     districts = read_layer(onemap, "districts")
-    census = read_layer(onemap, "census_population")
-    dem = demand_population(dem.reset_index(drop=True), districts, census, population=population,
-                            source=dem_label)
-    dem_w = to_working(dem[[dem.geometry.name]])
+    dem, dem_w, dem_label = _prepared_demand(dem_value, onemap, districts, population, crs)
+    n_in = len(dem)
     fac_w = to_working(fac)
     empty = dem.geometry.isna() | dem.geometry.is_empty
     rep = dem_w.geometry.copy()
