@@ -131,3 +131,9 @@ def test_onemap_html_has_no_cdn_when_offline(onemap, tmp_path):
     r = subprocess.run([sys.executable, "-m", "cityplan", "map", "onemap", "--onemap", str(onemap),
                         "--out", str(online)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 2 and "--overwrite" in r.stderr
+
+
+def test_empty_layer_payload():
+    empty = gpd.GeoDataFrame({"name": []}, geometry=gpd.GeoSeries([], crs=4326), crs=4326)
+    p = layer_payload(_view(empty))
+    assert p["geoms"] == [] and p["rows"] == [] and p["kind"] == "polygon"

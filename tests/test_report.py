@@ -48,12 +48,11 @@ def test_every_district_builds_and_matches_cli(shared, cli_tables, onemap, tmp_p
     prog_cli, cov_cli = cli_tables
     names = district_names(read_layer(onemap, "districts"))
     assert len(names) == 5
-    for i, name in enumerate(names):
-        rep = build_district_report(name, shared, tmp_path / name, maps=(i == 0))
+    for name in names:
+        rep = build_district_report(name, shared, tmp_path / name)
         files = {f.name for f in rep.files}
-        assert {"report.html", "report.xlsx"} <= files
-        if i == 0:
-            assert {"map_overview.png", "maps.pdf", "district_map.html"} <= files
+        assert {"report.html", "report.xlsx", "map_overview.png", "maps.pdf", "district_map.html"} <= files
+        assert {f"map_coverage_{p}.png" for p in PRESETS} <= files
         adcode = str(rep.district["adcode"])
         book = pd.read_excel(tmp_path / name / "report.xlsx", sheet_name=None, dtype={"task_id": str, "adcode": str})
         assert set(book) == {"summary", "progress", "coverage", "uncovered", "illustrative", "sources"}

@@ -116,6 +116,8 @@ def encode_geometries(geoms: gpd.GeoSeries, *, mercator: bool = True) -> tuple[s
         strings (polygon parts -> rings).
     """
     arr = np.asarray(geoms.values, dtype=object)
+    if len(arr) == 0:  # an empty layer still gets a legend entry and a place in the layer control
+        return "polygon", []
     gtype, coords, offsets = shapely.to_ragged_array(arr)
 
     def enc(o: np.ndarray) -> list[str]:
