@@ -143,7 +143,7 @@ def overview_figure(shared: SharedInputs, d: pd.Series):
     fig, ax = static.new_map(title)
     handles = _context(ax, shared, d)
     for _, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
-        if ill:
+        if ill and "illustrative" not in style["label"]:
             style = {**style, "label": style["label"] + " (illustrative)"}
         h = static.plot_layer(ax, gdf, style, illustrative=ill, zorder=3)
         if h is not None:

@@ -14,6 +14,18 @@ from cityplan.crs import STORAGE_CRS, to_working
 Bbox = tuple[float, float, float, float]
 
 
+def fill_small_holes(gdf: gpd.GeoDataFrame, max_hole_m2: float) -> gpd.GeoSeries:
+    """Polygons without interior rings smaller than ``max_hole_m2`` (slivers between source polygons)."""
+    work = to_working(gdf[[gdf.geometry.name]])
+
+    def _fill(poly: shapely.Polygon) -> shapely.Polygon:
+        holes = [r for r in poly.interiors if shapely.Polygon(r).area >= max_hole_m2]
+        return shapely.Polygon(poly.exterior, holes)
+
+    out = [shapely.multipolygons([_fill(p) for p in shapely.get_parts(g)]) for g in work.geometry]
+    return gpd.GeoSeries(out, index=gdf.index, crs=work.crs).to_crs(gdf.crs)
+
+
 def _multi(geom: shapely.Geometry) -> shapely.Geometry:
     if geom.geom_type == "Polygon":
         return shapely.multipolygons([geom])
@@ -70,6 +82,8 @@ def dissolve_by_prefix(
             for k, a in zip(out[as_], work_out, strict=True)
         ]
     out["geometry"] = [_multi(g) for g in out.geometry]
+    # pinholes where neighbouring sub-district outlines do not quite meet belong to the district
+    out["geometry"] = fill_small_holes(out.set_geometry("geometry"), 10_000.0).to_numpy()
     if table is not None:
         t = table.copy()
         t[on or as_] = t[on or as_].astype(str)
