@@ -191,10 +191,13 @@ def test_cli(onemap, tmp_path):
 def test_cli_constants_match_library():
     import cityplan.cli.coverage as cc
     import cityplan.cli.maps as cm
+    import cityplan.cli.review as cr
     from cityplan.coverage.presets import METHODS
     from cityplan.maps.basemaps import BASEMAPS
+    from cityplan.review.check import IMPACT_PRESETS
 
     assert tuple(METHODS) == cc.METHODS and tuple(BASEMAPS) == cm.BASEMAPS
+    assert set(cr.IMPACT_TYPES) == set(IMPACT_PRESETS)
 
 
 def test_cached_graph_and_demand_give_the_same_answer(ice, onemap):

@@ -8,7 +8,6 @@ ledger, and written with a catalog/provenance table, the ledger and build info.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ import pandas as pd
 from cityplan import __version__
 from cityplan._errors import SchemaError
 from cityplan.catalog import Catalog, LayerSpec, load_catalog
+from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_table, read_vector
 from cityplan.io.write import check_output, write_gpkg
 from cityplan.onemap import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE
@@ -44,14 +44,6 @@ class BuildResult:
     summary: pd.DataFrame
     ledger: pd.DataFrame
     info: dict[str, str]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_columns(df: pd.DataFrame, required: tuple[str, ...] | list[str], *, source: str) -> None:
@@ -217,7 +209,7 @@ def build_onemap(
             continue
         df, n_in = load_layer(spec, root, loaded, cat, ledger, register)
         loaded[spec.id] = df
-        sha = _sha256(root / spec.source.file) if spec.source else ""
+        sha = sha256_file(root / spec.source.file) if spec.source else ""
         geom = spec.geometry if not spec.is_table else "table"
         rows.append({
             "layer": spec.id, "title_zh": spec.title_zh, "title_en": spec.title_en,
@@ -241,11 +233,11 @@ def build_onemap(
     info = {
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cityplan_version": __version__, "data_dir": str(root.resolve()),
-        "catalog": str(cat.path), "catalog_sha256": _sha256(cat.path),
+        "catalog": str(cat.path), "catalog_sha256": sha256_file(cat.path),
         "storage_crs": cat.storage_crs, "working_crs": cat.working_crs,
     }
     if reg_cache:
-        info |= {"tasks": str(reg_cache[0].path), "tasks_sha256": _sha256(reg_cache[0].path)}
+        info |= {"tasks": str(reg_cache[0].path), "tasks_sha256": sha256_file(reg_cache[0].path)}
     ledger_df = ledger.frame()
     tables: dict[str, pd.DataFrame] = dict(loaded)
     tables[CATALOG_TABLE] = summary

@@ -78,7 +78,7 @@ def _facilities(specs: list[dict[str, Any]], onemap, crs: str | None) -> gpd.Geo
         frames.append(gpd.GeoDataFrame({
             "facility_layer": label, "facility_ref": ref.astype(str).to_numpy(),
             "facility_name": [n if isinstance(n, str) and n else f"{label} {r}" for n, r in zip(name, ref, strict=True)],
-            **({c: gdf[c].to_numpy() for c in gdf.columns if c not in ("geometry",) and c in spec.get("keep", [])}),
+            **{c: gdf[c].to_numpy() for c in spec.get("keep", []) if c in gdf.columns},
         }, geometry=gdf.geometry.to_crs(STORAGE_CRS).to_numpy(), crs=STORAGE_CRS))
     if not frames:
         msg = (f"facility layer(s) {[s['layer'] for s in specs]} have no features"
@@ -240,6 +240,7 @@ def run_coverage(
         "offroad_m": offroad_m, "population": dem["population_source"].iloc[0] if len(dem) else None,
     }
     step("search")
+    routed = None  # (graph, facility snaps, access labels, demand snaps) of a network run
     if method == "euclid":
         iso_geom, cost_m, label, fac_ok = _euclid(fac_w, rep_xy, lim, speed_kmh, p, params)
         cost_s = cost_m / (speed_kmh / 3.6) if speed_kmh else np.full(len(cost_m), np.nan)
@@ -265,6 +266,7 @@ def run_coverage(
         s_dem = snap_points(graph, np.nan_to_num(rep_xy, nan=0.0), mode=method, max_snap_m=max_snap_m,
                             mask=main)
         s_dem.edge[empty.to_numpy()] = -1
+        routed = (graph, s_fac, alab, s_dem)
         unit = lim.unit
         reach = reach_from_sources(graph, s_fac, alab, mode=method, unit=unit, speed_kmh=speed_kmh,
                                    limit=3 * lim.value)
@@ -312,7 +314,7 @@ def run_coverage(
     if capacity:
         step("2sfca")
         feats["accessibility"] = _fca(feats, fac, fac_w, rep_xy, capacity, demand_share, lim, method,
-                                      params, network, onemap, max_snap_m, access_spacing_m, speed_kmh)
+                                      params, speed_kmh, routed)
     assert len(feats) == n_in, "every demand feature is in the output"
     step("gaps")
     gap_area = np.where(empty, 0.0, shapely.area(gaps_geom))
@@ -388,23 +390,24 @@ def _euclid(fac_w, rep_xy, lim: Within, speed_kmh, p: Preset | None, params: dic
     return iso, cost, label, usable
 
 
-def _fca(feats, fac, fac_w, rep_xy, capacity, demand_share, lim: Within, method, params, network, onemap,
-         max_snap_m, spacing, speed_kmh) -> np.ndarray:
+def _fca(feats, fac, fac_w, rep_xy, capacity, demand_share, lim: Within, method, params, speed_kmh,
+         network: tuple | None = None) -> np.ndarray:
+    """2SFCA accessibility per demand feature.
+
+    ``network`` is the run's ``(graph, facility snaps, access-point labels, demand snaps)``;
+    ``None`` for straight-line distances.
+    """
     supply = pd.to_numeric(fac[capacity], errors="coerce").fillna(0).to_numpy(float)
     pop = feats["population"].to_numpy(float) * demand_share
-    if method == "euclid":
-        d = np.full((len(rep_xy), len(fac)), np.inf)
+    d = np.full((len(rep_xy), len(fac)), np.inf)
+    if network is None:
         ok = ~np.isnan(rep_xy[:, 0])
         pts = shapely.points(rep_xy[ok])
         for j, g in enumerate(fac_w.geometry.to_numpy()):
             d[ok, j] = shapely.distance(pts, g)
         limit = lim.value if lim.unit == "m" else speed_kmh / 3.6 * lim.value
     else:
-        graph, _ = _network_graph(network, onemap)
-        axy, alab = access_points(fac_w.geometry, spacing)
-        s_fac = snap_points(graph, axy, mode=method, max_snap_m=max_snap_m)
-        s_dem = snap_points(graph, np.nan_to_num(rep_xy, nan=0.0), mode=method, max_snap_m=max_snap_m)
-        d = np.full((len(rep_xy), len(fac)), np.inf)
+        graph, s_fac, alab, s_dem = network
         for j in range(len(fac)):  # one limited search per facility
             sel = alab == j
             if not (s_fac.ok & sel).any():

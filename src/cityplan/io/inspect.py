@@ -39,8 +39,8 @@ def inspect_file(
             "fields": {c: str(t) for c, t in gdf.drop(columns="geometry").dtypes.items()},
             "encoding": encoding or "utf-8", "mojibake": None,
         }
-    lyr = layer or (layers[0] if p.suffix.lower() == ".pbf" else resolve_layer(p, None))
-    lyr = resolve_layer(p, lyr)
+    # an OSM PBF always holds several layers: default to its first (points) rather than refuse
+    lyr = resolve_layer(p, layer or (layers[0] if p.suffix.lower() == ".pbf" else None))
     info = pyogrio.read_info(p, layer=lyr, encoding=encoding, force_feature_count=True,
                              force_total_bounds=True)
     attrs = pyogrio.read_dataframe(p, layer=lyr, encoding=encoding, read_geometry=False,

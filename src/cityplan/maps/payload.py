@@ -95,4 +95,6 @@ def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
         "labels": [view.labels.get(f, f) for f in fields], "rows": rows, "geoms": encoded,
         "source": view.source, "note": view.note,
         "colors": gdf[view.color_column].astype(str).tolist() if view.color_column else None,
+        # display bounds (lon/lat, shifted for Amap if asked) for fitting the map; None if empty
+        "bounds": [float(v) for v in shown.total_bounds] if len(shown) else None,
     }

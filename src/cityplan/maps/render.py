@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from cityplan._errors import LayerNotFoundError
-from cityplan.crs import to_display
 from cityplan.districts import resolve_district
 from cityplan.io.read import read_vector
 from cityplan.io.write import atomic_path, check_output
@@ -99,16 +98,14 @@ def compose(
         folium.TileLayer(tiles=url, attr=attr, subdomains=subdomains, max_zoom=bm.max_zoom,
                          control=False, name=bm.name).add_to(m)
     result = MapResult(map=m, title=title)
-    bounds = []
+    shown, hidden = [], []
     for v in views:
         payload = layer_payload(v, gcj02=bm.gcj02)
         m.add_child(CompactLayer(payload))
         result.layers[v.id] = len(payload["geoms"])
-        if v.show and not v.gdf.empty:
-            bounds.append(to_display(v.gdf[[v.gdf.geometry.name]], gcj02=bm.gcj02).total_bounds)
-    if not bounds and views:
-        bounds = [to_display(v.gdf[[v.gdf.geometry.name]], gcj02=bm.gcj02).total_bounds
-                  for v in views if not v.gdf.empty]
+        if payload["bounds"] is not None:
+            (shown if v.show else hidden).append(payload["bounds"])
+    bounds = shown or hidden  # fit what is switched on; else whatever has features
     fit = None
     if bounds:
         b = np.array(bounds)

@@ -46,6 +46,15 @@ class SharedInputs:
     districts: gpd.GeoDataFrame
     catalog: pd.DataFrame
     build_info: dict[str, str]
+    _assigned: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+
+    def assigned(self, layer: str) -> gpd.GeoDataFrame:
+        """A one-map layer with the ``adcode`` of the district each feature lies in most (read once)."""
+        if layer not in self._assigned:
+            gdf = read_layer(self.onemap, layer)
+            adcode = assign_districts(gdf, self.districts).adcode if len(gdf) else pd.Series(dtype=str)
+            self._assigned[layer] = gdf.assign(_adcode=adcode.to_numpy())
+        return self._assigned[layer]
 
 
 @dataclass
@@ -100,8 +109,7 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
     cat = shared.catalog.set_index("layer")
     ill_rows = []
     for lid in cat.index[cat.illustrative]:
-        gdf = read_layer(shared.onemap, lid)
-        n = int((assign_districts(gdf, shared.districts).adcode == adcode).sum()) if len(gdf) else 0
+        n = int((shared.assigned(lid)["_adcode"] == adcode).sum())
         ill_rows.append({"layer": lid, "title_zh": cat.loc[lid, "title_zh"], "title_en": cat.loc[lid, "title_en"],
                          "features_in_district": n, "how": cat.loc[lid, "description"]})
     sources = shared.catalog[["layer", "title_en", "source", "licence", "attribution", "illustrative"]].copy()
@@ -114,10 +122,8 @@ def _plan_layers(shared: SharedInputs, adcode: str) -> list[tuple[str, gpd.GeoDa
     cat = shared.catalog.set_index("layer")
     out = []
     for lid in cat.index[cat.role == "plan"]:
-        gdf = read_layer(shared.onemap, lid)
-        if gdf.empty:
-            continue
-        gdf = gdf[assign_districts(gdf, shared.districts).adcode.to_numpy() == adcode]
+        gdf = shared.assigned(lid)
+        gdf = gdf[gdf["_adcode"] == adcode].drop(columns="_adcode")
         if len(gdf):
             style = {**cat.loc[lid, "style"], "label": static.label(cat.loc[lid, "title_zh"], cat.loc[lid, "title_en"])}
             out.append((lid, gdf, style, bool(cat.loc[lid, "illustrative"])))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from shapely.geometry import box
 from cityplan._errors import GeometryError, ReviewError
 from cityplan.catalog import load_catalog
 from cityplan.crs import HARBIN_WORKING_EPSG, STORAGE_CRS, to_working
+from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_vector
 from cityplan.onemap import read_build_info, read_layer
 from cityplan.review.rules import Rule, load_rules
@@ -60,10 +60,6 @@ class ReviewReport:
                 "impact": None if self.impact is None else self.impact.replace({np.nan: None}).to_dict(orient="records"),
                 "rules": [{"id": r.id, "title_en": r.title_en, "severity": r.severity, "citation": r.citation}
                           for r in self.rules]}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _constraint(rule: Rule, onemap, cache: dict[str, gpd.GeoDataFrame]) -> shapely.Geometry:
@@ -213,7 +209,7 @@ def review_file(
     gdf = read_vector(p, layer=layer, crs=crs, encoding=encoding)
     rules, rules_sha = load_rules(rules_path)
     rep = review_proposal(gdf, onemap=onemap, rules=rules, source=str(p), name_column=name_column)
-    rep.data_version.update({"rules_sha256": rules_sha, "proposal": str(p), "proposal_sha256": _sha256(p)})
+    rep.data_version.update({"rules_sha256": rules_sha, "proposal": str(p), "proposal_sha256": sha256_file(p)})
     if facility_type:
         rep.impact = coverage_impact(rep.proposal, p, facility_type, onemap=onemap, layer=layer, crs=crs)
     return rep
