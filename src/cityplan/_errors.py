@@ -47,6 +47,10 @@ class EncodingError(CityplanError):
     """Text attributes that were decoded with the wrong encoding."""
 
 
+class OneMapError(CityplanError):
+    """The one map cannot be opened: missing, damaged, not a cityplan map, server unreachable."""
+
+
 class OutputExistsError(CityplanError):
     """An output exists and ``overwrite`` was not requested."""
 
@@ -90,6 +94,7 @@ __all__ = [
     "LayerNotFoundError",
     "MissingCRSError",
     "NetworkError",
+    "OneMapError",
     "OutputExistsError",
     "OutsideChinaError",
     "ReviewError",
