@@ -18,6 +18,10 @@ from cityplan.io.yamlfile import load_yaml
 from cityplan.paths import project_root
 
 ROLES = ("base", "plan", "facility", "demand", "constraint")
+#: functional roles analyses look layers up by (``OneMap.layer_for(role)``); a layer may have several
+FUNCTIONS = ("districts", "subdistricts", "district_boundaries_full", "census", "roads", "road_graph",
+             "walk_network", "residential", "buildings", "water", "river_centerline", "metro_lines",
+             "metro_stations", "parks", "schools", "parking", "sports", "ice_sports")
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
                   "MultiPolygon", "None")
 FORMATS = ("vector", "osm_pbf", "csv_wkt", "csv_table")
@@ -26,7 +30,7 @@ DERIVE_OPS = ("dissolve_by_prefix", "riverside_band", "select_points", "plan_sit
 _TOP_KEYS = {"version", "city", "storage_crs", "working_crs", "extract_bbox", "layers"}
 _LAYER_KEYS = {"id", "title_zh", "title_en", "role", "geometry", "source", "derive",
                "required_columns", "keep_columns", "flags", "style", "licence", "attribution",
-               "illustrative", "ref_column", "description", "group", "quantities"}
+               "illustrative", "ref_column", "description", "group", "quantities", "roles"}
 _REQUIRED_LAYER_KEYS = {"id", "title_zh", "title_en", "role", "geometry", "licence",
                         "attribution", "illustrative"}
 _SOURCE_KEYS = {"file", "format", "layer", "where", "osm_tags", "crs", "encoding"}
@@ -85,6 +89,7 @@ class LayerSpec:
     description: str = ""
     group: str | None = None
     quantities: tuple[dict[str, str], ...] = ()
+    roles: tuple[str, ...] = ()
 
     @property
     def is_table(self) -> bool:
@@ -120,6 +125,10 @@ class Catalog:
                 return spec
         msg = f"unknown layer id {layer_id!r} in {self.path}; known ids: {[s.id for s in self.layers]}"
         raise LayerNotFoundError(msg)
+
+    def with_role(self, role: str) -> list[LayerSpec]:
+        """Layers declaring the functional ``role`` (see :data:`FUNCTIONS`)."""
+        return [s for s in self.layers if role in s.roles]
 
     @property
     def ids(self) -> list[str]:
@@ -201,6 +210,10 @@ def _parse_layer(raw: dict[str, Any], i: int, path: Path, seen: set[str]) -> Lay
         msg = (f"{path}: {where}: a plan layer must list 'task_id' in required_columns "
                "(every plan feature names the task it serves)")
         raise SchemaError(msg)
+    roles = raw.get("roles") or []
+    if not isinstance(roles, list) or any(r not in FUNCTIONS for r in roles):
+        msg = f"{path}: {where}: roles {roles!r} must be a list of {FUNCTIONS}"
+        raise SchemaError(msg)
     keep = raw.get("keep_columns")
     return LayerSpec(
         id=lid, title_zh=str(raw["title_zh"]), title_en=str(raw["title_en"]), role=raw["role"],
@@ -210,7 +223,7 @@ def _parse_layer(raw: dict[str, Any], i: int, path: Path, seen: set[str]) -> Lay
         keep_columns=tuple(keep) if keep is not None else None, flags=tuple(flags),
         style=dict(raw.get("style") or {}), ref_column=raw.get("ref_column"),
         description=str(raw.get("description", "")).strip(), group=raw.get("group"),
-        quantities=tuple(quantities),
+        quantities=tuple(quantities), roles=tuple(roles),
     )
 
 
