@@ -13,29 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cityplan._errors import LayerNotFoundError, SchemaError
-from cityplan.io.yamlfile import load_yaml
+from cityplan._errors import LayerNotFoundError
 from cityplan.paths import project_root
+from cityplan.schema.catalog import (
+    DERIVE_OPS,
+    FORMATS,
+    FUNCTIONS,
+    GEOMETRY_TYPES,
+    ROLES,
+    LayerModel,
+    load_catalog_document,
+)
 
-ROLES = ("base", "plan", "facility", "demand", "constraint")
-#: functional roles analyses look layers up by (``OneMap.layer_for(role)``); a layer may have several
-FUNCTIONS = ("districts", "subdistricts", "district_boundaries_full", "census", "roads", "road_graph",
-             "walk_network", "residential", "buildings", "water", "river_centerline", "metro_lines",
-             "metro_stations", "parks", "schools", "parking", "sports", "ice_sports")
-GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
-                  "MultiPolygon", "None")
-FORMATS = ("vector", "osm_pbf", "csv_wkt", "csv_table")
-DERIVE_OPS = ("dissolve_by_prefix", "riverside_band", "select_points", "plan_sites")
-
-_TOP_KEYS = {"version", "city", "storage_crs", "working_crs", "extract_bbox", "layers"}
-_LAYER_KEYS = {"id", "title_zh", "title_en", "role", "geometry", "source", "derive",
-               "required_columns", "keep_columns", "flags", "style", "licence", "attribution",
-               "illustrative", "ref_column", "description", "group", "quantities", "roles"}
-_REQUIRED_LAYER_KEYS = {"id", "title_zh", "title_en", "role", "geometry", "licence",
-                        "attribution", "illustrative"}
-_SOURCE_KEYS = {"file", "format", "layer", "where", "osm_tags", "crs", "encoding"}
-_FLAG_KEYS = {"column", "in", "contains"}
-_QUANTITY_KEYS = {"metric", "column", "unit"}
+# vocabularies live with the schema (cityplan.schema.catalog); re-exported for callers
+__all__ = ["DERIVE_OPS", "FORMATS", "FUNCTIONS", "GEOMETRY_TYPES", "ROLES", "Catalog", "FlagSpec", "LayerSpec",
+           "SourceSpec", "default_catalog_path", "load_catalog"]
 
 
 def default_catalog_path() -> Path:
@@ -136,121 +128,38 @@ class Catalog:
         return [s.id for s in self.layers]
 
 
-def _unknown(keys: set[str], allowed: set[str], where: str, path: Path) -> None:
-    extra = sorted(keys - allowed)
-    if extra:
-        msg = f"{path}: {where}: unknown key(s) {extra}; allowed keys: {sorted(allowed)}"
-        raise SchemaError(msg)
-
-
-def _parse_layer(raw: dict[str, Any], i: int, path: Path, seen: set[str]) -> LayerSpec:
-    where = f"layer #{i} ({raw.get('id', '?')})"
-    if not isinstance(raw, dict):
-        msg = f"{path}: {where}: expected a mapping, got {type(raw).__name__}"
-        raise SchemaError(msg)
-    _unknown(set(raw), _LAYER_KEYS, where, path)
-    missing = sorted(_REQUIRED_LAYER_KEYS - set(raw))
-    if missing:
-        msg = f"{path}: {where}: missing key(s) {missing}"
-        raise SchemaError(msg)
-    lid = str(raw["id"])
-    if lid in seen:
-        msg = f"{path}: {where}: duplicate layer id {lid!r}; ids must be unique"
-        raise SchemaError(msg)
-    if raw["role"] not in ROLES:
-        msg = f"{path}: {where}: role {raw['role']!r} is not one of {ROLES}"
-        raise SchemaError(msg)
-    geom = str(raw["geometry"])
-    if geom not in GEOMETRY_TYPES:
-        msg = f"{path}: {where}: geometry {geom!r} is not one of {GEOMETRY_TYPES}"
-        raise SchemaError(msg)
-    if ("source" in raw) == ("derive" in raw):
-        msg = f"{path}: {where}: give exactly one of 'source' or 'derive'"
-        raise SchemaError(msg)
+def _layer_spec(m: LayerModel) -> LayerSpec:
     source = None
-    if "source" in raw:
-        s = raw["source"]
-        _unknown(set(s), _SOURCE_KEYS, f"{where} source", path)
-        if "file" not in s:
-            msg = f"{path}: {where} source: 'file' is required"
-            raise SchemaError(msg)
-        fmt = s.get("format", "vector")
-        if fmt not in FORMATS:
-            msg = f"{path}: {where} source: format {fmt!r} is not one of {FORMATS}"
-            raise SchemaError(msg)
-        source = SourceSpec(file=s["file"], format=fmt, layer=s.get("layer"), where=s.get("where"),
-                            osm_tags=tuple(s.get("osm_tags", ())), crs=s.get("crs"),
-                            encoding=s.get("encoding"))
-    derive = raw.get("derive")
-    if derive is not None:
-        if derive.get("op") not in DERIVE_OPS:
-            msg = f"{path}: {where} derive: op {derive.get('op')!r} is not one of {DERIVE_OPS}"
-            raise SchemaError(msg)
-        frm = derive.get("from")
-        deps = (frm if isinstance(frm, list) else [frm]) + [derive[k] for k in ("near", "fill_from")
-                                                            if k in derive]
-        for dep in deps:
-            if dep not in seen:
-                msg = (f"{path}: {where} derive: 'from' {dep!r} must name a layer declared "
-                       "earlier in the catalog")
-                raise SchemaError(msg)
-    flags = []
-    for name, f in (raw.get("flags") or {}).items():
-        _unknown(set(f), _FLAG_KEYS, f"{where} flag {name}", path)
-        flags.append(FlagSpec(name=name, column=f["column"], values=tuple(f.get("in", ())),
-                              contains=f.get("contains")))
-    quantities = []
-    for q in raw.get("quantities") or []:
-        _unknown(set(q), _QUANTITY_KEYS, f"{where} quantity", path)
-        if set(q) != _QUANTITY_KEYS:
-            msg = f"{path}: {where} quantity {q}: needs metric, column and unit"
-            raise SchemaError(msg)
-        quantities.append({k: str(v) for k, v in q.items()})
-    if raw["role"] == "plan" and "task_id" not in raw.get("required_columns", ()):
-        msg = (f"{path}: {where}: a plan layer must list 'task_id' in required_columns "
-               "(every plan feature names the task it serves)")
-        raise SchemaError(msg)
-    roles = raw.get("roles") or []
-    if not isinstance(roles, list) or any(r not in FUNCTIONS for r in roles):
-        msg = f"{path}: {where}: roles {roles!r} must be a list of {FUNCTIONS}"
-        raise SchemaError(msg)
-    keep = raw.get("keep_columns")
+    if m.source is not None:
+        s = m.source
+        source = SourceSpec(file=s.file, format=s.format, layer=s.layer, where=s.where,
+                            osm_tags=tuple(s.osm_tags), crs=s.crs, encoding=s.encoding)
+    flags = tuple(FlagSpec(name=name, column=f.column, values=tuple(f.in_), contains=f.contains)
+                  for name, f in m.flags.items())
     return LayerSpec(
-        id=lid, title_zh=str(raw["title_zh"]), title_en=str(raw["title_en"]), role=raw["role"],
-        geometry=geom, licence=str(raw["licence"]), attribution=str(raw["attribution"]),
-        illustrative=bool(raw["illustrative"]), source=source, derive=derive,
-        required_columns=tuple(raw.get("required_columns", ())),
-        keep_columns=tuple(keep) if keep is not None else None, flags=tuple(flags),
-        style=dict(raw.get("style") or {}), ref_column=raw.get("ref_column"),
-        description=str(raw.get("description", "")).strip(), group=raw.get("group"),
-        quantities=tuple(quantities), roles=tuple(roles),
+        id=m.id, title_zh=m.title_zh, title_en=m.title_en, role=m.role, geometry=m.geometry,
+        licence=m.licence, attribution=m.attribution, illustrative=m.illustrative, source=source,
+        derive=m.derive.model_dump(by_alias=True, exclude_unset=True) if m.derive else None,
+        required_columns=tuple(m.required_columns),
+        keep_columns=tuple(m.keep_columns) if m.keep_columns is not None else None, flags=flags,
+        style=dict(m.style), ref_column=m.ref_column, description=m.description.strip(), group=m.group,
+        quantities=tuple(q.model_dump() for q in m.quantities), roles=tuple(m.roles),
     )
 
 
 def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
-    """Load and validate a catalog file.
+    """Load and validate a catalog file (schema: :mod:`cityplan.schema.catalog`).
 
     Raises
     ------
     LayerNotFoundError
         The file does not exist.
     SchemaError
-        Unknown or missing keys, duplicate ids, bad roles/types/ops, derivations
-        referring to layers not declared before them.
+        Unknown or missing keys, wrong types, duplicate ids, bad roles/types/ops, derivations
+        referring to layers not declared before them (one line naming the layer and field).
     """
     p = Path(path) if path is not None else default_catalog_path()
-    raw = load_yaml(p, what="catalog file")
-    if not isinstance(raw, dict) or "layers" not in raw:
-        msg = f"{p}: expected a mapping with a 'layers' list"
-        raise SchemaError(msg)
-    _unknown(set(raw), _TOP_KEYS, "top level", p)
-    seen: set[str] = set()
-    layers = []
-    for i, item in enumerate(raw["layers"]):
-        spec = _parse_layer(item, i, p, seen)
-        seen.add(spec.id)
-        layers.append(spec)
-    bbox = tuple(float(v) for v in raw.get("extract_bbox", (-180, -90, 180, 90)))
-    return Catalog(path=p, city=str(raw.get("city", "")), storage_crs=str(raw.get("storage_crs", "EPSG:4326")),
-                   working_crs=str(raw.get("working_crs", "EPSG:4551")), extract_bbox=bbox,  # type: ignore[arg-type]
-                   layers=tuple(layers))
+    doc = load_catalog_document(p)
+    return Catalog(path=p, city=doc.city, storage_crs=doc.storage_crs, working_crs=doc.working_crs,
+                   extract_bbox=tuple(doc.extract_bbox),  # type: ignore[arg-type]
+                   layers=tuple(_layer_spec(m) for m in doc.layers))
