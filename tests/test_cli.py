@@ -56,7 +56,7 @@ def test_convert_skips_outside_china(tmp_path):
     assert r.returncode == 2 and "outside China (rows [1])" in r.stderr
     r = run("convert", str(tmp_path / "mixed.geojson"), str(tmp_path / "o.geojson"), "--to", "gcj02",
             "--skip-invalid")
-    assert r.returncode == 0 and "skipped" in r.stdout and "row 1" in r.stdout
+    assert r.returncode == 0 and "skipped" in r.stderr and "row 1" in r.stderr
     assert gpd.read_file(tmp_path / "o.geojson").n.tolist() == ["harbin"]
 
 

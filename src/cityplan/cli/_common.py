@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 import click
 import pandas as pd
@@ -17,12 +19,70 @@ err_console = Console(stderr=True)
 
 FORMATS = click.Choice(["table", "csv", "json"])
 
+#: set by ``cityplan -q``: notes ("wrote ...") are not shown, warnings and errors are
+QUIET = {"on": False}
+
+
+def note(text: str) -> None:
+    """A message for the user (``wrote ...``) on stderr; silenced by ``-q``. Data goes to stdout."""
+    if not QUIET["on"]:
+        err_console.print(text, highlight=False, soft_wrap=True)
+
+
+def warn(text: str) -> None:
+    """A warning on stderr, shown even with ``-q``."""
+    err_console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+
+
+class FiniteFloat(click.ParamType):
+    """A finite float within optional bounds: ``FiniteFloat(min=0, min_open=True)`` means > 0.
+
+    ``nan``, ``inf`` and out-of-range values are refused as a usage error (exit 2) naming the
+    option, the value and the allowed range.
+    """
+
+    name = "number"
+
+    def __init__(self, min: float | None = None, max: float | None = None, *,  # noqa: A002
+                 min_open: bool = False, max_open: bool = False) -> None:
+        self.min, self.max, self.min_open, self.max_open = min, max, min_open, max_open
+
+    def describe(self) -> str:
+        """The allowed range, e.g. ``> 0`` or ``> 0 and <= 1``."""
+        parts = []
+        if self.min is not None:
+            parts.append(f"{'>' if self.min_open else '>='} {self.min:g}")
+        if self.max is not None:
+            parts.append(f"{'<' if self.max_open else '<='} {self.max:g}")
+        return " and ".join(parts) or "finite"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:  # noqa: D102
+        if isinstance(value, float) and math.isfinite(value):
+            v = value
+        else:
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number; give a number {self.describe()}", param, ctx)
+            if not math.isfinite(v):
+                self.fail(f"{value!r} is not a finite number; give a number {self.describe()}", param, ctx)
+        low_bad = self.min is not None and (v <= self.min if self.min_open else v < self.min)
+        high_bad = self.max is not None and (v >= self.max if self.max_open else v > self.max)
+        if low_bad or high_bad:
+            self.fail(f"{value!r} is out of range; give a number {self.describe()}", param, ctx)
+        return v
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:  # noqa: D102
+        return "NUMBER"
+
 
 def print_table(df: pd.DataFrame, *, title: str | None = None, fmt: str = "table",
                 caption: str | None = None) -> None:
-    """Print ``df`` as a rich table, CSV or JSON on stdout."""
+    """Print ``df`` as a rich table, CSV (text cells neutralised, never a formula) or JSON on stdout."""
     if fmt == "csv":
-        sys.stdout.write(df.to_csv(index=False))
+        from cityplan.io.safecells import neutralise_frame
+
+        sys.stdout.write(neutralise_frame(df).to_csv(index=False))
         return
     if fmt == "json":
         sys.stdout.write(json.dumps(json.loads(df.to_json(orient="records", force_ascii=False)),
@@ -49,7 +109,7 @@ def progress_bar(total: int, description: str) -> Progress:
     """A rich progress bar on stderr (so stdout stays machine-readable)."""
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[item]}"), TimeElapsedColumn(), console=err_console,
-                    transient=False, disable=not err_console.is_terminal and total < 0)
+                    transient=False, disable=QUIET["on"] or (not err_console.is_terminal and total < 0))
 
 
 def track(items: Iterable[str], total: int, description: str) -> Iterable[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cityplan.cli._common import console, print_table, progress_bar
+from cityplan.cli._common import note, print_table, progress_bar
 
 
 @click.command()
@@ -41,4 +41,4 @@ def build(data: str | None, out: str | None, catalog: str | None, layers: tuple[
         print_table(res.ledger.groupby(["layer", "action", "reason"]).size().reset_index(name="n"),
                     title="Repaired / dropped features")
     if fmt == "table":
-        console.print(f"[green]wrote[/] {res.path}")
+        note(f"[green]wrote[/] {res.path}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cityplan.cli._common import console
+from cityplan.cli._common import note, warn
 
 
 @click.command()
@@ -23,7 +23,7 @@ def convert(src: str, dst: str, from_crs: str | None, to_crs: str, layer: str | 
 
     res = convert_file(src, dst, src_crs=from_crs, dst_crs=to_crs, layer=layer, encoding=encoding,
                        skip_invalid=skip_invalid, overwrite=overwrite)
-    console.print(f"[green]wrote[/] {res.path}: {res.written} of {res.read} features, "
-                  f"{res.src_label} -> {res.dst_label}")
+    note(f"[green]wrote[/] {res.path}: {res.written} of {res.read} features, "
+         f"{res.src_label} -> {res.dst_label}")
     for row, reason in res.skipped:
-        console.print(f"[yellow]skipped[/] row {row}: {reason}")
+        warn(f"skipped row {row}: {reason}")

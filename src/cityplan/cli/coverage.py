@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from cityplan.cli._common import console, print_table, progress_bar
+from cityplan.cli._common import FiniteFloat, note, print_table, progress_bar, warn
 
 METHODS = ("euclid", "walk", "bike", "drive")  # cityplan.coverage.presets.METHODS, not imported for speed
 STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"]
@@ -17,14 +17,14 @@ STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"
 @click.option("--demand", help="Demand layer id or vector file (default: residential).")
 @click.option("--within", help="Limit with unit: 500m, 1.5km, 15min, 1h.")
 @click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike or drive.")
-@click.option("--speed", "speed_kmh", type=float, help="Travel speed in km/h (e.g. 3.6 for winter walking).")
+@click.option("--speed", "speed_kmh", type=FiniteFloat(0, min_open=True), help="Travel speed in km/h (e.g. 3.6 for winter walking).")
 @click.option("--by", type=click.Choice(["district"]), default="district", show_default=True, help="Aggregate by.")
 @click.option("--capacity", help="Facility column with capacity (seats, spaces): adds 2SFCA accessibility.")
-@click.option("--demand-share", type=float, default=1.0, show_default=True, help="Share of population that needs the facility (2SFCA).")
+@click.option("--demand-share", type=FiniteFloat(0, 1, min_open=True), default=1.0, show_default=True, help="Share of population that needs the facility (2SFCA).")
 @click.option("--population", help="Demand column with population (default: estimated from the census).")
 @click.option("--network", help="Routing network: road_graph (default) or any line layer / file, noded.")
-@click.option("--max-snap", type=float, default=300.0, show_default=True, help="Max distance (m) to snap to the network.")
-@click.option("--offroad", type=float, default=100.0, show_default=True, help="Isochrone width off the reached roads (m).")
+@click.option("--max-snap", type=FiniteFloat(0, min_open=True), default=300.0, show_default=True, help="Max distance (m) to snap to the network.")
+@click.option("--offroad", type=FiniteFloat(0), default=100.0, show_default=True, help="Isochrone width off the reached roads (m).")
 @click.option("--crs", help="Declared CRS of --facilities/--demand files without one (or gcj02).")
 @click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage.")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default out/coverage-NAME).")
@@ -65,10 +65,10 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, spe
                + f"; facilities {', '.join(p['facilities'])} ({p['facility_count']}); population: {p['population']}")
     print_table(res.districts[cols], title=f"Coverage {name} by district", caption=caption)
     if p.get("citation"):
-        console.print(f"[dim]{p['citation']}[/]")
+        note(f"[dim]{p['citation']}[/]")
     for w in res.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
-    console.print(f"[green]wrote[/] {len(written)} files to {folder}")
+        warn(w)
+    note(f"[green]wrote[/] {len(written)} files to {folder}")
 
 
 @coverage.command("presets")

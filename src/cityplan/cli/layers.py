@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from cityplan.catalog import ROLES, load_catalog
-from cityplan.cli._common import FORMATS, console, print_table
+from cityplan.cli._common import FORMATS, console, print_table, warn
 from cityplan.paths import default_onemap
 
 
@@ -50,10 +50,10 @@ def inspect(file: str, layer: str | None, encoding: str | None, fmt: str) -> Non
     print_table(pd.DataFrame(rows, columns=["property", "value"]).astype(str), title=str(file))
     print_table(pd.DataFrame(list(info["fields"].items()), columns=["field", "type"]), title="schema")
     if info["mojibake"]:
-        console.print(f"[yellow]warning:[/] text looks like {info['mojibake'].upper()} read as "
-                      f"Latin-1; use --encoding {info['mojibake']}")
+        warn(f"text looks like {info['mojibake'].upper()} read as "
+             f"Latin-1; use --encoding {info['mojibake']}")
     if info["crs"] is None:
-        console.print("[yellow]warning:[/] no CRS; declare one with --crs when using this file")
+        warn("no CRS; declare one with --crs when using this file")
 
 
 @layers.command()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cityplan.cli._common import console
+from cityplan.cli._common import note
 
 BASEMAPS = ("osm", "tianditu", "gaode", "none")  # cityplan.maps.basemaps.BASEMAPS
 
@@ -29,10 +29,10 @@ def _write(result, out: str | None, name: str, overwrite: bool) -> None:
 
     path = save_map(result, out or default_map_path(name), overwrite=overwrite)
     size = path.stat().st_size / 1e6
-    console.print(f"[green]wrote[/] {path} ({size:.1f} MB, {sum(result.layers.values()):,} features "
-                  f"in {len(result.layers)} layers)")
+    note(f"[green]wrote[/] {path} ({size:.1f} MB, {sum(result.layers.values()):,} features "
+         f"in {len(result.layers)} layers)")
     for n in result.notes:
-        console.print(f"  {n}")
+        note(f"  {n}")
 
 
 @click.group("map")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cityplan.cli._common import console, progress_bar
+from cityplan.cli._common import note, progress_bar
 
 
 @click.command()
@@ -39,6 +39,6 @@ def report(district, all_districts, out, fmt, presets, onemap, overwrite) -> Non
             folder = (Path(out) / name if all_districts else Path(out)) if out else project_root() / "out" / f"report-{name}"
             rep = build_district_report(name, shared, folder, formats=formats, overwrite=overwrite)
             bar.update(task, advance=1)
-            console.print(f"[green]wrote[/] {folder}: {len(rep.files)} files "
-                          f"({len(rep.progress)} progress rows, {len(rep.coverage)} coverage rows, "
+            note(f"[green]wrote[/] {folder}: {len(rep.files)} files "
+                 f"({len(rep.progress)} progress rows, {len(rep.coverage)} coverage rows, "
                           f"{rep.uncovered.name.nunique()} uncovered compounds)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cityplan.cli._common import console, print_table, progress_bar
+from cityplan.cli._common import note, print_table, progress_bar
 
 
 @click.command("run")
@@ -22,7 +22,7 @@ def run(data: str | None, out: str | None, overwrite: bool) -> None:
         res = run_all(data=data, overwrite=overwrite, out=out, step=lambda s: bar.update(task, item=s))
     if res.built is not None:
         tot = summary_counts(res.built.summary)
-        console.print(f"[green]one map[/] {res.onemap}: {len(res.built.summary)} layers, {tot['source_features']:,} "
+        note(f"[green]one map[/] {res.onemap}: {len(res.built.summary)} layers, {tot['source_features']:,} "
                       f"source features -> {tot['features']:,} written, {tot['repaired']} repaired, "
                       f"{tot['dropped']} dropped (ledger in the GeoPackage)")
     t = res.progress.table
@@ -36,4 +36,4 @@ def run(data: str | None, out: str | None, overwrite: bool) -> None:
     import pandas as pd
 
     print_table(pd.DataFrame(rows, columns=["proposal", "verdict", "findings"]), title="One-map review of the sample proposals")
-    console.print(f"[green]wrote[/] {len(res.outputs)} files, e.g. {res.outputs[0]}")
+    note(f"[green]wrote[/] {len(res.outputs)} files, e.g. {res.outputs[0]}")

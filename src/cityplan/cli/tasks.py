@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cityplan.cli._common import console, print_table
+from cityplan.cli._common import note, print_table, warn
 
 _ONEMAP = click.option("--onemap", type=click.Path(dir_okay=False),
                        help="One-map GeoPackage (default layers/build/harbin.gpkg).")
@@ -51,7 +51,7 @@ def progress(onemap: str | None, tasks_file: str | None, by: str | None, fmt: st
         sheets = {"chapters": res.chapters, "problems": _problems(res)}
         path = write_table(table, out, fmt=None if fmt == "table" else fmt, overwrite=overwrite,
                            sheets=sheets)
-        console.print(f"[green]wrote[/] {path}")
+        note(f"[green]wrote[/] {path}")
         return
     view = table.drop(columns=["title_en", "achieved", "achieved_ratio"]) if fmt == "table" else table
     caption = (f"one map built {res.build_info.get('built_at', '?')}; ratio = planned / target"
@@ -62,7 +62,7 @@ def progress(onemap: str | None, tasks_file: str | None, by: str | None, fmt: st
     if fmt == "table":
         print_table(res.chapters, title="Per chapter")
         for p in res.link.problems:
-            console.print(f"[yellow]warning:[/] {p['message']}")
+            warn(p["message"])
 
 
 def _problems(res) -> object:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cityplan._errors import CoverageError, SchemaError
-from cityplan.io.yamlfile import load_yaml
+from cityplan._errors import CoverageError
 from cityplan.paths import project_root
-
-METHODS = ("euclid", "walk", "bike", "drive")
-_KEYS = {"id", "title_zh", "title_en", "facilities", "method", "within", "speed_kmh", "radius_rules",
-         "target", "citation", "demand"}
+from cityplan.schema.presets import METHODS, load_presets_document  # noqa: F401 (METHODS re-exported)
 
 
 @dataclass(frozen=True)
@@ -39,12 +36,65 @@ def parse_within(text: str) -> Within:
                "(15min, 1h)")
         raise CoverageError(msg)
     v, u = float(m.group(1)), m.group(2)
-    if v <= 0:
-        msg = f"--within {text!r}: must be positive"
+    if v <= 0 or not math.isfinite(v):
+        msg = f"--within {text!r}: must be a positive, finite limit (e.g. 500m, 15min)"
         raise CoverageError(msg)
     if u in ("m", "km"):
         return Within(v * (1000 if u == "km" else 1), "m", text.strip())
     return Within(v * (3600 if u == "h" else 60), "s", text.strip())
+
+
+#: keyword -> (CLI option, lower bound, lower bound allowed, upper bound or None)
+_NUMERIC = {
+    "speed_kmh": ("--speed", 0.0, False, None),
+    "max_snap_m": ("--max-snap", 0.0, False, None),
+    "offroad_m": ("--offroad", 0.0, True, None),
+    "demand_share": ("--demand-share", 0.0, False, 1.0),
+    "access_spacing_m": ("access_spacing_m", 0.0, False, None),
+}
+
+
+def check_numeric_options(**kw: Any) -> None:
+    """Refuse non-finite or out-of-range numeric coverage options with a one-line :class:`CoverageError`.
+
+    Keywords are those of ``run_coverage``: ``speed_kmh`` (> 0 or None), ``max_snap_m`` (> 0),
+    ``offroad_m`` (>= 0), ``demand_share`` (> 0 and <= 1), ``access_spacing_m`` (> 0).
+    """
+    for key, value in kw.items():
+        if key not in _NUMERIC:
+            msg = f"check_numeric_options: unknown option {key!r}; known: {sorted(_NUMERIC)}"
+            raise TypeError(msg)
+        if value is None and key == "speed_kmh":
+            continue
+        opt, low, low_ok, high = _NUMERIC[key]
+        rng = f"{'>=' if low_ok else '>'} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
+        if isinstance(value, bool) or not math.isfinite(v):
+            msg = f"{opt} {value!r}: not a finite number; give a number {rng}"
+            raise CoverageError(msg)
+        if (v < low if low_ok else v <= low) or (high is not None and v > high):
+            msg = f"{opt} {value!r}: out of range; give a number {rng}"
+            raise CoverageError(msg)
+
+
+def check_capacity(values: Any, column: str, source: str = "the facilities") -> None:
+    """Refuse a ``--capacity`` column that holds text, negative or non-finite values.
+
+    Empty cells are allowed (counted as 0 capacity by 2SFCA); anything else must be a number >= 0.
+    """
+    import pandas as pd
+
+    s = pd.Series(values)
+    num = pd.to_numeric(s, errors="coerce")
+    bad = (s.notna() & num.isna()) | (num.notna() & (~num.apply(lambda x: math.isfinite(x)) | (num < 0)))
+    if bad.any():
+        row = bad.to_numpy().nonzero()[0][0]
+        msg = (f"--capacity {column!r}: row {row} of {source} holds {s.iloc[row]!r}, not a capacity; "
+               f"name a numeric column (seats, spaces) with values >= 0 ({int(bad.sum())} bad rows)")
+        raise CoverageError(msg)
 
 
 @dataclass(frozen=True)
@@ -71,28 +121,15 @@ def presets_path() -> Path:
 
 
 def load_presets(path: str | os.PathLike[str] | None = None) -> dict[str, Preset]:
-    """All presets by id, validated."""
+    """All presets by id, validated (schema: :mod:`cityplan.schema.presets`)."""
     p = Path(path) if path else presets_path()
-    raw = load_yaml(p, what="coverage presets file") or {}
-    out: dict[str, Preset] = {}
-    for i, r in enumerate(raw.get("presets", [])):
-        extra = set(r) - _KEYS
-        if extra:
-            msg = f"{p}: preset #{i}: unknown key(s) {sorted(extra)}; allowed {sorted(_KEYS)}"
-            raise SchemaError(msg)
-        if r.get("method") not in METHODS:
-            msg = f"{p}: preset {r.get('id')!r}: method {r.get('method')!r} is not one of {METHODS}"
-            raise SchemaError(msg)
-        if not r.get("citation"):
-            msg = f"{p}: preset {r.get('id')!r} needs a citation"
-            raise SchemaError(msg)
-        out[r["id"]] = Preset(
-            id=r["id"], title_zh=r["title_zh"], title_en=r["title_en"],
-            facilities=tuple(r["facilities"]), method=r["method"], within=parse_within(r["within"]),
-            citation=r["citation"], speed_kmh=r.get("speed_kmh"),
-            radius_rules=tuple(r.get("radius_rules", ())), target=dict(r.get("target") or {}),
-            demand=r.get("demand", "residential"))
-    return out
+    doc = load_presets_document(p)
+    return {r.id: Preset(
+        id=r.id, title_zh=r.title_zh, title_en=r.title_en,
+        facilities=tuple(f.model_dump(exclude_unset=True) for f in r.facilities), method=r.method,
+        within=parse_within(r.within), citation=r.citation, speed_kmh=r.speed_kmh,
+        radius_rules=tuple(x.model_dump() for x in r.radius_rules),
+        target=r.target.model_dump() if r.target else {}, demand=r.demand) for r in doc.presets}
 
 
 def get_preset(name: str, path: str | os.PathLike[str] | None = None) -> Preset:

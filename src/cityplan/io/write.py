@@ -1,8 +1,16 @@
-"""Atomic writers: every output goes to a temp file in the target folder, then is renamed."""
+"""Atomic writers: every output goes to a temp file in the target folder, then is renamed.
+
+Without ``overwrite`` the rename is exclusive (a hard link that fails if the target exists), so of
+two processes writing the same output one refuses. Temp files are removed on any exception,
+including the ``SystemExit``/``KeyboardInterrupt`` the CLI raises on SIGTERM/SIGINT. Operating-system
+failures a user can fix (permission denied, read-only file system, disk full, name too long) become
+one-line :class:`OutputError` messages naming the path.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import tempfile
@@ -13,13 +21,46 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from cityplan._errors import OutputExistsError, SchemaError
+from cityplan._errors import CityplanError, OutputExistsError, SchemaError
+from cityplan.io.safecells import force_text_cells, neutralise_frame
 
 logger = logging.getLogger(__name__)
 
 TABLE_FORMATS = ("csv", "json", "xlsx")
 _DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile",
             ".fgb": "FlatGeobuf"}
+
+#: temp paths being written right now (for diagnostics and last-resort cleanup)
+LIVE_TEMPS: set[Path] = set()
+
+_FIXES = {
+    errno.EACCES: "permission denied; choose a folder you can write to or fix its permissions",
+    errno.EPERM: "operation not permitted; choose a folder you can write to or fix its permissions",
+    errno.EROFS: "read-only file system; write to a folder on a writable disk",
+    errno.ENOSPC: "no space left on device; free some space or write to another disk",
+    errno.EDQUOT: "disk quota exceeded; free some space or write to another disk",
+    errno.ENAMETOOLONG: "file name too long; use a shorter file or folder name",
+    errno.ENOENT: "no such file or directory; check the path",
+    errno.ENOTDIR: "a part of the path is not a folder; check the path",
+    errno.EISDIR: "is a folder, not a file; give a file name",
+}
+_DISK_FULL_TEXT = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+class OutputError(CityplanError):
+    """An output cannot be written for a reason the user can fix (permissions, space, name)."""
+
+
+def user_oserror_message(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str | None:
+    """One line naming the path and the fix for a user-caused OS error, else ``None``."""
+    code = getattr(exc, "errno", None)
+    if code not in _FIXES:
+        low = str(exc).lower()
+        if not any(t in low for t in _DISK_FULL_TEXT):
+            return None
+        code = errno.ENOSPC
+    where = path if path is not None else getattr(exc, "filename", None)
+    return f"{where}: {_FIXES[code]}" if where is not None else _FIXES[code]
 
 
 def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
@@ -31,29 +72,81 @@ def check_output(path: str | os.PathLike[str], *, overwrite: bool) -> Path:
     return p
 
 
+def _publish(src: Path, dst: Path, *, overwrite: bool) -> None:
+    """Rename ``src`` to ``dst``; without ``overwrite`` fail if ``dst`` exists, even in a race."""
+    if overwrite:
+        os.replace(src, dst)
+        return
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        msg = f"{dst}: output exists (written meanwhile by another process?); pass --overwrite to replace it"
+        raise OutputExistsError(msg) from None
+    except OSError as exc:  # file systems without hard links: best effort
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        check_output(dst, overwrite=False)
+        os.replace(src, dst)
+    else:
+        os.unlink(src)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     The temporary file keeps the suffix so drivers that infer the format from it
-    work. On error the temporary file is removed and ``path`` is untouched.
+    work. On error (or SIGTERM/SIGINT in the CLI) the temporary file is removed and
+    ``path`` is untouched. Without ``overwrite`` the final rename refuses an existing ``path``.
     """
     target = check_output(path, overwrite=overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    os.unlink(tmp)  # drivers want to create the file themselves
-    tmp_path = Path(tmp)
+    tmp_path: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+        tmp_path = Path(tmp)
+        LIVE_TEMPS.add(tmp_path)
+        os.close(fd)
+        os.unlink(tmp)  # drivers want to create the file themselves
         yield tmp_path
         if target.suffix.lower() == ".shp":
-            for side in tmp_path.parent.glob(tmp_path.stem + ".*"):
+            _publish(tmp_path, target, overwrite=overwrite)
+            for side in _siblings(tmp_path):
                 os.replace(side, target.with_suffix(side.suffix))
         else:
-            os.replace(tmp_path, target)
+            _publish(tmp_path, target, overwrite=overwrite)
+    except CityplanError:
+        raise
+    except Exception as exc:
+        line = user_oserror_message(exc, target if getattr(exc, "filename", None) in (None, str(tmp_path))
+                                    else None)
+        if line is None:
+            raise
+        raise OutputError(line) from exc
     finally:
-        for side in tmp_path.parent.glob(tmp_path.stem + ".*"):
-            side.unlink(missing_ok=True)
+        if tmp_path is not None:
+            for side in _siblings(tmp_path):
+                with contextlib.suppress(OSError):
+                    side.unlink()
+            LIVE_TEMPS.discard(tmp_path)
+
+
+def _siblings(tmp: Path) -> list[Path]:
+    """``tmp`` and its side files (``.shp`` parts, ``-journal``), without glob metacharacters."""
+    stem = tmp.stem + "."
+    try:
+        return [p for p in tmp.parent.iterdir() if p.name.startswith(stem)]
+    except OSError:
+        return []
+
+
+def remove_live_temps() -> None:
+    """Unlink every temp file still being written (last resort on abnormal exit)."""
+    for tmp in list(LIVE_TEMPS):
+        for side in _siblings(tmp):
+            with contextlib.suppress(OSError):
+                side.unlink()
+        LIVE_TEMPS.discard(tmp)
 
 
 def write_vector(
@@ -89,6 +182,9 @@ def write_table(
 ) -> Path:
     """Write a plain table as CSV (UTF-8 with BOM, so Excel reads Chinese), JSON or XLSX.
 
+    Text cells of CSV and XLSX are neutralised (:mod:`cityplan.io.safecells`): none can become a
+    formula; JSON is data, written as is.
+
     ``sheets`` adds further named sheets to an XLSX workbook (the first is ``sheet_name``).
     """
     p = Path(path)
@@ -98,12 +194,13 @@ def write_table(
         raise SchemaError(msg)
     with atomic_path(p, overwrite=overwrite) as tmp:
         if fmt == "csv":
-            df.to_csv(tmp, index=False, encoding="utf-8-sig")
+            neutralise_frame(df).to_csv(tmp, index=False, encoding="utf-8-sig")
         elif fmt == "json":
             df.to_json(tmp, orient="records", force_ascii=False, indent=1)
         else:
             with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-                df.to_excel(xw, sheet_name=sheet_name, index=False)
+                neutralise_frame(df, xlsx=True).to_excel(xw, sheet_name=sheet_name, index=False)
                 for name, extra in (sheets or {}).items():
-                    extra.to_excel(xw, sheet_name=name[:31], index=False)
+                    neutralise_frame(extra, xlsx=True).to_excel(xw, sheet_name=name[:31], index=False)
+                force_text_cells(xw.book)
     return p

@@ -19,19 +19,29 @@ def to_markdown(rep: ReviewReport) -> str:
     f = rep.findings[SHOW].copy()
     lines += [_md_table(f), ""]
     if rep.notes:
-        lines += ["## Notes", *[f"- {n}" for n in rep.notes], ""]
+        lines += ["## Notes", *[f"- {md_text(n)}" for n in rep.notes], ""]
     if rep.impact is not None and len(rep.impact):
         lines += ["## Coverage impact", _md_table(rep.impact), ""]
-    lines += ["## Data checked against", *[f"- {k}: {v}" for k, v in rep.data_version.items()], "",
-              "## Rules", *[f"- **{r.id}** ({r.severity}): {r.title_en} - {r.citation}" for r in rep.rules]]
+    lines += ["## Data checked against", *[f"- {md_text(k)}: {md_text(v)}" for k, v in rep.data_version.items()], "",
+              "## Rules", *[f"- **{md_text(r.id)}** ({md_text(r.severity)}): {md_text(r.title_en)} - "
+                            f"{md_text(r.citation)}" for r in rep.rules]]
     return "\n".join(lines) + "\n"
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"})
+
+
+def md_text(value: object) -> str:
+    """User text made inert in Markdown: HTML escaped, Markdown syntax backslash-escaped, one line."""
+    text = " ".join(str(value).split())
+    return html.escape(text, quote=True).translate(_MD_SPECIAL)
 
 
 def _md_table(df: pd.DataFrame) -> str:
     cells = df.astype(object).where(df.notna(), "")
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    head = "| " + " | ".join(md_text(c) for c in df.columns) + " |"
     sep = "|" + "---|" * len(df.columns)
-    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in cells.to_numpy()]
+    body = ["| " + " | ".join(md_text(v) for v in row) + " |" for row in cells.to_numpy()]
     return "\n".join([head, sep, *body])
 
 

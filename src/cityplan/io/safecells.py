@@ -1,0 +1,73 @@
+"""Neutralise text cells so CSV/XLSX outputs can never hold a live formula (OWASP CSV injection).
+
+A text cell that starts with ``=``, ``+``, ``-``, ``@``, tab, CR or LF (or the full-width
+``＝ ＋ － ＠``, which some spreadsheet locales also accept) is prefixed with a single quote.
+Numbers, booleans and dates keep their type: a numeric column's ``-3.5`` is not text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def neutralise(value: Any) -> Any:
+    """Return ``value`` with a leading ``'`` if it is text starting with a formula trigger."""
+    if isinstance(value, str) and value.startswith(TRIGGERS):
+        return "'" + value
+    return value
+
+
+def _neutralise_xlsx(value: Any) -> Any:
+    """:func:`neutralise`, and control characters XLSX cannot store shown as U+FFFD."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return neutralise(value)
+
+
+def _is_plain(series: pd.Series) -> bool:
+    """Numeric, boolean and datetime columns hold no text."""
+    dt = series.dtype
+    return (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
+            or pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt))
+
+
+def neutralise_frame(df: pd.DataFrame, *, xlsx: bool = False) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names are neutralised.
+
+    Columns are examined by dtype: numeric/bool/datetime columns are left alone; every other
+    column is mapped cell by cell, so numbers inside an object column stay numbers. With
+    ``xlsx``, control characters a workbook cannot hold become U+FFFD instead of crashing.
+    """
+    fix = _neutralise_xlsx if xlsx else neutralise
+    out = pd.DataFrame(df, copy=True)
+    for i in range(out.shape[1]):
+        s = out.iloc[:, i]
+        if _is_plain(s):
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        out.isetitem(i, s.map(fix, na_action="ignore"))
+    out.columns = [fix(c) for c in out.columns]
+    return out
+
+
+def force_text_cells(workbook: Any) -> int:
+    """Turn any formula cell of an openpyxl ``workbook`` into a neutralised text cell.
+
+    A second line of defence behind :func:`neutralise_frame`; returns how many cells changed.
+    """
+    changed = 0
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    text = neutralise(str(cell.value))
+                    cell.value = text
+                    cell.data_type = "s"
+                    changed += 1
+    return changed
