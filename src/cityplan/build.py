@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,15 @@ import numpy as np
 import pandas as pd
 
 from cityplan import __version__
-from cityplan._errors import SchemaError
+from cityplan._errors import OutputExistsError, SchemaError
 from cityplan.catalog import Catalog, LayerSpec, load_catalog
 from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_table, read_vector
-from cityplan.io.write import check_output, write_gpkg
-from cityplan.onemap import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE
-from cityplan.paths import data_dir, default_onemap
+from cityplan.onemap import default_location
+from cityplan.paths import data_dir
+from cityplan.store import is_url, location_label, open_store
+from cityplan.store.base import BuildPayload, LayerMeta
+from cityplan.store.styles import qml_for
 from cityplan.tasks.register import Register, load_register
 from cityplan.tasks.sites import make_plan_sites
 from cityplan.tools.derive import dissolve_by_prefix, riverside_band, select_points
@@ -40,7 +43,7 @@ logger = logging.getLogger(__name__)
 class BuildResult:
     """What :func:`build_onemap` wrote."""
 
-    path: Path
+    path: Path | str
     summary: pd.DataFrame
     ledger: pd.DataFrame
     info: dict[str, str]
@@ -171,8 +174,9 @@ def build_onemap(
     ----------
     data : path-like, optional
         Data folder (default ``$CITYPLAN_DATA`` or ``../shared/data/harbin``).
-    out : path-like, optional
-        Output GeoPackage (default ``layers/build/harbin.gpkg``).
+    out : path-like or str, optional
+        Output GeoPackage, or a ``postgresql://USER@HOST:PORT/DB[?schema=NAME]`` URL
+        (default ``$CITYPLAN_ONEMAP`` or ``layers/build/harbin.gpkg``).
     catalog : Catalog or path-like, optional
         Catalog (default ``layers/catalog.yaml``).
     tasks : path-like, optional
@@ -191,8 +195,11 @@ def build_onemap(
     """
     cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
     root = data_dir(data)
-    target = Path(out) if out is not None else default_onemap()
-    check_output(target, overwrite=overwrite)
+    target: Path | str = (out if is_url(out) else Path(out)) if out is not None else default_location()
+    store = open_store(target)
+    if not overwrite and (store.exists() if is_url(target) else Path(target).exists()):
+        msg = f"{location_label(target)}: output exists; pass --overwrite to replace it"
+        raise OutputExistsError(msg)
     wanted = _with_dependencies(cat, layers) if layers else set(cat.ids)
     ledger = Ledger()
     loaded: dict[str, pd.DataFrame] = {}
@@ -221,6 +228,7 @@ def build_onemap(
             "illustrative": spec.illustrative, "description": spec.description,
             "quantities": json.dumps(list(spec.quantities), ensure_ascii=False),
             "style": json.dumps(spec.style, ensure_ascii=False),
+            "roles": json.dumps(list(spec.roles)),
         })
         logger.info("%s: %d of %d features", spec.id, len(df), n_in)
         if progress:
@@ -232,6 +240,8 @@ def build_onemap(
         raise AssertionError(msg)
     info = {
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "build_id": uuid.uuid4().hex, "city": cat.city,
+        "extract_bbox": json.dumps(list(cat.extract_bbox)),
         "cityplan_version": __version__, "data_dir": str(root.resolve()),
         "catalog": str(cat.path), "catalog_sha256": sha256_file(cat.path),
         "storage_crs": cat.storage_crs, "working_crs": cat.working_crs,
@@ -239,13 +249,15 @@ def build_onemap(
     if reg_cache:
         info |= {"tasks": str(reg_cache[0].path), "tasks_sha256": sha256_file(reg_cache[0].path)}
     ledger_df = ledger.frame()
-    tables: dict[str, pd.DataFrame] = dict(loaded)
-    tables[CATALOG_TABLE] = summary
-    tables[LEDGER_TABLE] = ledger_df if len(ledger_df) else pd.DataFrame(
-        {c: pd.Series(dtype="object") for c in ledger_df.columns})
-    tables[INFO_TABLE] = pd.DataFrame({"key": list(info), "value": list(info.values())})
-    write_gpkg(tables, target, overwrite=overwrite)
-    logger.info("wrote %s: %d layers", target, len(loaded))
+    if not len(ledger_df):
+        ledger_df = pd.DataFrame({c: pd.Series(dtype="object") for c in ledger_df.columns})
+    meta = {spec.id: LayerMeta(title=f"{spec.title_zh} {spec.title_en}", description=spec.description,
+                               qml=qml_for(spec.geometry, spec.style, illustrative=spec.illustrative,
+                                           title=spec.title_en))
+            for spec in cat.layers if spec.id in loaded}
+    store.replace_map(BuildPayload(layers=loaded, catalog=summary, ledger=ledger_df, info=info, meta=meta),
+                      overwrite=overwrite)
+    logger.info("wrote %s: %d layers", location_label(target), len(loaded))
     return BuildResult(path=target, summary=summary, ledger=ledger_df, info=info)
 
 

@@ -1,102 +1,268 @@
-"""Read the one-map GeoPackage that `cityplan build` wrote: layers, catalog table, build info."""
+"""The one map (一张图) as an object opened once: catalog, roles, working CRS, layers, caches.
+
+``OneMap.open(location)`` takes a GeoPackage path or a ``postgresql://`` URL; analyses take a
+``OneMap`` (or, for convenience, anything :meth:`OneMap.coerce` accepts) and find their inputs
+by the functional **role** the catalog declares (``layer_for("districts")``), never by a
+city-specific layer name.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from functools import lru_cache
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
-import pyogrio
+from pyproj import CRS
 
-from cityplan._errors import LayerNotFoundError
+from cityplan._errors import LayerNotFoundError, OneMapError
 from cityplan.paths import default_onemap
+from cityplan.store import is_url, open_store
+from cityplan.store.base import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE, Store
 
-try:  # pyarrow makes reading ~40 % faster; everything works without it
-    import pyarrow  # noqa: F401
+logger = logging.getLogger(__name__)
 
-    _ARROW = True
-except ImportError:
-    _ARROW = False
+__all__ = ["CATALOG_TABLE", "INFO_TABLE", "LEDGER_TABLE", "OneMap", "OneMapLike"]
 
-CATALOG_TABLE = "cityplan_catalog"
-LEDGER_TABLE = "cityplan_ledger"
-INFO_TABLE = "cityplan_build_info"
+OneMapLike = "OneMap | str | os.PathLike[str] | None"
 
 
-def onemap_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The one-map GeoPackage to read; a clear error if it has not been built."""
-    p = Path(path) if path is not None else default_onemap()
-    if not p.exists():
-        msg = f"{p}: one-map GeoPackage not found; run `cityplan build` first (or pass --onemap FILE)"
-        raise LayerNotFoundError(msg)
-    return p
+class OneMap:
+    """A built one map, opened once.
 
+    Parameters
+    ----------
+    store : Store
+        The backend (:class:`cityplan.store.gpkg.GpkgStore` or ``PostgisStore``).
 
-@lru_cache(maxsize=8)
-def _layer_names(path: str, mtime: float) -> tuple[str, ...]:
-    return tuple(str(n) for n, _ in pyogrio.list_layers(path))
-
-
-def layer_names(path: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
-    """Layers and tables of the one map (cached per file version)."""
-    p = onemap_path(path)
-    return _layer_names(str(p), p.stat().st_mtime)
-
-
-def read_layer(path: str | os.PathLike[str] | None, layer: str) -> gpd.GeoDataFrame:
-    """One layer of the one map, with a message listing the layers if it is missing."""
-    p = onemap_path(path)
-    names = layer_names(p)
-    if layer not in names:
-        msg = f"{p}: no layer {layer!r}; it holds {names}. Rebuild with `cityplan build --overwrite`"
-        raise LayerNotFoundError(msg)
-    return pyogrio.read_dataframe(p, layer=layer, use_arrow=_ARROW)
-
-
-@lru_cache(maxsize=8)
-def _table(path: str, mtime: float, layer: str) -> pd.DataFrame:
-    return pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
-
-
-def _read_table(path: str | os.PathLike[str] | None, layer: str) -> pd.DataFrame:
-    p = onemap_path(path)
-    return _table(str(p), p.stat().st_mtime, layer).copy()
-
-
-def read_catalog_table(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The ``cityplan_catalog`` table (one row per layer) with ``quantities``/``style`` parsed."""
-    t = _read_table(path, CATALOG_TABLE)
-    for col in ("quantities", "style"):
-        if col in t.columns:
-            t[col] = t[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else [])
-    t["illustrative"] = t["illustrative"].astype(bool)
-    return t
-
-
-def read_build_info(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    """Build time, data folder, catalog and register hashes of the one map."""
-    t = _read_table(path, INFO_TABLE)
-    return dict(zip(t["key"], t["value"], strict=True))
-
-
-def read_ledger(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The repair/drop ledger of the build."""
-    return _read_table(path, LEDGER_TABLE)
-
-
-def cache_file(path: str | os.PathLike[str] | None, kind: str, suffix: str) -> Path:
-    """A cache file beside the one map for ``kind``, named after the build (older ones removed).
-
-    Derived data (the routing graph, prepared demand) depend only on the one map; naming the
-    file after the build time means a rebuild can never serve a stale cache.
+    Notes
+    -----
+    Layers are read once and kept in memory (copies are handed out, so callers may modify
+    them). The catalog, build info and working CRS are read on first use.
     """
-    p = onemap_path(path)
-    stamp = read_build_info(p).get("built_at", "").replace(":", "")
-    current = p.with_name(f"{p.stem}.{kind}.{stamp}{suffix}")
-    for old in p.parent.glob(f"{p.stem}.{kind}.*{suffix}"):
-        if old != current:
-            old.unlink(missing_ok=True)
-    return current
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._layers: dict[str, pd.DataFrame] = {}
+        self._lock = threading.Lock()
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, location: str | os.PathLike[str] | None = None) -> OneMap:
+        """Open the one map at ``location`` (path or URL); default ``$CITYPLAN_ONEMAP`` or the
+        project's ``layers/build/harbin.gpkg``.
+
+        Raises
+        ------
+        OneMapError
+            Missing, damaged or not a cityplan one map; server unreachable, wrong password...
+        """
+        loc = location if location is not None else default_location()
+        store = open_store(loc)
+        store.check()
+        return cls(store)
+
+    @classmethod
+    def coerce(cls, onemap: OneMap | str | os.PathLike[str] | None) -> OneMap:
+        """``onemap`` itself, or the (cached) one map opened at that location."""
+        if isinstance(onemap, OneMap):
+            return onemap
+        loc = onemap if onemap is not None else default_location()
+        return _open_cached(loc)
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        """Where the map lives (path, or URL with the password masked)."""
+        return self.store.label
+
+    @property
+    def kind(self) -> str:
+        """``"gpkg"`` or ``"postgis"``."""
+        return self.store.kind
+
+    @property
+    def path(self) -> Path | None:
+        """The GeoPackage file, or None for a database."""
+        return getattr(self.store, "path", None)
+
+    def __repr__(self) -> str:
+        return f"OneMap({self.label!r}, built {self.build_stamp})"
+
+    @cached_property
+    def build_info(self) -> dict[str, str]:
+        """Build time, data folder, catalog and register hashes, CRSs."""
+        t = self.store.read(INFO_TABLE)
+        return dict(zip(t["key"].astype(str), t["value"].astype(str), strict=True))
+
+    @property
+    def build_stamp(self) -> str:
+        """Identifies the build (its time stamp); caches are keyed by it."""
+        return self.build_info.get("build_id") or self.build_info.get("built_at", "")
+
+    @cached_property
+    def catalog(self) -> pd.DataFrame:
+        """The ``cityplan_catalog`` table, ``quantities``/``style``/``roles`` parsed."""
+        t = self.store.read(CATALOG_TABLE).copy()
+        for col in ("quantities", "style", "roles"):
+            if col not in t.columns:
+                t[col] = "[]"
+            t[col] = t[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else [])
+        t["illustrative"] = t["illustrative"].astype(bool)
+        return t
+
+    @cached_property
+    def ledger(self) -> pd.DataFrame:
+        """The build's repair/drop ledger."""
+        return self.store.read(LEDGER_TABLE)
+
+    @cached_property
+    def working_crs(self) -> CRS:
+        """The metric CRS analyses measure in: the catalog's, else the GK3 zone of the data."""
+        declared = self.build_info.get("working_crs")
+        if declared:
+            return CRS.from_user_input(declared)
+        from cityplan.crs import working_crs
+
+        minx, miny, maxx, maxy = self.extent
+        frame = gpd.GeoDataFrame(geometry=gpd.points_from_xy([minx, maxx], [miny, maxy]), crs=4326)
+        return working_crs(frame)
+
+    @property
+    def working_epsg(self) -> int:
+        """EPSG code of :attr:`working_crs`."""
+        code = self.working_crs.to_epsg()
+        return int(code) if code else 0
+
+    @cached_property
+    def extent(self) -> tuple[float, float, float, float]:
+        """lon/lat bounds of the map (the catalog's extract box, else the districts' bounds)."""
+        box = self.build_info.get("extract_bbox")
+        if box:
+            vals = json.loads(box)
+            return (float(vals[0]), float(vals[1]), float(vals[2]), float(vals[3]))
+        b = self.layer_for("districts").to_crs(4326).total_bounds
+        return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+
+    @property
+    def city(self) -> str:
+        """The city's name as the catalog gives it."""
+        return self.build_info.get("city", "")
+
+    # -- layers -----------------------------------------------------------------------------
+    @property
+    def layer_ids(self) -> list[str]:
+        """Catalog layer ids in build order."""
+        return self.catalog["layer"].astype(str).tolist()
+
+    def has_layer(self, layer_id: str) -> bool:
+        """True when ``layer_id`` is a layer of this map."""
+        return layer_id in set(self.layer_ids)
+
+    def layer(self, layer_id: str, *, bbox: tuple[float, float, float, float] | None = None) -> Any:
+        """One layer (GeoDataFrame in the storage CRS; DataFrame for tables), read once.
+
+        ``bbox`` (lon/lat) reads only the features it touches (not cached).
+        """
+        if not self.has_layer(layer_id):
+            msg = (f"{self.label}: no layer {layer_id!r}; it holds {self.layer_ids}. Rebuild with "
+                   "`cityplan build --overwrite` or check the catalog")
+            raise LayerNotFoundError(msg)
+        if bbox is not None:
+            return self.store.read(layer_id, bbox=bbox)
+        with self._lock:
+            if layer_id not in self._layers:
+                self._layers[layer_id] = self.store.read(layer_id)
+            return self._layers[layer_id].copy()
+
+    def layers_with_role(self, role: str) -> list[str]:
+        """Ids of the layers declaring the functional ``role``."""
+        return [str(r.layer) for r in self.catalog.itertuples() if role in (r.roles or [])]
+
+    def layer_id_for(self, role: str, *, required: bool = True) -> str | None:
+        """The id of the (first) layer with ``role``; an error naming the catalog key otherwise."""
+        ids = self.layers_with_role(role)
+        if ids:
+            return ids[0]
+        if not required:
+            return None
+        msg = (f"{self.label}: no layer has the role {role!r}; declare `roles: [{role}]` on a layer "
+               "of the catalog and rebuild (see docs/catalog.md)")
+        raise LayerNotFoundError(msg)
+
+    def layer_for(self, role: str) -> Any:
+        """The layer with the functional ``role`` (e.g. ``districts``, ``census``, ``road_graph``)."""
+        lid = self.layer_id_for(role)
+        assert lid is not None
+        return self.layer(lid)
+
+    @property
+    def plan_layer_ids(self) -> list[str]:
+        """Plan-site layers (catalog role ``plan``)."""
+        return self.catalog.loc[self.catalog["role"] == "plan", "layer"].astype(str).tolist()
+
+    def catalog_row(self, layer_id: str) -> Mapping[str, Any]:
+        """The catalog row of a layer."""
+        row = self.catalog[self.catalog["layer"] == layer_id]
+        if row.empty:
+            self.layer(layer_id)  # raises with the list of layers
+        return row.iloc[0].to_dict()
+
+    # -- caches -----------------------------------------------------------------------------
+    def cached_arrays(self, key: str) -> dict[str, np.ndarray] | None:
+        """Arrays cached in the store for this build (None when absent)."""
+        try:
+            return self.store.read_cache(key, self.build_stamp)
+        except (OneMapError, TypeError, ValueError) as exc:
+            logger.info("cache %s unreadable (%s); recomputing", key, exc)
+            return None
+
+    def cache_arrays(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
+        """Keep ``arrays`` in the store for this build (plain arrays; never pickles)."""
+        self.store.write_cache(key, self.build_stamp, arrays)
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self.store.close()
+
+
+def default_location() -> str | Path:
+    """``$CITYPLAN_ONEMAP`` (path or URL) or the project's default GeoPackage."""
+    env = os.environ.get("CITYPLAN_ONEMAP")
+    if env:
+        return env if is_url(env) else Path(env)
+    return default_onemap()
+
+
+_CACHE: OrderedDict[tuple[str, str], OneMap] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _open_cached(location: str | os.PathLike[str]) -> OneMap:
+    """Open ``location`` once per build: the same object for the same build of the same map."""
+    om = OneMap.open(location)
+    key = (str(location), _identity(om))
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            om.close()
+            return hit
+        _CACHE[key] = om
+        while len(_CACHE) > 4:
+            _CACHE.popitem(last=False)[1].close()
+    return om
+
+
+def _identity(om: OneMap) -> str:
+    p = om.path
+    inode = f"{p.stat().st_ino}" if p is not None else ""
+    return f"{om.build_stamp}|{inode}"

@@ -9,18 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cityplan.paths import default_onemap, project_root
+from cityplan.paths import project_root
 
 logger = logging.getLogger(__name__)
-
-HEADLINE_PRESETS = ("ice-30min", "park-service-radius")
-
 
 @dataclass
 class RunResult:
     """What the main job produced."""
 
-    onemap: Path
+    onemap: Path | str
     built: Any = None
     progress: Any = None
     outputs: list[Path] = field(default_factory=list)
@@ -29,7 +26,8 @@ class RunResult:
 
 
 def run_all(*, data: str | os.PathLike[str] | None = None, overwrite: bool = False,
-            out: str | os.PathLike[str] | None = None, step: Callable[[str], None] | None = None) -> RunResult:
+            out: str | os.PathLike[str] | None = None, step: Callable[[str], None] | None = None,
+            run_file: str | os.PathLike[str] | None = None) -> RunResult:
     """Build the one map (if missing or ``overwrite``), then progress, maps, coverage and reviews.
 
     Outputs go to ``out`` (default ``out/``) and ``maps/build/``; existing ones are replaced only
@@ -38,30 +36,56 @@ def run_all(*, data: str | os.PathLike[str] | None = None, overwrite: bool = Fal
     from cityplan.build import build_onemap
     from cityplan.coverage import run_coverage, write_coverage
     from cityplan.maps import district_map, onemap_map, save_map, task_map
+    from cityplan.maps.coverage_map import coverage_map
+    from cityplan.onemap import OneMap, default_location
     from cityplan.review import review_file
+    from cityplan.schema.run import load_run_spec
+    from cityplan.store import open_store
     from cityplan.tasks import compute_progress
 
     note = step or (lambda _s: None)
-    gpkg = default_onemap()
-    res = RunResult(onemap=gpkg)
-    if overwrite or not gpkg.exists():
+    spec = load_run_spec(run_file or project_root() / "layers" / "run.yaml")
+    location = default_location()
+    res = RunResult(onemap=location)
+    if overwrite or not open_store(location).exists():
         note("build")
-        res.built = build_onemap(data=data, out=gpkg, overwrite=True)
+        res.built = build_onemap(data=data, out=location, overwrite=True)
+    om = OneMap.open(location)
+    _check_data_dir(om, data)
     note("progress")
-    res.progress = compute_progress(gpkg, by="district")
+    res.progress = compute_progress(om, by="district")
     note("maps")
     maps_dir = project_root() / "maps" / "build"
-    for name, make in (("onemap-offline", lambda: onemap_map(gpkg, offline=True)),
-                       ("task-2.3.3", lambda: task_map("2.3.3", gpkg, offline=True)),
-                       ("district-南岗区", lambda: district_map("南岗区", gpkg, offline=True))):
+    jobs = [("onemap-offline", lambda: onemap_map(om, offline=True))]
+    jobs += [(f"task-{t}", lambda t=t: task_map(t, om, offline=True)) for t in spec.task_maps]
+    jobs += [(f"district-{d}", lambda d=d: district_map(d, om, offline=True)) for d in spec.district_maps]
+    for name, make in jobs:
         res.outputs.append(save_map(make(), maps_dir / f"{name}.html", overwrite=overwrite))
     root = Path(out) if out else project_root() / "out"
-    for preset in HEADLINE_PRESETS:
+    for preset in spec.coverage_presets:
         note(f"coverage {preset}")
-        cov = run_coverage(gpkg, preset=preset)
+        cov = run_coverage(om, preset=preset)
         res.coverage[preset] = cov
-        res.outputs += write_coverage(cov, root / f"coverage-{preset}", overwrite=overwrite, onemap=gpkg)
-    for p in sorted((project_root() / "examples" / "proposals").glob("*.geojson")):
-        note(f"review {p.stem}")
-        res.reviews[p.stem] = review_file(p, onemap=gpkg)
+        folder = root / f"coverage-{preset}"
+        res.outputs += write_coverage(cov, folder, overwrite=overwrite)
+        res.outputs.append(save_map(coverage_map(cov, om, offline=True), folder / "coverage_map.html",
+                                    overwrite=True))
+    if spec.proposals:
+        for p in sorted((project_root() / spec.proposals).glob("*.geojson")):
+            note(f"review {p.stem}")
+            res.reviews[p.stem] = review_file(p, onemap=om)
     return res
+
+
+def _check_data_dir(om, data) -> None:
+    """Say which data the one map was built from when it differs from the data asked for now."""
+    from cityplan.paths import data_dir
+
+    try:
+        wanted = str(data_dir(data).resolve())
+    except Exception:  # noqa: BLE001 - no data folder: the built map is all there is
+        return
+    built = om.build_info.get("data_dir", "")
+    if built and built != wanted:
+        logger.warning("the one map %s was built from %s, not %s; using the built map "
+                       "(pass --overwrite to rebuild from %s)", om.label, built, wanted, wanted)

@@ -9,14 +9,14 @@ from cityplan.cli._common import note, print_table, progress_bar
 
 @click.command()
 @click.option("--data", type=click.Path(file_okay=False), help="Data folder (default $CITYPLAN_DATA or ../shared/data/harbin).")
-@click.option("--out", type=click.Path(dir_okay=False), help="Output GeoPackage (default layers/build/harbin.gpkg).")
+@click.option("--out", help="Output GeoPackage, or postgresql://USER@HOST:PORT/DB[?schema=NAME] (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
 @click.option("--catalog", type=click.Path(dir_okay=False), help="Layer catalog (default layers/catalog.yaml).")
 @click.option("--layer", "layers", multiple=True, help="Build only this layer id (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 def build(data: str | None, out: str | None, catalog: str | None, layers: tuple[str, ...],
           overwrite: bool, fmt: str) -> None:
-    """Build the one-map GeoPackage from the catalog and print its summary."""
+    """Build the one map (GeoPackage or PostGIS) from the catalog and print its summary."""
     from cityplan.build import build_onemap, summary_counts
     from cityplan.catalog import load_catalog
 

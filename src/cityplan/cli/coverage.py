@@ -26,7 +26,7 @@ STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"
 @click.option("--max-snap", type=FiniteFloat(0, min_open=True), default=300.0, show_default=True, help="Max distance (m) to snap to the network.")
 @click.option("--offroad", type=FiniteFloat(0), default=100.0, show_default=True, help="Isochrone width off the reached roads (m).")
 @click.option("--crs", help="Declared CRS of --facilities/--demand files without one (or gcj02).")
-@click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage.")
+@click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default out/coverage-NAME).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "xlsx", "json"]), default=["csv"], show_default=True)
 @click.option("--no-map", is_flag=True, help="Do not write coverage_map.html.")
@@ -54,8 +54,15 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, spe
 
         folder = out or project_root() / "out" / f"coverage-{name}"
         bar.update(task, item="write")
-        written = write_coverage(res, folder, formats=tuple(formats), overwrite=overwrite,
-                                 map_html=not no_map, onemap=onemap)
+        written = write_coverage(res, folder, formats=tuple(formats), overwrite=overwrite)
+        if not no_map:
+            from pathlib import Path
+
+            from cityplan.maps.coverage_map import coverage_map
+            from cityplan.maps.render import save_map
+
+            written.append(save_map(coverage_map(res, onemap, offline=True), Path(folder) / "coverage_map.html",
+                                    overwrite=True))
         bar.update(task, advance=1)
     p = res.params
     cols = ["district", "population", "population_covered", "population_share", "residential_area_m2",

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 import pandas as pd
 
 from cityplan.catalog import ROLES, load_catalog
-from cityplan.cli._common import FORMATS, console, print_table, warn
-from cityplan.paths import default_onemap
+from cityplan.cli._common import FORMATS, console, note, print_table, warn
 
 
 @click.group()
@@ -63,20 +61,23 @@ def inspect(file: str, layer: str | None, encoding: str | None, fmt: str) -> Non
 @click.option("--crs", help="Declared CRS if the file has none, or gcj02 / bd09.")
 @click.option("--encoding", help="Text encoding, e.g. gbk.")
 @click.option("--require", multiple=True, help="Extra required column (repeatable).")
-@click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage used as reference for the GCJ-02 check.")
+@click.option("--onemap", help="One map (GeoPackage or postgresql:// URL) whose roads are the reference for the GCJ-02 check.")
 @click.option("--format", "fmt", type=FORMATS, default="table")
 def validate(file: str, role: str, layer: str | None, crs: str | None, encoding: str | None,
              require: tuple[str, ...], onemap: str | None, fmt: str) -> None:
     """Check FILE for use as a layer of ROLE; exit 1 if it has errors."""
+    from cityplan._errors import OneMapError
+    from cityplan.onemap import OneMap
     from cityplan.validate import validate_file
 
-    ref = None
-    gpkg = Path(onemap) if onemap else default_onemap()
-    bbox = load_catalog().extract_bbox
-    if gpkg.exists():
-        import geopandas as gpd
-
-        ref = gpd.read_file(gpkg, layer="roads")
+    ref, bbox = None, load_catalog().extract_bbox
+    try:
+        om = OneMap.coerce(onemap)
+        ref, bbox = om.layer_for("roads"), om.extent
+    except OneMapError:
+        if onemap:
+            raise
+        note("no one map built: the GCJ-02 alignment check is skipped (pass --onemap)")
     rep = validate_file(file, role=role, layer=layer, crs=crs, encoding=encoding, required=require,
                         reference=ref, bbox=bbox)
     print_table(rep.frame(), title=f"{rep.source} as {role}: {rep.features} features", fmt=fmt)

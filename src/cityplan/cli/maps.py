@@ -21,7 +21,7 @@ def _map_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-_ONEMAP = click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage (default layers/build/harbin.gpkg).")
+_ONEMAP = click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
 
 
 def _write(result, out: str | None, name: str, overwrite: bool) -> None:

@@ -15,18 +15,19 @@ from cityplan.cli._common import note, progress_bar
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default out/report-DISTRICT).")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "all"]), default="all", show_default=True)
 @click.option("--preset", "presets", multiple=True, help="Coverage presets to include (default: all).")
-@click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage.")
+@click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
 @click.option("--overwrite", is_flag=True, help="Replace files in existing output folders.")
 def report(district, all_districts, out, fmt, presets, onemap, overwrite) -> None:
     """District office report: progress, coverage per preset, uncovered compounds, static and interactive maps."""
     from cityplan.districts import district_names, resolve_district
-    from cityplan.onemap import read_layer
+    from cityplan.onemap import OneMap
     from cityplan.paths import project_root
     from cityplan.report import build_district_report, prepare_inputs
 
     if bool(district) == bool(all_districts):
         raise click.UsageError("give --district NAME or --all-districts")
-    districts = read_layer(onemap, "districts")
+    onemap = OneMap.coerce(onemap)
+    districts = onemap.layer_for("districts")
     names = district_names(districts) if all_districts else [str(resolve_district(district, districts)["name"])]
     formats = ("html", "xlsx") if fmt == "all" else (fmt,)
     steps = 1 + (len(presets) or 9) + len(names)

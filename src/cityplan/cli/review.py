@@ -20,7 +20,7 @@ IMPACT_TYPES = ("school", "park", "parking", "ice-sports")  # cityplan.review.ch
 @click.option("--encoding", help="Text encoding, e.g. gbk.")
 @click.option("--name-column", help="Attribute naming each feature in the report.")
 @click.option("--facility-type", type=click.Choice(IMPACT_TYPES), help="Also report the coverage change in its district.")
-@click.option("--onemap", type=click.Path(dir_okay=False), help="One-map GeoPackage.")
+@click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
 @click.option("--out", type=click.Path(file_okay=False), help="Write review.json/.md/.html, review_map.html, overlaps.gpkg here.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "md", "html"]), default="table")
 @click.option("--overwrite", is_flag=True, help="Replace files in --out.")

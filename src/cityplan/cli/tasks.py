@@ -6,8 +6,8 @@ import click
 
 from cityplan.cli._common import note, print_table, warn
 
-_ONEMAP = click.option("--onemap", type=click.Path(dir_okay=False),
-                       help="One-map GeoPackage (default layers/build/harbin.gpkg).")
+_ONEMAP = click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL "
+                       "(default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
 _TASKS = click.option("--tasks", "tasks_file", type=click.Path(dir_okay=False),
                       help="Task register (default layers/tasks.yaml).")
 

@@ -33,7 +33,7 @@ def find_population_column(gdf: gpd.GeoDataFrame, explicit: str | None = None) -
 
 def demand_population(
     demand: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None, census: pd.DataFrame | None, *,
-    population: str | None = None, source: str = "demand",
+    population: str | None = None, source: str = "demand", crs: object = None,
 ) -> gpd.GeoDataFrame:
     """Add ``adcode``, ``district``, ``area_m2``, ``population`` and ``population_source``.
 
@@ -43,7 +43,7 @@ def demand_population(
         No population column and no census / districts to estimate from.
     """
     out = demand.copy()
-    work = to_working(out)
+    work = to_working(out, crs)
     out["area_m2"] = work.area.to_numpy()
     if districts is not None and len(districts):
         where = assign_districts(out, districts)

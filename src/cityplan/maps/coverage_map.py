@@ -7,8 +7,8 @@ import numpy as np
 
 from cityplan.maps.payload import LayerView
 from cityplan.maps.recipes import load_labels
-from cityplan.maps.render import MapResult, _attributions, compose
-from cityplan.onemap import read_layer
+from cityplan.maps.render import MapResult, compose, source_credits
+from cityplan.onemap import OneMap
 
 
 def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = True) -> MapResult:
@@ -19,7 +19,8 @@ def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = Tru
               "covered_share": "覆盖比例 covered share", "status": "状态 status",
               "gap_area_m2": "未覆盖面积 gap (m²)", "population_uncovered": "未覆盖人口 people (est.)",
               "population": "人口(估算) population (est.)"}
-    districts = read_layer(onemap, "districts")
+    onemap = OneMap.coerce(onemap)
+    districts = onemap.layer_for("districts")
     per = res.districts.set_index("adcode")
     metric = res.params.get("target_metric") or "area_share"
     d = districts.assign(area_share=districts["adcode"].astype(str).map(per["area_share"]),
@@ -68,4 +69,4 @@ def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = Tru
     return compose(views, title=f"Coverage {title}", groups=[{"id": "cov", "title": "覆盖 Coverage"}],
                    basemap=basemap, offline=offline, panel=panel,
                    extra_legend=[{"title": f"{metric} 覆盖率", "stops": stops}],
-                   attributions=_attributions(onemap, []) + ["© OpenStreetMap contributors"])
+                   attributions=source_credits(onemap, []) + ["© OpenStreetMap contributors"])

@@ -23,7 +23,7 @@ from cityplan.maps.basemaps import Basemap, get_basemap
 from cityplan.maps.elements import Assets, Chrome, CityMap, CompactLayer, Raw
 from cityplan.maps.payload import LayerView, layer_payload
 from cityplan.maps.recipes import Recipe, load_labels, load_recipe
-from cityplan.onemap import read_build_info, read_catalog_table, read_layer
+from cityplan.onemap import OneMap
 from cityplan.paths import project_root
 from cityplan.tasks import compute_progress, load_register
 from cityplan.tasks.link import assign_districts
@@ -135,14 +135,15 @@ def _plan_fields(meta: pd.Series) -> list[str]:
 
 
 def recipe_views(
-    recipe: Recipe, onemap: str | os.PathLike[str] | None = None, *, task: str | None = None,
+    recipe: Recipe, onemap: OneMap | str | os.PathLike[str] | None = None, *, task: str | None = None,
     district: pd.Series | None = None,
 ) -> list[LayerView]:
     """The layer views a recipe asks for, filtered to ``task`` / ``district`` when given."""
-    cat = read_catalog_table(onemap).set_index("layer")
+    om = OneMap.coerce(onemap)
+    cat = om.catalog.set_index("layer")
     labels = load_labels()
     register = load_register()
-    dist_gdf = read_layer(onemap, "districts")
+    dist_gdf = om.layer_for("districts")
     views: list[LayerView] = []
     for rl in recipe.layers:
         ids = list(cat.index[cat.role == "plan"]) if rl.plan_layers else [rl.layer]
@@ -151,7 +152,7 @@ def recipe_views(
                 msg = f"{recipe.path}: layer {lid!r} is not in the one map; rebuild or fix the recipe"
                 raise LayerNotFoundError(msg)
             meta = cat.loc[lid]
-            gdf = read_layer(onemap, lid)
+            gdf = om.layer(lid)
             for col, value in rl.filter.items():
                 gdf = gdf[gdf[col].astype(str) == value.format(task=task)]
             if rl.within == "district" and district is not None and not gdf.empty:
@@ -176,9 +177,9 @@ def recipe_views(
     return views
 
 
-def _attributions(onemap, views: list[LayerView]) -> list[str]:
+def source_credits(onemap, views: list[LayerView]) -> list[str]:
     """Distinct source credits of the layers shown, © OpenStreetMap contributors first."""
-    cat = read_catalog_table(onemap).set_index("layer")
+    cat = OneMap.coerce(onemap).catalog.set_index("layer")
     parts = [p.strip() for v in views if v.id in cat.index
              for p in str(cat.loc[v.id, "attribution"]).split(";")]
     out = []
@@ -193,17 +194,18 @@ def _attributions(onemap, views: list[LayerView]) -> list[str]:
 
 
 def _version_note(onemap) -> str:
-    info = read_build_info(onemap)
+    info = OneMap.coerce(onemap).build_info
     return f"one map built {info.get('built_at', '?')} from {info.get('data_dir', '?')}"
 
 
 # ---------------------------------------------------------------------------- the four maps
 def onemap_map(onemap=None, *, recipe: str = "onemap", basemap: str = "osm", offline: bool = False) -> MapResult:
     """Every layer of the recipe, grouped (base / plan / facilities / constraints)."""
+    onemap = OneMap.coerce(onemap)
     r = load_recipe(recipe)
     views = recipe_views(r, onemap)
     res = compose(views, title=f"{r.title_zh} {r.title_en}", groups=list(r.groups), basemap=basemap,
-                  offline=offline, minimap=r.minimap, attributions=_attributions(onemap, views),
+                  offline=offline, minimap=r.minimap, attributions=source_credits(onemap, views),
                   panel=None)
     res.notes.append(_version_note(onemap))
     return res
@@ -211,6 +213,7 @@ def onemap_map(onemap=None, *, recipe: str = "onemap", basemap: str = "osm", off
 
 def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool = False) -> MapResult:
     """The task's plan sites with its targets and progress (overall and by district) in a side panel."""
+    onemap = OneMap.coerce(onemap)
     register = load_register()
     item = register.get(task_id)
     r = load_recipe("task")
@@ -237,7 +240,7 @@ def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool =
              "notes": notes}
     res = compose(views, title=f"{item.id} {item.title_zh} {item.title_en}", groups=list(r.groups),
                   basemap=basemap, offline=offline, minimap=r.minimap, panel=panel,
-                  attributions=_attributions(onemap, views))
+                  attributions=source_credits(onemap, views))
     res.notes = notes
     return res
 
@@ -246,10 +249,19 @@ def _num(v: Any) -> Any:
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
 
+def subdistricts_of(onemap, district: pd.Series) -> gpd.GeoDataFrame:
+    """The sub-districts (catalog role ``subdistricts``) lying mostly in ``district``."""
+    om = OneMap.coerce(onemap)
+    subs = om.layer_for("subdistricts")
+    if subs.empty:
+        return subs
+    where = assign_districts(subs, om.layer_for("districts"))
+    return subs[where.adcode.astype(str).to_numpy() == str(district["adcode"])].copy()
+
+
 def subdistrict_choropleth(onemap, district: pd.Series, views: list[LayerView]) -> tuple[LayerView, dict]:
     """Sub-districts of ``district`` coloured by the number of plan sites in each."""
-    subs = read_layer(onemap, "subdistricts")
-    subs = subs[subs["division_code"].astype(str).str[:6] == str(district["adcode"])].copy()
+    subs = subdistricts_of(onemap, district)
     plan = [v.gdf for v in views if v.group == "plan" and not v.gdf.empty]
     counts = np.zeros(len(subs), dtype=int)
     if plan and len(subs):
@@ -273,8 +285,7 @@ def subdistrict_choropleth(onemap, district: pd.Series, views: list[LayerView]) 
 
 def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[LayerView], dict]:
     """Sub-districts coloured by the share of residential land covered, and the gaps, for one run."""
-    subs = read_layer(onemap, "subdistricts")
-    subs = subs[subs["division_code"].astype(str).str[:6] == str(district["adcode"])].copy()
+    subs = subdistricts_of(onemap, district)
     feats = coverage.features[coverage.features.geometry.notna()]
     pts = gpd.GeoDataFrame(feats[["area_m2", "covered_area_m2"]], geometry=feats.geometry.representative_point(),
                            crs=feats.crs)
@@ -303,7 +314,8 @@ def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[Lay
 def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool = False,
                  coverage=None) -> MapResult:
     """One district: boundary, sub-district choropleths (plan sites; coverage if given), sites, panel."""
-    dist = resolve_district(name, read_layer(onemap, "districts"))
+    onemap = OneMap.coerce(onemap)
+    dist = resolve_district(name, onemap.layer_for("districts"))
     r = load_recipe("district")
     views = recipe_views(r, onemap, district=dist)
     chor, legend = subdistrict_choropleth(onemap, dist, views)
@@ -328,7 +340,7 @@ def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool 
              "notes": [n for n in notes if n]}
     res = compose(views, title=f"{dist['name']} {dist.get('name_en', '')}", groups=list(r.groups),
                   basemap=basemap, offline=offline, minimap=r.minimap, panel=panel,
-                  extra_legend=legends, attributions=_attributions(onemap, views))
+                  extra_legend=legends, attributions=source_credits(onemap, views))
     res.notes = panel["notes"]
     return res
 

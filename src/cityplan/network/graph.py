@@ -17,12 +17,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-import yaml
 from scipy import sparse
 
 from cityplan._errors import NetworkError, SchemaError
 from cityplan.crs import to_working
 from cityplan.paths import project_root
+from cityplan.schema.speeds import load_speeds_document
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ _EPS = 1e-6  # scipy's csgraph would read an explicit 0 as "no edge"
 
 
 def load_speeds(path: str | os.PathLike[str] | None = None) -> dict:
-    """Speeds per mode and road class (km/h) from ``layers/speeds.yaml``."""
+    """Speeds per mode and road class (km/h) from ``layers/speeds.yaml`` (schema: :mod:`cityplan.schema.speeds`)."""
     p = Path(path) if path else project_root() / "layers" / "speeds.yaml"
-    return yaml.safe_load(p.read_text(encoding="utf-8"))
+    return load_speeds_document(p)
 
 
 @dataclass
@@ -212,22 +212,26 @@ def graph_from_lines(lines: gpd.GeoDataFrame, *, road_class: str | None = "highw
                      road_class=cls, oneway=ow, geoms=noded, crs=work.crs)
 
 
-def save_graph(graph: RoadGraph, path: str | os.PathLike[str]) -> None:
-    """Cache a graph as ``.npz`` (geometries as WKB)."""
-    from cityplan.io.write import atomic_path
+def graph_to_arrays(graph: RoadGraph) -> dict[str, np.ndarray]:
+    """The graph as plain arrays (no object dtype, so no pickle is ever needed to read it back).
 
-    with atomic_path(path, overwrite=True) as tmp, open(tmp, "wb") as f:
-        np.savez(f, node_xy=graph.node_xy, u=graph.u, v=graph.v, length=graph.length,
-                 road_class=graph.road_class.astype(str), oneway=graph.oneway,
-                 wkb=np.asarray(shapely.to_wkb(graph.geoms), dtype=object),
-                 crs=np.array(graph.crs.to_wkt()))
+    Edge geometries are stored as their WKB bytes concatenated into one ``uint8`` array with
+    offsets; the CRS as WKT text.
+    """
+    wkb = shapely.to_wkb(graph.geoms)
+    offsets = np.concatenate([[0], np.cumsum([len(b) for b in wkb])]).astype(np.int64)
+    blob = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+    return {"node_xy": graph.node_xy, "u": graph.u, "v": graph.v, "length": graph.length,
+            "road_class": graph.road_class.astype(str), "oneway": graph.oneway.astype(bool),
+            "wkb": blob, "wkb_offsets": offsets, "crs": np.array(graph.crs.to_wkt())}
 
 
-def load_graph(path: str | os.PathLike[str]) -> RoadGraph:
-    """Load a graph cached by :func:`save_graph`."""
+def graph_from_arrays(z: dict[str, np.ndarray]) -> RoadGraph:
+    """Inverse of :func:`graph_to_arrays`."""
     from pyproj import CRS
 
-    z = np.load(path, allow_pickle=True)
+    blob, off = z["wkb"].tobytes(), z["wkb_offsets"]
+    geoms = shapely.from_wkb([blob[a:b] for a, b in zip(off[:-1], off[1:], strict=True)])
     return RoadGraph(node_xy=z["node_xy"], u=z["u"], v=z["v"], length=z["length"],
-                     road_class=z["road_class"], oneway=z["oneway"], geoms=shapely.from_wkb(z["wkb"]),
+                     road_class=z["road_class"], oneway=z["oneway"], geoms=np.asarray(geoms, dtype=object),
                      crs=CRS.from_wkt(str(z["crs"])))

@@ -14,8 +14,7 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib_scalebar.scalebar import ScaleBar  # noqa: E402
-
-from cityplan.crs import HARBIN_WORKING_EPSG  # noqa: E402
+from pyproj import CRS  # noqa: E402
 
 logger = logging.getLogger(__name__)
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
@@ -34,8 +33,8 @@ def label(zh: str, en: str) -> str:
     return f"{zh} {en}" if cjk_font() else en
 
 
-def new_map(title: str, *, figsize=(8.27, 8.27)):
-    """A figure with one axis in EPSG:4551 metres; title, date and attribution set."""
+def new_map(title: str, *, crs: CRS, figsize=(8.27, 8.27)):
+    """A figure with one axis in the metric ``crs`` (the one map's working CRS); title, date, attribution."""
     font = cjk_font()
     if font:
         plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
@@ -43,8 +42,10 @@ def new_map(title: str, *, figsize=(8.27, 8.27)):
     ax.set_aspect("equal")
     ax.set_axis_off()
     ax.set_title(title, fontsize=13, loc="left")
-    fig.text(0.01, 0.01, f"{dt.date.today().isoformat()} · EPSG:{HARBIN_WORKING_EPSG} · {ATTRIBUTION}",
+    code = crs.to_epsg()
+    fig.text(0.01, 0.01, f"{dt.date.today().isoformat()} · {f'EPSG:{code}' if code else crs.name} · {ATTRIBUTION}",
              fontsize=7, color="#555555")
+    ax.cityplan_crs = crs  # plot_layer projects into the axis' CRS
     return fig, ax
 
 
@@ -61,7 +62,7 @@ def plot_layer(ax, gdf: gpd.GeoDataFrame, style: dict, *, illustrative: bool = F
     """Draw one layer (metric CRS) and return its legend handle."""
     if gdf.empty:
         return None
-    g = gdf.to_crs(HARBIN_WORKING_EPSG)
+    g = gdf.to_crs(ax.cityplan_crs)
     color = style.get("color", "#3366cc")
     fill = style.get("fill", color)
     ls = "--" if illustrative or style.get("dash") else "-"

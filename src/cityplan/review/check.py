@@ -15,11 +15,10 @@ import shapely
 from shapely.geometry import box
 
 from cityplan._errors import GeometryError, ReviewError
-from cityplan.catalog import load_catalog
-from cityplan.crs import HARBIN_WORKING_EPSG, STORAGE_CRS, to_working
+from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_vector
-from cityplan.onemap import read_build_info, read_layer
+from cityplan.onemap import OneMap
 from cityplan.review.rules import Rule, load_rules
 from cityplan.tools.geometry import FAMILIES
 
@@ -62,11 +61,11 @@ class ReviewReport:
                           for r in self.rules]}
 
 
-def _constraint(rule: Rule, onemap, cache: dict[str, gpd.GeoDataFrame]) -> shapely.Geometry:
+def _constraint(rule: Rule, om: OneMap, cache: dict[str, gpd.GeoDataFrame]) -> shapely.Geometry:
     parts = []
     for lid in rule.layers:
         if lid not in cache:
-            cache[lid] = read_layer(onemap, lid).to_crs(HARBIN_WORKING_EPSG)
+            cache[lid] = om.layer(lid).to_crs(om.working_crs)
         gdf = cache[lid]
         for col, vals in rule.where.items():
             if col in gdf.columns:
@@ -85,6 +84,10 @@ def clean_proposal(gdf: gpd.GeoDataFrame, *, source: str, name_column: str | Non
     notes = []
     out = gdf.copy()
     ids = [str(i) for i in out.index]
+    if name_column and name_column not in out.columns:
+        msg = (f"{source}: --name-column {name_column!r} is not a column; "
+               f"choose one of {[str(c) for c in out.columns if c != out.geometry.name]}")
+        raise ReviewError(msg)
     names = (out[name_column] if name_column and name_column in out.columns else
              out["name"] if "name" in out.columns else pd.Series([None] * len(out), index=out.index))
     out["feature"] = ids
@@ -114,14 +117,14 @@ def clean_proposal(gdf: gpd.GeoDataFrame, *, source: str, name_column: str | Non
     return out, notes
 
 
-def _check_extent(proposal: gpd.GeoDataFrame, source: str) -> None:
-    bbox = load_catalog().extract_bbox
+def _check_extent(proposal: gpd.GeoDataFrame, source: str, om: OneMap) -> None:
+    bbox = om.extent
     area = box(*bbox)
     if not proposal.geometry.intersects(area).any():
         b = tuple(round(v, 4) for v in proposal.total_bounds)
         msg = (f"{source}: the proposal (bounds {b}) lies entirely outside the one map (lon {bbox[0]}-{bbox[2]}, "
                f"lat {bbox[1]}-{bbox[3]}); check its CRS - Amap/Gaode coordinates must be declared --crs gcj02, "
-               "lon/lat may be swapped, or the site is not in central Harbin")
+               f"lon/lat may be swapped, or the site is not in the one map's area ({om.city or om.label})")
         raise ReviewError(msg)
 
 
@@ -129,14 +132,16 @@ def review_proposal(
     proposal: gpd.GeoDataFrame, *, onemap=None, rules: list[Rule] | None = None, source: str = "proposal",
     name_column: str | None = None,
 ) -> ReviewReport:
-    """Review features (any geometry, storage CRS) against the rules; areas in EPSG:4551.
+    """Review features (any geometry, storage CRS) against the rules; areas in the one map's
+    metric working CRS (EPSG:4551 for Harbin).
 
     The input frame is not modified.
     """
+    om = OneMap.coerce(onemap)
     rules = rules if rules is not None else load_rules()[0]
     prop, notes = clean_proposal(proposal, source=source, name_column=name_column)
-    _check_extent(prop, source)
-    work = to_working(prop[["feature", "feature_name", "geometry"]], HARBIN_WORKING_EPSG)
+    _check_extent(prop, source, om)
+    work = to_working(prop[["feature", "feature_name", "geometry"]], om.working_crs)
     cache: dict[str, gpd.GeoDataFrame] = {}
     rows, overlaps = [], []
     fams = work.geometry.geom_type.map(FAMILIES)
@@ -144,7 +149,7 @@ def review_proposal(
         notes.append("point feature(s): overlap area needs the site's red-line polygon; points are only "
                      "tested for hits and distances")
     for rule in rules:
-        c = _constraint(rule, onemap, cache)
+        c = _constraint(rule, om, cache)
         for (_, f), fam in zip(work.iterrows(), fams, strict=True):
             rows.append(_finding(rule, f, fam, c, overlaps))
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
@@ -154,9 +159,10 @@ def review_proposal(
     ov = gpd.GeoDataFrame(overlaps, columns=["rule", "feature", "severity", "geometry"], geometry="geometry",
                           crs=work.crs).to_crs(STORAGE_CRS) if overlaps else gpd.GeoDataFrame(
         {"rule": [], "feature": [], "severity": []}, geometry=[], crs=STORAGE_CRS)
-    info = read_build_info(onemap)
-    version = {"onemap_built_at": info.get("built_at", ""), "data_dir": info.get("data_dir", ""),
-               "catalog_sha256": info.get("catalog_sha256", ""), "working_crs": f"EPSG:{HARBIN_WORKING_EPSG}"}
+    info = om.build_info
+    version = {"onemap": om.label, "onemap_built_at": info.get("built_at", ""),
+               "onemap_build_id": info.get("build_id", ""), "data_dir": info.get("data_dir", ""),
+               "catalog_sha256": info.get("catalog_sha256", ""), "working_crs": f"EPSG:{om.working_epsg}"}
     return ReviewReport(verdict=verdict, findings=findings, proposal=prop.to_crs(STORAGE_CRS), overlaps=ov,
                         notes=notes, data_version=version, rules=rules)
 
@@ -206,29 +212,39 @@ def review_file(
 ) -> ReviewReport:
     """Read a proposal file (any CRS; GCJ-02 declared) and review it; the file is only read."""
     p = Path(path)
+    om = OneMap.coerce(onemap)
+    if facility_type and facility_type not in IMPACT_PRESETS:
+        msg = f"--facility-type {facility_type!r} is unknown; use one of {sorted(IMPACT_PRESETS)}"
+        raise ReviewError(msg)
     gdf = read_vector(p, layer=layer, crs=crs, encoding=encoding)
     rules, rules_sha = load_rules(rules_path)
-    rep = review_proposal(gdf, onemap=onemap, rules=rules, source=str(p), name_column=name_column)
+    rep = review_proposal(gdf, onemap=om, rules=rules, source=str(p), name_column=name_column)
     rep.data_version.update({"rules_sha256": rules_sha, "proposal": str(p), "proposal_sha256": sha256_file(p)})
     if facility_type:
-        rep.impact = coverage_impact(rep.proposal, p, facility_type, onemap=onemap, layer=layer, crs=crs)
+        rep.impact = coverage_impact(rep.proposal, facility_type, onemap=om, label=p.name)
     return rep
 
 
-def coverage_impact(proposal: gpd.GeoDataFrame, path: Path, facility_type: str, *, onemap=None,
-                    layer: str | None = None, crs: str | None = None) -> pd.DataFrame:
-    """Coverage of the type's preset in the proposal's district(s), before and after adding it."""
+def coverage_impact(proposal: gpd.GeoDataFrame, facility_type: str, *, onemap=None,
+                    label: str = "proposal") -> pd.DataFrame:
+    """Coverage of the type's preset in the proposal's district(s), before and after adding it.
+
+    ``proposal`` is the cleaned frame the review used (so the file's layer, encoding and CRS
+    options apply to the impact run as well).
+    """
     from cityplan.coverage import run_coverage
 
     if facility_type not in IMPACT_PRESETS:
-        msg = f"unknown facility type {facility_type!r}; use one of {sorted(IMPACT_PRESETS)}"
+        msg = f"--facility-type {facility_type!r} is unknown; use one of {sorted(IMPACT_PRESETS)}"
         raise ReviewError(msg)
+    om = OneMap.coerce(onemap)
     preset = IMPACT_PRESETS[facility_type]
-    before = run_coverage(onemap, preset=preset)
-    after = run_coverage(onemap, preset=preset, extra_facilities=[str(path)], crs=crs)
+    before = run_coverage(om, preset=preset)
+    extra = proposal.assign(name=proposal["feature_name"]) if "feature_name" in proposal.columns else proposal
+    after = run_coverage(om, preset=preset, extra_facilities=[(label, extra)])
     from cityplan.tasks.link import assign_districts
 
-    where = assign_districts(proposal, read_layer(onemap, "districts"))
+    where = assign_districts(proposal, om.layer_for("districts"))
     names = set(where.district) | {"(all)"}
     b = before.districts.set_index("district")
     a = after.districts.set_index("district")

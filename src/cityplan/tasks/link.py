@@ -14,7 +14,7 @@ import shapely
 
 from cityplan._errors import SchemaError, UnknownTaskIdError
 from cityplan.crs import to_working
-from cityplan.onemap import read_catalog_table, read_layer
+from cityplan.onemap import OneMap
 from cityplan.tasks.register import Register
 from cityplan.tasks.units import check_unit, conversion_factor
 
@@ -149,9 +149,10 @@ def link_plan_sites(
     return LinkResult(features=features, quantities=quantities, problems=problems)
 
 
-def load_plan_layers(onemap: str | os.PathLike[str] | None = None) -> list[PlanLayer]:
+def load_plan_layers(onemap: OneMap | str | os.PathLike[str] | None = None) -> list[PlanLayer]:
     """Every plan-role layer of the one map with the quantities its catalog entry declares."""
-    cat = read_catalog_table(onemap)
+    om = OneMap.coerce(onemap)
+    cat = om.catalog
     plan = cat[cat.role == "plan"]
-    return [PlanLayer(id=r.layer, gdf=read_layer(onemap, r.layer), quantities=list(r.quantities),
+    return [PlanLayer(id=r.layer, gdf=om.layer(r.layer), quantities=list(r.quantities),
                       illustrative=bool(r.illustrative)) for r in plan.itertuples()]

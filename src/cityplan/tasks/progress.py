@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cityplan.onemap import read_build_info, read_layer
+from cityplan.onemap import OneMap
 from cityplan.tasks.link import LinkResult, link_plan_sites, load_plan_layers
 from cityplan.tasks.register import Register, load_register
 
@@ -138,22 +138,23 @@ class Progress:
 
 
 def compute_progress(
-    onemap: str | os.PathLike[str] | None = None, *, tasks: str | os.PathLike[str] | None = None,
+    onemap: OneMap | str | os.PathLike[str] | None = None, *, tasks: str | os.PathLike[str] | None = None,
     by: str | None = None,
 ) -> Progress:
     """Link the one map's plan layers to the register and tabulate progress.
 
     Parameters
     ----------
-    onemap : path-like, optional
-        The GeoPackage from `cityplan build` (default ``layers/build/harbin.gpkg``).
+    onemap : OneMap, path-like or URL, optional
+        The one map (default ``$CITYPLAN_ONEMAP`` or ``layers/build/harbin.gpkg``).
     tasks : path-like, optional
         Task register (default ``layers/tasks.yaml``).
     by : {None, "district"}
         Split rows by district.
     """
+    om = OneMap.coerce(onemap)
     register = load_register(tasks)
-    link = link_plan_sites(register, load_plan_layers(onemap), read_layer(onemap, "districts"))
+    link = link_plan_sites(register, load_plan_layers(om), om.layer_for("districts"))
     table = progress_table(register, link, by=by)
     return Progress(table=table, chapters=chapter_summary(register, table), link=link,
-                    build_info=read_build_info(onemap))
+                    build_info=dict(om.build_info))

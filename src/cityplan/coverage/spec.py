@@ -1,0 +1,121 @@
+"""A coverage request, validated once: preset defaults + explicit options -> :class:`CoverageSpec`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+
+from cityplan._errors import CoverageError
+from cityplan.coverage.presets import METHODS, Preset, Within, get_preset, parse_within
+
+#: a facility source: a catalog layer id / file path, or an in-memory frame with its label
+FacilityInput = str | tuple[str, gpd.GeoDataFrame]
+
+
+@dataclass(frozen=True)
+class CoverageSpec:
+    """Everything a coverage run needs to know, checked for range and consistency."""
+
+    method: str
+    within: Within
+    facilities: tuple[dict[str, Any], ...]
+    demand: str | None = None          # layer id / file; None -> the map's ``residential`` role
+    preset: Preset | None = None
+    speed_kmh: float | None = None
+    capacity: str | None = None
+    population: str | None = None
+    demand_share: float = 1.0
+    max_snap_m: float = 300.0
+    offroad_m: float = 100.0
+    access_spacing_m: float = 50.0
+    network: str | None = None
+    crs: str | None = None
+    extra: tuple[tuple[str, gpd.GeoDataFrame], ...] = field(default=(), compare=False)
+
+    @property
+    def limit_m(self) -> float:
+        """The limit as a straight-line distance (time limits need a speed)."""
+        if self.within.unit == "m":
+            return self.within.value
+        if not self.speed_kmh:
+            msg = "euclid with a time limit needs --speed KMH (straight-line distance = speed x time)"
+            raise CoverageError(msg)
+        return self.speed_kmh / 3.6 * self.within.value
+
+
+def _number(name: str, value: float | None, *, minimum: float, open_min: bool = True,
+            maximum: float | None = None) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        msg = f"{name} {value!r} is not a number"
+        raise CoverageError(msg) from None
+    low_bad = v <= minimum if open_min else v < minimum
+    if not math.isfinite(v) or low_bad or (maximum is not None and v > maximum):
+        rng = (f"{'>' if open_min else '>='} {minimum:g}" + (f" and <= {maximum:g}" if maximum is not None else ""))
+        msg = f"{name} {value!r} is out of range; give a finite number {rng}"
+        raise CoverageError(msg)
+    return v
+
+
+def make_spec(
+    *, preset: str | Preset | None = None, facilities: list[FacilityInput] | None = None,
+    extra_facilities: list[FacilityInput] | None = None, demand: str | None = None,
+    method: str | None = None, within: str | Within | None = None, speed_kmh: float | None = None,
+    capacity: str | None = None, population: str | None = None, demand_share: float = 1.0,
+    max_snap_m: float = 300.0, offroad_m: float = 100.0, access_spacing_m: float = 50.0,
+    network: str | None = None, crs: str | None = None,
+) -> CoverageSpec:
+    """Merge a preset with explicit options and validate every value.
+
+    Raises
+    ------
+    CoverageError
+        Missing method/limit/facilities, unknown method, non-finite or out-of-range numbers.
+    """
+    p = get_preset(preset) if isinstance(preset, str) else preset
+    method = method or (p.method if p else None)
+    lim = parse_within(within) if isinstance(within, str) else within or (p.within if p else None)
+    if method is None or lim is None:
+        msg = "coverage needs --preset, or --mode and --within (e.g. --mode walk --within 500m)"
+        raise CoverageError(msg)
+    if method not in METHODS:
+        msg = f"--mode {method!r} is unknown; use one of {METHODS}"
+        raise CoverageError(msg)
+    _number("--within", lim.value, minimum=0)
+    if speed_kmh is None and p is not None and method == p.method:
+        speed_kmh = p.speed_kmh
+    speed = _number("--speed", speed_kmh, minimum=0, maximum=300)
+    share = _number("--demand-share", demand_share, minimum=0, maximum=1)
+    snap = _number("--max-snap", max_snap_m, minimum=0)
+    off = _number("--offroad", offroad_m, minimum=0, open_min=False)
+    spacing = _number("access spacing", access_spacing_m, minimum=0)
+    specs: list[dict[str, Any]] = []
+    extra: list[tuple[str, gpd.GeoDataFrame]] = []
+    for f in facilities or []:
+        if isinstance(f, tuple):
+            extra.append(f)
+        else:
+            specs.append({"layer": f})
+    if not facilities and p is not None:
+        specs = [dict(s) for s in p.facilities]
+    for f in extra_facilities or []:
+        if isinstance(f, tuple):
+            extra.append(f)
+        else:
+            specs.append({"layer": f})
+    if not specs and not extra:
+        msg = "coverage needs facilities: --facilities LAYER_OR_FILE or a --preset"
+        raise CoverageError(msg)
+    if capacity:
+        specs = [{**s, "keep": [capacity]} for s in specs]
+    return CoverageSpec(method=method, within=lim, facilities=tuple(specs), demand=demand or (p.demand if p else None),
+                        preset=p, speed_kmh=speed, capacity=capacity, population=population,
+                        demand_share=share if share is not None else 1.0, max_snap_m=snap or 300.0,
+                        offroad_m=off if off is not None else 100.0, access_spacing_m=spacing or 50.0,
+                        network=network, crs=crs, extra=tuple(extra))

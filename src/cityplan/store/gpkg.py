@@ -1,0 +1,333 @@
+"""The embedded backend: one GeoPackage file (the default one map).
+
+Layers are written with pyogrio; the build/cache/append-only tables with SQLite
+transactions. Writers take an exclusive ``flock`` on ``FILE.lock`` so an append can never
+fall between a rebuild's copy of the append-only tables and its rename; readers never lock
+(a rebuild renames a complete file over the old one, so a reader that opened the old file
+keeps reading it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+
+from cityplan._errors import OneMapError, OutputExistsError
+from cityplan.store.base import (
+    BUILD_TABLES,
+    CACHE_TABLE,
+    INFO_TABLE,
+    STYLES_TABLE,
+    BuildPayload,
+    Store,
+)
+from cityplan.store.sqltypes import arrays_from_rows, arrays_to_rows, sql_type
+
+logger = logging.getLogger(__name__)
+
+try:  # pyarrow makes reading ~40 % faster; everything works without it
+    import pyarrow  # noqa: F401
+
+    _ARROW = True
+except ImportError:  # pragma: no cover
+    _ARROW = False
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class GpkgStore(Store):
+    """A one map in a GeoPackage file."""
+
+    kind = "gpkg"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._layers: dict[str, str | None] | None = None
+        self._layers_key: tuple[float, int] | None = None
+
+    # -- inspection -------------------------------------------------------------------------
+    @property
+    def label(self) -> str:  # noqa: D102
+        return str(self.path)
+
+    def _stat_key(self) -> tuple[float, int]:
+        st = self.path.stat()
+        return (st.st_mtime, st.st_ino)
+
+    def _geometry_types(self) -> dict[str, str | None]:
+        key = self._stat_key()
+        if self._layers is None or self._layers_key != key:
+            try:
+                listed = pyogrio.list_layers(self.path)
+            except Exception as exc:  # noqa: BLE001 - any GDAL failure is a damaged file
+                msg = (f"{self.path}: not a readable GeoPackage ({str(exc).splitlines()[0]}); "
+                       "rebuild it with `cityplan build --overwrite` or pass another --onemap")
+                raise OneMapError(msg) from None
+            self._layers = {str(n): (None if g is None else str(g)) for n, g in listed}
+            self._layers_key = key
+        return self._layers
+
+    def exists(self) -> bool:  # noqa: D102
+        try:
+            self.check()
+        except OneMapError:
+            return False
+        return True
+
+    def check(self) -> None:  # noqa: D102
+        p = self.path
+        if not p.exists():
+            msg = f"{p}: one map not found; run `cityplan build` first (or pass --onemap FILE|URL)"
+            raise OneMapError(msg)
+        if p.is_dir():
+            msg = f"{p}: is a folder, not a one-map GeoPackage; pass the .gpkg file"
+            raise OneMapError(msg)
+        with p.open("rb") as f:
+            head = f.read(16)
+        if len(head) == 0:
+            msg = f"{p}: empty file (0 bytes), not a one map; rebuild with `cityplan build --overwrite`"
+            raise OneMapError(msg)
+        if head != _SQLITE_MAGIC:
+            msg = (f"{p}: not a GeoPackage (no SQLite header); pass the .gpkg that `cityplan build` "
+                   "wrote, or a postgresql:// URL")
+            raise OneMapError(msg)
+        try:
+            with self._connect(readonly=True) as con:
+                ok = con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?",
+                                 (INFO_TABLE,)).fetchone()[0]
+                pages = con.execute("PRAGMA page_count").fetchone()[0]
+                size = con.execute("PRAGMA page_size").fetchone()[0]
+            if p.stat().st_size < pages * size:
+                msg = (f"{p}: truncated GeoPackage ({p.stat().st_size:,} of {pages * size:,} bytes); "
+                       "rebuild it with `cityplan build --overwrite`")
+                raise OneMapError(msg)
+        except sqlite3.DatabaseError as exc:
+            msg = (f"{p}: damaged GeoPackage ({exc}); rebuild it with `cityplan build --overwrite`")
+            raise OneMapError(msg) from None
+        if not ok:
+            msg = (f"{p}: a GeoPackage but not a cityplan one map (no {INFO_TABLE} table); "
+                   "build one with `cityplan build`")
+            raise OneMapError(msg)
+        self._geometry_types()
+
+    def list_tables(self) -> tuple[str, ...]:  # noqa: D102
+        return tuple(self._geometry_types())
+
+    # -- reading ----------------------------------------------------------------------------
+    def read(self, name: str, *, bbox: tuple[float, float, float, float] | None = None,
+             columns: Sequence[str] | None = None) -> pd.DataFrame:  # noqa: D102
+        types = self._geometry_types()
+        if name not in types:
+            msg = f"{self.path}: no layer or table {name!r}; it holds {sorted(types)}"
+            raise OneMapError(msg)
+        kw: dict[str, object] = {"layer": name, "use_arrow": _ARROW}
+        if columns is not None:
+            kw["columns"] = list(columns)
+        try:
+            if types[name] is None:
+                return pyogrio.read_dataframe(self.path, read_geometry=False, **kw)
+            if bbox is not None:
+                kw["bbox"] = tuple(bbox)
+            return pyogrio.read_dataframe(self.path, **kw)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            msg = (f"{self.path}: layer {name!r} unreadable ({str(exc).splitlines()[0]}); the file is "
+                   "damaged - rebuild it with `cityplan build --overwrite`")
+            raise OneMapError(msg) from None
+
+    # -- writing ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _connect(self, *, readonly: bool = False, path: Path | None = None) -> Iterator[sqlite3.Connection]:
+        p = path or self.path
+        uri = f"file:{p}?mode=ro" if readonly else f"file:{p}"
+        con = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        lock = self.path.with_name(self.path.name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def replace_map(self, payload: BuildPayload, *, overwrite: bool) -> None:  # noqa: D102
+        from cityplan.io.write import atomic_path
+
+        if self.path.exists() and not overwrite:
+            msg = f"{self.path}: output exists; pass --overwrite to replace it"
+            raise OutputExistsError(msg)
+        with self._write_lock():
+            carried = self._append_only_tables()
+            with atomic_path(self.path, overwrite=True) as tmp:
+                for name, df in payload.layers.items():
+                    pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists())
+                for name, df in ((n, d) for n, d in (
+                        ("cityplan_catalog", payload.catalog), ("cityplan_ledger", payload.ledger),
+                        (INFO_TABLE, pd.DataFrame({"key": list(payload.info),
+                                                   "value": list(payload.info.values())})))):
+                    pyogrio.write_dataframe(_nonempty(df), tmp, layer=name, driver="GPKG",
+                                            append=tmp.exists())
+                with self._connect(path=tmp) as con:
+                    con.execute("BEGIN")
+                    for name, df in carried.items():
+                        _create_and_insert(con, name, df)
+                    _write_styles(con, payload)
+                    con.execute("COMMIT")
+        self._layers = None
+
+    def _append_only_tables(self) -> dict[str, pd.DataFrame]:
+        """Tables of the current file that a rebuild must keep (progress, audit, reviews...)."""
+        if not self.path.exists():
+            return {}
+        try:
+            with self._connect(readonly=True) as con:
+                names = [r[0] for r in con.execute(
+                    "SELECT table_name FROM gpkg_contents WHERE data_type = 'attributes'")]
+                keep = [n for n in names if n.startswith("cityplan_") and n not in BUILD_TABLES
+                        and n != CACHE_TABLE]
+                return {n: pd.read_sql_query(f'SELECT * FROM "{n}"', con) for n in keep}  # noqa: S608 - names from gpkg_contents
+        except sqlite3.DatabaseError:
+            logger.warning("%s: could not read the append-only tables of the old map", self.path)
+            return {}
+
+    # -- caches -----------------------------------------------------------------------------
+    def read_cache(self, key: str, build: str) -> dict[str, np.ndarray] | None:  # noqa: D102
+        if CACHE_TABLE not in self._sqlite_tables():
+            return None
+        with self._connect(readonly=True) as con:
+            rows = con.execute(f"SELECT name, dtype, shape, data FROM {CACHE_TABLE} "
+                               "WHERE key = ? AND build = ?", (key, build)).fetchall()
+        return arrays_from_rows(rows) if rows else None
+
+    def write_cache(self, key: str, build: str, arrays: Mapping[str, np.ndarray]) -> None:  # noqa: D102
+        rows = arrays_to_rows(arrays)
+        try:
+            with self._write_lock(), self._connect() as con:
+                con.execute("BEGIN IMMEDIATE")
+                con.execute(f"CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (key TEXT, build TEXT, "
+                            "name TEXT, dtype TEXT, shape TEXT, data BLOB)")
+                con.execute(f"DELETE FROM {CACHE_TABLE} WHERE key = ?", (key,))
+                con.executemany(f"INSERT INTO {CACHE_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+                                [(key, build, *r) for r in rows])
+                con.execute("COMMIT")
+            self._layers = None
+        except (OSError, sqlite3.OperationalError) as exc:
+            logger.info("%s: cache %s not written (%s)", self.path, key, exc)
+
+    def _sqlite_tables(self) -> set[str]:
+        with self._connect(readonly=True) as con:
+            return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    # -- append-only tables -----------------------------------------------------------------
+    def append_rows(self, table: str, rows: pd.DataFrame, *, key: Sequence[str] = ()) -> int:  # noqa: D102
+        if not table.startswith("cityplan_") or table in BUILD_TABLES or table == CACHE_TABLE:
+            msg = f"append_rows: {table!r} is not an append-only cityplan table"
+            raise ValueError(msg)
+        with self._write_lock(), self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                n = _create_and_insert(con, table, rows, key=key)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        self._layers = None
+        return n
+
+
+def _nonempty(df: pd.DataFrame) -> pd.DataFrame:
+    """pyogrio refuses a table with no columns; an empty ledger keeps its column names."""
+    if len(df.columns):
+        return df
+    return pd.DataFrame({"note": pd.Series(dtype="object")})
+
+
+def _create_and_insert(con: sqlite3.Connection, table: str, rows: pd.DataFrame, *,
+                       key: Sequence[str] = ()) -> int:
+    """Create ``table`` (registered in gpkg_contents) if needed and insert ``rows`` not yet there."""
+    q = '"' + table.replace('"', '""') + '"'
+    exists = con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    if not exists:
+        cols = ", ".join(f'"{c}" {sql_type(rows[c])}' for c in rows.columns)
+        con.execute(f"CREATE TABLE {q} (fid INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        con.execute("INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
+                    "description, last_change) VALUES (?, 'attributes', ?, '', ?)", (table, table, now))
+    else:
+        have = {r[1] for r in con.execute(f"PRAGMA table_info({q})")}
+        for c in rows.columns:
+            if c not in have:
+                con.execute(f'ALTER TABLE {q} ADD COLUMN "{c}" {sql_type(rows[c])}')
+    data = rows
+    if key and len(rows):
+        kq = ", ".join(f'"{k}"' for k in key)
+        seen = {tuple(r) for r in con.execute(f"SELECT {kq} FROM {q}")}  # noqa: S608
+        mask = [tuple(_py(v) for v in r) not in seen
+                for r in rows[list(key)].itertuples(index=False, name=None)]
+        data = rows[mask]
+    if not len(data):
+        return 0
+    cols = ", ".join(f'"{c}"' for c in data.columns)
+    marks = ", ".join("?" for _ in data.columns)
+    values = [tuple(_py(v) for v in r) for r in data.itertuples(index=False, name=None)]
+    con.executemany(f"INSERT INTO {q} ({cols}) VALUES ({marks})", values)  # noqa: S608
+    return len(values)
+
+
+def _py(v: object) -> object:
+    """A value SQLite can bind (numpy scalars, timestamps, NaN -> None)."""
+    if v is None:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+        if isinstance(v, float) and np.isnan(v):
+            return None
+        return v
+    if isinstance(v, pd.Timestamp | dt.datetime | dt.date):
+        return v.isoformat()
+    if v is pd.NaT or v is pd.NA:
+        return None
+    return v
+
+
+def _write_styles(con: sqlite3.Connection, payload: BuildPayload) -> None:
+    """QGIS's ``layer_styles`` table (default style per layer) and titles in ``gpkg_contents``."""
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {STYLES_TABLE} (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), f_table_schema TEXT(256),
+        f_table_name TEXT(256), f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT,
+        styleSLD TEXT, useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30),
+        update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))""")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    con.execute("INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
+                "description, last_change) VALUES (?, 'attributes', ?, ?, ?)",
+                (STYLES_TABLE, STYLES_TABLE, "QGIS layer styles", now))
+    for name, meta in payload.meta.items():
+        con.execute("UPDATE gpkg_contents SET identifier = ?, description = ? WHERE table_name = ?",
+                    (meta.title or name, meta.description, name))
+        if meta.qml:
+            geom_col = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
+                                   (name,)).fetchone()
+            con.execute(f"INSERT INTO {STYLES_TABLE} (f_table_catalog, f_table_schema, f_table_name, "
+                        "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                        "owner, ui) VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, 'cityplan', '')",
+                        (name, geom_col[0] if geom_col else "", name, meta.qml, meta.sld,
+                         f"cityplan default style for {meta.title or name}"))
