@@ -2,7 +2,7 @@
 
 Models are strict (``extra="forbid"``, no coercion: ``"1"`` is not a number, ``1`` is not a string,
 ``maybe`` is not a boolean) and frozen. :func:`load_document` reads a file with
-:func:`cityplan.io.yamlfile.load_yaml` (size, UTF-8, duplicate keys, alias bombs) and validates it;
+:func:`cityplan.schema._yaml.load_yaml` (size, UTF-8, duplicate keys, alias bombs) and validates it;
 :func:`schema_error` turns the first pydantic error into one line naming the file, the entry
 (``layer #3 (parks)``), the field path, the bad value and what is allowed.
 """
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from cityplan._errors import CityplanError, SchemaError, UnitError
-from cityplan.io.yamlfile import load_yaml
+from cityplan.schema._yaml import load_yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -27,6 +27,7 @@ _ERROR_CLASSES: dict[str, type[CityplanError]] = {UNIT_ERROR: UnitError}
 #: list fields whose entries are not named by stripping the plural "s"
 _SINGULAR = {"facilities": "facility", "quantities": "quantity", "radius_rules": "radius rule"}
 _IDENT_KEYS = ("id", "layer", "task_id")
+_UNION_TAGS = {"int", "str", "float", "bool", "none"}
 _EXPECTED = {
     "string_type": "text", "int_type": "a whole number", "float_type": "a number",
     "bool_type": "true or false", "list_type": "a list ([a, b] or '- ' lines)",
@@ -162,6 +163,8 @@ def _problem(err: Any, field: str, model: type[BaseModel], loc: tuple[Any, ...])
 def _path(parts: tuple[Any, ...]) -> str:
     out = ""
     for p in parts:
+        if isinstance(p, str) and (p in _UNION_TAGS or "[" in p and p != "[key]"):
+            continue  # pydantic names the union member tried, e.g. ('by_class', 'int'); not a key
         if p == "[key]":
             out += " (the key)"
         elif isinstance(p, int):
