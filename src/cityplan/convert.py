@@ -56,10 +56,20 @@ def convert_frame(
     return convert_datum(work, s, d), skipped
 
 
+def output_layer_name(dst: str | os.PathLike[str], layer: str | None = None) -> str | None:
+    """Layer name for a written file: ``layer``, else the target's stem (never the temp name).
+
+    Only GeoPackages name their layers; other formats take the name from the file.
+    """
+    if Path(dst).suffix.lower() != ".gpkg":
+        return None
+    return layer or Path(dst).stem.lstrip(".") or "layer"
+
+
 def convert_file(
     src: str | os.PathLike[str], dst: str | os.PathLike[str], *, src_crs: str | None = None,
     dst_crs: str = "EPSG:4326", layer: str | None = None, encoding: str | None = None,
-    skip_invalid: bool = False, overwrite: bool = False,
+    skip_invalid: bool = False, overwrite: bool = False, out_layer: str | None = None,
 ) -> ConvertResult:
     """Convert the file ``src`` into ``dst`` (format from its suffix), keeping attributes.
 
@@ -75,6 +85,8 @@ def convert_file(
         Leave out (and report) features that cannot be converted.
     overwrite : bool
         Replace an existing ``dst``.
+    out_layer : str, optional
+        Name of the written layer (GeoPackage); default: the stem of ``dst``.
     """
     check_output(dst, overwrite=overwrite)
     decl = parse_crs(src_crs) if src_crs else None
@@ -83,7 +95,7 @@ def convert_file(
                       datum_hint=not pseudo)
     origin = decl if decl is not None else SourceCRS("crs", raw.crs)
     out, skipped = convert_frame(raw, origin, dst_crs, skip_invalid=skip_invalid, source=str(src))
-    path = write_vector(out, dst, overwrite=overwrite)
+    path = write_vector(out, dst, layer=output_layer_name(dst, out_layer), overwrite=overwrite)
     res = ConvertResult(path=path, read=len(raw), written=len(out), src_label=origin.label,
                         dst_label=parse_crs(dst_crs).label, skipped=skipped)
     logger.info("converted %s -> %s: %d of %d features", src, dst, res.written, res.read)

@@ -1,15 +1,67 @@
-"""Describe a vector file without loading all of it (driver, layers, CRS, schema, encoding)."""
+"""Describe a vector file without loading all of it (driver, layers, CRS, schema, encoding).
+
+This is the diagnostic command's engine: it never fails on a damaged file. What
+cannot be read is listed under ``problems`` (one line each, as the reading
+commands would say it) and everything else that could be read is reported.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
 
-from cityplan.io.encoding import detect_mojibake
-from cityplan.io.read import _read_csv, list_file_layers, resolve_layer
+from cityplan._errors import CityplanError, LayerNotFoundError
+from cityplan.io.encoding import check_encoding_name, detect_mojibake
+from cityplan.io.read import _is_dbf_text, _read_raw, file_kind, list_file_layers, resolve_layer
+
+logger = logging.getLogger(__name__)
+
+_DRIVERS = {"table": "CSV/XLSX point table", "jzd": "界址点坐标 TXT", "dxf": "DXF (ezdxf)",
+            "kml": "KML", "kmz": "KMZ (zipped KML)", "zip": "zipped vector file"}
+
+
+def _empty(p: Path, layer: str | None, encoding: str | None) -> dict[str, Any]:
+    return {"path": str(p), "size_bytes": p.stat().st_size if p.exists() else None, "driver": None,
+            "layers": [], "layer": layer, "crs": None, "geometry_type": None, "features": None,
+            "bounds": None, "fields": {}, "encoding": encoding, "mojibake": None, "problems": []}
+
+
+def _from_frame(info: dict[str, Any], p: Path, lyr: str | None, encoding: str | None) -> None:
+    gdf = _read_raw(p, lyr, encoding=encoding, where=None, columns=None)
+    geom = gdf.geometry.dropna()
+    info.update({
+        "crs": gdf.crs.to_string() if gdf.crs is not None else None,
+        "geometry_type": ", ".join(sorted(set(geom.geom_type))) or None,
+        "features": len(gdf),
+        "bounds": tuple(float(v) for v in geom.total_bounds) if len(geom) else None,
+        "fields": {c: str(t) for c, t in gdf.drop(columns=gdf.geometry.name).dtypes.items()},
+        "encoding": encoding or gdf.attrs.get("encoding", "utf-8"),
+    })
+    if _is_dbf_text(p, lyr) and encoding is None:
+        info["mojibake"] = next((g for c in gdf.columns if c != gdf.geometry.name
+                                 if (g := detect_mojibake(gdf[c].dropna().head(200).tolist()))), None)
+
+
+def _from_ogr(info: dict[str, Any], p: Path, lyr: str | None, encoding: str | None, sample: int) -> None:
+    meta = pyogrio.read_info(p, layer=lyr, encoding=encoding, force_feature_count=True,
+                             force_total_bounds=True)
+    bounds = meta.get("total_bounds")
+    info.update({
+        "driver": meta.get("driver"), "crs": meta.get("crs"), "geometry_type": meta.get("geometry_type"),
+        "features": int(meta.get("features", -1)),
+        "bounds": tuple(float(v) for v in bounds) if bounds is not None else None,
+        "fields": dict(zip(meta["fields"].tolist(), meta["dtypes"].tolist(), strict=True)),
+        "encoding": encoding or meta.get("encoding"),
+    })
+    if encoding is None and _is_dbf_text(p, lyr):
+        attrs = pyogrio.read_dataframe(p, layer=lyr, read_geometry=False, max_features=sample)
+        info["mojibake"] = next((g for c in attrs.columns if (g := detect_mojibake(attrs[c].dropna().tolist()))),
+                                None)
 
 
 def inspect_file(
@@ -19,44 +71,43 @@ def inspect_file(
     """Summarise a vector file.
 
     Reads the header through :func:`pyogrio.read_info` and only ``sample`` rows of
-    attributes (no geometry) to check the text encoding.
+    attributes (no geometry) to check the text encoding; tables, 界址点 TXT, DXF,
+    KML/KMZ and zipped files are read through their readers.
 
     Returns
     -------
     dict
-        ``path, driver, layers, layer, crs, geometry_type, features, bounds,
-        fields (name -> dtype), encoding, mojibake`` where ``mojibake`` is the
-        suggested encoding if text looks mis-decoded, else ``None``.
+        ``path, size_bytes, driver, layers, layer, crs, geometry_type, features, bounds,
+        fields (name -> dtype), encoding, mojibake, problems`` where ``mojibake`` is the
+        suggested encoding if text looks mis-decoded, and ``problems`` the one-line
+        reasons why parts could not be read (empty when all is well).
+
+    Raises
+    ------
+    LayerNotFoundError
+        Only when ``path`` does not exist.
     """
     p = Path(path)
-    layers = list_file_layers(p)
-    if p.suffix.lower() == ".csv":
-        gdf = _read_csv(p, encoding)
-        return {
-            "path": str(p), "driver": "CSV", "layers": layers, "layer": layers[0], "crs": None,
-            "geometry_type": str(gdf.geom_type.dropna().iloc[0]) if gdf.geometry.notna().any() else None,
-            "features": len(gdf), "bounds": tuple(float(v) for v in gdf.total_bounds),
-            "fields": {c: str(t) for c, t in gdf.drop(columns="geometry").dtypes.items()},
-            "encoding": encoding or "utf-8", "mojibake": None,
-        }
-    # an OSM PBF always holds several layers: default to its first (points) rather than refuse
-    lyr = resolve_layer(p, layer or (layers[0] if p.suffix.lower() == ".pbf" else None))
-    info = pyogrio.read_info(p, layer=lyr, encoding=encoding, force_feature_count=True,
-                             force_total_bounds=True)
-    attrs = pyogrio.read_dataframe(p, layer=lyr, encoding=encoding, read_geometry=False,
-                                   max_features=sample)
-    guess = None
-    if encoding is None:
-        for col in attrs.columns:
-            guess = detect_mojibake(attrs[col].dropna().tolist())
-            if guess:
-                break
-    bounds = info.get("total_bounds")
-    return {
-        "path": str(p), "driver": info.get("driver"), "layers": layers, "layer": lyr,
-        "crs": info.get("crs"), "geometry_type": info.get("geometry_type"),
-        "features": int(info.get("features", -1)),
-        "bounds": tuple(float(v) for v in bounds) if bounds is not None else None,
-        "fields": dict(zip(info["fields"].tolist(), info["dtypes"].tolist(), strict=True)),
-        "encoding": encoding or info.get("encoding"), "mojibake": guess,
-    }
+    if not p.exists():
+        msg = f"{p}: file not found; check the path"
+        raise LayerNotFoundError(msg)
+    info = _empty(p, layer, encoding)
+    try:
+        if encoding is not None:
+            check_encoding_name(encoding)
+        kind = file_kind(p)
+        info["driver"] = _DRIVERS.get(kind)
+        info["layers"] = list_file_layers(p)
+        default = info["layers"][0] if p.suffix.lower() == ".pbf" and info["layers"] else None
+        lyr = resolve_layer(p, layer or default)
+        info["layer"] = lyr
+        if kind == "ogr":
+            _from_ogr(info, p, lyr, encoding, sample)
+        else:
+            _from_frame(info, p, lyr, encoding)
+    except CityplanError as exc:
+        info["problems"].append(str(exc))
+    except (DataSourceError, DataLayerError, OSError, ValueError, UnicodeError) as exc:
+        info["problems"].append(f"{p}: could not be read ({type(exc).__name__}: {str(exc)[:160]})")
+        logger.debug("inspect %s", p, exc_info=True)
+    return info

@@ -1,8 +1,12 @@
-"""Read any vector file (GeoJSON, GeoPackage, Shapefile, OSM PBF, CSV with WKT or lon/lat).
+"""Read any vector file planners exchange into the storage CRS.
 
-Layering follows pyogrio: ``_read_raw`` turns a file into a (Geo)DataFrame with the
-file's own CRS; :func:`read_vector` then applies the user's declarations (CRS,
-encoding) and the CRS policy so every layer leaves here in the storage CRS.
+GeoJSON, GeoPackage, Shapefile, OSM PBF, KML through GDAL; zipped shapefiles and KMZ
+through :mod:`cityplan.io.archive`; CSV/XLSX point lists (:mod:`cityplan.io.pointtable`),
+自然资源部 界址点坐标 TXT (:mod:`cityplan.io.jzd`) and DXF (:mod:`cityplan.io.dxf`).
+``_read_raw`` turns a file into a (Geo)DataFrame with the file's own CRS (or the one its
+coordinates name); :func:`read_vector` then cleans the geometries (2D, finite), applies
+the user's declarations (CRS, encoding) and the CRS policy so every layer leaves here in
+the storage CRS.
 """
 
 from __future__ import annotations
@@ -10,30 +14,30 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from cityplan._errors import (
+    CityplanError,
     CRSMismatchError,
     EncodingError,
-    GeometryError,
     LayerNotFoundError,
     SchemaError,
 )
 from cityplan.crs import SourceCRS, ensure_crs, parse_crs
-from cityplan.io.encoding import detect_mojibake
+from cityplan.io.archive import VECTOR_MEMBERS, extracted, member_for, vector_members
+from cityplan.io.dxf import dxf_layers, read_dxf
+from cityplan.io.encoding import check_encoding_name, detect_mojibake
+from cityplan.io.jzd import is_jzd, read_jzd
+from cityplan.io.pointtable import TABLE_SUFFIXES, read_csv_text, read_point_table, table_layers
+from cityplan.tools.geometry import sanitize_read
 
 logger = logging.getLogger(__name__)
 
-WKT_COLUMNS = ("geom", "geometry", "wkt", "the_geom")
-LON_COLUMNS = ("lon", "lng", "longitude", "x")
-LAT_COLUMNS = ("lat", "latitude", "y")
 _HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 
 
@@ -45,25 +49,66 @@ def _require_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def list_file_layers(path: str | os.PathLike[str]) -> list[str]:
-    """Names of the layers in a vector file."""
-    p = _require_file(path)
-    if p.suffix.lower() == ".csv":
-        return [p.stem]
+def file_kind(path: Path) -> str:
+    """How a file is read: ``table``, ``jzd``, ``dxf``, ``zip``, ``kmz``, ``kml`` or ``ogr``."""
+    suffix = path.suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        return "table"
+    if suffix == ".txt":
+        with open(path, "rb") as fh:
+            return "jzd" if is_jzd(fh.read(1 << 20)) else "table"
+    return {".dxf": "dxf", ".zip": "zip", ".kmz": "kmz", ".kml": "kml"}.get(suffix, "ogr")
+
+
+def _ogr_layers(path: Path | str, source: Path) -> list[str]:
     try:
-        return [str(n) for n, _ in pyogrio.list_layers(p)]
-    except DataSourceError as exc:
-        msg = f"{p}: not a readable vector file ({exc})"
+        return [str(n) for n, _ in pyogrio.list_layers(path)]
+    except (DataSourceError, DataLayerError, OSError) as exc:
+        msg = f"{source}: not a readable vector file ({_first_line(exc)})"
         raise LayerNotFoundError(msg) from None
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def list_file_layers(path: str | os.PathLike[str]) -> list[str]:
+    """Names of the layers in a vector file (sheets of a workbook, DXF layers, zipped files)."""
+    p = _require_file(path)
+    kind = file_kind(p)
+    if p.stat().st_size == 0:
+        msg = f"{p}: the file is empty (0 bytes); export it again"
+        raise LayerNotFoundError(msg)
+    if kind == "table":
+        return table_layers(p) if p.suffix.lower() in (".xlsx", ".xlsm") else [p.stem]
+    if kind == "jzd":
+        return [p.stem]
+    if kind == "dxf":
+        return dxf_layers(p)
+    if kind == "zip":
+        return [PurePosixPath(n).stem for n in vector_members(p)]
+    if kind == "kmz":
+        with extracted(p, member_for(p, None, kinds=(".kml",))) as kml:
+            return _ogr_layers(kml, p)
+    return _ogr_layers(p, p)
+
+
 def resolve_layer(path: str | os.PathLike[str], layer: str | None) -> str | None:
-    """Check ``layer`` exists in ``path``; pick the only one if not given."""
-    names = list_file_layers(path)
-    if Path(path).suffix.lower() == ".csv":
+    """Check ``layer`` exists in ``path``; pick the only one if not given.
+
+    Files whose layers are parts of one drawing (DXF layers, KML folders) are read
+    whole when no layer is given, with a ``layer`` column.
+    """
+    p = Path(path)
+    names = list_file_layers(p)
+    kind = file_kind(p)
+    if kind in ("table", "jzd") and p.suffix.lower() not in (".xlsx", ".xlsm"):
         return None
     if layer is None:
-        if len(names) > 1 and Path(path).suffix.lower() != ".pbf":
+        if kind in ("dxf", "kml", "kmz", "table"):
+            return None
+        if len(names) > 1 and p.suffix.lower() != ".pbf":
             msg = f"{path}: holds {len(names)} layers {names}; choose one with --layer"
             raise LayerNotFoundError(msg)
         return names[0] if names else None
@@ -79,48 +124,63 @@ def parse_osm_tags(other_tags: pd.Series, keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame({k: parsed.map(lambda d, k=k: d.get(k)) for k in keys}, index=other_tags.index)
 
 
-def _read_csv(p: Path, encoding: str | None) -> gpd.GeoDataFrame:
-    df = pd.read_csv(p, encoding=encoding or "utf-8-sig", dtype_backend="numpy_nullable")
-    cols = {c.lower(): c for c in df.columns}
-    wkt = next((cols[c] for c in WKT_COLUMNS if c in cols), None)
-    if wkt is not None:
-        text = [v if isinstance(v, str) and v.strip() else None for v in df[wkt].astype(object)]
-        geoms = shapely.from_wkt(np.asarray(text, dtype=object), on_invalid="ignore")
-        bad = [i for i, (t, g) in enumerate(zip(text, geoms, strict=True)) if t and g is None]
-        if bad:
-            msg = (f"{p}: column {wkt!r} row {bad[0]} is not valid WKT ({text[bad[0]][:60]!r}); "
-                   f"{len(bad)} bad row(s) in all - fix them (e.g. 'POINT (126.6 45.7)')")
-            raise GeometryError(msg)
-        return gpd.GeoDataFrame(df.drop(columns=[wkt]), geometry=geoms, crs=None)
-    lon = next((cols[c] for c in LON_COLUMNS if c in cols), None)
-    lat = next((cols[c] for c in LAT_COLUMNS if c in cols), None)
-    if lon is None or lat is None:
-        msg = (
-            f"{p}: CSV has no geometry column; expected a WKT column {WKT_COLUMNS} or lon/lat "
-            f"columns {LON_COLUMNS}/{LAT_COLUMNS}; found {list(df.columns)}"
-        )
-        raise SchemaError(msg)
-    x = pd.to_numeric(df[lon], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    y = pd.to_numeric(df[lat], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    geoms = shapely.points(x, y)
-    geoms[np.isnan(x) | np.isnan(y)] = None
-    return gpd.GeoDataFrame(df, geometry=geoms, crs=None)
+def _ogr_read(path: Path, source: Path, layer: str | None, **kw) -> gpd.GeoDataFrame:
+    try:
+        return pyogrio.read_dataframe(path, layer=layer, use_arrow=False, **kw)
+    except (DataLayerError, DataSourceError, OSError) as exc:
+        msg = f"{source} (layer {layer!r}): could not be read ({_first_line(exc)})"
+        raise LayerNotFoundError(msg) from None
+
+
+def _read_kml(path: Path, source: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """One KML layer, or every folder with a ``layer`` column."""
+    if layer is not None:
+        return _ogr_read(path, source, layer)
+    names = _ogr_layers(path, source)
+    frames = [_ogr_read(path, source, n).assign(layer=n) for n in names]
+    frames = [f for f in frames if len(f)] or frames[:1]
+    if not frames:
+        msg = f"{source}: the KML holds no layer"
+        raise LayerNotFoundError(msg)
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=frames[0].crs)
 
 
 def _read_raw(
     p: Path, layer: str | None, *, encoding: str | None, where: str | None,
-    columns: list[str] | None,
+    columns: list[str] | None, crs: SourceCRS | None = None,
 ) -> gpd.GeoDataFrame:
-    if p.suffix.lower() == ".csv":
-        return _read_csv(p, encoding)
-    try:
-        return pyogrio.read_dataframe(
-            p, layer=layer, encoding=encoding, where=where, columns=columns,
-            use_arrow=False,
-        )
-    except (DataLayerError, DataSourceError) as exc:
-        msg = f"{p} (layer {layer!r}): could not be read ({exc})"
-        raise LayerNotFoundError(msg) from None
+    kind = file_kind(p)
+    if kind == "table":
+        return read_point_table(p, layer=layer, encoding=encoding, crs=crs)
+    if kind == "jzd":
+        return read_jzd(p, encoding=encoding, crs=crs)
+    if kind == "dxf":
+        return read_dxf(p, layer=layer, crs=crs)
+    if kind == "kml":
+        return _read_kml(p, p, layer)
+    if kind in ("zip", "kmz"):
+        member = member_for(p, layer, kinds=(".kml",) if kind == "kmz" else VECTOR_MEMBERS)
+        with extracted(p, member) as inner:
+            if inner.suffix.lower() == ".kml":
+                return _read_kml(inner, p, layer if kind == "zip" else None)
+            return _ogr_read(inner, p, None, encoding=encoding, where=where, columns=columns)
+    if encoding is not None:
+        check_encoding_name(encoding)
+    return _ogr_read(p, p, layer, encoding=encoding, where=where, columns=columns)
+
+
+def _is_dbf_text(p: Path, layer: str | None) -> bool:
+    """Only DBF text (shapefiles) can be GBK read as Latin-1; GeoJSON/GPKG/KML are UTF-8."""
+    suffix = p.suffix.lower()
+    if suffix in (".shp", ".dbf"):
+        return True
+    if suffix == ".zip":
+        try:
+            return member_for(p, layer).lower().endswith(".shp")
+        except CityplanError:
+            return False
+    return False
 
 
 def check_encoding(gdf: pd.DataFrame, *, source: str) -> None:
@@ -176,9 +236,11 @@ def read_vector(
     ----------
     path : path-like
         Any OGR-readable file, an OSM ``.pbf`` (give ``layer``: points, lines,
-        multilinestrings, multipolygons) or a CSV with a WKT or lon/lat column.
+        multilinestrings, multipolygons), a CSV/XLSX point list (or CSV with WKT), a
+        界址点坐标 TXT, a DXF (``crs`` required), KML/KMZ or a zipped shapefile.
     layer : str, optional
-        Layer name; required when the file has several.
+        Layer name; required when the file has several (a sheet of a workbook, a DXF
+        layer or KML folder - those are read whole, with a ``layer`` column, without it).
     crs : str or SourceCRS, optional
         Declared source CRS: required when the file has none (CSV, bare shapefile),
         and ``"gcj02"``/``"bd09"`` for Amap/Baidu coordinates, which are converted.
@@ -202,19 +264,28 @@ def read_vector(
         source row number.
     """
     p = _require_file(path)
-    lyr = resolve_layer(p, layer)
-    source = f"{p}" + (f" layer {lyr!r}" if lyr and p.suffix.lower() != ".csv" else "")
+    if encoding is not None:
+        check_encoding_name(encoding)
+    lyr = resolve_layer(p, layer) if file_kind(p) != "dxf" else layer
+    kind = file_kind(p)
+    source = f"{p}" + (f" layer {lyr!r}" if lyr and kind not in ("table", "jzd") else "")
     decl = parse_crs(crs) if crs is not None else None
     if datum_hint:
         _check_datum_hint(p, decl)
-    gdf = _read_raw(p, lyr, encoding=encoding, where=where, columns=columns)
+    gdf = _read_raw(p, lyr, encoding=encoding, where=where, columns=columns, crs=decl)
+    if kind in ("table", "jzd", "dxf"):
+        if columns is not None:
+            gdf = gdf[[c for c in gdf.columns if c in columns or c == gdf.geometry.name]]
+        if gdf.crs is not None:
+            decl = None  # the reader applied the declaration (or the zone its coordinates name)
+    gdf = sanitize_read(gdf, source=source)
     if osm_tags:
         if "other_tags" not in gdf.columns:
             msg = f"{source}: no 'other_tags' column to take OSM tags {osm_tags} from"
             raise SchemaError(msg)
         extra = parse_osm_tags(gdf["other_tags"], [k for k in osm_tags if k not in gdf.columns])
         gdf = pd.concat([gdf, extra], axis=1)
-    if check_text and encoding is None:
+    if check_text and encoding is None and _is_dbf_text(p, lyr):
         check_encoding(gdf, source=source)
     gdf = gdf.reset_index(drop=True)
     out = ensure_crs(gdf, decl, source=source)
@@ -225,8 +296,4 @@ def read_vector(
 def read_table(path: str | os.PathLike[str], *, encoding: str | None = None) -> pd.DataFrame:
     """Read a plain attribute table (CSV) without geometry."""
     p = _require_file(path)
-    try:
-        return pd.read_csv(p, encoding=encoding or "utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        msg = f"{p}: not a readable CSV table ({exc}); try --encoding gbk for Chinese CSVs"
-        raise SchemaError(msg) from None
+    return read_csv_text(p, encoding)

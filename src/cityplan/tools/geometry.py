@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -10,6 +11,8 @@ import pandas as pd
 import shapely
 
 from cityplan._errors import GeometryError
+
+logger = logging.getLogger(__name__)
 
 FAMILIES = {
     "Point": "point", "MultiPoint": "point",
@@ -145,3 +148,77 @@ def clean_geometries(
     res = gdf.copy()
     res = res.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
     return res[keep]
+
+
+def _flatten_collection(geom: shapely.Geometry) -> tuple[shapely.Geometry | None, list[str]]:
+    """A GeometryCollection as one Multi* geometry; returns (result, part types left out)."""
+    parts = list(shapely.get_parts(geom))
+    while any(p.geom_type == "GeometryCollection" for p in parts):
+        parts = [q for p in parts for q in (shapely.get_parts(p) if p.geom_type == "GeometryCollection" else [p])]
+    parts = [q for p in parts if not p.is_empty for q in shapely.get_parts(p)]
+    fams = {FAMILIES.get(p.geom_type) for p in parts}
+    if not parts:
+        return None, []
+    keep = "polygon" if "polygon" in fams else ("line" if fams == {"line"} else "point" if fams == {"point"} else None)
+    if keep is None:
+        return geom, sorted({p.geom_type for p in parts})
+    dropped = sorted({p.geom_type for p in parts if FAMILIES.get(p.geom_type) != keep})
+    kept = [p for p in parts if FAMILIES.get(p.geom_type) == keep]
+    maker = {"polygon": shapely.multipolygons, "line": shapely.multilinestrings, "point": shapely.multipoints}[keep]
+    return maker(kept), dropped
+
+
+def sanitize_read(gdf: gpd.GeoDataFrame, *, source: str) -> gpd.GeoDataFrame:
+    """Make freshly read user geometries usable: 2D, finite, no mixed collections.
+
+    * Z and M coordinates are dropped (every measure is planar);
+    * a GeometryCollection becomes the Multi* of its parts; with polygons among
+      lines or points the polygons are kept and the rows named in the log;
+      lines mixed with points (no area, no single type) are refused;
+    * features with NaN or infinite coordinates are refused with their rows.
+
+    Raises
+    ------
+    GeometryError
+        One line naming the rows at fault and the fix.
+    """
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    if not present.any():
+        return gdf
+    changed = False
+    if shapely.has_z(geoms[present]).any() or _has_m(geoms[present]):
+        geoms = shapely.force_2d(geoms)
+        changed = True
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    bad_rows = np.unique(index[~np.isfinite(coords).all(axis=1)])
+    if len(bad_rows):
+        rows = [int(gdf.index[i]) for i in bad_rows]
+        msg = (f"{source}: {len(rows)} feature(s) have NaN or infinite coordinates (rows {rows[:10]}); "
+               "fix or remove them in the source file")
+        raise GeometryError(msg)
+    kinds = shapely.get_type_id(geoms)
+    mixed: list[tuple[int, list[str]]] = []
+    for i in np.flatnonzero(kinds == shapely.GeometryType.GEOMETRYCOLLECTION):
+        flat, dropped = _flatten_collection(geoms[i])
+        if flat is not None and flat.geom_type == "GeometryCollection":
+            msg = (f"{source}: row {int(gdf.index[i])} is a GeometryCollection of {dropped} with no single "
+                   "geometry type; split it into separate features")
+            raise GeometryError(msg)
+        if dropped:
+            mixed.append((int(gdf.index[i]), dropped))
+        geoms[i] = flat
+        changed = True
+    if mixed:
+        logger.warning("%s: kept only the polygons of GeometryCollections at rows %s (left out %s)",
+                       source, [r for r, _ in mixed][:10], sorted({t for _, d in mixed for t in d}))
+        gdf.attrs["collection_parts_left_out"] = {r: d for r, d in mixed}
+    if not changed:
+        return gdf
+    out = gdf.copy()
+    return out.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+
+
+def _has_m(geoms: np.ndarray) -> bool:
+    has_m = getattr(shapely, "has_m", None)
+    return bool(has_m is not None and has_m(geoms).any())
