@@ -13,7 +13,7 @@ import os
 import types
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from cityplan._errors import CityplanError, SchemaError, UnitError
@@ -37,9 +37,25 @@ _EXPECTED = {
 
 
 class StrictModel(BaseModel):
-    """Base of every schema model: unknown keys refused, no type coercion, immutable."""
+    """Base of every schema model: unknown keys refused, no type coercion, immutable.
+
+    The one conversion: a YAML list given for a ``tuple[...]`` field becomes a tuple (YAML has no
+    tuples, and strict pydantic would refuse every list there).
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_to_tuples(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fixed = dict(data)
+        for name, f in cls.model_fields.items():
+            key = f.alias or name
+            if isinstance(fixed.get(key), list) and get_origin(_unwrap(f.annotation)) is tuple:
+                fixed[key] = tuple(fixed[key])
+        return fixed
 
 
 def check_unit_value(unit: str) -> str:
@@ -88,7 +104,8 @@ def entry_label(raw: Any, loc: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     parent = ""
     node, prev = raw, None
     for k, part in enumerate(loc):
-        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node) \
+                and isinstance(node[part], dict):  # entries are mappings; scalars stay in the field path
             node = node[part]
             name = _SINGULAR.get(str(prev), str(prev).removesuffix("s")) if prev is not None else "entry"
             ident = next((node[key] for key in _IDENT_KEYS if isinstance(node, dict) and key in node), None)
@@ -97,7 +114,8 @@ def entry_label(raw: Any, loc: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
                 label = f"{parent} {label}"
             parent = label
             rest = tuple(loc[k + 1:])
-        elif isinstance(node, dict) and part in node:
+        elif isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) \
+                and 0 <= part < len(node):
             node = node[part]
         else:
             node = None
