@@ -47,3 +47,6 @@ def feature(geometry: dict | None, **props: object) -> dict:
 def square(x: float, y: float, d: float = 0.001) -> dict:
     """A small square polygon at (x, y) in degrees."""
     return {"type": "Polygon", "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]}
+
+
+from pg_fixtures import pg_server, pg_url  # noqa: E402,F401  (PostgreSQL/PostGIS fixtures)
