@@ -144,7 +144,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from cityplan.cli import build, convert, coverage, layers, maps, report, review, run, tasks
+    from cityplan.cli import build, city, convert, coverage, layers, maps, report, review, run, tasks
 
     cli.add_command(build.build)
     cli.add_command(layers.layers)
@@ -156,6 +156,7 @@ def _register() -> None:
     cli.add_command(review.review)
     cli.add_command(run.run)
     cli.add_command(report.report)
+    cli.add_command(city.city)
 
 
 _register()
