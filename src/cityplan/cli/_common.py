@@ -80,9 +80,9 @@ def print_table(df: pd.DataFrame, *, title: str | None = None, fmt: str = "table
                 caption: str | None = None) -> None:
     """Print ``df`` as a rich table, CSV (text cells neutralised, never a formula) or JSON on stdout."""
     if fmt == "csv":
-        from cityplan.io.safecells import neutralise_frame
+        from cityplan.io.safecells import write_safe_csv
 
-        sys.stdout.write(neutralise_frame(df).to_csv(index=False))
+        sys.stdout.write(write_safe_csv(df) or "")
         return
     if fmt == "json":
         sys.stdout.write(json.dumps(json.loads(df.to_json(orient="records", force_ascii=False)),

@@ -7,6 +7,8 @@ Numbers, booleans and dates keep their type: a numeric column's ``-3.5`` is not 
 
 from __future__ import annotations
 
+import csv
+import os
 from typing import Any
 
 import pandas as pd
@@ -71,3 +73,17 @@ def force_text_cells(workbook: Any) -> int:
                     cell.data_type = "s"
                     changed += 1
     return changed
+
+
+def write_safe_csv(df: pd.DataFrame, target: str | os.PathLike[str] | None = None, *,
+                   encoding: str = "utf-8") -> str | None:
+    """Write ``df`` as CSV with neutralised text cells; return the text when ``target`` is None.
+
+    Text holding a carriage return is quoted (QUOTE_NONNUMERIC for that table), since the csv
+    module only quotes line feeds and a bare CR would split the row for most readers.
+    """
+    safe = neutralise_frame(df)
+    has_cr = any(safe[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
+                 for c in safe.columns if not _is_plain(safe[c])) or any("\r" in str(c) for c in safe.columns)
+    quoting = csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL
+    return safe.to_csv(target, index=False, encoding=encoding, quoting=quoting)

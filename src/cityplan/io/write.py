@@ -22,7 +22,7 @@ import pandas as pd
 import pyogrio
 
 from cityplan._errors import CityplanError, OutputExistsError, SchemaError
-from cityplan.io.safecells import force_text_cells, neutralise_frame
+from cityplan.io.safecells import force_text_cells, neutralise_frame, write_safe_csv
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def write_table(
         raise SchemaError(msg)
     with atomic_path(p, overwrite=overwrite) as tmp:
         if fmt == "csv":
-            neutralise_frame(df).to_csv(tmp, index=False, encoding="utf-8-sig")
+            write_safe_csv(df, tmp, encoding="utf-8-sig")
         elif fmt == "json":
             df.to_json(tmp, orient="records", force_ascii=False, indent=1)
         else:
