@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from cityplan.network import graph_from_edges  # noqa: E402
-from cityplan.onemap import read_layer  # noqa: E402
+from cityplan.onemap import OneMap  # noqa: E402
 
 
 def timed(fn, repeats=3):
@@ -104,7 +104,7 @@ def bench_pandana(xy: np.ndarray, rows, cols, w, sources, limit: float, d_ours) 
 
 
 def harbin(limit: float = 1500.0) -> dict:
-    g = graph_from_edges(read_layer(None, "road_graph"))
+    g = graph_from_edges(OneMap.coerce(None).layer("road_graph"))
     cost = g.edge_cost("walk", "m")
     ok = ~np.isnan(cost)
     rows = np.concatenate([g.u[ok], g.v[ok]])

@@ -10,14 +10,7 @@ from tests.conftest import feature, square, write_geojson
 from cityplan.build import build_onemap
 from cityplan.catalog import load_catalog
 from cityplan.errors import OutputExistsError, SchemaError
-from cityplan.onemap import (
-    CATALOG_TABLE,
-    INFO_TABLE,
-    LEDGER_TABLE,
-    read_build_info,
-    read_catalog_table,
-    read_ledger,
-)
+from cityplan.onemap import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE, OneMap
 from cityplan.paths import project_root
 
 
@@ -32,7 +25,7 @@ def test_every_catalog_layer_is_written(built, onemap):
         assert n == s.loc[lid, "features"] > 0, lid
     # every source feature is accounted for: written or dropped with a reason
     assert (s.source_features == s.features + s.dropped).all()
-    ledger = read_ledger(onemap)
+    ledger = OneMap.open(onemap).ledger
     assert len(ledger) == s.dropped.sum() + s.repaired.sum()
 
 
@@ -64,12 +57,12 @@ def test_derived_layers(onemap):
 
 
 def test_catalog_table_records_provenance(onemap):
-    t = read_catalog_table(onemap).set_index("layer")
+    t = OneMap.open(onemap).catalog.set_index("layer")
     assert t.loc["roads", "licence"] == "ODbL-1.0"
     assert "OpenStreetMap" in t.loc["roads", "attribution"]
     assert len(t.loc["roads", "source_sha256"]) == 64
     assert bool(t.loc["songhua_corridor", "illustrative"]) is True
-    info = read_build_info(onemap)
+    info = OneMap.open(onemap).build_info
     assert info["working_crs"] == "EPSG:4551" and info["built_at"]
 
 
@@ -114,7 +107,7 @@ def test_broken_geometries_are_repaired_or_dropped_with_reasons(tmp_path):
     assert "Self-intersection" in reasons["bowtie"]
     assert reasons["nogeom"] == "null or empty geometry"
     assert "Point in a MultiPolygon layer" in reasons["point"]
-    assert read_ledger(tmp_path / "o.gpkg").shape[0] == 3
+    assert OneMap.open(tmp_path / "o.gpkg").ledger.shape[0] == 3
 
 
 def test_missing_column_names_file_and_fix(tmp_path):

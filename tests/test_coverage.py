@@ -17,7 +17,7 @@ from cityplan.coverage import get_preset, load_presets, parse_within, run_covera
 from cityplan.coverage.demand import demand_population
 from cityplan.coverage.fca import two_step_fca
 from cityplan.errors import CoverageError
-from cityplan.onemap import read_layer
+from cityplan.onemap import OneMap
 
 REQUIRED = ["district", "population", "population_covered", "population_share", "residential_area_m2",
             "residential_area_covered_m2", "area_share"]
@@ -29,7 +29,7 @@ def ice(onemap):
 
 
 def test_ice_circle_accounts_for_every_compound(ice, onemap):
-    res = read_layer(onemap, "residential")
+    res = OneMap.coerce(onemap).layer("residential")
     assert len(ice.features) == len(res)
     assert ice.features["status"].isin(["covered", "not covered", "not covered (beyond 3x limit)",
                                         "not snapped", "unreachable: no facility on its network component"]).all()
@@ -53,7 +53,7 @@ def test_ice_circle_accounts_for_every_compound(ice, onemap):
 
 
 def test_dasymetric_population(ice, onemap):
-    census = read_layer(onemap, "census_population").assign(adcode=lambda c: c.adcode.astype(str)).set_index("adcode")
+    census = OneMap.coerce(onemap).layer("census_population").assign(adcode=lambda c: c.adcode.astype(str)).set_index("adcode")
     d = ice.districts[ice.districts.district != "(all)"].set_index("adcode")
     urban = (census.pop_2020 * census.urban_share).reindex(d.index)
     np.testing.assert_allclose(d.population, urban, rtol=1e-6, atol=1)
@@ -62,11 +62,11 @@ def test_dasymetric_population(ice, onemap):
 
 def test_euclid_equals_geopandas_buffer_sjoin(onemap):
     res = run_coverage(onemap, preset="park-service-radius")
-    parks = read_layer(onemap, "parks").to_crs(4551)
+    parks = OneMap.coerce(onemap).layer("parks").to_crs(4551)
     area = parks.area
     radius = np.where(area >= 10000, 500.0, np.where(area >= 4000, 300.0, np.nan))
     buf = parks[~np.isnan(radius)].buffer(radius[~np.isnan(radius)], quad_segs=16)
-    dem = read_layer(onemap, "residential").to_crs(4551)
+    dem = OneMap.coerce(onemap).layer("residential").to_crs(4551)
     pts = gpd.GeoDataFrame(geometry=dem.representative_point(), crs=4551)
     hit = gpd.sjoin(pts, gpd.GeoDataFrame(geometry=buf), predicate="within")
     expected = pts.index.isin(hit.index)
@@ -110,17 +110,16 @@ def test_capacity_2sfca_on_plan_schools(onemap):
 
 
 def test_write_outputs(ice, tmp_path, onemap):
-    files = write_coverage(ice, tmp_path / "c", formats=("csv", "xlsx"), onemap=onemap)
+    files = write_coverage(ice, tmp_path / "c", formats=("csv", "xlsx"))
     names = {f.name for f in files}
-    assert {"coverage.gpkg", "per_district.csv", "per_feature.csv", "coverage.xlsx", "params.json",
-            "coverage_map.html"} <= names
+    assert {"coverage.gpkg", "per_district.csv", "per_feature.csv", "coverage.xlsx", "params.json"} <= names
     per = pd.read_csv(tmp_path / "c" / "per_district.csv", encoding="utf-8-sig")
     assert set(REQUIRED) <= set(per.columns)
     gaps = gpd.read_file(tmp_path / "c" / "coverage.gpkg", layer="gaps")
     assert len(gaps) > 0 and (gaps.gap_area_m2 > 0).all()
     assert json.loads((tmp_path / "c" / "params.json").read_text())["preset"] == "ice-30min"
     with pytest.raises(Exception, match="--overwrite"):
-        write_coverage(ice, tmp_path / "c", onemap=onemap)
+        write_coverage(ice, tmp_path / "c")
 
 
 def test_presets_have_citations():
@@ -201,9 +200,26 @@ def test_cli_constants_match_library():
 
 
 def test_cached_graph_and_demand_give_the_same_answer(ice, onemap):
-    # the first run wrote the caches beside the one map, named after its build time
-    caches = sorted(p.name for p in onemap.parent.iterdir() if p.suffix in (".npz", ".pkl"))
-    assert any("road_graph" in c for c in caches) and any("demand-residential" in c for c in caches)
+    # the first run cached the graph and the prepared demand inside the store, keyed by the build;
+    # nothing is written beside the one map
+    import sqlite3
+
+    assert not [p for p in onemap.parent.iterdir() if p.suffix in (".npz", ".pkl", ".pickle")]
+    with sqlite3.connect(onemap) as con:
+        keys = dict(con.execute("SELECT key, build FROM cityplan_cache").fetchall())
+    build = OneMap.open(onemap).build_stamp
+    assert keys.get("graph:road_graph") == build and keys.get("demand:residential:census") == build
     again = run_coverage(onemap, preset="ice-30min")
     pd.testing.assert_frame_equal(again.districts, ice.districts)
     assert (again.features.status.to_numpy() == ice.features.status.to_numpy()).all()
+
+
+def test_nothing_read_can_execute_code():
+    """No pickle anywhere in the library: caches are plain arrays inside the store."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    bad = [f"{p}:{i}" for p in src.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
+           if re.search(r"\bimport pickle\b|pickle\.load|allow_pickle\s*=\s*True|\bdill\b|joblib\.load", line)]
+    assert bad == []

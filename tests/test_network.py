@@ -14,7 +14,7 @@ from shapely.geometry import LineString
 from cityplan.errors import NetworkError
 from cityplan.network import graph_from_edges, graph_from_lines, snap_points
 from cityplan.network.search import WALK_ACCESS_MS, access_costs, reach_from_sources
-from cityplan.onemap import read_layer
+from cityplan.onemap import OneMap
 
 
 def split_graph(graph, mode: str, unit: str, snaps: dict[str, object], speed_kmh=None) -> nx.DiGraph:
@@ -50,7 +50,7 @@ def _nx_costs(g: nx.DiGraph, n_dem: int, fac_ok: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def harbin_graph(onemap):
-    return graph_from_edges(read_layer(onemap, "road_graph"))
+    return graph_from_edges(OneMap.coerce(onemap).layer("road_graph"))
 
 
 @pytest.mark.parametrize(("mode", "unit", "speed"), [("walk", "m", None), ("drive", "s", None), ("walk", "s", 3.6)])

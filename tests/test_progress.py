@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from cityplan.errors import SchemaError, UnitError, UnknownTaskIdError
-from cityplan.onemap import read_catalog_table
+from cityplan.onemap import OneMap
 from cityplan.tasks import compute_progress, link_plan_sites, load_register
 from cityplan.tasks.link import PlanLayer, assign_districts, load_plan_layers
 from cityplan.tasks.sites import allocate, pick_features
@@ -54,7 +54,7 @@ def test_illustrative_totals_equal_report_targets(onemap, by_district):
     got = {(r.task_id, r.metric): r.planned for r in tot.itertuples()}
     assert got == expected
     assert (tot.status == "planned in full").all()
-    cat = read_catalog_table(onemap).set_index("layer")
+    cat = OneMap.open(onemap).catalog.set_index("layer")
     for pl in load_plan_layers(onemap):
         assert pl.gdf["illustrative"].astype(bool).eq(bool(cat.loc[pl.id, "illustrative"])).all()
 

@@ -14,7 +14,7 @@ from pyproj import Geod, Transformer
 
 from cityplan.districts import district_names
 from cityplan.errors import DistrictNotFoundError
-from cityplan.onemap import read_layer
+from cityplan.onemap import OneMap
 from cityplan.report import build_district_report, prepare_inputs
 from cityplan.report.district import coverage_figure, district_tables, overview_figure
 
@@ -46,7 +46,7 @@ def cli_tables(onemap, tmp_path_factory):
 
 def test_every_district_builds_and_matches_cli(shared, cli_tables, onemap, tmp_path):
     prog_cli, cov_cli = cli_tables
-    names = district_names(read_layer(onemap, "districts"))
+    names = district_names(OneMap.coerce(onemap).layer("districts"))
     assert len(names) == 5
     for name in names:
         rep = build_district_report(name, shared, tmp_path / name)
@@ -87,7 +87,7 @@ def test_uncovered_compounds_named(shared):
 
 
 def test_static_map_has_legend_scalebar_north_arrow(shared, onemap):
-    d = read_layer(onemap, "districts").set_index("name").loc["南岗区"]
+    d = OneMap.coerce(onemap).layer("districts").set_index("name").loc["南岗区"]
     d = pd.concat([d, pd.Series({"name": "南岗区"})])
     for fig in (overview_figure(shared, d), coverage_figure(shared, d, "ice-30min")):
         ax = fig.axes[0]
@@ -113,11 +113,11 @@ def test_unknown_district_lists_valid_names(onemap):
     with pytest.raises(DistrictNotFoundError, match=r"南岗区 / Nangang / 230103"):
         from cityplan.districts import resolve_district
 
-        resolve_district("北京", read_layer(onemap, "districts"))
+        resolve_district("北京", OneMap.coerce(onemap).layer("districts"))
     r = subprocess.run([sys.executable, "-m", "cityplan", "report", "--district", "Beijing", "--onemap", str(onemap)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 2 and "道里区 / Daoli" in r.stderr and "Traceback" not in r.stderr
     for alias in ("南岗区", "南岗", "Nangang", "nangang", "230103"):
         from cityplan.districts import resolve_district
 
-        assert resolve_district(alias, read_layer(onemap, "districts"))["adcode"] == "230103"
+        assert resolve_district(alias, OneMap.coerce(onemap).layer("districts"))["adcode"] == "230103"

@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from cityplan.errors import GeometryError, MissingCRSError, ReviewError
-from cityplan.onemap import read_layer
+from cityplan.onemap import OneMap
 from cityplan.review import review_file, review_proposal
 from cityplan.review.check import M2_PER_MU
 
@@ -24,7 +24,7 @@ def _gdf(geom, crs=4551, name="site"):
 
 
 def _union(onemap, layer, query=None):
-    g = read_layer(onemap, layer).to_crs(4551)
+    g = OneMap.coerce(onemap).layer(layer).to_crs(4551)
     if query is not None:
         g = g.query(query)
     return shapely.union_all(g.geometry.to_numpy())
@@ -71,7 +71,7 @@ def test_crossing_the_songhua(onemap):
 
 
 def test_on_an_existing_park(onemap):
-    parks = read_layer(onemap, "parks").to_crs(4551)
+    parks = OneMap.coerce(onemap).layer("parks").to_crs(4551)
     park = parks[parks.name == "兆麟公园"].geometry.iloc[0]
     site = park.representative_point().buffer(40)
     rep = review_proposal(_gdf(site, name="pavilion"), onemap=onemap)
@@ -140,7 +140,7 @@ def test_cli_exit_codes_and_json(onemap, tmp_path):
     assert data["verdict"] == "pass"
     assert set(data["findings"][0]) >= {"feature", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha",
                                         "share", "distance_m"}
-    parks = read_layer(onemap, "parks").to_crs(4551)
+    parks = OneMap.coerce(onemap).layer("parks").to_crs(4551)
     site = parks[parks.name == "兆麟公园"].geometry.iloc[0].representative_point().buffer(40)
     _gdf(site).to_file(tmp_path / "park.geojson")
     r = run(str(tmp_path / "park.geojson"), "--out", str(tmp_path / "rev"), "--format", "md")
@@ -153,8 +153,8 @@ def test_cli_exit_codes_and_json(onemap, tmp_path):
 
 def test_facility_impact(onemap, tmp_path):
     # a new park next to homes raises park coverage in its district
-    res = read_layer(onemap, "residential").to_crs(4551)
-    parks = read_layer(onemap, "parks").to_crs(4551)
+    res = OneMap.coerce(onemap).layer("residential").to_crs(4551)
+    parks = OneMap.coerce(onemap).layer("parks").to_crs(4551)
     far = res[res.distance(shapely.union_all(parks.geometry.to_numpy())) > 700].iloc[0].geometry
     site = far.representative_point().buffer(70)
     _gdf(site, name="new park").to_file(tmp_path / "newpark.geojson")

@@ -234,4 +234,4 @@ def graph_from_arrays(z: dict[str, np.ndarray]) -> RoadGraph:
     geoms = shapely.from_wkb([blob[a:b] for a, b in zip(off[:-1], off[1:], strict=True)])
     return RoadGraph(node_xy=z["node_xy"], u=z["u"], v=z["v"], length=z["length"],
                      road_class=z["road_class"], oneway=z["oneway"], geoms=np.asarray(geoms, dtype=object),
-                     crs=CRS.from_wkt(str(z["crs"])))
+                     crs=CRS.from_wkt(str(np.asarray(z["crs"]).ravel()[0])))

@@ -24,7 +24,7 @@ def arrays_to_rows(arrays: Mapping[str, np.ndarray]) -> list[tuple[str, str, str
     """``(name, dtype, shape, bytes)`` rows of plain arrays; object arrays are refused."""
     rows = []
     for name, a in arrays.items():
-        arr = np.ascontiguousarray(a)
+        arr = np.require(np.asarray(a), requirements="C")  # ascontiguousarray would make 0-d 1-d
         if arr.dtype.kind not in "biufcUSM":
             msg = f"cache array {name!r} has dtype {arr.dtype}; only numeric and fixed-width text are stored"
             raise TypeError(msg)
