@@ -9,6 +9,7 @@ import pytest
 
 from cityplan.build import BuildResult, build_onemap
 from cityplan.paths import data_dir
+from synthetic_city import synthetic_onemap  # noqa: F401 (the tiny synthetic city, a session fixture)
 
 
 @pytest.fixture(scope="session")
