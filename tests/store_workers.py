@@ -57,7 +57,9 @@ def read_loop(url: str, seconds: float, stop_path: str) -> dict:
                 info = store.read("cityplan_build_info")
                 kv = dict(zip(info["key"], info["value"], strict=True))
                 build, rows = int(kv["build"]), int(kv["rows"])
+                time.sleep(0.01)  # widen the window a swap could fall into
                 blocks = store.read("blocks")
+                time.sleep(0.01)
                 stops = store.read("stops", bbox=(125.0, 44.0, 128.0, 46.0))
                 cat = store.read("cityplan_catalog")
                 led = store.read("cityplan_ledger")

@@ -44,6 +44,7 @@ from cityplan.store.base import (
     LayerMeta,
     Store,
 )
+from cityplan.store.sqltypes import arrays_from_rows, arrays_to_rows
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ _TABLE_LOCK = 0x43505433  # append_rows / write_cache on one table
 _SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
 _TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _ORD = "__cityplan_ord"
-_CACHE_KINDS = frozenset("biufcmMSU")
 _STYLES_DDL = (  # exactly what QGIS (QgsPostgresUtils::createStylesTable) creates
     "CREATE TABLE IF NOT EXISTS public.layer_styles(id SERIAL PRIMARY KEY,"
     "f_table_catalog varchar,f_table_schema varchar,f_table_name varchar,"
@@ -554,32 +554,17 @@ class PostgisStore(Store):
                     (key, build)).fetchall()
         if not rows:
             return None
-        out: dict[str, np.ndarray] = {}
-        for name, dtype_str, shape, data in rows:
-            try:
-                dtype = np.dtype(dtype_str)
-                if dtype.kind not in _CACHE_KINDS:
-                    raise ValueError(f"dtype {dtype_str} not allowed")
-                out[name] = np.frombuffer(bytes(data), dtype=dtype).reshape(tuple(shape)).copy()
-            except (TypeError, ValueError) as exc:
-                logger.warning("%s: cache %s/%s unreadable (%s); recomputing", self.label, key,
-                               name, exc)
-                return None
-        return out
+        try:
+            return arrays_from_rows(rows)
+        except (TypeError, ValueError) as exc:
+            logger.warning("%s: cache %s unreadable (%s); recomputing", self.label, key, exc)
+            return None
 
     def write_cache(self, key: str, build: str, arrays: Mapping[str, np.ndarray]) -> None:
-        """Store plain arrays as raw bytes (dtype string + shape); older builds' entries go."""
-        rows = []
-        for name, arr in arrays.items():
-            a = np.asarray(arr)
-            if a.dtype.kind not in _CACHE_KINDS:
-                msg = (f"cache {key}/{name}: dtype {a.dtype} cannot be cached (object/void arrays "
-                       "would need pickling); convert to numbers or fixed-width strings")
-                raise TypeError(msg)
-            rows.append((key, build, name, a.dtype.str, list(a.shape),
-                         np.ascontiguousarray(a).tobytes()))
+        """Store plain arrays as raw bytes (dtype string + JSON shape); older builds' entries go."""
+        rows = [(key, build, *r) for r in arrays_to_rows(arrays)]  # TypeError for object arrays
         ddl = sql.SQL("CREATE TABLE IF NOT EXISTS {} (key text NOT NULL, build text NOT NULL, "
-                      "name text NOT NULL, dtype text NOT NULL, shape bigint[] NOT NULL, "
+                      "name text NOT NULL, dtype text NOT NULL, shape text NOT NULL, "
                       "data bytea NOT NULL, PRIMARY KEY (key, name))").format(
                           sql.Identifier(self.schema, CACHE_TABLE))
         try:
