@@ -144,13 +144,13 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from cityplan.cli import build, city, convert, coverage, layers, maps, report, review, run, tasks
+    from cityplan.cli import build, city, convert, coverage, layers, maps, progress, report, review, run, tasks
 
     cli.add_command(build.build)
     cli.add_command(layers.layers)
     cli.add_command(convert.convert)
     cli.add_command(tasks.tasks)
-    cli.add_command(tasks.progress)
+    cli.add_command(progress.progress)
     cli.add_command(maps.map_)
     cli.add_command(coverage.coverage)
     cli.add_command(review.review)

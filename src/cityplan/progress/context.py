@@ -18,7 +18,7 @@ from cityplan.progress.asof import (
     site_status,
 )
 from cityplan.progress.events import read_events
-from cityplan.progress.quotas import load_quotas_frame
+from cityplan.progress.quotas import read_quotas
 from cityplan.progress.sites import nonspatial_targets, site_table
 from cityplan.tasks.link import LinkResult, link_plan_sites, load_plan_layers
 from cityplan.tasks.register import Register, load_register
@@ -74,7 +74,7 @@ def load_context(onemap: OneMap | str | os.PathLike[str] | None = None, *,
     districts = om.layer_for("districts")
     link = link_plan_sites(register, layers, districts)
     return ProgressContext(om=om, register=register, link=link, sites=site_table(register, link, layers),
-                           districts=districts, quotas=load_quotas_frame(quotas, register=register),
+                           districts=districts, quotas=read_quotas(quotas, register=register, districts=districts),
                            events=read_events(om.store))
 
 

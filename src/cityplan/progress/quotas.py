@@ -1,9 +1,9 @@
 """District quotas: each city-wide target split per district (``layers/quotas.yaml``).
 
-A district's progress ratio is achieved / its quota. The quota file is human-edited; it can be
-regenerated from the one map (:func:`derive_quotas`) or imported from a CSV/XLSX table
-(:func:`import_quota_table`). The split rules used for the Harbin sample are an **assumption**
-(the report gives city-wide numbers only):
+A district's progress ratio is achieved / its quota. The quota file (format:
+:mod:`cityplan.schema.quotas`) is human-edited; it can be regenerated from the one map
+(:func:`derive_quotas`) or imported from a CSV/XLSX table (:func:`import_quota_table`). The split
+rules used for the Harbin sample are an **assumption** (the report gives city-wide numbers only):
 
 * ``sites`` — targets that plan sites measure: the district's share of the planned quantity of
   the (mostly illustrative) sites that lie in it;
@@ -21,10 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from cityplan._errors import SchemaError
-from cityplan.io.yamlfile import load_yaml
 from cityplan.paths import project_root
 from cityplan.tasks.link import LinkResult
 from cityplan.tasks.register import Register
@@ -33,10 +31,6 @@ from cityplan.tasks.sites import allocate
 logger = logging.getLogger(__name__)
 
 QUOTA_COLUMNS = ["task_id", "metric", "unit", "adcode", "district", "quota", "rule"]
-RULES = ("sites", "population", "given")
-_TOP = {"version", "city", "assumption", "rules", "quotas"}
-_ENTRY = {"task_id", "metric", "unit", "rule", "split", "note"}
-_SPLIT = {"adcode", "district", "quota"}
 
 
 def default_quotas_path() -> Path:
@@ -66,154 +60,65 @@ def derive_quotas(register: Register, link: LinkResult, districts: pd.DataFrame)
     return pd.DataFrame(rows, columns=QUOTA_COLUMNS)
 
 
-def _num(v: float) -> int | float:
-    return int(v) if float(v).is_integer() else round(float(v), 3)
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{float(v):.6g}"
 
 
-def quotas_yaml(quotas: pd.DataFrame, *, city: str = "哈尔滨市 Harbin") -> str:
-    """The quota file's text (comments state the assumption)."""
-    head = (
-        "# District quotas: every city-wide target of layers/tasks.yaml split per district.\n"
-        "# ASSUMPTION (illustrative): the 2023 report gives city-wide numbers only. Split rules:\n"
-        "#   sites      - the district's share of the planned quantity of the plan sites in it\n"
-        "#                (most plan sites are illustrative, placed by docs/plan_sites.md);\n"
-        "#   population - by 2020 census population of the one map's districts (largest remainder);\n"
-        "#                the sample covers five central districts, which get the whole city target.\n"
-        "#   given      - imported from a district table (cityplan progress quotas import).\n"
-        "# Regenerate: cityplan progress quotas derive --out layers/quotas.yaml --overwrite.\n"
-        "# Schema: docs/progress.md#quotas\n")
-    entries = []
+def quotas_yaml(quotas: pd.DataFrame) -> str:
+    """The quota file's text in the format of :mod:`cityplan.schema.quotas`; comments state the rule."""
+    lines = [
+        "# District quotas: every city-wide target of layers/tasks.yaml split per district.",
+        "# ASSUMPTION (illustrative): the 2023 report gives city-wide numbers only. Split rules:",
+        "#   sites      - the district's share of the planned quantity of the plan sites in it",
+        "#                (most plan sites are illustrative, placed by docs/plan_sites.md);",
+        "#   population - by 2020 census population of the one map's districts (largest remainder);",
+        "#                the sample covers five central districts, which get the whole city target;",
+        "#   given      - imported from a district table (cityplan progress quotas import).",
+        "# Regenerate: cityplan progress quotas derive --out layers/quotas.yaml --overwrite",
+        "# Format: cityplan.schema.quotas (docs/progress.md#quotas).",
+        "version: 1",
+        "quotas:",
+    ]
     for (tid, metric), sub in quotas.groupby(["task_id", "metric"], sort=False):
-        rule = sub["rule"].iloc[0]
-        entries.append({"task_id": str(tid), "metric": str(metric), "unit": str(sub["unit"].iloc[0]),
-                        "rule": str(rule),
-                        "split": [{"adcode": str(r.adcode), "district": str(r.district), "quota": _num(r.quota)}
-                                  for r in sub.itertuples()]})
-    body = {"version": 1, "city": city, "assumption": True,
-            "rules": {"sites": "share of the planned quantity of the plan sites in the district",
-                      "population": "share of the 2020 census population (largest remainder)",
-                      "given": "imported from a district table"},
-            "quotas": entries}
-    text = yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=120, default_flow_style=None)
-    return head + text
+        rule = str(sub["rule"].iloc[0] or "")
+        lines += [f'  - task_id: "{tid}"' + (f"    # rule: {rule}" if rule else ""), f"    metric: {metric}",
+                  f"    unit: {sub['unit'].iloc[0]}", "    districts:"]
+        lines += [f'      "{r.adcode}": {_num(r.quota)}    # {r.district}' for r in sub.itertuples()]
+    return "\n".join(lines) + "\n"
 
 
-def _check_keys(raw: Any, allowed: set[str], where: str, required: tuple[str, ...]) -> None:
-    if not isinstance(raw, dict):
-        msg = f"{where}: expected a mapping, got {type(raw).__name__}"
-        raise SchemaError(msg)
-    extra = sorted(set(raw) - allowed)
-    if extra:
-        msg = f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}"
-        raise SchemaError(msg)
-    missing = [k for k in required if k not in raw]
-    if missing:
-        msg = f"{where}: missing key(s) {missing}"
-        raise SchemaError(msg)
+def read_quotas(path: str | os.PathLike[str] | None = None, *, register: Register | None = None,
+                districts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The quota file (:func:`cityplan.schema.quotas.load_quotas`) as a frame (``QUOTA_COLUMNS``).
 
-
-def read_quotas(path: str | os.PathLike[str] | None = None, *, register: Register | None = None) -> pd.DataFrame:
-    """Load and validate the quota file into a frame (``QUOTA_COLUMNS``).
-
-    Uses :func:`cityplan.schema.quotas.load_quotas` when that loader is installed, else the
-    checks here: known keys, a register target per entry (when ``register`` is given), unique
-    adcodes, non-negative finite quotas. A missing file gives an empty frame (no quotas).
+    Quotas are converted to the target's unit when the file gives a compatible one (ha -> m2).
+    A missing default file gives an empty frame (district ratios stay empty) with a warning.
     """
+    from cityplan.schema.quotas import load_quotas
+    from cityplan.tasks.units import conversion_factor
+
     p = Path(path) if path is not None else default_quotas_path()
-    if not p.exists():
-        if path is not None:
-            msg = f"{p}: quota file not found; derive one with `cityplan progress quotas derive`"
-            raise SchemaError(msg)
+    if path is None and not p.exists():
         logger.warning("%s: no quota file; district ratios are left empty", p)
         return pd.DataFrame(columns=QUOTA_COLUMNS)
-    raw = load_yaml(p, what="quota file")
-    _check_keys(raw, _TOP, f"{p}: top level", ("quotas",))
-    if not isinstance(raw["quotas"], list):
-        msg = f"{p}: 'quotas' must be a list of {{task_id, metric, unit, rule, split}} entries"
-        raise SchemaError(msg)
-    targets = ({(t.task_id, t.metric): t for i in register.items for t in i.targets}
-               if register is not None else None)
-    rows, seen = [], set()
-    for n, e in enumerate(raw["quotas"]):
-        where = f"{p}: quotas[{n}]"
-        _check_keys(e, _ENTRY, where, ("task_id", "metric", "split"))
-        tid, metric = str(e["task_id"]), str(e["metric"])
-        if (tid, metric) in seen:
-            msg = f"{where}: target {tid} {metric} given twice; merge the entries"
-            raise SchemaError(msg)
-        seen.add((tid, metric))
-        unit = str(e.get("unit", ""))
-        if targets is not None:
-            t = targets.get((tid, metric))
-            if t is None:
-                msg = (f"{where}: {tid} {metric!r} is not a target of the register {register.path.name}; "
-                       "use a task id and metric listed by `cityplan tasks`")
-                raise SchemaError(msg)
-            if unit and unit != t.unit:
-                msg = f"{where}: unit {unit!r} differs from the target's unit {t.unit!r}; give the quota in {t.unit!r}"
-                raise SchemaError(msg)
+    names = ({} if districts is None else
+             dict(zip(districts["adcode"].astype(str), districts["name"].astype(str), strict=True)))
+    rows = []
+    for q in load_quotas(p, register=register):
+        unit, f = q.unit, 1.0
+        if register is not None:
+            t = register.target(q.task_id, q.metric)
+            f = conversion_factor(q.unit, t.unit, where=f"{p}: quota {q.task_id} {q.metric}")
             unit = t.unit
-        rule = str(e.get("rule", "given"))
-        if rule not in RULES:
-            msg = f"{where}: rule {rule!r} is not one of {RULES}"
-            raise SchemaError(msg)
-        if not isinstance(e["split"], list):
-            msg = f"{where}: 'split' must be a list of {{adcode, district, quota}}"
-            raise SchemaError(msg)
-        codes = set()
-        for m, s in enumerate(e["split"]):
-            w = f"{where}.split[{m}]"
-            _check_keys(s, _SPLIT, w, ("adcode", "quota"))
-            code = str(s["adcode"])
-            if code in codes:
-                msg = f"{w}: district {code} given twice for {tid} {metric}"
-                raise SchemaError(msg)
-            codes.add(code)
-            v = s["quota"]
-            if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
-                msg = f"{w}: quota {v!r} must be a number >= 0"
-                raise SchemaError(msg)
-            rows.append({"task_id": tid, "metric": metric, "unit": unit, "adcode": code,
-                         "district": str(s.get("district", "")), "quota": float(v), "rule": rule})
+        rows += [{"task_id": q.task_id, "metric": q.metric, "unit": unit, "adcode": code,
+                  "district": names.get(code, ""), "quota": v * f, "rule": ""} for code, v in q.districts.items()]
     out = pd.DataFrame(rows, columns=QUOTA_COLUMNS)
-    if targets is not None:
+    if register is not None and len(out):
         for (tid, metric), total in out.groupby(["task_id", "metric"])["quota"].sum().items():
-            tv = targets[(tid, metric)].value
+            tv = register.target(tid, metric).value
             if not np.isclose(total, tv, rtol=1e-9):
                 logger.warning("%s: quotas of %s %s sum to %s, the city target is %s", p, tid, metric, total, tv)
     return out
-
-
-def load_quotas_frame(path: str | os.PathLike[str] | None = None, *,
-                      register: Register | None = None) -> pd.DataFrame:
-    """The quotas as a frame, through the project's pydantic loader when it exists."""
-    try:
-        from cityplan.schema.quotas import load_quotas  # type: ignore[import-not-found]
-    except ImportError:
-        return read_quotas(path, register=register)
-    p = Path(path) if path is not None else default_quotas_path()
-    if not p.exists():
-        return read_quotas(path, register=register)
-    try:
-        model = load_quotas(p)
-    except TypeError:  # pragma: no cover - a loader with another signature
-        return read_quotas(path, register=register)
-    frame = _frame_from_model(model)
-    return frame if frame is not None else read_quotas(path, register=register)
-
-
-def _frame_from_model(model: Any) -> pd.DataFrame | None:
-    """Rows from the pydantic model (duck-typed: ``.quotas[*].split[*]``); None if it differs."""
-    rows = []
-    try:
-        for e in model.quotas:
-            for s in e.split:
-                rows.append({"task_id": str(e.task_id), "metric": str(e.metric), "unit": str(e.unit or ""),
-                             "adcode": str(s.adcode), "district": str(getattr(s, "district", "") or ""),
-                             "quota": float(s.quota), "rule": str(getattr(e, "rule", "given") or "given")})
-    except AttributeError:
-        return None
-    return pd.DataFrame(rows, columns=QUOTA_COLUMNS)
 
 
 def import_quota_table(table: pd.DataFrame, *, register: Register, districts: pd.DataFrame,
