@@ -173,7 +173,11 @@ def _problem(err: Any, field: str, model: type[BaseModel], loc: tuple[Any, ...])
         return head + msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind == UNIT_ERROR or kind.startswith("cityplan_"):
         return head + msg
-    if kind.startswith(("greater_than", "less_than", "too_short", "too_long", "string_pattern")):
+    if kind in ("too_short", "too_long"):
+        n = err["ctx"].get("actual_length")
+        bound = f"at least {err['ctx']['min_length']}" if kind == "too_short" else f"at most {err['ctx']['max_length']}"
+        return f"{head}{_short(value)} has {n} item{'s' if n != 1 else ''}; give {bound}"
+    if kind.startswith(("greater_than", "less_than", "string_pattern")):
         return f"{head}{_short(value)} {msg.replace('Input should', 'must').replace('Value should', 'must')}"
     return f"{head}{msg} (got {got})"
 

@@ -94,6 +94,9 @@ def parse_yaml_text(text: str, *, source: str) -> Any:
     except RecursionError:
         msg = f"{source}: refused: nested too deeply"
         raise SchemaError(msg) from None
+    except yaml.reader.ReaderError as exc:
+        msg = f"{source}: not YAML text ({_describe(exc)}); a binary file? save the YAML as plain UTF-8 text"
+        raise SchemaError(msg) from None
     except yaml.YAMLError as exc:
         msg = f"{source}: not valid YAML ({_describe(exc)}); check indentation, quoting and brackets there"
         raise SchemaError(msg) from None
@@ -110,7 +113,7 @@ def _describe(exc: yaml.YAMLError) -> str:
         return f"line {m.line + 1}, column {m.column + 1}: {exc.problem}{ctx}"
     if isinstance(exc, yaml.reader.ReaderError):
         char = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
-        return f"character #{exc.position}: control character U+{char:04X} is not allowed (a binary file?)"
+        return f"character #{exc.position}: control character U+{char:04X} is not allowed"
     return " ".join(str(exc).split())
 
 

@@ -65,6 +65,14 @@ class PresetModel(StrictModel):
     target: TargetModel | None = None
     demand: str = "residential"
 
+    @field_validator("within", mode="before")
+    @classmethod
+    def _unitless(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            msg = f"{v!r} has no unit; write {v}m (metres) or {v}min (minutes)"
+            raise ValueError(msg)
+        return v
+
     @field_validator("within")
     @classmethod
     def _within(cls, v: str) -> str:
