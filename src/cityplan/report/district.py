@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import logging
 import os
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from cityplan.districts import resolve_district
 from cityplan.io.write import atomic_path, write_table
 from cityplan.onemap import read_build_info, read_catalog_table, read_layer
 from cityplan.report import static
+from cityplan.report.templating import render, table
 from cityplan.tasks import compute_progress
 from cityplan.tasks.link import assign_districts
 
@@ -190,26 +190,12 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str):
 
 
 # ------------------------------------------------------------------------------------ writers
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f"<img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}' style='max-width:100%'>"
-
-
-def _table(df: pd.DataFrame) -> str:
-    cells = df.astype(object).where(df.notna(), "")
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>" for r in cells.to_numpy())
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
-    return str(v)
+def _img(path: Path) -> dict[str, str]:
+    return {"alt": path.stem, "data": base64.b64encode(path.read_bytes()).decode("ascii")}
 
 
 def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], map_file: str) -> str:
-    """Self-contained HTML (images inlined); every value escaped."""
+    """Self-contained HTML (images inlined) from ``templates/district.html.j2``; every value escaped."""
     d = rep.district
     share = d.get("extract_share")
     cov_view = rep.coverage[["preset", "title_en", "method", "within", "population", "population_share",
@@ -223,23 +209,11 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
         f"One map built {shared.build_info.get('built_at')} from {shared.build_info.get('data_dir')}; report generated "
         f"{dt.datetime.now().isoformat(timespec='minutes')}.",
     ]
-    parts = [
-        "<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(str(d['name']))} district report</title><style>body{{font:13px sans-serif;margin:2em;max-width:1100px}}"
-        "table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
-        "th{background:#eee}h2{border-bottom:2px solid #333}</style></head><body>",
-        f"<h1>{html.escape(str(d['name']))} {html.escape(str(d.get('name_en', '')))} — district report 区县报告</h1>",
-        "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in summary if s) + "</ul>",
-        f"<p><a href='{html.escape(map_file)}'>Interactive district map 交互地图</a></p>",
-        "<h2>Progress of the report's targets 任务进度</h2>", _table(rep.progress.drop(columns=["adcode", "district"])),
-        "<h2>Coverage 服务覆盖</h2>", _table(cov_view),
-        "<h2>Maps 地图</h2>", *[_img(p) for p in images],
-        "<h2>Uncovered compounds 未覆盖小区</h2>", _table(rep.uncovered) if len(rep.uncovered) else "<p>none</p>",
-        "<h2>Illustrative data 示意数据</h2>", _table(rep.illustrative),
-        "<h2>Data sources and licences 数据来源与许可</h2>", _table(rep.sources),
-        "</body></html>",
-    ]
-    return "".join(parts)
+    return render("district.html.j2", name=str(d["name"]), name_en=str(d.get("name_en", "")),
+                  summary=[x for x in summary if x], map_file=map_file,
+                  progress=table(rep.progress.drop(columns=["adcode", "district"])), coverage=table(cov_view),
+                  images=[_img(p) for p in images], uncovered=table(rep.uncovered),
+                  illustrative=table(rep.illustrative), sources=table(rep.sources))
 
 
 def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,
