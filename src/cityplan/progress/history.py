@@ -92,7 +92,8 @@ def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: s
         ax.step(xs, ys, where="post", color="#1b7837", lw=2, label="achieved (reported)")
         ref = h.reference.iloc[-1]
         if pd.notna(ref):
-            ax.axhline(ref, color="#762a83", lw=1.2, ls="--", label=f"target {ref:,.10g}")
+            what = "district quota" if str(h.adcode.iloc[0]) else "target"
+            ax.axhline(ref, color="#762a83", lw=1.2, ls="--", label=f"{what} {ref:,.10g}")
             ax.plot([pd.Timestamp(EARLIEST), pd.Timestamp(YEAR_END)], [0, ref], color="#999999", lw=1, ls=":",
                     label="linear path to year end")
         ax.set_title(f"{m} ({h.unit.iloc[0]})", fontsize=10, loc="left")

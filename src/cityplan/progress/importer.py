@@ -121,7 +121,7 @@ def read_report(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, s
             if f:
                 rec["_formula"].append(k)
         records.append(rec)
-    return pd.DataFrame(records), meta
+    return pd.DataFrame(records, dtype=object), meta
 
 
 def _read_xlsx(p: Path) -> tuple[list[tuple[list[Any], list[bool], int]], dict[str, str]]:
@@ -171,7 +171,8 @@ def _read_csv(p: Path) -> list[tuple[list[Any], list[bool], int]]:
 
 # ------------------------------------------------------------------------------ validation
 def _blank(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+    return (v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+            or (isinstance(v, str) and not v.strip()))
 
 
 def _text(v: object) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from cityplan.districts import resolve_district
-from cityplan.io.safecells import force_text_cells, neutralise, neutralise_frame
+from cityplan.io.safecells import force_text_cells, neutralise, write_safe_csv
 from cityplan.io.write import atomic_path
 from cityplan.progress.context import ProgressContext
 from cityplan.progress.events import EARLIEST, STATUS_ZH, STATUSES, latest
@@ -107,7 +107,7 @@ def write_template(ctx: ProgressContext, district: str, out: str | os.PathLike[s
     kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "xlsx")
     with atomic_path(path, overwrite=overwrite) as tmp:
         if kind == "csv":
-            neutralise_frame(frame.rename(columns=HEADERS)).to_csv(tmp, index=False, encoding="utf-8-sig")
+            write_safe_csv(frame.rename(columns=HEADERS), tmp, encoding="utf-8-sig")
         else:
             _write_xlsx(frame, d, ctx, tmp)
     return path
