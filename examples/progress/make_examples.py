@@ -121,7 +121,7 @@ def main(onemap: str | None = None) -> None:
                 _fill(out, day, plan)
                 res = import_progress(ctx, out, reported_by="make_examples", today=dt.date(2024, 1, 1))
                 assert res.ok, res.problems.to_string()
-                print(f"{out.name}: {res.rows_reported} rows")
+                print(f"{out.name}: {res.rows_reported} rows")  # noqa: T201 - a script
 
 
 if __name__ == "__main__":
