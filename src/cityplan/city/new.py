@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import osmium
+import pandas as pd
 import pyogrio
 import yaml
 
@@ -20,7 +21,7 @@ from cityplan._errors import CRSMismatchError, LayerNotFoundError, OutputExistsE
 from cityplan.catalog import load_catalog
 from cityplan.city.catalog import CENSUS_FILE, DISTRICTS_FILE, OSM_FILE, OSM_LAYERS, city_catalog
 from cityplan.city.districts import clip_to_extract, read_census, read_districts
-from cityplan.city.osm import describe, read_osm, select_layers
+from cityplan.city.osm import describe, gdal_config, read_osm, select_layers
 from cityplan.city.roadgraph import road_graph_edges
 from cityplan.crs import working_crs
 from cityplan.io.hashing import sha256_file
@@ -72,6 +73,30 @@ def _publish(tmp: Path, out: Path, *, overwrite: bool) -> None:
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_folder(tmp: Path, *, layers: dict[str, gpd.GeoDataFrame], districts: gpd.GeoDataFrame,
+                  census: pd.DataFrame | None, catalog: dict, summary: dict, header: str) -> None:
+    """Write every file of the city into ``tmp``, then flush each to disk once."""
+    with gdal_config({"OGR_SQLITE_SYNCHRONOUS": "OFF"}):  # one fsync per file below instead of per layer
+        for lid, geom in _GEOMETRY.items():
+            pyogrio.write_dataframe(layers[lid], tmp / OSM_FILE, layer=lid, driver="GPKG", geometry_type=geom,
+                                    promote_to_multi=geom.startswith("Multi"), append=(tmp / OSM_FILE).exists())
+        pyogrio.write_dataframe(districts, tmp / DISTRICTS_FILE, layer="districts", driver="GPKG",
+                                geometry_type="MultiPolygon", promote_to_multi=True)
+    if census is not None:
+        write_table(census, tmp / CENSUS_FILE)
+    text = yaml.safe_dump(catalog, allow_unicode=True, sort_keys=False, width=110)
+    (tmp / "catalog.yaml").write_text(
+        header + "# Schema: docs/catalog.md; build with `cityplan build --catalog catalog.yaml --data .`\n"
+        + text, encoding="utf-8")
+    (tmp / "city.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    for f in tmp.iterdir():
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def new_city(
@@ -149,20 +174,8 @@ def new_city(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        for lid in _GEOMETRY:
-            pyogrio.write_dataframe(layers[lid], tmp / OSM_FILE, layer=lid, driver="GPKG",
-                                    geometry_type=_GEOMETRY[lid], promote_to_multi=_GEOMETRY[lid].startswith("Multi"),
-                                    append=(tmp / OSM_FILE).exists())
-        pyogrio.write_dataframe(kept, tmp / DISTRICTS_FILE, layer="districts", driver="GPKG",
-                                geometry_type="MultiPolygon", promote_to_multi=True)
-        if census_df is not None:
-            write_table(census_df, tmp / CENSUS_FILE)
-        text = yaml.safe_dump(catalog, allow_unicode=True, sort_keys=False, width=110)
-        (tmp / "catalog.yaml").write_text(
-            f"# {name}: written by `cityplan city new` from {osm_p.name} and {dist_p.name}.\n"
-            "# Schema: docs/catalog.md; build with `cityplan build --catalog catalog.yaml --data .`\n" + text,
-            encoding="utf-8")
-        (tmp / "city.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+        _write_folder(tmp, layers=layers, districts=kept, census=census_df, catalog=catalog, summary=summary,
+                      header=f"# {name}: written by `cityplan city new` from {osm_p.name} and {dist_p.name}.\n")
         load_catalog(tmp / "catalog.yaml")  # what we write must load
         _publish(tmp, target, overwrite=overwrite)
     finally:

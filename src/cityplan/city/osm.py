@@ -8,13 +8,18 @@ and the like a city's one map does not hold).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from cityplan.io.read import list_file_layers, read_vector
 from cityplan.tools.derive import select_points
@@ -103,16 +108,31 @@ def osm_ref(gdf: pd.DataFrame, osm_layer: str) -> pd.Series:
     return kind + "/" + gdf["osm_id"].astype("string")
 
 
+@contextlib.contextmanager
+def gdal_config(options: dict[str, str]) -> Iterator[None]:
+    """Set GDAL configuration options for the duration of a block, then restore them."""
+    old = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(old)
+
+
 def read_osm(path: str | os.PathLike[str]) -> dict[str, gpd.GeoDataFrame]:
     """Every feature of the extract, per GDAL OSM layer, with ``osm_ref`` and the tags used."""
-    have = set(list_file_layers(path))
-    out = {}
-    for lyr, tags in OSM_LAYERS.items():
-        if lyr not in have:
-            continue
-        gdf = read_vector(path, layer=lyr, osm_tags=list(tags) or None, datum_hint=False)
-        gdf["osm_ref"] = osm_ref(gdf, lyr)
-        out[lyr] = gdf
+    # GDAL's OSM driver reserves OSM_MAX_TMPFILE_SIZE MB (default 100) of RAM for its node index on
+    # every open; small extracts need far less (beyond it the driver moves to a temp file)
+    mb = Path(path).stat().st_size / 2**20
+    with gdal_config({"OSM_MAX_TMPFILE_SIZE": str(min(100, max(4, math.ceil(20 * mb))))}):
+        have = set(list_file_layers(path))
+        out = {}
+        for lyr, tags in OSM_LAYERS.items():
+            if lyr not in have:
+                continue
+            gdf = read_vector(path, layer=lyr, osm_tags=list(tags) or None, datum_hint=False)
+            gdf["osm_ref"] = osm_ref(gdf, lyr)
+            out[lyr] = gdf
     return out
 
 
