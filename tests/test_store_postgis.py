@@ -343,3 +343,29 @@ def test_points_without_geometry_values(store: PostgisStore) -> None:
     assert got.geometry.iloc[0].equals(Point(126, 45)) and got.geometry.iloc[1] is None
     e = store.read("e")
     assert len(e) == 0 and e.crs == "EPSG:4326" and e["b"].dtype == np.float64
+
+
+def test_odd_columns_keep_their_values(store: PostgisStore) -> None:
+    """Columns pandas holds as object, unsigned or categorical are stored without loss."""
+    import datetime as dt
+
+    layer = gpd.GeoDataFrame({
+        "u64": np.array([1, 2**63 + 5], dtype="uint64"),
+        "mixed": [1, "two"],
+        "tags": [["a", "b"], {"k": "中"}],
+        "day": [dt.date(2024, 1, 2), None],
+        "cat": pd.Categorical(["x", "y"]),
+        "opt": pd.array([7, None], dtype="Int64"),
+        "flag": [True, None],
+    }, geometry=[Point(126, 45), Point(127, 46)], crs="EPSG:4326")
+    store.replace_map(BuildPayload(layers={"odd": layer}, catalog=pd.DataFrame({"layer": ["odd"]}),
+                                   ledger=pd.DataFrame({"layer": []}), info={"build": "o"}),
+                      overwrite=False)
+    got = store.read("odd")
+    assert got["u64"].tolist() == [1.0, float(2**63 + 5)]
+    assert got["mixed"].tolist() == ["1", "two"]
+    assert got["tags"].tolist() == ['["a", "b"]', '{"k": "中"}']
+    assert got["day"].tolist() == [dt.date(2024, 1, 2), None]
+    assert got["cat"].tolist() == ["x", "y"]
+    assert got["opt"].dtype == "Int64" and got["opt"].tolist()[0] == 7 and got["opt"].isna()[1]
+    assert got["flag"].tolist() == [True, None]
