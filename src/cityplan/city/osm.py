@@ -20,8 +20,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
-from cityplan.io.read import list_file_layers, read_vector
+from cityplan.crs import ensure_crs
+from cityplan.io.read import list_file_layers, parse_osm_tags, read_vector
 from cityplan.tools.derive import select_points
 
 logger = logging.getLogger(__name__)
@@ -108,6 +110,19 @@ def osm_ref(gdf: pd.DataFrame, osm_layer: str) -> pd.Series:
     return kind + "/" + gdf["osm_id"].astype("string")
 
 
+def _read_layer(path: str | os.PathLike[str], layer: str, tags: list[str]) -> gpd.GeoDataFrame:
+    """One OSM layer; a geometry GEOS cannot parse (a ring of two points from a broken relation)
+    is kept as a missing geometry, which the build drops into its ledger with a reason."""
+    try:
+        return read_vector(path, layer=layer, osm_tags=tags or None, datum_hint=False)
+    except shapely.errors.GEOSException as exc:
+        logger.warning("%s layer %s: unparseable geometries kept as missing (%s)", path, layer, exc)
+    gdf = pyogrio.read_dataframe(path, layer=layer, use_arrow=False, on_invalid="ignore")
+    extra = parse_osm_tags(gdf["other_tags"], [k for k in tags if k not in gdf.columns]) if tags else None
+    gdf = pd.concat([gdf, extra], axis=1) if extra is not None else gdf
+    return ensure_crs(gdf.reset_index(drop=True), None, source=f"{path} layer {layer!r}")
+
+
 @contextlib.contextmanager
 def gdal_config(options: dict[str, str]) -> Iterator[None]:
     """Set GDAL configuration options for the duration of a block, then restore them."""
@@ -130,7 +145,11 @@ def read_osm(path: str | os.PathLike[str]) -> dict[str, gpd.GeoDataFrame]:
         for lyr, tags in OSM_LAYERS.items():
             if lyr not in have:
                 continue
-            gdf = read_vector(path, layer=lyr, osm_tags=list(tags) or None, datum_hint=False)
+            if not any(s.osm_layer == lyr for s in SELECTIONS):  # only counted: no geometry needed
+                df = pyogrio.read_dataframe(path, layer=lyr, read_geometry=False, columns=["osm_id"])
+                gdf = gpd.GeoDataFrame(df, geometry=[None] * len(df), crs="EPSG:4326")
+            else:
+                gdf = _read_layer(path, lyr, list(tags))
             gdf["osm_ref"] = osm_ref(gdf, lyr)
             out[lyr] = gdf
     return out
