@@ -229,6 +229,7 @@ def build_onemap(
             "quantities": json.dumps(list(spec.quantities), ensure_ascii=False),
             "style": json.dumps(spec.style, ensure_ascii=False),
             "roles": json.dumps(list(spec.roles)),
+            "redistribute": spec.redistribute,
         })
         logger.info("%s: %d of %d features", spec.id, len(df), n_in)
         if progress:

@@ -82,6 +82,7 @@ class LayerSpec:
     group: str | None = None
     quantities: tuple[dict[str, str], ...] = ()
     roles: tuple[str, ...] = ()
+    redistribute: bool = True
 
     @property
     def is_table(self) -> bool:
@@ -144,6 +145,7 @@ def _layer_spec(m: LayerModel) -> LayerSpec:
         keep_columns=tuple(m.keep_columns) if m.keep_columns is not None else None, flags=flags,
         style=dict(m.style), ref_column=m.ref_column, description=m.description.strip(), group=m.group,
         quantities=tuple(q.model_dump() for q in m.quantities), roles=tuple(m.roles),
+        redistribute=m.redistribute,
     )
 
 

@@ -100,24 +100,24 @@ class OneMap:
     @cached_property
     def build_info(self) -> dict[str, str]:
         """Build time, data folder, catalog and register hashes, CRSs."""
-        t = self.store.read(INFO_TABLE)
-        return dict(zip(t["key"].astype(str), t["value"].astype(str), strict=True))
+        with self.store.snapshot():
+            t = self.store.read(INFO_TABLE)
+            info = dict(zip(t["key"].astype(str), t["value"].astype(str), strict=True))
+            self.__dict__["catalog"] = _parse_catalog(self.store.read(CATALOG_TABLE))
+        return info
 
     @property
     def build_stamp(self) -> str:
         """Identifies the build (its time stamp); caches are keyed by it."""
         return self.build_info.get("build_id") or self.build_info.get("built_at", "")
 
-    @cached_property
+    @property
     def catalog(self) -> pd.DataFrame:
         """The ``cityplan_catalog`` table, ``quantities``/``style``/``roles`` parsed."""
-        t = self.store.read(CATALOG_TABLE).copy()
-        for col in ("quantities", "style", "roles"):
-            if col not in t.columns:
-                t[col] = "[]"
-            t[col] = t[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else [])
-        t["illustrative"] = t["illustrative"].astype(bool)
-        return t
+        if "catalog" not in self.__dict__:
+            self.__dict__.pop("build_info", None)
+            _ = self.build_info  # reads build info and catalog in one snapshot
+        return self.__dict__["catalog"]
 
     @cached_property
     def ledger(self) -> pd.DataFrame:
@@ -180,8 +180,29 @@ class OneMap:
             return self.store.read(layer_id, bbox=bbox)
         with self._lock:
             if layer_id not in self._layers:
-                self._layers[layer_id] = self.store.read(layer_id)
+                self._layers[layer_id] = self._read_current(layer_id)
             return self._layers[layer_id].copy()
+
+    def _read_current(self, name: str) -> pd.DataFrame:
+        """Read ``name`` from the build this object was opened on.
+
+        The read and a check of the build stamp happen in one snapshot. If the map was rebuilt
+        since it was opened (a shared PostGIS map rebuilt by someone else), the object moves
+        to the new build as a whole: catalog, build info and layers are read afresh, so one
+        command never combines layers of two builds it knows about.
+        """
+        with self.store.snapshot():
+            t = self.store.read(INFO_TABLE)
+            info = dict(zip(t["key"].astype(str), t["value"].astype(str), strict=True))
+            stamp = info.get("build_id") or info.get("built_at", "")
+            if "build_info" in self.__dict__ and stamp != self.build_stamp:
+                logger.info("%s was rebuilt (%s -> %s); reading the new build", self.label,
+                            self.build_stamp, stamp)
+                for attr in ("build_info", "catalog", "ledger", "working_crs", "extent"):
+                    self.__dict__.pop(attr, None)
+                self._layers.clear()
+            self.__dict__["build_info"] = info
+            return self.store.read(name)
 
     def layers_with_role(self, role: str) -> list[str]:
         """Ids of the layers declaring the functional ``role``."""
@@ -232,6 +253,18 @@ class OneMap:
     def close(self) -> None:
         """Release the backend's connections."""
         self.store.close()
+
+
+def _parse_catalog(t: pd.DataFrame) -> pd.DataFrame:
+    t = t.copy()
+    for col in ("quantities", "style", "roles"):
+        if col not in t.columns:
+            t[col] = "[]"
+        t[col] = t[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else [])
+    t["illustrative"] = t["illustrative"].astype(bool)
+    if "redistribute" in t.columns:
+        t["redistribute"] = t["redistribute"].astype(bool)
+    return t
 
 
 def default_location() -> str | Path:

@@ -144,7 +144,7 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from cityplan.cli import build, city, convert, coverage, layers, maps, progress, report, review, run, tasks
+    from cityplan.cli import build, city, convert, coverage, export, layers, maps, progress, report, review, run, tasks
 
     cli.add_command(build.build)
     cli.add_command(layers.layers)
@@ -157,6 +157,7 @@ def _register() -> None:
     cli.add_command(run.run)
     cli.add_command(report.report)
     cli.add_command(city.city)
+    cli.add_command(export.export)
 
 
 _register()

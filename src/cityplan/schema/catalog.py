@@ -112,6 +112,8 @@ class LayerModel(StrictModel):
     group: str | None = None
     quantities: list[QuantityModel] = []
     roles: list[Literal[FUNCTIONS]] = []  # type: ignore[valid-type]
+    #: False when the licence forbids passing the layer on (published exports leave it out)
+    redistribute: bool = True
 
     @model_validator(mode="after")
     def _rules(self) -> LayerModel:

@@ -18,7 +18,8 @@ Table names every backend holds after a build:
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,6 +121,11 @@ class Store(abc.ABC):
         re-import); the check and the insert are atomic against concurrent writers. Returns
         the number of rows inserted. Never updates or deletes.
         """
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """Reads inside the block come from one build (PostGIS holds the swap off meanwhile)."""
+        yield self
 
     def table_or_empty(self, name: str) -> pd.DataFrame:
         """The table, or an empty frame when it does not exist yet."""
