@@ -1,9 +1,9 @@
 """Progress as of a date: per target, quota, planned (and how much is illustrative), achieved.
 
 *Achieved* comes from the progress ledger only (:mod:`cityplan.progress.events`), never from the
-plan layers: for each site, the latest event on or before the date gives its status, and the
-last quantity reported on or before the date its achieved primary metric (a ``completed`` site
-with no quantity counts its planned value); the site's other metrics count in full once it is
+plan layers: for each site, the latest event on or before the date gives its status and its
+achieved primary metric (a blank figure: a ``completed`` site counts its planned value, any other
+keeps the last figure reported before); the site's other metrics count in full once it is
 ``completed``. A ``cancelled`` site counts neither planned nor achieved. For non-spatial targets
 the latest cumulative figure a district reported counts. District rows sum to the city row.
 """
@@ -22,8 +22,8 @@ from cityplan.tasks.register import Register
 
 ALL = "(all)"
 DEFAULT_STALE_DAYS = 90
-SITE_STATUS_COLUMNS = ["site_id", "status", "reported_quantity", "last_report", "status_since",
-                       "reported", "overdue"]
+SITE_STATUS_COLUMNS = ["site_id", "status", "achieved_quantity", "reported_quantity", "latest_quantity",
+                       "last_report", "status_since", "reported", "overdue"]
 TABLE_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
                  "target", "quota", "planned", "planned_illustrative", "achieved", "ratio", "planned_ratio",
                  "achieved_ratio", "features", "illustrative_features", "sites_reported", "sites_completed",
@@ -51,6 +51,9 @@ def site_status(site_ids: pd.Series | list[str], events: pd.DataFrame, as_of: dt
                 stale_days: int = DEFAULT_STALE_DAYS) -> pd.DataFrame:
     """Status of every site on ``as_of`` from the ledger (``planned`` for sites never reported).
 
+    ``achieved_quantity`` is the latest report's figure; when that is blank, the last figure
+    reported before (NaN for a completed site: it counts its planned value).
+
     ``status_since`` is the date the current status was first reported (in the last unbroken
     run of that status); ``overdue`` marks reported sites, neither completed nor cancelled,
     whose status has not moved for more than ``stale_days`` days.
@@ -68,12 +71,18 @@ def site_status(site_ids: pd.Series | list[str], events: pd.DataFrame, as_of: dt
             i -= 1
         q = g["quantity"].dropna()
         rows[str(sid)] = {"status": cur, "reported_quantity": float(q.iloc[-1]) if len(q) else np.nan,
+                          "latest_quantity": float(g["quantity"].iloc[-1]),
                           "last_report": dates[-1], "status_since": dates[i], "reported": True}
     out = pd.DataFrame.from_dict(rows, orient="index").reindex(ids) if rows else pd.DataFrame(index=ids)
-    for col, fill in (("status", "planned"), ("reported_quantity", np.nan), ("last_report", ""),
+    for col, fill in (("status", "planned"), ("reported_quantity", np.nan), ("latest_quantity", np.nan),
+                      ("last_report", ""),
                       ("status_since", ""), ("reported", False)):
         out[col] = out[col].fillna(fill) if col in out.columns else fill
     out["reported"] = out["reported"].astype(bool)
+    # the latest report's figure; blank: a completed site counts its planned value (filled in by
+    # site_quantities), any other keeps the last figure reported before
+    out["achieved_quantity"] = out["latest_quantity"].where(
+        out["latest_quantity"].notna() | out["status"].eq("completed"), out["reported_quantity"])
     since = pd.to_datetime(out["status_since"].replace("", None), errors="coerce")
     age = (pd.Timestamp(as_of) - since).dt.days
     out["overdue"] = (out["reported"] & ~out["status"].isin(["completed", "cancelled"])
@@ -87,7 +96,7 @@ def site_quantities(link: LinkResult, primary: pd.Series, status: pd.DataFrame) 
     q["site_id"] = q["site_id"].astype(str)
     s = status.set_index("site_id")
     q["status_now"] = q.site_id.map(s["status"]).fillna("planned")
-    q["reported_quantity"] = q.site_id.map(s["reported_quantity"])
+    q["reported_quantity"] = q.site_id.map(s["achieved_quantity"])
     q["last_report"] = q.site_id.map(s["last_report"]).fillna("")
     q["reported"] = q.site_id.map(s["reported"]).fillna(False).astype(bool)
     q["overdue"] = q.site_id.map(s["overdue"]).fillna(False).astype(bool)

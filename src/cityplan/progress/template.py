@@ -80,7 +80,8 @@ def template_frame(ctx: ProgressContext, district: str, *, as_of: dt.date | None
         "task_id": mine.task_id.astype(str), "task_title": mine.task_id.map(titles), "metric": mine.metric,
         "unit": mine.unit, "adcode": adcode, "district": dname, "planned": mine.planned.astype(float),
         "illustrative": mine.illustrative.astype(bool), "current_status": mine.status,
-        "current_achieved": mine.reported_quantity, "status": mine.status, "achieved": None, "as_of": None,
+        "current_achieved": mine.achieved_quantity.where(~(mine.status.eq("completed") & mine.achieved_quantity.isna()),
+                                                         mine.planned), "status": mine.status, "achieved": None, "as_of": None,
         "note": ""})
     sites = sites.assign(_o=sites.task_id.map(order)).sort_values(["_o", "site_id"]).drop(columns="_o")
     ns = ctx.nonspatial
