@@ -38,6 +38,19 @@ def _is_plain(series: pd.Series) -> bool:
             or pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt))
 
 
+def _text_mask(s: pd.Series, test: Any) -> pd.Series:
+    """Boolean mask of the string cells of ``s`` for which ``test(str_accessor)`` is true."""
+    try:
+        m = test(s.str)
+    except AttributeError:  # no string at all in the column
+        return pd.Series(False, index=s.index)
+    return m.eq(True)  # non-strings give NaN
+
+
+def _starts_with_trigger(s: pd.Series) -> pd.Series:
+    return _text_mask(s, lambda st: st.startswith(TRIGGERS))
+
+
 def neutralise_frame(df: pd.DataFrame, *, xlsx: bool = False) -> pd.DataFrame:
     """A copy of ``df`` whose text cells and column names are neutralised.
 
@@ -53,7 +66,14 @@ def neutralise_frame(df: pd.DataFrame, *, xlsx: bool = False) -> pd.DataFrame:
             continue
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
-        out.isetitem(i, s.map(fix, na_action="ignore"))
+        if xlsx:
+            out.isetitem(i, s.map(fix, na_action="ignore"))
+            continue
+        hit = _starts_with_trigger(s)
+        if hit.any():
+            s = s.copy()
+            s[hit] = "'" + s[hit].astype(str)
+            out.isetitem(i, s)
     out.columns = [fix(c) for c in out.columns]
     return out
 
@@ -83,7 +103,8 @@ def write_safe_csv(df: pd.DataFrame, target: str | os.PathLike[str] | None = Non
     module only quotes line feeds and a bare CR would split the row for most readers.
     """
     safe = neutralise_frame(df)
-    has_cr = any(safe[c].map(lambda v: isinstance(v, str) and "\r" in v).any()
-                 for c in safe.columns if not _is_plain(safe[c])) or any("\r" in str(c) for c in safe.columns)
+    has_cr = any(_text_mask(safe.iloc[:, i], lambda st: st.contains("\r", regex=False)).any()
+                 for i in range(safe.shape[1]) if not _is_plain(safe.iloc[:, i])) or any(
+        "\r" in str(c) for c in safe.columns)
     quoting = csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL
     return safe.to_csv(target, index=False, encoding=encoding, quoting=quoting)
