@@ -64,7 +64,7 @@ def _write(rep, out: Path, onemap, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (("review.json", json.dumps(rep.to_dict(), ensure_ascii=False, indent=1, default=str)),
                        ("review.md", to_markdown(rep)), ("review.html", to_html(rep, map_file="review_map.html"))):
-        with atomic_path(out / name, overwrite=True) as tmp:
+        with atomic_path(out / name, overwrite=overwrite) as tmp:  # exclusive: a concurrent review refuses
             tmp.write_text(text, encoding="utf-8")
     write_gpkg({"proposal": rep.proposal, "overlaps": rep.overlaps, "findings": rep.findings}, out / "overlaps.gpkg",
                overwrite=True)
