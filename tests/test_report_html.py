@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cityplan.report.district import COVERAGE_COLUMNS, PROGRESS_COLUMNS, DistrictReport, SharedInputs, report_html
+from cityplan.report.district import (
+    COVERAGE_COLUMNS,
+    PROGRESS_COLUMNS,
+    DistrictReport,
+    SharedInputs,
+    report_html,
+)
 
 EVIL = "<script>alert('x')</script>"
 EVIL_ATTR = '"><img src=x onerror=alert(1)>'
