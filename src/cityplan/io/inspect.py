@@ -15,8 +15,9 @@ from typing import Any
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from cityplan._errors import CityplanError, LayerNotFoundError
+from cityplan._errors import CityplanError, LayerNotFoundError, MissingCRSError
 from cityplan.io.encoding import check_encoding_name, detect_mojibake
+from cityplan.io.pointtable import read_frame
 from cityplan.io.read import _is_dbf_text, _read_raw, file_kind, list_file_layers, resolve_layer
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,14 @@ def _empty(p: Path, layer: str | None, encoding: str | None) -> dict[str, Any]:
 
 
 def _from_frame(info: dict[str, Any], p: Path, lyr: str | None, encoding: str | None) -> None:
-    gdf = _read_raw(p, lyr, encoding=encoding, where=None, columns=None)
+    if file_kind(p) == "table":
+        df = read_frame(p, layer=lyr, encoding=encoding)
+        info.update({"features": len(df), "fields": {str(c): str(t) for c, t in df.dtypes.items()},
+                     "encoding": encoding or df.attrs.get("encoding", "utf-8")})
+    try:
+        gdf = _read_raw(p, lyr, encoding=encoding, where=None, columns=None)
+    except MissingCRSError:
+        return  # no CRS is reported as crs None, not as a problem
     geom = gdf.geometry.dropna()
     info.update({
         "crs": gdf.crs.to_string() if gdf.crs is not None else None,
