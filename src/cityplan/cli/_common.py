@@ -109,7 +109,7 @@ def progress_bar(total: int, description: str) -> Progress:
     """A rich progress bar on stderr (so stdout stays machine-readable)."""
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[item]}"), TimeElapsedColumn(), console=err_console,
-                    transient=False, disable=QUIET["on"] or (not err_console.is_terminal and total < 0))
+                    transient=True, disable=QUIET["on"] or not err_console.is_terminal)
 
 
 def track(items: Iterable[str], total: int, description: str) -> Iterable[str]:
