@@ -53,7 +53,9 @@ def test_illustrative_totals_equal_report_targets(onemap, by_district):
                 ("5.6.2", "fitness_path_sets"): 100}
     got = {(r.task_id, r.metric): r.planned for r in tot.itertuples()}
     assert got == expected
-    assert (tot.status == "planned in full").all()
+    assert (tot.plan == "planned in full").all()
+    # illustrative sites are planned, never achieved: achievement comes from the ledger only
+    assert (tot.planned_illustrative == tot.planned).all() and (tot.achieved == 0).all()
     cat = OneMap.open(onemap).catalog.set_index("layer")
     for pl in load_plan_layers(onemap):
         assert pl.gdf["illustrative"].astype(bool).eq(bool(cat.loc[pl.id, "illustrative"])).all()
@@ -157,7 +159,7 @@ def test_progress_cli(onemap, tmp_path):
     r = subprocess.run([sys.executable, "-m", "cityplan", "progress", "--onemap", str(onemap), "--format",
                         "xlsx", "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert set(pd.read_excel(out, sheet_name=None)) == {"table", "chapters", "problems"}
+    assert set(pd.read_excel(out, sheet_name=None)) == {"table", "chapters", "overdue", "problems"}
     r = subprocess.run([sys.executable, "-m", "cityplan", "tasks", "--mapped-only", "--format", "json"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and '"2.3.3"' in r.stdout and '"1.1.1"' not in r.stdout
