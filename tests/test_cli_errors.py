@@ -312,7 +312,6 @@ def test_unknown_name_column_one_line(onemap: Path, schools_file: Path) -> None:
     assert len(lines) == 1 and "--name-column 'titel' is not a column" in lines[0] and "'seats'" in lines[0]
 
 
-@pytest.mark.xfail(strict=True, reason="run_coverage does not call check_capacity yet (lead's coverage/run.py)")
 def test_capacity_text_column_one_line(onemap: Path, schools_file: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["coverage", "--onemap", str(onemap), "--facilities", str(schools_file),
                                  "--within", "500m", "--mode", "euclid", "--capacity", "name",

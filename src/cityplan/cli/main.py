@@ -144,7 +144,20 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from cityplan.cli import build, city, convert, coverage, export, layers, maps, progress, report, review, run, tasks
+    from cityplan.cli import (
+        build,
+        city,
+        convert,
+        coverage,
+        export,
+        layers,
+        maps,
+        progress,
+        report,
+        review,
+        run,
+        tasks,
+    )
 
     cli.add_command(build.build)
     cli.add_command(layers.layers)

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cityplan._errors import CoverageError
 from cityplan.coverage import search as strategies
 from cityplan.coverage.fca import two_step_fca
 from cityplan.coverage.inputs import facilities_frame, prepared_demand, road_graph
-from cityplan.coverage.presets import Preset, Within
+from cityplan.coverage.presets import Preset, Within, check_capacity
 from cityplan.coverage.spec import CoverageSpec, FacilityInput, make_spec
 from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.network.search import access_costs, reach_from_sources
@@ -106,11 +107,12 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
     step = progress or (lambda _s: None)
     step("facilities")
     fac = facilities_frame(spec.facilities, spec.extra, om, spec.crs)
-    if spec.capacity and spec.capacity not in fac.columns:
-        from cityplan._errors import CoverageError
-
-        msg = f"--capacity {spec.capacity!r} is not a column of the facilities"
-        raise CoverageError(msg)
+    if spec.capacity:
+        if spec.capacity not in fac.columns:
+            msg = (f"--capacity {spec.capacity!r} is not a column of the facilities; columns: "
+                   f"{[c for c in fac.columns if c != 'geometry']}")
+            raise CoverageError(msg)
+        check_capacity(fac[spec.capacity], spec.capacity)
     step("demand")
     dem, dem_w, dem_label = prepared_demand(spec.demand, om, spec.population, spec.crs)
     n_in = len(dem)

@@ -9,7 +9,14 @@ from typing import Any
 import geopandas as gpd
 
 from cityplan._errors import CoverageError
-from cityplan.coverage.presets import METHODS, Preset, Within, get_preset, parse_within
+from cityplan.coverage.presets import (
+    METHODS,
+    Preset,
+    Within,
+    check_numeric_options,
+    get_preset,
+    parse_within,
+)
 
 #: a facility source: a catalog layer id / file path, or an in-memory frame with its label
 FacilityInput = str | tuple[str, gpd.GeoDataFrame]
@@ -46,23 +53,6 @@ class CoverageSpec:
         return self.speed_kmh / 3.6 * self.within.value
 
 
-def _number(name: str, value: float | None, *, minimum: float, open_min: bool = True,
-            maximum: float | None = None) -> float | None:
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        msg = f"{name} {value!r} is not a number"
-        raise CoverageError(msg) from None
-    low_bad = v <= minimum if open_min else v < minimum
-    if not math.isfinite(v) or low_bad or (maximum is not None and v > maximum):
-        rng = (f"{'>' if open_min else '>='} {minimum:g}" + (f" and <= {maximum:g}" if maximum is not None else ""))
-        msg = f"{name} {value!r} is out of range; give a finite number {rng}"
-        raise CoverageError(msg)
-    return v
-
-
 def make_spec(
     *, preset: str | Preset | None = None, facilities: list[FacilityInput] | None = None,
     extra_facilities: list[FacilityInput] | None = None, demand: str | None = None,
@@ -87,14 +77,13 @@ def make_spec(
     if method not in METHODS:
         msg = f"--mode {method!r} is unknown; use one of {METHODS}"
         raise CoverageError(msg)
-    _number("--within", lim.value, minimum=0)
+    if not (math.isfinite(lim.value) and lim.value > 0):
+        msg = f"--within {lim.text!r}: give a finite limit > 0 (e.g. 500m, 15min)"
+        raise CoverageError(msg)
     if speed_kmh is None and p is not None and method == p.method:
         speed_kmh = p.speed_kmh
-    speed = _number("--speed", speed_kmh, minimum=0, maximum=300)
-    share = _number("--demand-share", demand_share, minimum=0, maximum=1)
-    snap = _number("--max-snap", max_snap_m, minimum=0)
-    off = _number("--offroad", offroad_m, minimum=0, open_min=False)
-    spacing = _number("access spacing", access_spacing_m, minimum=0)
+    check_numeric_options(speed_kmh=speed_kmh, max_snap_m=max_snap_m, offroad_m=offroad_m,
+                          demand_share=demand_share, access_spacing_m=access_spacing_m)
     specs: list[dict[str, Any]] = []
     extra: list[tuple[str, gpd.GeoDataFrame]] = []
     for f in facilities or []:
@@ -115,7 +104,8 @@ def make_spec(
     if capacity:
         specs = [{**s, "keep": [capacity]} for s in specs]
     return CoverageSpec(method=method, within=lim, facilities=tuple(specs), demand=demand or (p.demand if p else None),
-                        preset=p, speed_kmh=speed, capacity=capacity, population=population,
-                        demand_share=share if share is not None else 1.0, max_snap_m=snap or 300.0,
-                        offroad_m=off if off is not None else 100.0, access_spacing_m=spacing or 50.0,
+                        preset=p, speed_kmh=None if speed_kmh is None else float(speed_kmh),
+                        capacity=capacity, population=population, demand_share=float(demand_share),
+                        max_snap_m=float(max_snap_m), offroad_m=float(offroad_m),
+                        access_spacing_m=float(access_spacing_m),
                         network=network, crs=crs, extra=tuple(extra))

@@ -30,16 +30,16 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
     feats = res.features.to_crs(STORAGE_CRS)
     written.append(write_gpkg({"demand": feats, "districts": res.districts, "isochrones": res.isochrones,
                                "gaps": res.gaps, "facilities": res.facilities},
-                              d / "coverage.gpkg", overwrite=True))
+                              d / "coverage.gpkg", overwrite=overwrite))
     table = pd.DataFrame(feats.drop(columns="geometry"))
     for fmt in formats:
         if fmt == "xlsx":
-            written.append(write_table(res.districts, d / "coverage.xlsx", overwrite=True,
+            written.append(write_table(res.districts, d / "coverage.xlsx", overwrite=overwrite,
                                        sheets={"features": table, "gaps": pd.DataFrame(res.gaps.drop(columns="geometry"))}))
         else:
-            written.append(write_table(res.districts, d / f"per_district.{fmt}", overwrite=True))
-            written.append(write_table(table, d / f"per_feature.{fmt}", overwrite=True))
-    with atomic_path(d / "params.json", overwrite=True) as tmp:
+            written.append(write_table(res.districts, d / f"per_district.{fmt}", overwrite=overwrite))
+            written.append(write_table(table, d / f"per_feature.{fmt}", overwrite=overwrite))
+    with atomic_path(d / "params.json", overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps({**res.params, "warnings": res.warnings}, ensure_ascii=False, indent=1,
                                   default=str), encoding="utf-8")
     written.append(d / "params.json")
