@@ -28,8 +28,8 @@ from cityplan.tasks.link import assign_districts
 logger = logging.getLogger(__name__)
 
 PROGRESS_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
-                    "target", "planned", "achieved", "ratio", "achieved_ratio", "features",
-                    "illustrative_features", "status"]
+                    "target", "quota", "planned", "planned_illustrative", "achieved", "ratio", "achieved_ratio",
+                    "features", "illustrative_features", "sites_overdue", "status", "last_report"]
 COVERAGE_COLUMNS = ["preset", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
                     "population_covered", "population_share", "residential_area_m2",
                     "residential_area_covered_m2", "area_share", "features", "features_covered",
@@ -46,6 +46,7 @@ class SharedInputs:
     districts: gpd.GeoDataFrame
     catalog: pd.DataFrame
     build_info: dict[str, str]
+    progress_context: object = None  # cityplan.progress.ProgressContext: the ledger, sites, register
     _assigned: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
     def assigned(self, layer: str) -> gpd.GeoDataFrame:
@@ -68,6 +69,7 @@ class DistrictReport:
     illustrative: pd.DataFrame
     sources: pd.DataFrame
     files: list[Path] = field(default_factory=list)
+    reports: pd.DataFrame = field(default_factory=pd.DataFrame)  # the district's latest progress reports
 
 
 def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
@@ -75,12 +77,13 @@ def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
     """Progress by district and coverage for every preset (default: all presets)."""
     step = progress or (lambda _s: None)
     step("progress")
-    prog = compute_progress(onemap, by="district").table
+    prog_res = compute_progress(onemap, by="district")
+    prog = prog_res.table
     cov = {}
     for pid in presets or list(load_presets()):
         step(f"coverage {pid}")
         cov[pid] = run_coverage(onemap, preset=pid)
-    return SharedInputs(onemap=onemap, progress=prog, coverage=cov, districts=read_layer(onemap, "districts"),
+    return SharedInputs(onemap=onemap, progress=prog, progress_context=prog_res.context, coverage=cov, districts=read_layer(onemap, "districts"),
                         catalog=read_catalog_table(onemap), build_info=read_build_info(onemap))
 
 
@@ -113,8 +116,11 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
         ill_rows.append({"layer": lid, "title_zh": cat.loc[lid, "title_zh"], "title_en": cat.loc[lid, "title_en"],
                          "features_in_district": n, "how": cat.loc[lid, "description"]})
     sources = shared.catalog[["layer", "title_en", "source", "licence", "attribution", "illustrative"]].copy()
+    from cityplan.progress.report import last_reports
+
     return DistrictReport(district=d, progress=prog, coverage=cov, uncovered=uncovered,
-                          illustrative=pd.DataFrame(ill_rows), sources=sources)
+                          illustrative=pd.DataFrame(ill_rows), sources=sources,
+                          reports=last_reports(shared.progress_context, adcode))
 
 
 # ------------------------------------------------------------------------------------ maps
@@ -194,7 +200,8 @@ def _img(path: Path) -> dict[str, str]:
     return {"alt": path.stem, "data": base64.b64encode(path.read_bytes()).decode("ascii")}
 
 
-def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], map_file: str) -> str:
+def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], map_file: str,
+                history: list[Path] = ()) -> str:
     """Self-contained HTML (images inlined) from ``templates/district.html.j2``; every value escaped."""
     d = rep.district
     share = d.get("extract_share")
@@ -213,6 +220,7 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
                   summary=[x for x in summary if x], map_file=map_file,
                   progress=table(rep.progress.drop(columns=["adcode", "district"])), coverage=table(cov_view),
                   images=[_img(p) for p in images], uncovered=table(rep.uncovered),
+                  reports=table(rep.reports), history=[_img(p) for p in history],
                   illustrative=table(rep.illustrative), sources=table(rep.sources))
 
 
@@ -244,15 +252,20 @@ def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLik
         interactive = save_map(district_map(str(d["adcode"]), shared.onemap, offline=True, coverage=cov),
                                folder / "district_map.html", overwrite=True)
         rep.files.append(interactive)
+    from cityplan.progress.report import district_history_charts
+
+    history = district_history_charts(shared.progress_context, str(d["adcode"]), folder)
+    rep.files += [f for p in history for f in (p, p.with_suffix(".svg"))]
     if "html" in formats:
         with atomic_path(folder / "report.html", overwrite=True) as tmp:
-            tmp.write_text(report_html(rep, shared, images, "district_map.html"), encoding="utf-8")
+            tmp.write_text(report_html(rep, shared, images, "district_map.html", history), encoding="utf-8")
         rep.files.append(folder / "report.html")
     if "xlsx" in formats:
         summary = pd.DataFrame([{"district": d["name"], "name_en": d.get("name_en"), "adcode": d["adcode"],
                                  "pop_2020": d["pop_2020"], "extract_share": d.get("extract_share"),
                                  "onemap_built_at": shared.build_info.get("built_at")}])
         rep.files.append(write_table(summary, folder / "report.xlsx", overwrite=True, sheet_name="summary", sheets={
-            "progress": rep.progress, "coverage": rep.coverage, "uncovered": rep.uncovered,
+            "progress": rep.progress, "last_reports": rep.reports, "coverage": rep.coverage,
+            "uncovered": rep.uncovered,
             "illustrative": rep.illustrative, "sources": rep.sources}))
     return rep
