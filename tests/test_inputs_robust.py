@@ -111,3 +111,26 @@ def test_convert_to_gpkg_names_the_layer(tmp_path):
     out = convert_file(src, tmp_path / "红线 2024.gpkg", dst_crs="EPSG:4551")
     assert [n for n, _ in pyogrio.list_layers(out.path)] == ["红线 2024"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.geojson", "红线 2024.gpkg"]
+
+
+@pytest.fixture(scope="module")
+def gcj_reference(onemap):
+    from cityplan.validate import Gcj02Reference
+
+    return Gcj02Reference(gpd.read_file(onemap, layer="roads"))
+
+
+@pytest.mark.parametrize("layer", ["schools", "parks", "residential", "road_graph", "parking_points",
+                                   "schools_points"])
+def test_gcj02_detector_on_sample_layers(onemap, gcj_reference, layer):
+    """Real WGS84 layers are never called GCJ-02; their GCJ-shifted copies never pass as WGS84."""
+    from cityplan.crs import convert_datum
+    from cityplan.validate import detect_gcj02
+
+    gdf = gpd.read_file(onemap, layer=layer).to_crs(4326)
+    stored = detect_gcj02(gdf, gcj_reference)
+    shifted = detect_gcj02(convert_datum(gdf, "EPSG:4326", "gcj02"), gcj_reference)
+    assert stored.verdict != "gcj02" and shifted.verdict != "wgs84", (stored, shifted)
+    if layer not in ("schools", "schools_points"):  # decided both ways on these
+        assert (stored.verdict, shifted.verdict) == ("wgs84", "gcj02"), (stored, shifted)
+        assert shifted.median_unshifted_m < 0.8 * shifted.median_as_read_m
