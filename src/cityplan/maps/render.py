@@ -131,7 +131,7 @@ def _task_label(register, task_id: str) -> str:
 
 def _plan_fields(meta: pd.Series) -> list[str]:
     qcols = [q["column"] for q in meta["quantities"]]
-    return ["task", "site_id", *qcols, "status", "rule", "osm_ref"]
+    return ["task", "site_id", *qcols, "status", "achieved", "last_report", "rule", "osm_ref"]
 
 
 def recipe_views(
@@ -145,6 +145,7 @@ def recipe_views(
     register = load_register()
     dist_gdf = om.layer_for("districts")
     views: list[LayerView] = []
+    events = None  # the progress ledger, read once when a plan layer is shown
     for rl in recipe.layers:
         ids = list(cat.index[cat.role == "plan"]) if rl.plan_layers else [rl.layer]
         for lid in ids:
@@ -166,6 +167,12 @@ def recipe_views(
                 continue
             if "task_id" in gdf.columns:
                 gdf = gdf.assign(task=[_task_label(register, t) for t in gdf["task_id"].astype(str)])
+            if meta["role"] == "plan":  # status and achieved as the districts reported them
+                from cityplan.progress.events import read_events
+                from cityplan.progress.report import attach_ledger_status
+
+                events = read_events(om.store) if events is None else events
+                gdf = attach_ledger_status(gdf, events)
             fields = list(rl.fields) or (_plan_fields(meta) if meta["role"] == "plan" else ["osm_ref"])
             views.append(LayerView(
                 id=lid, title=rl.title or f"{meta['title_zh']} {meta['title_en']}", gdf=gdf,
@@ -222,15 +229,17 @@ def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool =
     mine = prog[prog.task_id == task_id]
     tot = mine[mine.district == "(all)"]
     per = mine[mine.district != "(all)"]
-    sections = [{"title": "Targets and progress 目标与进度",
-                 "columns": ["metric", "unit", "target", "planned", "ratio", "status"],
-                 "rows": [[x.metric, x.unit, _num(x.target), _num(x.planned), _num(x.ratio), x.status]
+    sections = [{"title": "Targets and progress 目标与进度 (achieved as reported)",
+                 "columns": ["metric", "unit", "target", "planned", "of which illustrative", "achieved",
+                             "achieved / target", "status", "last report"],
+                 "rows": [[x.metric, x.unit, _num(x.target), _num(x.planned), _num(x.planned_illustrative),
+                           _num(x.achieved), _num(x.ratio), x.status, x.last_report]
                           for x in tot.itertuples()]}]
     if len(per):
         sections.append({"title": "By district 分区",
-                         "columns": ["district", "metric", "planned", "share of target"],
-                         "rows": [[x.district, x.metric, _num(x.planned), _num(x.ratio)]
-                                  for x in per.itertuples()]})
+                         "columns": ["district", "metric", "quota", "planned", "achieved", "achieved / quota"],
+                         "rows": [[x.district, x.metric, _num(x.quota), _num(x.planned), _num(x.achieved),
+                                   _num(x.ratio)] for x in per.itertuples()]})
     notes = [_version_note(onemap)]
     if not any(v.group == "plan" for v in views):
         notes.insert(0, "This task has no plan sites on the map (not mapped).")
@@ -333,9 +342,11 @@ def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool 
              _version_note(onemap)]
     panel = {"title": f"{dist['name']} {dist.get('name_en', '')}",
              "subtitle": f"adcode {dist['adcode']} · population 2020: {int(dist['pop_2020']):,}",
-             "sections": [{"title": "Share of city targets 市级目标分解",
-                           "columns": ["task", "metric", "planned", "share of target"],
-                           "rows": [[f"{x.task_id} {x.title_zh}", x.metric, _num(x.planned), _num(x.ratio)]
+             "sections": [{"title": "Progress vs the district's quota 区级任务进度",
+                           "columns": ["task", "metric", "quota", "planned", "achieved", "achieved / quota",
+                                       "last report"],
+                           "rows": [[f"{x.task_id} {x.title_zh}", x.metric, _num(x.quota), _num(x.planned),
+                                     _num(x.achieved), _num(x.ratio), x.last_report]
                                     for x in mine.itertuples()]}],
              "notes": [n for n in notes if n]}
     res = compose(views, title=f"{dist['name']} {dist.get('name_en', '')}", groups=list(r.groups),

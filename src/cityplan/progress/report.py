@@ -44,3 +44,17 @@ def district_history_charts(ctx: ProgressContext | None, adcode: str, folder: st
                              title_en=f"{tid} {item.title_en} · {adcode}", overwrite=True)
         out.append(files[0])
     return out
+
+
+def attach_ledger_status(gdf: pd.DataFrame, events: pd.DataFrame, *, as_of: str | None = None) -> pd.DataFrame:
+    """Plan sites with ``status`` from the ledger (``planned`` if never reported), ``achieved`` (the
+    latest figure reported; blank when none) and ``last_report`` — for map popups and styles."""
+    from cityplan.progress.asof import parse_date, site_status
+
+    if "site_id" not in gdf.columns:
+        return gdf
+    st = site_status(gdf["site_id"].astype(str), events, parse_date(as_of)).set_index("site_id")
+    ids = gdf["site_id"].astype(str)
+    return gdf.assign(status=ids.map(st["status"]).fillna("planned").to_numpy(),
+                      achieved=ids.map(st["achieved_quantity"]).to_numpy(),
+                      last_report=ids.map(st["last_report"]).fillna("").to_numpy())
