@@ -14,23 +14,27 @@ import pandas as pd
 import shapely
 from shapely.geometry import box
 
-from cityplan._errors import GeometryError, ReviewError
+from cityplan._errors import ReviewError
 from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_vector
 from cityplan.onemap import OneMap
+from cityplan.review.constraints import Constraint, build_constraint, describe, rule_layers
+from cityplan.review.parcels import check_parcels
+from cityplan.review.proposal import M2_PER_MU, clean_proposal, proposal_summary
 from cityplan.review.rules import Rule, load_rules
 from cityplan.tools.geometry import FAMILIES
 
 logger = logging.getLogger(__name__)
 
-M2_PER_MU = 10000.0 / 15.0
 VERDICTS = ("pass", "needs_approval", "fail")
+SEVERITY_RANK = {"note": 0, "needs_approval": 1, "forbidden": 2}
 #: declared facility type -> coverage preset used for the impact check
 IMPACT_PRESETS = {"school": "primary-school-500m", "park": "park-service-radius",
                   "parking": "parking-300m", "ice-sports": "ice-30min"}
-FINDING_COLUMNS = ["feature", "feature_name", "rule", "title", "severity", "hit", "area_m2", "area_mu",
-                   "area_ha", "share", "length_m", "distance_m", "message"]
+FINDING_COLUMNS = ["feature", "feature_name", "project_type", "rule", "title", "severity", "hit", "area_m2",
+                   "area_mu", "area_ha", "share", "length_m", "distance_m", "features_hit", "illustrative_hit",
+                   "condition", "citation", "message"]
 
 
 @dataclass
@@ -45,76 +49,30 @@ class ReviewReport:
     data_version: dict[str, str] = field(default_factory=dict)
     impact: pd.DataFrame | None = None
     rules: list[Rule] = field(default_factory=list)
+    #: rules that could not be checked (no such layer in this one map): rule, title, statutory, reason
+    unchecked: list[dict[str, Any]] = field(default_factory=list)
+    #: the proposal's own area (m², 亩, ha), centroid and CRSs
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
         """0 pass, 1 review findings (needs approval or fail)."""
         return 0 if self.verdict == "pass" else 1
 
+    @property
+    def statutory_unchecked(self) -> list[dict[str, Any]]:
+        """Statutory control lines this review did not check (the office's one map lacks them)."""
+        return [u for u in self.unchecked if u["statutory"]]
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: verdict, findings, notes, data version, impact."""
+        """The JSON form: verdict, proposal, findings, unchecked rules, notes, data version, impact."""
         f = self.findings.replace({np.nan: None})
-        return {"verdict": self.verdict, "findings": f.to_dict(orient="records"), "notes": self.notes,
-                "data_version": self.data_version,
+        return {"verdict": self.verdict, "proposal": self.summary, "findings": f.to_dict(orient="records"),
+                "unchecked": self.unchecked, "notes": self.notes, "data_version": self.data_version,
                 "impact": None if self.impact is None else self.impact.replace({np.nan: None}).to_dict(orient="records"),
-                "rules": [{"id": r.id, "title_en": r.title_en, "severity": r.severity, "citation": r.citation}
-                          for r in self.rules]}
-
-
-def _constraint(rule: Rule, om: OneMap, cache: dict[str, gpd.GeoDataFrame]) -> shapely.Geometry:
-    parts = []
-    for lid in rule.layers:
-        if lid not in cache:
-            cache[lid] = om.layer(lid).to_crs(om.working_crs)
-        gdf = cache[lid]
-        for col, vals in rule.where.items():
-            if col in gdf.columns:
-                gdf = gdf[gdf[col].isin(vals)]
-        parts.extend(gdf.geometry.dropna().to_numpy())
-    geom = shapely.union_all(np.asarray(parts, dtype=object)) if parts else shapely.GeometryCollection()
-    shapely.prepare(geom)
-    return geom
-
-
-def clean_proposal(gdf: gpd.GeoDataFrame, *, source: str, name_column: str | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Drop (and say so) rows without geometry; repair invalid polygons with ``make_valid``."""
-    if gdf.empty:
-        msg = f"{source}: the file has no features; nothing to review"
-        raise GeometryError(msg)
-    notes = []
-    out = gdf.copy()
-    ids = [str(i) for i in out.index]
-    if name_column and name_column not in out.columns:
-        msg = (f"{source}: --name-column {name_column!r} is not a column; "
-               f"choose one of {[str(c) for c in out.columns if c != out.geometry.name]}")
-        raise ReviewError(msg)
-    names = (out[name_column] if name_column and name_column in out.columns else
-             out["name"] if "name" in out.columns else pd.Series([None] * len(out), index=out.index))
-    out["feature"] = ids
-    out["feature_name"] = [n if isinstance(n, str) and n else f"feature {i}" for n, i in zip(names, ids, strict=True)]
-    keep = []
-    geoms = []
-    for i, g in zip(ids, out.geometry, strict=True):
-        if g is None or g.is_empty:
-            notes.append(f"{source} row {i}: no geometry - not reviewed")
-            keep.append(False)
-            geoms.append(g)
-            continue
-        if not g.is_valid:
-            why = shapely.is_valid_reason(g)
-            fixed = shapely.make_valid(g)
-            if FAMILIES.get(g.geom_type) == "polygon":
-                fixed = shapely.union_all([p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")])
-            notes.append(f"{source} row {i}: invalid geometry ({why}) repaired with make_valid; check the red line")
-            g = fixed
-        keep.append(True)
-        geoms.append(g)
-    out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
-    out = out[np.asarray(keep)]
-    if out.empty:
-        msg = f"{source}: no feature has a geometry; nothing to review"
-        raise GeometryError(msg)
-    return out, notes
+                "rules": [{"id": r.id, "title_zh": r.title_zh, "title_en": r.title_en, "severity": r.severity,
+                           "statutory": r.statutory, "citation": r.citation,
+                           "by_type": {t: o.__dict__ for t, o in r.by_type.items()}} for r in self.rules]}
 
 
 def _check_extent(proposal: gpd.GeoDataFrame, source: str, om: OneMap) -> None:
@@ -130,26 +88,36 @@ def _check_extent(proposal: gpd.GeoDataFrame, source: str, om: OneMap) -> None:
 
 def review_proposal(
     proposal: gpd.GeoDataFrame, *, onemap=None, rules: list[Rule] | None = None, source: str = "proposal",
-    name_column: str | None = None,
+    name_column: str | None = None, project_type: str | None = None,
 ) -> ReviewReport:
-    """Review features (any geometry, storage CRS) against the rules; areas in the one map's
-    metric working CRS (EPSG:4551 for Harbin).
+    """Review features (any geometry and CRS) against the rules; areas in the one map's metric
+    working CRS (EPSG:4551 for Harbin).
 
+    ``project_type`` (one of :data:`~cityplan.review.rules.PROJECT_TYPES`) applies to every feature;
+    otherwise each feature's ``type`` / ``project_type`` / ``项目类型`` attribute, else ``other``.
+    Rules whose layers the one map lacks are listed in :attr:`ReviewReport.unchecked`.
     The input frame is not modified.
     """
     om = OneMap.coerce(onemap)
     rules = rules if rules is not None else load_rules()[0]
-    prop, notes = clean_proposal(proposal, source=source, name_column=name_column)
-    _check_extent(prop, source, om)
-    work = to_working(prop[["feature", "feature_name", "geometry"]], om.working_crs)
+    input_crs = proposal.crs.to_string() if proposal.crs is not None else "none"
+    prop, notes = clean_proposal(proposal, source=source, name_column=name_column, project_type=project_type)
+    _check_extent(prop.to_crs(STORAGE_CRS), source, om)
+    work = to_working(prop[["feature", "feature_name", "project_type", "far", "height_m", "geometry"]],
+                      om.working_crs)
     cache: dict[str, gpd.GeoDataFrame] = {}
-    rows, overlaps = [], []
+    rows, overlaps, unchecked = [], [], []
     fams = work.geometry.geom_type.map(FAMILIES)
     if (fams == "point").any():
         notes.append("point feature(s): overlap area needs the site's red-line polygon; points are only "
                      "tested for hits and distances")
     for rule in rules:
-        c = _constraint(rule, om, cache)
+        layer_ids, why = rule_layers(rule, om)
+        if why:
+            unchecked.append({"rule": rule.id, "title_zh": rule.title_zh, "title_en": rule.title_en,
+                              "role": rule.role, "statutory": rule.statutory, "reason": why})
+            continue
+        c = build_constraint(rule, layer_ids, om, cache)
         for (_, f), fam in zip(work.iterrows(), fams, strict=True):
             rows.append(_finding(rule, f, fam, c, overlaps))
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
@@ -163,28 +131,87 @@ def review_proposal(
     version = {"onemap": om.label, "onemap_built_at": info.get("built_at", ""),
                "onemap_build_id": info.get("build_id", ""), "data_dir": info.get("data_dir", ""),
                "catalog_sha256": info.get("catalog_sha256", ""), "working_crs": f"EPSG:{om.working_epsg}"}
+    for u in unchecked:
+        if u["statutory"]:
+            notes.append(f"not checked: {u['title_zh']} {u['title_en']} - {u['reason']}")
     return ReviewReport(verdict=verdict, findings=findings, proposal=prop.to_crs(STORAGE_CRS), overlaps=ov,
-                        notes=notes, data_version=version, rules=rules)
+                        notes=notes, data_version=version, rules=rules, unchecked=unchecked,
+                        summary=proposal_summary(prop, work, input_crs=input_crs))
 
 
-def _finding(rule: Rule, f: pd.Series, fam: str, c: shapely.Geometry, overlaps: list) -> dict[str, Any]:
+def _finding(rule: Rule, f: pd.Series, fam: str, c: Constraint, overlaps: list) -> dict[str, Any]:
     g = f.geometry
-    row: dict[str, Any] = {"feature": f["feature"], "feature_name": f["feature_name"], "rule": rule.id,
-                           "title": rule.title_en, "severity": rule.severity, "hit": False, "area_m2": None,
-                           "area_mu": None, "area_ha": None, "share": None, "length_m": None,
-                           "distance_m": None, "message": ""}
+    ptype = f["project_type"]
+    outcome = rule.outcome(ptype)
+    row: dict[str, Any] = {"feature": f["feature"], "feature_name": f["feature_name"], "project_type": ptype,
+                           "rule": rule.id, "title": rule.title_en, "severity": outcome.severity, "hit": False,
+                           "area_m2": None, "area_mu": None, "area_ha": None, "share": None, "length_m": None,
+                           "distance_m": None, "features_hit": "", "illustrative_hit": False,
+                           "condition": outcome.condition,
+                           "citation": "; ".join(x for x in (rule.citation, outcome.citation) if x), "message": ""}
     if c.is_empty:
         row["message"] = "constraint layer empty in this one map"
         return row
-    dist = float(shapely.distance(g, c))
+    dist = float(shapely.distance(g, c.union))
+    extra: list[str] = []
     if rule.relation == "must_be_inside":
-        zone_part = shapely.difference(g, c)  # the part outside
-        row["hit"] = not shapely.covered_by(g, c)
+        zone_part = shapely.difference(g, c.union)  # the part outside
+        row["hit"] = not shapely.covered_by(g, c.union)
     else:
-        zone = c if rule.relation == "intersects" else shapely.buffer(c, rule.distance_m, quad_segs=8)
-        row["hit"] = dist <= (rule.distance_m if rule.relation == "within_distance" else 0.0)
+        zone = c.union if rule.relation != "within_distance" else shapely.buffer(c.union, rule.distance_m, quad_segs=8)
+        near = rule.distance_m if rule.relation == "within_distance" else 0.0
+        row["hit"] = dist <= near
         zone_part = shapely.intersection(g, zone) if row["hit"] else shapely.GeometryCollection()
         row["distance_m"] = round(dist, 2)
+        if row["hit"]:
+            hits = c.hits(g, near)
+            row["features_hit"], row["illustrative_hit"] = describe(hits)
+            if rule.relation == "parcel_controls":
+                violations, unverified, ok = check_parcels(rule, f, hits)
+                row["hit"] = bool(violations or unverified)
+                if not violations and unverified:
+                    row["severity"] = min(outcome.severity, "needs_approval", key=SEVERITY_RANK.__getitem__)
+                extra = violations + unverified + ([] if row["hit"] else ok)
+                if not row["hit"]:
+                    zone_part = shapely.GeometryCollection()
+            elif outcome.max_share is not None and fam == "polygon":
+                extra, over = _share_check(g, hits, outcome.max_share)
+                if over:
+                    row["severity"] = outcome.over_severity
+    _measure(row, fam, g, zone_part)
+    if row["hit"]:
+        verb = {"intersects": "overlaps", "within_distance": f"is within {rule.distance_m:g} m of",
+                "must_be_inside": "extends outside", "parcel_controls": "conflicts with"}[rule.relation]
+        parts = [f"{verb} {rule.title_en}"]
+        if row["features_hit"]:
+            parts.append(f"({row['features_hit']})")
+        msg = " ".join(parts) + "".join(f"; {x}" for x in extra) + ("" if not row["message"] else f"; {row['message']}")
+        if outcome.condition:
+            msg += f"; as {ptype}: {outcome.condition}"
+        row["message"] = msg + (" (rule is illustrative)" if rule.illustrative else "")
+        if not zone_part.is_empty:
+            overlaps.append({"rule": rule.id, "feature": f["feature"], "severity": row["severity"],
+                             "geometry": zone_part})
+    elif extra:
+        row["message"] = "; ".join(extra)
+    return row
+
+
+def _share_check(g: shapely.Geometry, hits: gpd.GeoDataFrame, max_share: float) -> tuple[list[str], bool]:
+    """Share of each overlapped feature's area the proposal takes, against ``max_share``."""
+    out, over = [], False
+    for _, h in hits.iterrows():
+        total = float(h.geometry.area)
+        if total <= 0:
+            continue
+        share = float(shapely.intersection(g, h.geometry).area) / total
+        ok = share <= max_share
+        over |= not ok
+        out.append(f"takes {share:.1%} of {h['label']} ({'within' if ok else 'above'} the {max_share:.0%} limit)")
+    return out, over
+
+
+def _measure(row: dict[str, Any], fam: str, g: shapely.Geometry, zone_part: shapely.Geometry) -> None:
     if fam == "polygon":
         a = float(zone_part.area) if row["hit"] else 0.0
         row.update(area_m2=round(a, 2), area_mu=round(a / M2_PER_MU, 4), area_ha=round(a / 1e4, 4),
@@ -194,21 +221,12 @@ def _finding(rule: Rule, f: pd.Series, fam: str, c: shapely.Geometry, overlaps: 
         row["message"] = "line: overlap measured as length"
     else:
         row["message"] = "point: no area; hit and distance only"
-    if row["hit"]:
-        verb = {"intersects": "overlaps", "within_distance": f"is within {rule.distance_m:g} m of",
-                "must_be_inside": "extends outside"}[rule.relation]
-        row["message"] = (f"{verb} {rule.title_en}" + ("" if not row["message"] else f"; {row['message']}")
-                          + (" (rule is illustrative)" if rule.illustrative else ""))
-        if not zone_part.is_empty:
-            overlaps.append({"rule": rule.id, "feature": f["feature"], "severity": rule.severity,
-                             "geometry": zone_part})
-    return row
 
 
 def review_file(
     path: str | os.PathLike[str], *, layer: str | None = None, crs: str | None = None,
     encoding: str | None = None, rules_path: str | os.PathLike[str] | None = None, onemap=None,
-    facility_type: str | None = None, name_column: str | None = None,
+    facility_type: str | None = None, name_column: str | None = None, project_type: str | None = None,
 ) -> ReviewReport:
     """Read a proposal file (any CRS; GCJ-02 declared) and review it; the file is only read."""
     p = Path(path)
@@ -218,7 +236,8 @@ def review_file(
         raise ReviewError(msg)
     gdf = read_vector(p, layer=layer, crs=crs, encoding=encoding)
     rules, rules_sha = load_rules(rules_path)
-    rep = review_proposal(gdf, onemap=om, rules=rules, source=str(p), name_column=name_column)
+    rep = review_proposal(gdf, onemap=om, rules=rules, source=str(p), name_column=name_column,
+                          project_type=project_type)
     rep.data_version.update({"rules_sha256": rules_sha, "proposal": str(p), "proposal_sha256": sha256_file(p)})
     if facility_type:
         rep.impact = coverage_impact(rep.proposal, facility_type, onemap=om, label=p.name)

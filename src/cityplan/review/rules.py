@@ -9,9 +9,28 @@ from pathlib import Path
 from typing import Any
 
 from cityplan.paths import project_root
-from cityplan.schema.rules import RELATIONS, SEVERITIES, load_rules_document
+from cityplan.schema.rules import (
+    PROJECT_TYPES,
+    RELATIONS,
+    SEVERITIES,
+    ParcelColumns,
+    load_landuse_compat_document,
+    load_rules_document,
+)
 
-__all__ = ["RELATIONS", "SEVERITIES", "Rule", "default_rules_path", "load_rules"]
+__all__ = ["PROJECT_TYPES", "RELATIONS", "SEVERITIES", "LandUseCompat", "Outcome", "Rule", "default_rules_path",
+           "load_landuse_compat", "load_rules"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A rule's outcome for one project type."""
+
+    severity: str
+    condition: str = ""
+    citation: str = ""
+    max_share: float | None = None
+    over_severity: str = "forbidden"
 
 
 @dataclass(frozen=True)
@@ -28,6 +47,38 @@ class Rule:
     distance_m: float = 0.0
     where: dict[str, list[Any]] = field(default_factory=dict)
     illustrative: bool = False
+    role: str | None = None
+    statutory: bool = False
+    label_fields: tuple[str, ...] = ()
+    by_type: dict[str, Outcome] = field(default_factory=dict)
+    parcels: dict[str, Any] | None = None
+    base_dir: Path | None = None
+
+    def outcome(self, project_type: str) -> Outcome:
+        """The outcome for ``project_type`` (the rule's default severity when the type is not listed)."""
+        return self.by_type.get(project_type) or Outcome(severity=self.severity)
+
+
+@dataclass(frozen=True)
+class LandUseCompat:
+    """Land-use classes (national classification codes) and the project types each allows."""
+
+    source: str
+    classes: dict[str, tuple[str, tuple[str, ...]]]
+
+    def lookup(self, code: object) -> tuple[str, str, tuple[str, ...]] | None:
+        """``(matched code, class name, allowed types)`` for ``code`` or its nearest listed parent."""
+        c = str(code).strip()
+        if c.endswith(".0"):
+            c = c[:-2]
+        if c.isdigit() and len(c) % 2:
+            c = "0" + c  # 0701 read as the number 701
+        while c:
+            if c in self.classes:
+                name, allows = self.classes[c]
+                return c, name, allows
+            c = c[:-2] if len(c) > 2 else ""
+        return None
 
 
 def default_rules_path() -> Path:
@@ -41,5 +92,15 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> tuple[list[Rule], 
     doc = load_rules_document(p)
     rules = [Rule(id=r.id, title_zh=r.title_zh, title_en=r.title_en, layers=tuple(r.layers), relation=r.relation,
                   severity=r.severity, citation=r.citation, distance_m=float(r.distance_m), where=dict(r.where),
-                  illustrative=r.illustrative) for r in doc.rules]
+                  illustrative=r.illustrative, role=r.role, statutory=r.statutory,
+                  label_fields=tuple(r.label_fields),
+                  by_type={t: Outcome(**o.model_dump()) for t, o in r.by_type.items()},
+                  parcels=(r.parcels or ParcelColumns()).model_dump() if r.relation == "parcel_controls" else None,
+                  base_dir=p.parent) for r in doc.rules]
     return rules, hashlib.sha256(p.read_text(encoding="utf-8").encode()).hexdigest()
+
+
+def load_landuse_compat(path: str | os.PathLike[str]) -> LandUseCompat:
+    """The compatibility table at ``path`` (:class:`SchemaError` if malformed)."""
+    doc = load_landuse_compat_document(path)
+    return LandUseCompat(source=doc.source, classes={k: (v.name, tuple(v.allows)) for k, v in doc.classes.items()})

@@ -20,7 +20,10 @@ ROLES = ("base", "plan", "facility", "demand", "constraint")
 #: functional roles analyses look layers up by (``OneMap.layer_for(role)``); a layer may have several
 FUNCTIONS = ("districts", "subdistricts", "district_boundaries_full", "census", "roads", "road_graph",
              "walk_network", "residential", "buildings", "water", "river_centerline", "metro_lines",
-             "metro_stations", "parks", "schools", "parking", "sports", "ice_sports")
+             "metro_stations", "parks", "schools", "parking", "sports", "ice_sports",
+             # statutory layers a planning office may hold (review rule templates use them when present)
+             "permanent_farmland", "ecological_redline", "urban_growth_boundary", "regulatory_parcels",
+             "purple_line", "yellow_line")
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
                   "MultiPolygon", "None")
 FORMATS = ("vector", "osm_pbf", "csv_wkt", "csv_table")
