@@ -93,20 +93,16 @@ def export_onemap(onemap: OneMap | str | os.PathLike[str] | None, out: str | os.
     target.mkdir(parents=True, exist_ok=True)
     for lid in chosen:
         df = om.layer(lid)
+        spatial = "geometry" in df.columns
+        if fmt == "fgb" and not spatial:  # FlatGeobuf needs geometries; attribute tables go to CSV
+            res.files.append(write_table(pd.DataFrame(df), target / f"{lid}.csv", overwrite=True))
+            continue
         path = target / f"{lid}.{fmt}"
         with atomic_path(path, overwrite=True) as tmp:
             if fmt == "parquet":
-                if hasattr(df, "geometry") and "geometry" in df.columns:
-                    df.to_parquet(tmp, index=False)
-                else:
-                    pd.DataFrame(df).to_parquet(tmp, index=False)
-            elif "geometry" in df.columns:
+                (df if spatial else pd.DataFrame(df)).to_parquet(tmp, index=False)
+            else:
                 pyogrio.write_dataframe(df, tmp, driver="FlatGeobuf")
-            else:  # FlatGeobuf needs geometries; attribute tables go to CSV
-                path = path.with_suffix(".csv")
-                write_table(pd.DataFrame(df), path, overwrite=True)
-                res.files.append(path)
-                continue
         res.files.append(path)
     res.files.append(write_table(sources, target / "sources.csv", overwrite=True))
     return res
