@@ -19,6 +19,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from cityplan import __version__
 from cityplan._errors import OutputExistsError, SchemaError
@@ -68,6 +69,22 @@ def _osm_ref(gdf: gpd.GeoDataFrame, layer: str | None) -> pd.Series:
     return kind + "/" + gdf["osm_id"].astype("string")
 
 
+def _read_osm_keeping_broken(path: Path, src, exc: Exception) -> gpd.GeoDataFrame:
+    """An OSM layer with a geometry GEOS cannot parse (a ring of two points where the extract clip
+    cut a way): such geometries are kept as missing, so the ledger drops them with a reason."""
+    import pyogrio
+
+    from cityplan.crs import ensure_crs
+    from cityplan.io.read import parse_osm_tags
+
+    logger.warning("%s layer %s: unparseable geometries kept as missing (%s)", path, src.layer, exc)
+    gdf = pyogrio.read_dataframe(path, layer=src.layer, where=src.where, use_arrow=False, on_invalid="ignore")
+    if src.osm_tags:
+        gdf = pd.concat([gdf, parse_osm_tags(gdf["other_tags"], [k for k in src.osm_tags if k not in gdf.columns])],
+                        axis=1)
+    return ensure_crs(gdf.reset_index(drop=True), src.crs, source=f"{path} layer {src.layer!r}")
+
+
 def read_source(spec: LayerSpec, root: Path) -> pd.DataFrame:
     """Read a catalog layer's source file as declared (no cleaning)."""
     assert spec.source is not None
@@ -75,8 +92,13 @@ def read_source(spec: LayerSpec, root: Path) -> pd.DataFrame:
     path = root / src.file
     if src.format == "csv_table":
         return read_table(path, encoding=src.encoding)
-    gdf = read_vector(path, layer=src.layer, crs=src.crs, encoding=src.encoding, where=src.where,
-                      osm_tags=list(src.osm_tags) or None)
+    try:
+        gdf = read_vector(path, layer=src.layer, crs=src.crs, encoding=src.encoding, where=src.where,
+                          osm_tags=list(src.osm_tags) or None)
+    except shapely.errors.GEOSException as exc:
+        if src.format != "osm_pbf":
+            raise
+        gdf = _read_osm_keeping_broken(path, src, exc)
     if src.format == "osm_pbf":
         gdf["osm_ref"] = _osm_ref(gdf, src.layer)
     return gdf

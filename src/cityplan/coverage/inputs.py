@@ -46,16 +46,25 @@ def load_input(value: str, om: OneMap, *, crs: str | None = None,
 
 
 def facilities_frame(specs: tuple[dict[str, Any], ...], extra: tuple[tuple[str, gpd.GeoDataFrame], ...],
-                     om: OneMap, crs: str | None) -> gpd.GeoDataFrame:
+                     om: OneMap, crs: str | None, extra_plan: tuple[bool, ...] = ()) -> gpd.GeoDataFrame:
     """All facilities in the storage CRS: ``facility_layer``, ``facility_ref``, ``facility_name``,
-    ``is_illustrative`` (+ kept columns)."""
-    loaded: list[tuple[gpd.GeoDataFrame, str, dict[str, Any]]] = []
+    ``is_illustrative``, ``is_plan`` (+ kept columns).
+
+    ``is_plan``: the feature comes from a layer whose catalog role is ``plan``, or was added as an
+    extra facility (a proposal); plan sites count in the *planned* scenario only, even when real
+    (e.g. metro stations under construction). ``is_illustrative``: the layer's ``illustrative``
+    column (placed by a documented rule, not a real site).
+    """
+    plan_layers = set(om.plan_layer_ids)
+    loaded: list[tuple[gpd.GeoDataFrame, str, dict[str, Any], bool]] = []
     for spec in specs:
         gdf, label = load_input(spec["layer"], om, crs=crs, where=spec.get("where"))
-        loaded.append((gdf, label, spec))
-    loaded += [(gdf, label, {}) for label, gdf in extra]
+        is_plan = bool(spec.get("plan")) or (om.has_layer(spec["layer"]) and spec["layer"] in plan_layers)
+        loaded.append((gdf, label, spec, is_plan))
+    plan_flags = list(extra_plan) + [False] * (len(extra) - len(extra_plan))
+    loaded += [(gdf, label, {}, flag) for (label, gdf), flag in zip(extra, plan_flags, strict=True)]
     frames = []
-    for gdf, label, spec in loaded:
+    for gdf, label, spec, is_plan in loaded:
         gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
         if gdf.empty:
             continue
@@ -68,7 +77,7 @@ def facilities_frame(specs: tuple[dict[str, Any], ...], extra: tuple[tuple[str, 
             "facility_layer": label, "facility_ref": ref.astype(str).to_numpy(),
             "facility_name": [n if isinstance(n, str) and n else f"{label} {r}"
                               for n, r in zip(name, ref, strict=True)],
-            "is_illustrative": ill,
+            "is_illustrative": ill, "is_plan": np.full(len(gdf), is_plan),
             **{c: gdf[c].to_numpy() for c in spec.get("keep", []) if c in gdf.columns},
         }, geometry=gdf.geometry.to_crs(STORAGE_CRS).to_numpy(), crs=STORAGE_CRS))
     if not frames:
@@ -96,6 +105,27 @@ def road_graph(om: OneMap, network: str | None) -> tuple[RoadGraph, str]:
     if {"source", "target", "reverse", "class_id"} <= set(gdf.columns):
         return graph_from_edges(gdf, crs=om.working_crs), label
     return graph_from_lines(gdf, crs=om.working_crs), f"{label} (noded lines)"
+
+
+def walk_graph(om: OneMap) -> tuple[RoadGraph, str, list[str]]:
+    """The walkable network (role ``walk_network``, noded, cached in the store) for transit.
+
+    Falls back to the ``road_graph`` (drivable roads only) with a warning when the map has none.
+    """
+    lid = om.layer_id_for("walk_network", required=False)
+    if lid is None:
+        graph, label = road_graph(om, None)
+        msg = (f"{om.label}: no layer with the role 'walk_network' (footways, paths); walking on "
+               f"{label} - drivable roads only - instead. Declare one in the catalog and rebuild")
+        logger.warning(msg)
+        return graph, label, [msg]
+    key = f"graph:{lid}"
+    arrays = om.cached_arrays(key)
+    if arrays is not None:
+        return graph_from_arrays(arrays), f"{lid} (walkable ways, noded)", []
+    graph = graph_from_lines(om.layer(lid), crs=om.working_crs)
+    om.cache_arrays(key, graph_to_arrays(graph))
+    return graph, f"{lid} (walkable ways, noded)", []
 
 
 def prepared_demand(value: str | None, om: OneMap, population: str | None,

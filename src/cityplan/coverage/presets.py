@@ -112,6 +112,7 @@ class Preset:
     radius_rules: tuple[dict[str, float], ...] = ()
     target: dict[str, Any] = field(default_factory=dict)
     demand: str = "residential"
+    season: str | None = None
 
 
 def presets_path() -> Path:
@@ -129,7 +130,8 @@ def load_presets(path: str | os.PathLike[str] | None = None) -> dict[str, Preset
         facilities=tuple(f.model_dump(exclude_unset=True) for f in r.facilities), method=r.method,
         within=parse_within(r.within), citation=r.citation, speed_kmh=r.speed_kmh,
         radius_rules=tuple(x.model_dump() for x in r.radius_rules),
-        target=r.target.model_dump() if r.target else {}, demand=r.demand) for r in doc.presets}
+        target=r.target.model_dump() if r.target else {}, demand=r.demand, season=r.season)
+        for r in doc.presets}
 
 
 def get_preset(name: str, path: str | os.PathLike[str] | None = None) -> Preset:

@@ -2,11 +2,18 @@
 
 The request is validated once (:mod:`cityplan.coverage.spec`), inputs come from the one map or
 files (:mod:`cityplan.coverage.inputs`), a strategy searches (:mod:`cityplan.coverage.search`:
-euclid or network) and one classifier sets each feature's status.
+euclid, network or transit) and one classifier sets each feature's status.
+
+Every run computes facility **scenarios**: ``existing`` (real facilities only: not illustrative
+and not from a plan layer) and ``planned`` (existing + plan sites), and their ``difference``.
+Transit runs also compute a **network counterfactual**: the same scenarios without the metro
+lines / sections named by ``without_lines`` (default: the sections marked ``planned`` in
+``layers/speeds.yaml``, i.e. the Line 3 north-west loop for Harbin).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -21,21 +28,57 @@ import shapely
 from cityplan._errors import CoverageError
 from cityplan.coverage import search as strategies
 from cityplan.coverage.fca import two_step_fca
-from cityplan.coverage.inputs import facilities_frame, prepared_demand, road_graph
+from cityplan.coverage.inputs import facilities_frame, prepared_demand, road_graph, walk_graph
 from cityplan.coverage.presets import Preset, Within, check_capacity
 from cityplan.coverage.spec import CoverageSpec, FacilityInput, make_spec
 from cityplan.crs import STORAGE_CRS, to_working
+from cityplan.network.graph import load_speeds
 from cityplan.network.search import access_costs, reach_from_sources
+from cityplan.network.seasons import season_source, seasonal_speeds
+from cityplan.network.transit import build_transit_graph, planned_sections
 from cityplan.onemap import OneMap
 from cityplan.tasks.link import OUTSIDE
 
 logger = logging.getLogger(__name__)
 ALL = "(all)"
+FULL = "full"
+SCENARIO_TEXT = {
+    "existing": "real facilities only (not illustrative, not from a plan layer, not an added site)",
+    "planned": "existing + plan sites (illustrative ones included and flagged is_illustrative)",
+    "difference": "planned minus existing",
+}
+#: per-district columns that are differences in the ``difference`` rows (others are the planned values)
+DIFF_COLUMNS = ("population_covered", "population_share", "residential_area_covered_m2", "area_share",
+                "features_covered", "not_snapped_or_unreachable")
+
+
+@dataclass
+class ScenarioResult:
+    """One facility scenario on one network."""
+
+    scenario: str                 # existing | planned
+    network: str                  # "full", or "without 3-nw" (transit counterfactual)
+    features: gpd.GeoDataFrame
+    districts: pd.DataFrame
+    isochrones: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    facility_ok: np.ndarray       # per facility of the run: used in this scenario and reachable
+    warnings: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class CoverageResult:
-    """Everything a coverage run produces."""
+    """Everything a coverage run produces.
+
+    ``features``, ``districts``, ``isochrones`` and ``gaps`` are those of the headline scenario
+    (``scenario``: ``planned`` unless only ``existing`` was asked for), each row tagged with its
+    ``scenario``; ``features`` also carries ``covered_existing``, ``covered_planned`` and
+    ``newly_covered``. ``scenarios`` holds every scenario (keys ``existing``, ``planned``, and in
+    transit mode ``existing without 3-nw`` ...); ``by_scenario`` is the per-district table of all
+    of them with the ``difference`` rows; ``network_effect`` (transit) compares each scenario with
+    and without the counterfactual lines, per district.
+    """
 
     features: gpd.GeoDataFrame
     districts: pd.DataFrame
@@ -44,6 +87,10 @@ class CoverageResult:
     facilities: gpd.GeoDataFrame
     params: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    scenario: str = "planned"
+    scenarios: dict[str, ScenarioResult] = field(default_factory=dict)
+    by_scenario: pd.DataFrame | None = None
+    network_effect: pd.DataFrame | None = None
 
 
 def run_coverage(
@@ -53,9 +100,10 @@ def run_coverage(
     within: str | Within | None = None, speed_kmh: float | None = None, capacity: str | None = None,
     population: str | None = None, demand_share: float = 1.0, max_snap_m: float = 300.0,
     offroad_m: float = 100.0, access_spacing_m: float = 50.0, network: str | None = None,
-    crs: str | None = None, progress: Callable[[str], None] | None = None,
+    crs: str | None = None, scenario: str = "both", season: str | None = None,
+    without_lines: list[str] | None = None, progress: Callable[[str], None] | None = None,
 ) -> CoverageResult:
-    """Compute coverage of ``demand`` by ``facilities``.
+    """Compute coverage of ``demand`` by ``facilities``, for the existing and planned scenarios.
 
     Parameters
     ----------
@@ -65,13 +113,13 @@ def run_coverage(
         A preset id (``cityplan coverage presets``); explicit arguments override it.
     facilities : catalog layer ids, paths to vector files, or ``(label, GeoDataFrame)`` pairs
     extra_facilities : same, optional
-        Added to the preset's (or given) facilities, e.g. a proposed site under review.
+        Added to the preset's (or given) facilities as plan sites, e.g. a proposed site under review.
     demand : catalog layer id or path, optional
         Default: the preset's demand, else the map's ``residential`` role.
-    method : {"euclid", "walk", "bike", "drive"}
+    method : {"euclid", "walk", "bike", "drive", "transit"}
     within : "500m", "1.5km", "15min", ...
     speed_kmh : float, optional
-        Travel speed replacing the mode's per-class speeds (e.g. 3.6 for winter walking).
+        Travel speed replacing the mode's per-class speeds (transit: the walking speed).
     capacity : str, optional
         Facility column with capacity (seats, spaces): adds 2SFCA accessibility.
     population : str, optional
@@ -88,6 +136,12 @@ def run_coverage(
         The map's ``road_graph`` (default) or any line layer / file, noded.
     crs : str, optional
         Declared CRS of input files without one (or ``gcj02``).
+    scenario : {"both", "existing", "planned"}
+        Which facility scenarios to compute (``both``: also their difference).
+    season : str, optional
+        A speed preset of ``layers/speeds.yaml`` (``winter``, ``summer``); default: the preset's.
+    without_lines : list of str, optional
+        Transit: metro line / section ids of the counterfactual (default: the planned sections).
 
     Raises
     ------
@@ -98,15 +152,63 @@ def run_coverage(
                      demand=demand, method=method, within=within, speed_kmh=speed_kmh,
                      capacity=capacity, population=population, demand_share=demand_share,
                      max_snap_m=max_snap_m, offroad_m=offroad_m, access_spacing_m=access_spacing_m,
-                     network=network, crs=crs)
+                     network=network, crs=crs, scenario=scenario, season=season, without_lines=without_lines)
     return run_spec(OneMap.coerce(onemap), spec, progress=progress)
 
 
+@dataclass
+class _Prepared:
+    """Inputs shared by every scenario of a run."""
+
+    fac: gpd.GeoDataFrame
+    fac_w: gpd.GeoDataFrame
+    dem: gpd.GeoDataFrame
+    dem_w: gpd.GeoDataFrame
+    rep_xy: np.ndarray
+    empty: np.ndarray
+    districts: gpd.GeoDataFrame
+
+
+def _graphs(om: OneMap, spec: CoverageSpec, speeds: dict, params: dict[str, Any],
+            warnings: list[str]) -> dict[str, Any]:
+    """The network(s) to search: ``{"full": graph}`` (+ the transit counterfactual)."""
+    if spec.method == "euclid":
+        return {FULL: None}
+    if spec.method != "transit":
+        graph, net_label = road_graph(om, spec.network)
+        params["network"] = net_label
+        return {FULL: dataclasses.replace(graph, speeds=speeds)}
+    cfg = speeds.get("transit")
+    if not cfg:
+        msg = "--mode transit needs a 'transit:' section in layers/speeds.yaml (metro speed, headways, lines)"
+        raise CoverageError(msg)
+    if spec.network is not None:
+        walk, label = road_graph(om, spec.network)
+        notes: list[str] = []
+    else:
+        walk, label, notes = walk_graph(om)
+    warnings.extend(notes)
+    walk = dataclasses.replace(walk, speeds=speeds)
+    lines, stations = om.layer_for("metro_lines"), om.layer_for("metro_stations")
+    without = spec.without_lines if spec.without_lines is not None else planned_sections(cfg)
+    out = {FULL: build_transit_graph(walk, lines, stations, cfg, walk_kmh=spec.speed_kmh, crs=om.working_crs)}
+    if without:
+        out["without " + "+".join(without)] = build_transit_graph(walk, lines, stations, cfg, walk_kmh=spec.speed_kmh,
+                                                                  without=tuple(without), crs=om.working_crs)
+    warnings.extend(out[FULL].warnings)
+    params.update(network=label, transit={
+        k: cfg[k] for k in ("speed_kmh", "access_min", "egress_min", "transfer_min", "source")},
+        headway_min={k: v["headway_min"] for k, v in cfg["lines"].items()},
+        without_lines=list(without), sections={k: v.get("title", "") for k, v in (cfg.get("sections") or {}).items()},
+        stations_used=out[FULL].params["stations_used"])
+    return out
+
+
 def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] | None = None) -> CoverageResult:
-    """Run a validated :class:`CoverageSpec` on the one map ``om``."""
+    """Run a validated :class:`CoverageSpec` on the one map ``om``: every scenario, every network."""
     step = progress or (lambda _s: None)
     step("facilities")
-    fac = facilities_frame(spec.facilities, spec.extra, om, spec.crs)
+    fac = facilities_frame(spec.facilities, spec.extra, om, spec.crs, spec.extra_plan)
     if spec.capacity:
         if spec.capacity not in fac.columns:
             msg = (f"--capacity {spec.capacity!r} is not a column of the facilities; columns: "
@@ -115,35 +217,71 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
         check_capacity(fac[spec.capacity], spec.capacity)
     step("demand")
     dem, dem_w, dem_label = prepared_demand(spec.demand, om, spec.population, spec.crs)
-    n_in = len(dem)
-    fac_w = to_working(fac, om.working_crs)
     empty = (dem.geometry.isna() | dem.geometry.is_empty).to_numpy()
     rep_xy = np.full((len(dem), 2), np.nan)
     if (~empty).any():
         rep = dem_w.geometry.to_numpy()[~empty]
         rep_xy[~empty] = shapely.get_coordinates(shapely.point_on_surface(rep))
+    prep = _Prepared(fac=fac, fac_w=to_working(fac, om.working_crs), dem=dem, dem_w=dem_w, rep_xy=rep_xy,
+                     empty=empty, districts=om.layer_for("districts"))
+    speeds = seasonal_speeds(load_speeds(), spec.season)
+    existing = ~fac["is_illustrative"].to_numpy(bool) & ~fac["is_plan"].to_numpy(bool)
     lim = spec.within
     params: dict[str, Any] = {
         "preset": spec.preset.id if spec.preset else None, "citation": spec.preset.citation if spec.preset else None,
-        "method": spec.method, "within": lim.text, "speed_kmh": spec.speed_kmh,
+        "method": spec.method, "within": lim.text, "speed_kmh": _speed_used(spec, speeds),
+        "season": spec.season, "season_source": season_source(speeds, spec.season),
         "facilities": [s["layer"] for s in spec.facilities] + [label for label, _ in spec.extra],
         "facility_count": len(fac), "facility_count_illustrative": int(fac["is_illustrative"].sum()),
+        "facility_count_existing": int(existing.sum()), "facility_count_plan": int((~existing).sum()),
+        "scenarios": {k: v for k, v in SCENARIO_TEXT.items()
+                      if k in spec.scenarios or (k == "difference" and spec.scenario == "both")},
         "demand": dem_label, "max_snap_m": spec.max_snap_m, "offroad_m": spec.offroad_m,
         "population": dem["population_source"].iloc[0] if len(dem) else None,
         "working_crs": f"EPSG:{om.working_epsg}", "onemap": om.label,
     }
+    warnings: list[str] = []
     step("search")
-    if spec.method == "euclid":
+    graphs = _graphs(om, spec, speeds, params, warnings)
+    runs: dict[str, ScenarioResult] = {}
+    for net, graph in graphs.items():
+        for scen in spec.scenarios:
+            mask = existing if scen == "existing" else np.ones(len(fac), bool)
+            key = scen if net == FULL else f"{scen} {net}"
+            runs[key] = _run_scenario(spec, prep, mask, graph, scen, net, params)
+    step("isochrone")
+    step("areas")
+    step("gaps")
+    params["build"] = om.build_info.get("built_at")
+    return _combine(spec, prep, runs, existing, params, warnings)
+
+
+def _speed_used(spec: CoverageSpec, speeds: dict) -> float | None:
+    """The one travel speed of the run, when there is one (a given speed, or a season's default)."""
+    if spec.speed_kmh is not None:
+        return spec.speed_kmh
+    mode = "walk" if spec.method == "transit" else spec.method
+    if spec.season and mode in ("walk", "bike", "drive") and not speeds[mode].get("by_class"):
+        return float(speeds[mode]["default_kmh"])
+    return None
+
+
+def _run_scenario(spec: CoverageSpec, prep: _Prepared, mask: np.ndarray, graph: Any, scen: str, net: str,
+                  params: dict[str, Any]) -> ScenarioResult:
+    """Search, classify and measure one facility scenario on one network."""
+    fac = prep.fac[mask].reset_index(drop=True)
+    fac_w = prep.fac_w[mask].reset_index(drop=True)
+    dem, dem_w, rep_xy, empty = prep.dem, prep.dem_w, prep.rep_xy, prep.empty
+    lim = spec.within
+    if fac.empty:
+        found = strategies.nothing(len(dem), empty, f"{scen}: no facility in this scenario; nothing is covered")
+    elif spec.method == "euclid":
         found = strategies.euclid(spec, fac_w, rep_xy)
     else:
-        graph, net_label = road_graph(om, spec.network)
-        params["network"] = net_label
         found = strategies.network(spec, graph, fac_w, rep_xy, empty)
-        step("isochrone")
     params.update(found.params)
     status = strategies.classify(empty, found)
     covered = status == "covered"
-    step("areas")
     inter_area, gaps_geom = overlay_tiled(dem_w.geometry.to_numpy(), found.iso)
     area = dem["area_m2"].to_numpy()
     is_area = area > 0
@@ -152,38 +290,137 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
     feats = dem.copy()
     label = found.label
     has = label >= 0
-    feats["nearest_facility"] = np.where(has, fac["facility_name"].to_numpy()[np.maximum(label, 0)], None)
-    feats["nearest_layer"] = np.where(has, fac["facility_layer"].to_numpy()[np.maximum(label, 0)], None)
+    if len(fac):
+        feats["nearest_facility"] = np.where(has, fac["facility_name"].to_numpy()[np.maximum(label, 0)], None)
+        feats["nearest_layer"] = np.where(has, fac["facility_layer"].to_numpy()[np.maximum(label, 0)], None)
+        feats["nearest_is_illustrative"] = np.where(has, fac["is_illustrative"].to_numpy()[np.maximum(label, 0)], None)
+    else:
+        feats["nearest_facility"] = feats["nearest_layer"] = feats["nearest_is_illustrative"] = None
     feats["distance_m"] = np.where(np.isfinite(found.cost_m), np.round(found.cost_m, 1), np.nan)
     feats["time_min"] = np.where(np.isfinite(found.cost_s), np.round(found.cost_s / 60, 2), np.nan)
     feats["covered"] = covered
     feats["covered_area_m2"] = np.round(inter_area, 1)
     feats["covered_share"] = np.round(cov_share, 4)
     feats["status"] = status
-    if spec.capacity:
-        step("2sfca")
+    if spec.capacity and len(fac):
         feats["accessibility"] = _fca(feats, fac, fac_w, rep_xy, spec.capacity, spec.demand_share, lim,
                                       spec.method, params, spec.speed_kmh, found.routed)
-    assert len(feats) == n_in, "every demand feature is in the output"
-    step("gaps")
+    elif spec.capacity:
+        feats["accessibility"] = 0.0
+    assert len(feats) == len(dem), "every demand feature is in the output"
     gap_area = np.where(empty, 0.0, shapely.area(gaps_geom))
     keep = gap_area > 1.0
     name = dem["name"] if "name" in dem.columns else pd.Series(None, index=dem.index)
-    gaps = gpd.GeoDataFrame({"name": name[keep].to_numpy(), "district": dem["district"][keep].to_numpy(),
+    gaps = gpd.GeoDataFrame({"scenario": scen, "name": name[keep].to_numpy(),
+                             "district": dem["district"][keep].to_numpy(),
                              "gap_area_m2": np.round(gap_area[keep], 1),
                              "population_uncovered": np.round((dem["population"] * (1 - cov_share))[keep], 1)},
                             geometry=gaps_geom[keep], crs=dem_w.crs).to_crs(STORAGE_CRS)
-    iso = gpd.GeoDataFrame({"within": [lim.text], "method": [spec.method], "area_m2": [round(found.iso.area, 1)]},
+    iso = gpd.GeoDataFrame({"scenario": [scen], "within": [lim.text], "method": [spec.method],
+                            "area_m2": [round(found.iso.area, 1)]},
                            geometry=[found.iso], crs=dem_w.crs).to_crs(STORAGE_CRS)
-    fac_ok = found.facility_ok
-    fac_out = fac.assign(reachable=fac_ok)
+    if net != FULL:
+        gaps.insert(1, "network", net)
+        iso.insert(1, "network", net)
+    fac_ok = np.zeros(len(prep.fac), bool)
+    if len(found.facility_ok):
+        fac_ok[np.flatnonzero(mask)] = found.facility_ok
     warnings = list(found.warnings)
-    if (~fac_ok).any():
-        warnings.append(f"{int((~fac_ok).sum())} facilit(ies) not within {spec.max_snap_m:g} m of a usable road: unused")
-    params["build"] = om.build_info.get("built_at")
-    per = aggregate_districts(feats, om.layer_for("districts"), spec.preset.target if spec.preset else {})
-    return CoverageResult(features=feats, districts=per, isochrones=iso, gaps=gaps, facilities=fac_out,
-                          params=params, warnings=warnings)
+    unused = int(mask.sum() - fac_ok.sum()) if len(fac) else 0
+    if unused:
+        warnings.append(f"{unused} facilit(ies) not within {spec.max_snap_m:g} m of a usable road: unused")
+    per = aggregate_districts(feats, prep.districts, spec.preset.target if spec.preset else {})
+    return ScenarioResult(scenario=scen, network=net, features=feats, districts=per, isochrones=iso, gaps=gaps,
+                          facility_ok=fac_ok, warnings=warnings)
+
+
+def difference_table(existing: pd.DataFrame, planned: pd.DataFrame) -> pd.DataFrame:
+    """Per district: planned minus existing for :data:`DIFF_COLUMNS`; other columns as planned."""
+    key = ["district", "adcode"]
+    e = existing.set_index(key)
+    out = planned.set_index(key).copy()
+    for c in DIFF_COLUMNS:
+        if c in out.columns:
+            out[c] = (out[c] - e[c].reindex(out.index)).round(4 if c.endswith("share") else 1)
+    if "meets_target" in out.columns:
+        out["meets_target"] = None
+    return out.reset_index()[planned.columns]
+
+
+def _tagged(df: pd.DataFrame, scen: str, net: str | None) -> pd.DataFrame:
+    out = df.copy()
+    if net is not None:
+        out.insert(0, "network", net)
+    out.insert(0, "scenario", scen)
+    return out
+
+
+def _combine(spec: CoverageSpec, prep: _Prepared, runs: dict[str, ScenarioResult], existing: np.ndarray,
+             params: dict[str, Any], warnings: list[str]) -> CoverageResult:
+    """The headline scenario's frames, every scenario's districts in one table, the network effect."""
+    primary = "planned" if "planned" in spec.scenarios else "existing"
+    head = runs[primary]
+    transit = spec.method == "transit"
+    feats = head.features.copy()
+    feats.insert(0, "scenario", primary)
+    for r in runs.values():
+        col = f"covered_{r.scenario}" if r.network == FULL else f"covered_{r.scenario}_without"
+        feats[col] = r.features["covered"].to_numpy()
+    if spec.scenario == "both":
+        feats["newly_covered"] = feats["covered_planned"] & ~feats["covered_existing"]
+        if "covered_planned_without" in feats.columns:
+            feats["newly_covered_without"] = feats["covered_planned_without"] & ~feats["covered_existing_without"]
+    nets = list(dict.fromkeys(r.network for r in runs.values()))
+    tables = []
+    for net in nets:
+        by = {r.scenario: r for r in runs.values() if r.network == net}
+        for scen in spec.scenarios:
+            tables.append(_tagged(by[scen].districts, scen, net if transit else None))
+        if spec.scenario == "both":
+            tables.append(_tagged(difference_table(by["existing"].districts, by["planned"].districts), "difference",
+                                  net if transit else None))
+    by_scenario = pd.concat(tables, ignore_index=True)
+    effect = None
+    if transit and len(nets) > 1:
+        rows = []
+        for scen in spec.scenarios:
+            a, b = runs[scen].districts, runs[f"{scen} {nets[1]}"].districts
+            rows.append(pd.DataFrame({
+                "scenario": scen, "district": a["district"], "adcode": a["adcode"], "population": a["population"],
+                "population_covered": a["population_covered"],
+                "population_covered_without": b.set_index(["district", "adcode"])["population_covered"].reindex(
+                    pd.MultiIndex.from_frame(a[["district", "adcode"]])).to_numpy(),
+                "population_share": a["population_share"],
+                "population_share_without": b.set_index(["district", "adcode"])["population_share"].reindex(
+                    pd.MultiIndex.from_frame(a[["district", "adcode"]])).to_numpy(),
+                "without": nets[1].removeprefix("without "),
+            }))
+        effect = pd.concat(rows, ignore_index=True)
+        effect.insert(6, "population_gained", effect["population_covered"] - effect["population_covered_without"])
+    fac_ok = np.zeros(len(prep.fac), bool)
+    for r in runs.values():
+        if r.network == FULL:
+            fac_ok |= r.facility_ok
+    fac_out = prep.fac.assign(scenario=np.where(existing, "existing", "planned"), reachable=fac_ok)
+    seen: dict[str, list[str]] = {}
+    for key, r in runs.items():
+        for w in r.warnings:
+            seen.setdefault(w, []).append(key)
+    for w, keys in seen.items():
+        warnings.append(w if len(keys) == len(runs) else f"[{', '.join(keys)}] {w}")
+    params["primary_scenario"] = primary
+    params["figures"] = {
+        "per_district": "rows by scenario (existing, planned, difference)" + (" and network" if transit else ""),
+        "per_feature": f"status, nearest facility, distance and time of the {primary} scenario; covered_existing, "
+                       "covered_planned and newly_covered per scenario",
+        "isochrones/gaps": "one GeoPackage layer per scenario (isochrones_existing, gaps_planned, ...)",
+    }
+    if transit:
+        params["network_counterfactual"] = nets[1] if len(nets) > 1 else None
+    districts = _tagged(head.districts, primary, FULL if transit else None)
+    return CoverageResult(features=feats, districts=districts, isochrones=head.isochrones, gaps=head.gaps,
+                          facilities=fac_out, params=params, warnings=warnings, scenario=primary,
+                          scenarios=runs, by_scenario=by_scenario, network_effect=effect)
 
 
 def overlay_tiled(geoms: np.ndarray, area: shapely.Geometry, *, tile_m: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:

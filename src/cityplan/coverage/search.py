@@ -1,4 +1,5 @@
-"""Coverage strategies: straight-line (euclid) and network (walk/bike/drive) search.
+"""Coverage strategies: straight-line (euclid) and network (walk/bike/drive, and transit on a
+:class:`~cityplan.network.transit.TransitGraph`) search.
 
 Each returns a :class:`Search`: per demand feature the cost to the nearest facility (metres and
 seconds), which facility, whether it is within the limit, why not when it is not, plus the
@@ -59,6 +60,13 @@ def classify(empty: np.ndarray, s: Search) -> np.ndarray:
     status[flag(s.not_snapped)] = NOT_SNAPPED
     status[empty] = "no geometry"
     return status
+
+
+def nothing(n: int, empty: np.ndarray, why: str) -> Search:
+    """A scenario without a facility (e.g. *existing* when every site is planned): nothing covered."""
+    return Search(iso=shapely.Polygon(), cost_m=np.full(n, np.inf), cost_s=np.full(n, np.inf),
+                  label=np.full(n, -1), within=np.zeros(n, bool), facility_ok=np.zeros(0, bool),
+                  warnings=[why])
 
 
 def radii(rules: tuple[dict[str, float], ...], fac_w: gpd.GeoSeries, default: float) -> np.ndarray:
@@ -134,10 +142,13 @@ def network(spec: CoverageSpec, graph: RoadGraph, fac_w: gpd.GeoDataFrame, rep_x
     reach = reach_from_sources(graph, s_fac, alab, mode=method, unit=unit, speed_kmh=spec.speed_kmh,
                                limit=3 * lim.value)
     cost, label = access_costs(graph, reach, s_dem)
-    other = "s" if unit == "m" else "m"
-    reach2 = reach_from_sources(graph, s_fac, alab, mode=method, unit=other, speed_kmh=spec.speed_kmh)
-    cost2, _ = access_costs(graph, reach2, s_dem)
-    cost_m, cost_s = (cost, cost2) if unit == "m" else (cost2, cost)
+    if method == "transit":  # a trip mixes walking and riding: time only
+        cost_m, cost_s = np.full(len(cost), np.nan), cost
+    else:
+        other = "s" if unit == "m" else "m"
+        reach2 = reach_from_sources(graph, s_fac, alab, mode=method, unit=other, speed_kmh=spec.speed_kmh)
+        cost2, _ = access_costs(graph, reach2, s_dem)
+        cost_m, cost_s = (cost, cost2) if unit == "m" else (cost2, cost)
     not_snapped = ~s_dem.ok & ~empty
     comp = graph.components
     fac_comps = set(comp[graph.u[s_fac.edge[s_fac.ok]]])

@@ -2,7 +2,8 @@
 
 ``presets``: a list of standards, each with an ``id``, titles, ``facilities`` (catalog layers with an
 optional attribute filter), ``method``, ``within`` (``500m``, ``1.5km``, ``15min``, ``1h``) and a
-``citation``; optional ``speed_kmh``, ``radius_rules`` (euclid), ``target`` and ``demand`` layer.
+``citation``; optional ``speed_kmh``, ``season`` (a speed preset of ``layers/speeds.yaml``),
+``radius_rules`` (euclid), ``target`` and ``demand`` layer.
 Ids are unique.
 """
 
@@ -17,7 +18,7 @@ from pydantic import Field, field_validator
 from cityplan._errors import CoverageError, SchemaError
 from cityplan.schema._base import StrictModel, load_document
 
-METHODS = ("euclid", "walk", "bike", "drive")
+METHODS = ("euclid", "walk", "bike", "drive", "transit")
 
 
 def _positive(v: float) -> float:
@@ -64,6 +65,8 @@ class PresetModel(StrictModel):
     radius_rules: list[RadiusRuleModel] = []
     target: TargetModel | None = None
     demand: str = "residential"
+    #: a speed preset of layers/speeds.yaml (``seasons:``), e.g. winter for the ice circle
+    season: str | None = None
 
     @field_validator("within", mode="before")
     @classmethod
