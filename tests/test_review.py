@@ -163,3 +163,21 @@ def test_facility_impact(onemap, tmp_path):
     assert "(all)" in imp.index and len(imp) >= 2
     assert (imp.area_share_after >= imp.area_share_before).all()
     assert imp.loc["(all)", "area_share_after"] > imp.loc["(all)", "area_share_before"]
+
+
+def test_amap_red_line_with_neutral_name_is_flagged(onemap, tmp_path):
+    """A red line exported from Amap (GCJ-02) but saved as plain GeoJSON gets a GCJ-02 warning."""
+    from cityplan.crs import convert_datum
+    from cityplan.onemap import OneMap
+
+    parks = OneMap.coerce(onemap).layer("parks")
+    big = parks.assign(a=parks.to_crs(4551).area).sort_values("a").tail(12).drop(columns="a")
+    shifted = convert_datum(big[["name", "geometry"]], "EPSG:4326", "gcj02")
+    path = tmp_path / "site.geojson"  # nothing in the name says gcj02
+    shifted.to_file(path, driver="GeoJSON")
+    rep = review_file(path, onemap=onemap)
+    assert rep.data_version["gcj02_check"] == "gcj02"
+    assert rep.notes[0].startswith("WARNING") and "--crs gcj02" in rep.notes[0]
+    honest = tmp_path / "real.geojson"
+    big[["name", "geometry"]].to_file(honest, driver="GeoJSON")
+    assert review_file(honest, onemap=onemap).data_version["gcj02_check"] != "gcj02"
