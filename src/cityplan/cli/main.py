@@ -171,6 +171,10 @@ def _register() -> None:
     cli.add_command(report.report)
     cli.add_command(city.city)
     cli.add_command(export.export)
+    from cityplan.cli import serve, users
+
+    cli.add_command(serve.serve)
+    cli.add_command(users.users)
 
 
 _register()

@@ -1,0 +1,118 @@
+/* server.js - the one map served by `cityplan serve`: layers fetched for the current view.
+ * Builds on cityplan.js (the canvas renderer, legend, layer control, search, measure); adds
+ * only the fetching. Page data comes from a data-page attribute (no inline script: the CSP
+ * allows scripts from this server only). Everything is put into the page with textContent.
+ */
+(function () {
+  "use strict";
+  var cp = window.cityplan;
+  cp.fetches = 0;       // completed view fetches (tests and benchmarks wait on it)
+  cp.pending = 0;       // fetches in flight
+  cp.fetchErrors = [];
+
+  function emptyPayload(m) {
+    var d = {};
+    Object.keys(m).forEach(function (k) { d[k] = m[k]; });
+    d.geoms = [];
+    d.rows = [];
+    d.ill = null;
+    d.kind = m.kind || "polygon";
+    return d;
+  }
+
+  function viewKey(map) {
+    return map.getZoom() + ":" + map.getBounds().toBBoxString();
+  }
+
+  cp.serverMap = function (div, cfg) {
+    var map = L.map(div, { preferCanvas: true, zoomSnap: 1 });
+    (cfg.tiles || []).forEach(function (t) {
+      L.tileLayer(t.url, { attribution: t.attr, subdomains: t.subdomains, maxZoom: t.maxZoom }).addTo(map);
+    });
+    var dynamic = {};
+    (cfg.static || []).forEach(function (p) { cp.addLayer(map, p); });
+    (cfg.layers || []).forEach(function (m) {
+      cp.addLayer(map, emptyPayload(m));
+      dynamic[m.id] = { loaded: null, ctrl: null, seq: 0 };
+    });
+    var ext = cfg.extent;
+    cp.init(map, {
+      title: cfg.title, groups: cfg.groups || [], attributions: cfg.attributions || [],
+      bounds: cfg.fit || ext, panel: cfg.panel || null, extraLegend: cfg.extraLegend || [],
+    });
+    var swapping = false;
+
+    function swap(id, data) {
+      var e = cp.layers[id], old = e.layer, on = map.hasLayer(old);
+      var layer = new cp.CompactLayer(data);
+      layer.options.pane = "overlayPane";
+      data.show = e.data.show;
+      swapping = true;
+      if (on) map.removeLayer(old);
+      e.layer = layer;
+      e.data = data;
+      if (on) map.addLayer(layer);
+      swapping = false;
+      cp.refresh(map);
+    }
+
+    function fetchLayer(id) {
+      var e = cp.layers[id], st = dynamic[id];
+      if (!e || !map.hasLayer(e.layer)) return;
+      var key = viewKey(map);
+      if (st.loaded === key) return;
+      var b = map.getBounds().pad(0.2), z = map.getZoom();
+      var bbox = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -85), Math.min(b.getEast(), 180), Math.min(b.getNorth(), 85)]
+        .map(function (v) { return v.toFixed(6); }).join(",");
+      if (st.ctrl) st.ctrl.abort();
+      var ctrl = new AbortController(), seq = ++st.seq;
+      st.ctrl = ctrl;
+      cp.pending++;
+      fetch("/api/layers/" + encodeURIComponent(id) + "?bbox=" + bbox + "&zoom=" + z,
+        { credentials: "same-origin", signal: ctrl.signal, headers: { Accept: "application/json" } })
+        .then(function (r) {
+          if (!r.ok) throw new Error(id + ": HTTP " + r.status);
+          return r.json();
+        })
+        .then(function (data) {
+          if (seq !== st.seq) return;
+          swap(id, data);
+          st.loaded = key;
+          cp.fetches++;
+        })
+        .catch(function (err) {
+          if (err.name !== "AbortError") cp.fetchErrors.push(String(err));
+        })
+        .finally(function () { cp.pending--; if (st.ctrl === ctrl) st.ctrl = null; });
+    }
+
+    function refreshAll() {
+      Object.keys(dynamic).forEach(fetchLayer);
+    }
+    var timer = null;
+    function schedule() {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(refreshAll, 60);
+    }
+    map.on("moveend", schedule);
+    map.on("layeradd", function (ev) {
+      if (swapping) return;
+      Object.keys(dynamic).forEach(function (id) {
+        if (cp.layers[id].layer === ev.layer) dynamic[id].loaded = null;
+      });
+      schedule();
+    });
+    refreshAll();
+    cp.map = map;
+    return map;
+  };
+
+  function start() {
+    var div = document.getElementById("cp-map");
+    if (!div || !div.dataset.page) return;
+    var page = JSON.parse(div.dataset.page);
+    if (page.map) cp.serverMap(div, page.map);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
