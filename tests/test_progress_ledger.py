@@ -294,3 +294,28 @@ def test_no_illustrative_achievement_and_template(onemap, tmp_path):
 def test_example_files_in_order():
     assert [f.name for f in example_files()] == ["daoli-2023-06.xlsx", "nangang-2023-06.xlsx",
                                                  "daoli-2023-11.xlsx", "nangang-2023-11.xlsx"]
+
+
+def test_maps_and_report_show_the_ledger(onemap, tmp_path):
+    from cityplan.maps.recipes import load_recipe
+    from cityplan.maps.render import recipe_views, task_map
+    from cityplan.progress.report import district_history_charts, last_reports
+
+    p = tmp_path / "m.gpkg"
+    shutil.copy(onemap, p)
+    import_examples(str(p))
+    om = OneMap.open(str(p))
+    views = {v.id: v for v in recipe_views(load_recipe("task"), om, task="2.3.3")}
+    done, rest = views["plan_renovation__completed"].gdf, views["plan_renovation"].gdf
+    assert len(done) == 35 and set(done.status) == {"completed"}        # 19 南岗 + 16 道里
+    assert len(done) + len(rest) == 224 and rest.status.value_counts()["started"] == 5
+    assert views["plan_renovation"].style["fill"] is False and views["plan_renovation__completed"].style["fillOpacity"] > 0.5
+    panel = task_map("2.3.3", om).html()
+    assert "achieved / quota" in panel
+    ctx = load_context(om)
+    rep = last_reports(ctx, "230103")
+    assert len(rep) == 30 and rep.as_of.iloc[0] == "2023-11-30" and rep.reported_by.str.contains("illustrative").all()
+    charts = district_history_charts(ctx, "230103", tmp_path / "charts", until="2023-12-31")
+    assert [c.name for c in charts] == ["history_2_3_3.png", "history_2_5_2.png", "history_5_2_1.png",
+                                        "history_5_5_1.png", "history_5_6_1.png"]
+    assert all(c.with_suffix(".svg").exists() for c in charts)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cityplan._errors import LayerNotFoundError
-from cityplan.districts import resolve_district
+from cityplan.districts import population_text, resolve_district
 from cityplan.io.read import read_vector
 from cityplan.io.write import atomic_path, check_output
 from cityplan.maps.basemaps import Basemap, get_basemap
@@ -174,21 +174,31 @@ def recipe_views(
                 events = read_events(om.store) if events is None else events
                 gdf = attach_ledger_status(gdf, events)
             fields = list(rl.fields) or (_plan_fields(meta) if meta["role"] == "plan" else ["osm_ref"])
-            views.append(LayerView(
-                id=lid, title=rl.title or f"{meta['title_zh']} {meta['title_en']}", gdf=gdf,
-                group=rl.group, show=rl.show, style={**meta["style"], **rl.style}, fields=fields,
-                labels=labels, illustrative=bool(meta["illustrative"]),
-                source=f"{meta['source']} · {meta['licence']} · {meta['attribution']}",
-                note=str(meta.get("description") or "") if meta["illustrative"] else "",
-                simplify_m=rl.simplify_m))
+            title = rl.title or f"{meta['title_zh']} {meta['title_en']}"
+            style = {**meta["style"], **rl.style}
+            parts = [(lid, title, gdf, style)]
+            if meta["role"] == "plan" and "status" in gdf.columns and gdf["status"].eq("completed").any():
+                # reported completed: solid; the rest: outline (illustrative ones stay dashed)
+                done = gdf["status"].eq("completed").to_numpy()
+                parts = [(f"{lid}__completed", f"{title} · 已完成 completed", gdf[done],
+                          {**style, "fillOpacity": 0.85, "weight": float(style.get("weight", 1)) + 1}),
+                         (lid, title, gdf[~done], {**style, "fill": False})]
+                parts = [p for p in parts if len(p[2])]
+            for vid, vtitle, vgdf, vstyle in parts:
+                views.append(LayerView(
+                    id=vid, title=vtitle, gdf=vgdf, group=rl.group, show=rl.show, style=vstyle, fields=fields,
+                    labels=labels, illustrative=bool(meta["illustrative"]),
+                    source=f"{meta['source']} · {meta['licence']} · {meta['attribution']}",
+                    note=str(meta.get("description") or "") if meta["illustrative"] else "",
+                    simplify_m=rl.simplify_m))
     return views
 
 
 def source_credits(onemap, views: list[LayerView]) -> list[str]:
     """Distinct source credits of the layers shown, © OpenStreetMap contributors first."""
     cat = OneMap.coerce(onemap).catalog.set_index("layer")
-    parts = [p.strip() for v in views if v.id in cat.index
-             for p in str(cat.loc[v.id, "attribution"]).split(";")]
+    ids = [v.id.split("__")[0] for v in views]  # "plan_x__completed" credits plan_x
+    parts = [p.strip() for i in ids if i in cat.index for p in str(cat.loc[i, "attribution"]).split(";")]
     out = []
     for p in parts:
         if p.startswith(OSM_ATTRIBUTION):
@@ -341,7 +351,7 @@ def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool 
              "示意 Illustrative sites are placed by a documented rule, not real project sites.",
              _version_note(onemap)]
     panel = {"title": f"{dist['name']} {dist.get('name_en', '')}",
-             "subtitle": f"adcode {dist['adcode']} · population 2020: {int(dist['pop_2020']):,}",
+             "subtitle": f"adcode {dist['adcode']} · {population_text(dist)}",
              "sections": [{"title": "Progress vs the district's quota 区级任务进度",
                            "columns": ["task", "metric", "quota", "planned", "achieved", "achieved / quota",
                                        "last report"],
