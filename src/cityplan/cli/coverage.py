@@ -7,7 +7,8 @@ import pandas as pd
 
 from cityplan.cli._common import FiniteFloat, note, print_table, progress_bar, warn
 
-METHODS = ("euclid", "walk", "bike", "drive")  # cityplan.coverage.presets.METHODS, not imported for speed
+METHODS = ("euclid", "walk", "bike", "drive", "transit")  # cityplan.coverage.presets.METHODS, not imported for speed
+SCENARIOS = ("existing", "planned", "both")  # cityplan.coverage.spec.SCENARIOS
 STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"]
 
 
@@ -16,7 +17,12 @@ STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"
 @click.option("--facilities", multiple=True, help="Facility layer id or vector file (repeatable).")
 @click.option("--demand", help="Demand layer id or vector file (default: residential).")
 @click.option("--within", help="Limit with unit: 500m, 1.5km, 15min, 1h.")
-@click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike or drive.")
+@click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike, drive or transit (walk + metro).")
+@click.option("--scenario", type=click.Choice(SCENARIOS), default="both", show_default=True,
+              help="existing (real facilities only), planned (existing + plan sites) or both with their difference.")
+@click.option("--season", help="Speed preset of layers/speeds.yaml (winter, summer); default: the preset's.")
+@click.option("--without-line", "without_lines", multiple=True,
+              help="Transit: leave out a metro line or section (e.g. 3-nw; repeatable); default: the planned sections.")
 @click.option("--speed", "speed_kmh", type=FiniteFloat(0, min_open=True), help="Travel speed in km/h (e.g. 3.6 for winter walking).")
 @click.option("--by", type=click.Choice(["district"]), default="district", show_default=True, help="Aggregate by.")
 @click.option("--capacity", help="Facility column with capacity (seats, spaces): adds 2SFCA accessibility.")
@@ -32,9 +38,9 @@ STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"
 @click.option("--no-map", is_flag=True, help="Do not write coverage_map.html.")
 @click.option("--overwrite", is_flag=True, help="Replace files in an existing output folder.")
 @click.pass_context
-def coverage(ctx: click.Context, preset, facilities, demand, within, method, speed_kmh, by, capacity,
-             demand_share, population, network, max_snap, offroad, crs, onemap, out, formats, no_map,
-             overwrite) -> None:
+def coverage(ctx: click.Context, preset, facilities, demand, within, method, scenario, season, without_lines,
+             speed_kmh, by, capacity, demand_share, population, network, max_snap, offroad, crs, onemap, out,
+             formats, no_map, overwrite) -> None:
     """Who lives within N metres / minutes of a facility, per district, and where the gaps are."""
     from cityplan.coverage import run_coverage, write_coverage
 
@@ -43,12 +49,15 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, spe
     if not preset and not (facilities and within and method):
         raise click.UsageError("give --preset NAME, or --facilities, --within and --mode")
     name = preset or f"{method}-{within}"
+    if preset and method:
+        name = f"{preset}-{method}"
     with progress_bar(len(STEPS), "coverage") as bar:
         task = bar.add_task(f"coverage {name}", total=len(STEPS), item="")
         res = run_coverage(onemap, preset=preset, facilities=list(facilities) or None, demand=demand,
                            method=method, within=within, speed_kmh=speed_kmh, capacity=capacity,
                            population=population, demand_share=demand_share, max_snap_m=max_snap,
-                           offroad_m=offroad, network=network, crs=crs,
+                           offroad_m=offroad, network=network, crs=crs, scenario=scenario, season=season,
+                           without_lines=list(without_lines) or None,
                            progress=lambda s: bar.update(task, advance=1, item=s))
         from cityplan.paths import project_root
 
@@ -65,12 +74,22 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, spe
                                     overwrite=True))
         bar.update(task, advance=1)
     p = res.params
-    cols = ["district", "population", "population_covered", "population_share", "residential_area_m2",
+    cols = ["scenario", "district", "population", "population_covered", "population_share", "residential_area_m2",
             "residential_area_covered_m2", "area_share", "features", "features_covered",
             "not_snapped_or_unreachable", "extract_share"] + [c for c in ("meets_target",) if c in res.districts.columns]
-    caption = (f"method {p['method']} within {p['within']}" + (f" at {p['speed_kmh']} km/h" if p.get("speed_kmh") else "")
-               + f"; facilities {', '.join(p['facilities'])} ({p['facility_count']}); population: {p['population']}")
-    print_table(res.districts[cols], title=f"Coverage {name} by district", caption=caption)
+    speed = f" at {p['speed_kmh']} km/h" if p.get("speed_kmh") else ""
+    season = f" ({p['season']} speeds)" if p.get("season") else ""
+    caption = (f"method {p['method']} within {p['within']}{speed}{season}; facilities {', '.join(p['facilities'])} "
+               f"({p['facility_count_existing']} existing, {p['facility_count_plan']} planned, "
+               f"{p['facility_count_illustrative']} of them illustrative); population: {p['population']}")
+    table = res.by_scenario
+    if "network" in table.columns:
+        table = table[table["network"] == "full"]
+    print_table(table[cols], title=f"Coverage {name} by district: existing / planned / difference", caption=caption)
+    if res.network_effect is not None:
+        eff = res.network_effect
+        print_table(eff, title=f"Residents within {p['within']} by transit, with and without {eff['without'].iloc[0]}",
+                    caption="population_gained = covered with the line(s) minus covered without them (estimates)")
     if p.get("citation"):
         note(f"[dim]{p['citation']}[/]")
     for w in res.warnings:

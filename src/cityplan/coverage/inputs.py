@@ -24,7 +24,9 @@ from cityplan.onemap import OneMap
 
 logger = logging.getLogger(__name__)
 
-_DEMAND_COLUMNS = ("adcode", "district", "area_m2", "population", "population_source")
+_DEMAND_COLUMNS = ("adcode", "district", "area_m2", "population", "population_source", "floor_area_m2")
+#: changes when the population rule changes, so caches of an older rule are recomputed
+POPULATION_RULE = "area-share x floor-area v2"
 
 
 def load_input(value: str, om: OneMap, *, crs: str | None = None,
@@ -140,24 +142,34 @@ def prepared_demand(value: str | None, om: OneMap, population: str | None,
     districts = om.layer_for("districts")
     census_id = om.layer_id_for("census", required=False)
     census = om.layer(census_id) if census_id else None
+
+    def estimate(raw: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
+        b_id = om.layer_id_for("buildings", required=False)
+        f_id = om.layer_id_for("district_boundaries_full", required=False)
+        return demand_population(raw, districts, census, population=population, source=source,
+                                 crs=om.working_crs, buildings=om.layer(b_id) if b_id else None,
+                                 full_districts=om.layer(f_id) if f_id else None)
+
     if om.has_layer(value):
         raw = om.layer(value).reset_index(drop=True)
         key = f"demand:{value}:{population or 'census'}"
         arrays = om.cached_arrays(key)
-        if arrays is not None and len(arrays["area_m2"]) == len(raw):
+        fresh = (arrays is not None and len(arrays["area_m2"]) == len(raw)
+                 and str(np.asarray(arrays.get("rule", "")).ravel()[0] if "rule" in arrays else "") == POPULATION_RULE
+                 and all(c in arrays for c in _DEMAND_COLUMNS))
+        if fresh:
+            assert arrays is not None
             dem = raw.assign(**{c: arrays[c] for c in _DEMAND_COLUMNS})
             dem["population_source"] = dem["population_source"].astype(object)
             for c in ("adcode", "district"):
                 dem[c] = dem[c].astype(object)
         else:
-            dem = demand_population(raw, districts, census, population=population, source=value,
-                                    crs=om.working_crs)
-            om.cache_arrays(key, {c: _plain(dem[c]) for c in _DEMAND_COLUMNS})
+            dem = estimate(raw, value)
+            om.cache_arrays(key, {**{c: _plain(dem[c]) for c in _DEMAND_COLUMNS}, "rule": np.array(POPULATION_RULE)})
         label = value
     else:
         raw, label = load_input(value, om, crs=crs)
-        dem = demand_population(raw.reset_index(drop=True), districts, census, population=population,
-                                source=label, crs=om.working_crs)
+        dem = estimate(raw.reset_index(drop=True), label)
     return dem, to_working(dem[[dem.geometry.name]], om.working_crs), label
 
 

@@ -27,6 +27,7 @@ import shapely
 
 from cityplan._errors import CoverageError
 from cityplan.coverage import search as strategies
+from cityplan.coverage.demand import population_basis
 from cityplan.coverage.fca import two_step_fca
 from cityplan.coverage.inputs import facilities_frame, prepared_demand, road_graph, walk_graph
 from cityplan.coverage.presets import Preset, Within, check_capacity
@@ -237,7 +238,7 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
         "scenarios": {k: v for k, v in SCENARIO_TEXT.items()
                       if k in spec.scenarios or (k == "difference" and spec.scenario == "both")},
         "demand": dem_label, "max_snap_m": spec.max_snap_m, "offroad_m": spec.offroad_m,
-        "population": dem["population_source"].iloc[0] if len(dem) else None,
+        "population": population_basis(dem["population_source"]),
         "working_crs": f"EPSG:{om.working_epsg}", "onemap": om.label,
     }
     warnings: list[str] = []

@@ -18,9 +18,20 @@ from cityplan.crs import STORAGE_CRS
 from cityplan.io.write import atomic_path, write_gpkg, write_table
 
 
+def _layer_suffix(key: str) -> str:
+    return key.replace(" ", "_").replace("+", "_")
+
+
 def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats: tuple[str, ...] = ("csv",),
                    overwrite: bool = False) -> list[Path]:
-    """Write GeoPackage, per-district and per-feature tables (CSV/XLSX/JSON) and params.json."""
+    """Write GeoPackage, per-district and per-feature tables (CSV/XLSX/JSON) and params.json.
+
+    Every table says which scenario each figure belongs to: ``per_district`` has a ``scenario``
+    column (``existing``, ``planned``, ``difference``; and ``network`` in transit mode), the
+    GeoPackage has one isochrone and gap layer per scenario, ``per_feature`` has
+    ``covered_existing``, ``covered_planned`` and ``newly_covered``. Transit runs add
+    ``network_effect`` (each scenario with and without the counterfactual lines, per district).
+    """
     d = Path(out)
     if d.exists() and any(d.iterdir()) and not overwrite:
         msg = f"{d}: output folder is not empty; pass --overwrite to replace its files"
@@ -28,17 +39,30 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
     d.mkdir(parents=True, exist_ok=True)
     written = []
     feats = res.features.to_crs(STORAGE_CRS)
-    written.append(write_gpkg({"demand": feats, "districts": res.districts, "isochrones": res.isochrones,
-                               "gaps": res.gaps, "facilities": res.facilities},
-                              d / "coverage.gpkg", overwrite=overwrite))
+    districts = res.by_scenario if res.by_scenario is not None else res.districts
+    layers = {"demand": feats, "districts": districts, "facilities": res.facilities}
+    for key, r in (res.scenarios or {}).items():
+        layers[f"isochrones_{_layer_suffix(key)}"] = r.isochrones
+        layers[f"gaps_{_layer_suffix(key)}"] = r.gaps
+    if not res.scenarios:
+        layers.update(isochrones=res.isochrones, gaps=res.gaps)
+    if res.network_effect is not None:
+        layers["network_effect"] = res.network_effect
+    written.append(write_gpkg(layers, d / "coverage.gpkg", overwrite=overwrite))
     table = pd.DataFrame(feats.drop(columns="geometry"))
+    extra = {"network_effect": res.network_effect} if res.network_effect is not None else {}
     for fmt in formats:
         if fmt == "xlsx":
-            written.append(write_table(res.districts, d / "coverage.xlsx", overwrite=overwrite,
-                                       sheets={"features": table, "gaps": pd.DataFrame(res.gaps.drop(columns="geometry"))}))
+            sheets = {"features": table, **extra}
+            for key, r in (res.scenarios or {}).items():
+                sheets[f"gaps {key}"[:31]] = pd.DataFrame(r.gaps.drop(columns="geometry"))
+            written.append(write_table(districts, d / "coverage.xlsx", overwrite=overwrite, sheet_name="per_district",
+                                       sheets=sheets))
         else:
-            written.append(write_table(res.districts, d / f"per_district.{fmt}", overwrite=overwrite))
+            written.append(write_table(districts, d / f"per_district.{fmt}", overwrite=overwrite))
             written.append(write_table(table, d / f"per_feature.{fmt}", overwrite=overwrite))
+            for name, df in extra.items():
+                written.append(write_table(df, d / f"{name}.{fmt}", overwrite=overwrite))
     with atomic_path(d / "params.json", overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps({**res.params, "warnings": res.warnings}, ensure_ascii=False, indent=1,
                                   default=str), encoding="utf-8")

@@ -31,16 +31,17 @@ def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = Tru
     stops = [[f"{idx[i]:.0%}–{idx[i + 1]:.0%}", cmap(idx[i])[:7]] for i in range(len(idx) - 1)]
     title = res.params.get("preset") or f"{res.params['method']} {res.params['within']}"
     feats = res.features[res.features.geometry.notna()]
+    tag = f" ({res.scenario})" if getattr(res, "scenario", None) else ""
     views = [
-        LayerView(id="coverage_districts", title=f"区县覆盖率 District {metric}", gdf=d, group="cov",
+        LayerView(id="coverage_districts", title=f"区县覆盖率 District {metric}{tag}", gdf=d, group="cov",
                   style={"color": "#333333", "weight": 2, "fillOpacity": 0.45}, color_column="_color",
                   fields=["name_en", "area_share", "population_share"], labels=labels,
                   source="cityplan coverage"),
-        LayerView(id="coverage_isochrone", title=f"服务范围 Reachable within {res.params['within']}",
+        LayerView(id="coverage_isochrone", title=f"服务范围 Reachable within {res.params['within']}{tag}",
                   gdf=res.isochrones, group="cov", style={"color": "#2c7fb8", "fill": "#7fcdbb",
                   "fillOpacity": 0.25, "weight": 1}, fields=["method", "within", "area_m2"], labels=labels,
                   source="cityplan coverage", simplify_m=1.0),
-        LayerView(id="coverage_gaps", title="未覆盖居住用地 Residential land not covered", gdf=res.gaps,
+        LayerView(id="coverage_gaps", title=f"未覆盖居住用地 Residential land not covered{tag}", gdf=res.gaps,
                   group="cov", style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6,
                   "weight": 1}, fields=["district", "gap_area_m2", "population_uncovered"], labels=labels,
                   source="cityplan coverage"),
@@ -48,15 +49,34 @@ def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = Tru
                   show=False, style={"color": "#666666", "fill": "#bbbbbb", "weight": 1},
                   fields=["district", "population", "nearest_facility", "distance_m", "time_min",
                           "covered_share", "status"], labels=labels, source=str(res.params.get("demand"))),
-        LayerView(id="coverage_facilities", title="设施 Facilities", gdf=res.facilities, group="cov",
-                  style={"color": "#1a1a1a", "fill": "#ffff33", "radius": 6, "weight": 2},
-                  fields=["facility_layer", "facility_ref", "reachable"], labels=labels,
-                  source=", ".join(res.params.get("facilities", []))),
     ]
-    views[-1].gdf = views[-1].gdf.rename(columns={"facility_name": "name"})
+    fac = res.facilities.rename(columns={"facility_name": "name"})
+    scen = fac["scenario"] if "scenario" in fac.columns else None
+    existing = fac[scen == "existing"] if scen is not None else fac
+    planned = fac[scen == "planned"] if scen is not None else fac.iloc[:0]
+    fields = ["facility_layer", "facility_ref", "is_illustrative", "reachable"]
+    src = ", ".join(res.params.get("facilities", []))
+    views.append(LayerView(id="coverage_facilities", title="现有设施 Existing facilities (real)", gdf=existing,
+                           group="cov", style={"color": "#1a1a1a", "fill": "#ffff33", "radius": 7, "weight": 2},
+                           fields=[*fields, "scenario"], labels=labels, source=src))
+    if len(planned):
+        planned = planned.assign(illustrative=planned["is_illustrative"].astype(bool))
+        views.append(LayerView(id="coverage_facilities_planned", title="规划设施 Planned facilities (dashed = illustrative 示意)",
+                               gdf=planned, group="cov", style={"color": "#6a3d9a", "fill": "#cab2d6", "radius": 5,
+                                                                "weight": 2}, fields=[*fields, "scenario"],
+                               labels=labels, source=src))
+    if "newly_covered" in res.features.columns:
+        new = feats[feats["newly_covered"].astype(bool)]
+        views.insert(3, LayerView(id="coverage_newly_covered", title="规划后新覆盖 Newly covered by planned sites",
+                                  gdf=new, group="cov", style={"color": "#1b7837", "fill": "#5aae61",
+                                                               "fillOpacity": 0.7, "weight": 2},
+                                  fields=["district", "population", "nearest_facility", "time_min", "status"],
+                                  labels=labels, source="cityplan coverage (planned minus existing)"))
+    scen_note = (f"scenario {res.scenario}: " + str(res.params.get("scenarios", {}).get(res.scenario, ""))
+                 if getattr(res, "scenario", None) else "")
     notes = [f"method {res.params['method']}, within {res.params['within']}"
              + (f", speed {res.params['speed_kmh']} km/h" if res.params.get("speed_kmh") else ""),
-             f"population: {res.params.get('population')}"]
+             f"population: {res.params.get('population')}", scen_note]
     if res.params.get("citation"):
         notes.append(str(res.params["citation"]))
     tot = per.loc[""] if "" in per.index else None
