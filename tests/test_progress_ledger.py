@@ -319,3 +319,36 @@ def test_maps_and_report_show_the_ledger(onemap, tmp_path):
     assert [c.name for c in charts] == ["history_2_3_3.png", "history_2_5_2.png", "history_5_2_1.png",
                                         "history_5_5_1.png", "history_5_6_1.png"]
     assert all(c.with_suffix(".svg").exists() for c in charts)
+
+
+def test_quotas_derive_reproduces_the_file_and_import_merges(onemap, tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "q.yaml"
+    r = _cli("progress", "quotas", "derive", "--onemap", str(onemap), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_text(encoding="utf-8") == (root / "layers" / "quotas.yaml").read_text(encoding="utf-8")
+    # population rule by hand: 83,000 jobs over the 2020 census populations, largest remainder
+    dist = OneMap.open(str(onemap)).layer_for("districts").sort_values("adcode")
+    pop = dist.pop_2020.to_numpy(float)
+    share = 83000 * pop / pop.sum()
+    base = np.floor(share)
+    base[np.argsort(-(share - base))[: int(83000 - base.sum())]] += 1
+    from cityplan.progress.quotas import read_quotas
+    from cityplan.tasks import load_register
+
+    q = read_quotas(out, register=load_register())
+    jobs = q[q.metric == "new_urban_jobs"].set_index("adcode").quota
+    assert jobs.to_dict() == dict(zip(dist.adcode.astype(str), base.astype(float), strict=True))
+    assert q.groupby(["task_id", "metric"]).quota.sum().to_dict()[("2.5.2", "parking_spaces")] == 5000
+    table = tmp_path / "q.csv"
+    table.write_text("task_id,metric,district,quota\n5.2.1,new_urban_jobs,南岗,30000\n", encoding="utf-8")
+    r = _cli("progress", "quotas", "import", str(table), "--onemap", str(onemap), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    q2 = read_quotas(out, register=load_register())
+    j2 = q2[q2.metric == "new_urban_jobs"].set_index("adcode").quota
+    assert j2["230103"] == 30000 and (j2.drop("230103") == jobs.drop("230103")).all()
+    assert len(q2) == len(q)
+    table.write_text("task_id,metric,district,quota\n5.2.1,new_urban_jobs,Atlantis,-3\n", encoding="utf-8")
+    before = out.read_bytes()
+    r = _cli("progress", "quotas", "import", str(table), "--onemap", str(onemap), "--out", str(out))
+    assert r.returncode == 2 and "row 2" in r.stderr and out.read_bytes() == before

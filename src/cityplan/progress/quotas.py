@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cityplan._errors import SchemaError
+from cityplan.districts import district_population
 from cityplan.paths import project_root
 from cityplan.tasks.link import LinkResult
 from cityplan.tasks.register import Register
@@ -44,7 +46,7 @@ def derive_quotas(register: Register, link: LinkResult, districts: pd.DataFrame)
     rows: list[dict[str, Any]] = []
     q = link.quantities
     dist = districts.sort_values("adcode")
-    pop = pd.to_numeric(dist["pop_2020"], errors="coerce").fillna(0).to_numpy(float)
+    pop = district_population(dist).fillna(0).to_numpy(float)
     for t in (t for i in register.items for t in i.targets if not t.check):
         sub = q[(q.task_id == t.task_id) & (q.metric == t.metric)]
         if len(sub):
@@ -80,7 +82,7 @@ def quotas_yaml(quotas: pd.DataFrame) -> str:
         "quotas:",
     ]
     for (tid, metric), sub in quotas.groupby(["task_id", "metric"], sort=False):
-        rule = str(sub["rule"].iloc[0] or "")
+        rule = " + ".join(dict.fromkeys(r for r in sub["rule"].astype(str) if r))
         lines += [f'  - task_id: "{tid}"' + (f"    # rule: {rule}" if rule else ""), f"    metric: {metric}",
                   f"    unit: {sub['unit'].iloc[0]}", "    districts:"]
         lines += [f'      "{r.adcode}": {_num(r.quota)}    # {r.district}' for r in sub.itertuples()]
@@ -113,11 +115,29 @@ def read_quotas(path: str | os.PathLike[str] | None = None, *, register: Registe
         rows += [{"task_id": q.task_id, "metric": q.metric, "unit": unit, "adcode": code,
                   "district": names.get(code, ""), "quota": v * f, "rule": ""} for code, v in q.districts.items()]
     out = pd.DataFrame(rows, columns=QUOTA_COLUMNS)
+    rules = _rule_comments(p)
+    out["rule"] = [rules.get((a, b), "") for a, b in zip(out.task_id, out.metric, strict=True)]
     if register is not None and len(out):
         for (tid, metric), total in out.groupby(["task_id", "metric"])["quota"].sum().items():
             tv = register.target(tid, metric).value
             if not np.isclose(total, tv, rtol=1e-9):
                 logger.warning("%s: quotas of %s %s sum to %s, the city target is %s", p, tid, metric, total, tv)
+    return out
+
+
+def _rule_comments(path: Path) -> dict[tuple[str, str], str]:
+    """``# rule: …`` comments the quota file keeps beside each entry (written by :func:`quotas_yaml`)."""
+    out: dict[tuple[str, str], str] = {}
+    pending: tuple[str, str] | None = None
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = re.match(r'\s*-\s*task_id:\s*"?([\d.]+)"?\s*#\s*rule:\s*(.+?)\s*$', line)
+        if m:
+            pending = (m.group(1), m.group(2))
+            continue
+        m = re.match(r"\s*metric:\s*(\S+)", line)
+        if m and pending:
+            out[(pending[0], m.group(1))] = pending[1]
+        pending = None if not line.strip().startswith("unit") else pending
     return out
 
 
@@ -170,7 +190,10 @@ def import_quota_table(table: pd.DataFrame, *, register: Register, districts: pd
 
 
 def merge_quotas(base: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """``base`` with every (task, metric) present in ``new`` replaced by ``new``'s rows."""
-    keys = set(zip(new.task_id, new.metric, strict=True))
-    keep = base[[(a, b) not in keys for a, b in zip(base.task_id, base.metric, strict=True)]]
-    return pd.concat([keep, new], ignore_index=True)[QUOTA_COLUMNS]
+    """``base`` with the (target, district) quotas ``new`` gives replaced or added; others kept."""
+    keys = set(zip(new.task_id, new.metric, new.adcode.astype(str), strict=True))
+    keep = base[[(a, b, str(c)) not in keys for a, b, c in zip(base.task_id, base.metric, base.adcode, strict=True)]]
+    out = pd.concat([keep, new], ignore_index=True)[QUOTA_COLUMNS]
+    order = {k: i for i, k in enumerate(dict.fromkeys(zip(out.task_id, out.metric, strict=True)))}
+    out["_o"] = [order[k] for k in zip(out.task_id, out.metric, strict=True)]
+    return out.sort_values(["_o", "adcode"], kind="stable").drop(columns="_o").reset_index(drop=True)
