@@ -75,8 +75,9 @@ def test_gk3_zone(lon, epsg):
     assert crs.gk3_zone_epsg(lon) == epsg
 
 
-def test_working_crs_defaults_and_utm():
-    assert crs.working_crs().to_epsg() == 4551
+def test_working_crs_from_the_data_and_utm():
+    with pytest.raises(MissingCRSError, match="needs data"):
+        crs.working_crs()  # no city's CRS is a default any more
     harbin = gpd.GeoDataFrame(geometry=[Point(126.6, 45.7)], crs=4326)
     assert crs.working_crs(harbin).to_epsg() == 4551
     assert crs.working_crs(harbin, utm=True).to_epsg() == 32652

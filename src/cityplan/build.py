@@ -267,7 +267,7 @@ def build_onemap(
         "extract_bbox": json.dumps(list(cat.extract_bbox)),
         "cityplan_version": __version__, "data_dir": str(root.resolve()),
         "catalog": str(cat.path), "catalog_sha256": sha256_file(cat.path),
-        "storage_crs": cat.storage_crs, "working_crs": cat.working_crs,
+        "storage_crs": cat.storage_crs, "working_crs": cat.working_crs or _working_crs_of(cat, loaded),
     }
     if reg_cache:
         info |= {"tasks": str(reg_cache[0].path), "tasks_sha256": sha256_file(reg_cache[0].path)}
@@ -282,6 +282,22 @@ def build_onemap(
                       overwrite=overwrite)
     logger.info("wrote %s: %d layers", location_label(target), len(loaded))
     return BuildResult(path=target, summary=summary, ledger=ledger_df, info=info)
+
+
+def _working_crs_of(cat: Catalog, loaded: dict[str, pd.DataFrame]) -> str:
+    """The metric CRS of the data when the catalog names none: the GK3 zone of its centre."""
+    from cityplan.crs import working_crs
+
+    frames = [df for df in loaded.values() if isinstance(df, gpd.GeoDataFrame) and len(df)]
+    frame = frames[0] if frames else None
+    if cat.extract_bbox != (-180.0, -90.0, 180.0, 90.0):
+        x0, y0, x1, y1 = cat.extract_bbox
+        frame = gpd.GeoDataFrame(geometry=gpd.points_from_xy([x0, x1], [y0, y1]), crs=4326)
+    if frame is None:
+        msg = f"{cat.path}: no working_crs and no data to choose one from; add working_crs: EPSG:NNNN"
+        raise SchemaError(msg)
+    code = working_crs(frame).to_epsg()
+    return f"EPSG:{code}"
 
 
 def _with_dependencies(cat: Catalog, ids: list[str]) -> set[str]:

@@ -107,7 +107,7 @@ class Catalog:
     path: Path
     city: str
     storage_crs: str
-    working_crs: str
+    working_crs: str | None
     extract_bbox: tuple[float, float, float, float]
     layers: tuple[LayerSpec, ...]
 

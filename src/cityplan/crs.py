@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 STORAGE_CRS = CRS.from_epsg(4326)
 STORAGE_EPSG = frozenset({4326, 4490})
-HARBIN_WORKING_EPSG = 4551
 #: CGCS2000 3-degree Gauss-Kruger zones with central meridians 75E..135E
 GK3_FIRST_EPSG, GK3_FIRST_CM, GK3_LAST_CM = 4534, 75, 135
 
@@ -131,13 +130,14 @@ def working_crs(gdf: gpd.GeoDataFrame | None = None, *, utm: bool = False) -> CR
 
     Parameters
     ----------
-    gdf : GeoDataFrame, optional
-        Data in a geographic storage CRS. Without it, EPSG:4551 (central Harbin).
+    gdf : GeoDataFrame
+        Data in a geographic storage CRS (its centre picks the zone).
     utm : bool, default False
         Use the local WGS84 UTM zone instead of the CGCS2000 3-degree zone.
     """
     if gdf is None or gdf.empty:
-        return CRS.from_epsg(HARBIN_WORKING_EPSG)
+        msg = "working_crs needs data to choose a metric CRS from (or name one, e.g. EPSG:4551)"
+        raise MissingCRSError(msg)
     geo = gdf.to_crs(STORAGE_CRS) if gdf.crs is not None and not gdf.crs.is_geographic else gdf
     minx, miny, maxx, maxy = geo.total_bounds
     lon, lat = (minx + maxx) / 2.0, (miny + maxy) / 2.0

@@ -36,3 +36,23 @@ def resolve_district(name: str, districts: gpd.GeoDataFrame) -> pd.Series:
 def district_names(districts: gpd.GeoDataFrame) -> list[str]:
     """Chinese names of the districts, in adcode order."""
     return districts.sort_values("adcode")["name"].astype(str).tolist()
+
+
+#: district population columns, first found wins (the census year lives in the catalog's titles)
+DISTRICT_POPULATION_COLUMNS = ("population", "pop_2020", "pop", "人口")
+
+
+def district_population(districts: pd.DataFrame) -> pd.Series:
+    """Each district's census population (NaN where the map has none), from the first of
+    :data:`DISTRICT_POPULATION_COLUMNS` present."""
+    col = next((c for c in DISTRICT_POPULATION_COLUMNS if c in districts.columns), None)
+    if col is None:
+        return pd.Series(float("nan"), index=districts.index)
+    return pd.to_numeric(districts[col], errors="coerce")
+
+
+def population_text(row: pd.Series) -> str:
+    """``population 1,234,567`` for a district row, or ``population not in the map``."""
+    pop = district_population(row.to_frame().T).iloc[0]
+    return f"population {int(pop):,}" if pop == pop else "population not in the map"
+

@@ -74,6 +74,7 @@ def compose(
     views: list[LayerView], *, title: str, groups: list[dict[str, Any]], basemap: str = "osm",
     offline: bool = False, minimap: tuple[str, ...] = (), panel: dict[str, Any] | None = None,
     extra_legend: list[dict[str, Any]] | None = None, attributions: list[str] | None = None,
+    fit_bounds: tuple[float, float, float, float] | None = None,
 ) -> MapResult:
     """Assemble a Leaflet map from layer views.
 
@@ -89,6 +90,8 @@ def compose(
         Tiles. ``gaode`` tiles are GCJ-02, so overlays are shifted for display.
     offline : bool
         Inline Leaflet and every asset: the page needs no network (tiles aside).
+    fit_bounds : (minlon, minlat, maxlon, maxlat), optional
+        Open the map on this box (e.g. the reviewed proposal) instead of every visible layer.
     """
     bm: Basemap = get_basemap(basemap)
     m = CityMap(location=[45.75, 126.63], zoom_start=12, tiles=None, prefer_canvas=True)
@@ -105,7 +108,7 @@ def compose(
         result.layers[v.id] = len(payload["geoms"])
         if payload["bounds"] is not None:
             (shown if v.show else hidden).append(payload["bounds"])
-    bounds = shown or hidden  # fit what is switched on; else whatever has features
+    bounds = [tuple(fit_bounds)] if fit_bounds is not None else shown or hidden  # else fit what is on
     fit = None
     if bounds:
         b = np.array(bounds)

@@ -136,7 +136,7 @@ class CatalogModel(StrictModel):
     version: Literal[1] = 1
     city: str = ""
     storage_crs: str = "EPSG:4326"
-    working_crs: str = "EPSG:4551"
+    working_crs: str | None = None  # None: the GK3 zone (CGCS2000) of the extract's centre
     extract_bbox: list[float] = Field(default=[-180.0, -90.0, 180.0, 90.0], min_length=4, max_length=4)
     layers: list[LayerModel] = Field(min_length=1)
 
