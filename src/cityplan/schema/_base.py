@@ -238,3 +238,14 @@ def _keys_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return [f.alias or n for n, f in tp.model_fields.items()]
     return []
+
+
+def check_unique_ids(items: list[Any], path: str | os.PathLike[str], what: str) -> None:
+    """Refuse a repeated ``id`` among ``items`` with one line naming the entry (``what #i (id)``)."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.id in seen:
+            msg = f"{path}: {what} #{i} ({item.id}): duplicate {what} id {item.id!r}; ids must be unique"
+            raise SchemaError(msg)
+        seen.add(item.id)
+

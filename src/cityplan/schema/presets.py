@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from cityplan._errors import CoverageError, SchemaError
-from cityplan.schema._base import StrictModel, load_document
+from cityplan._errors import CoverageError
+from cityplan.schema._base import StrictModel, check_unique_ids, load_document
 
 METHODS = ("euclid", "walk", "bike", "drive", "transit")
 
@@ -111,10 +111,5 @@ def load_presets_document(path: str | os.PathLike[str]) -> PresetsModel:
         Anything wrong with it, one line naming the preset and field.
     """
     doc = load_document(path, PresetsModel, what="coverage presets file")
-    seen: set[str] = set()
-    for i, p in enumerate(doc.presets):
-        if p.id in seen:
-            msg = f"{path}: preset #{i} ({p.id}): duplicate preset id {p.id!r}; ids must be unique"
-            raise SchemaError(msg)
-        seen.add(p.id)
+    check_unique_ids(doc.presets, path, "preset")
     return doc

@@ -24,8 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cityplan._errors import SchemaError
-from cityplan.schema._base import StrictModel, load_document
+from cityplan.schema._base import StrictModel, check_unique_ids, load_document
 from cityplan.schema.catalog import FUNCTIONS
 
 RELATIONS = ("intersects", "within_distance", "must_be_inside", "parcel_controls")
@@ -140,12 +139,7 @@ def load_rules_document(path: str | os.PathLike[str]) -> RulesModel:
         Anything wrong with it, one line naming the rule and field.
     """
     doc = load_document(path, RulesModel, what="review rules file")
-    seen: set[str] = set()
-    for i, r in enumerate(doc.rules):
-        if r.id in seen:
-            msg = f"{path}: rule #{i} ({r.id}): duplicate rule id {r.id!r}; ids must be unique"
-            raise SchemaError(msg)
-        seen.add(r.id)
+    check_unique_ids(doc.rules, path, "rule")
     return doc
 
 
