@@ -189,6 +189,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
     routes = [
         Route("/login", login_form, methods=["GET"]), Route("/login", login_submit, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]), Route("/static/{name}", static),
+        Route("/favicon.ico", lambda _r: Response(status_code=204)),
         *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *ogc.routes(),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders, img_src=img_src),

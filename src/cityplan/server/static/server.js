@@ -36,11 +36,21 @@
       dynamic[m.id] = { loaded: null, ctrl: null, seq: 0 };
     });
     var ext = cfg.extent;
+    var ids = (cfg.static || []).concat(cfg.layers || []);
+    var groups = (cfg.groups || []).map(function (g) {
+      return { title: g.title, layers: ids.filter(function (d) { return d.group === g.id; }).map(function (d) { return d.id; }) };
+    });
     cp.init(map, {
-      title: cfg.title, groups: cfg.groups || [], attributions: cfg.attributions || [],
+      title: cfg.title, groups: groups, attributions: cfg.attributions || [],
       bounds: cfg.fit || ext, panel: cfg.panel || null, extraLegend: cfg.extraLegend || [],
     });
     var swapping = false;
+    // the control shows each layer's size, not what is in view
+    var box = map._cpControl && map._cpControl.getContainer();
+    (cfg.layers || []).forEach(function (m) {
+      var cb = box && box.querySelector('input[data-layer="' + CSS.escape(m.id) + '"]');
+      if (cb && cb.nextSibling) cb.nextSibling.textContent = " " + m.title + " (" + m.count + ")";
+    });
 
     function swap(id, data) {
       var e = cp.layers[id], old = e.layer, on = map.hasLayer(old);

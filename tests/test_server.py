@@ -1,0 +1,335 @@
+"""`cityplan serve` end to end: a real uvicorn subprocess over the GeoPackage and over PostGIS,
+driven by httpx (OGC API client, permissions, hostile uploads) and headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import pandas as pd
+import pytest
+import shapely
+
+from browser import launch
+from server_process import PASSWORD, add_accounts, cityplan, login, login_form, start, token
+
+ROOT = Path(__file__).resolve().parents[1]
+PROPOSALS = ROOT / "examples" / "proposals"
+WORKBOOK = ROOT / "examples" / "progress" / "nangang-2023-06.xlsx"
+NANGANG, DAOLI = "230103", "230102"
+BBOX = (126.60, 45.72, 126.70, 45.78)
+
+
+@pytest.fixture(scope="module", params=["gpkg", "postgis"])
+def served(request, tmp_path_factory, onemap, data):
+    """The server over a copy of the session's GeoPackage, or over a PostGIS build."""
+    work = tmp_path_factory.mktemp(f"serve-{request.param}")
+    if request.param == "gpkg":
+        loc = str(work / "harbin.gpkg")
+        shutil.copy(onemap, loc)
+    else:
+        from cityplan.build import build_onemap
+
+        loc = request.getfixturevalue("pg_server").new_database("serve")
+        build_onemap(data=data, out=loc)
+    add_accounts(loc)
+    s = start(loc, work)
+    yield s
+    s.stop()
+
+
+def _site_of(served, adcode: str) -> str:
+    from cityplan.progress.context import load_context
+
+    ctx = load_context(served.location)
+    sites = ctx.sites[ctx.sites["adcode"].astype(str) == adcode]
+    return str(sites["site_id"].iloc[0])
+
+
+# ------------------------------------------------------------------------------------- OGC API
+def test_ogc_client_sequence(served, onemap):
+    c = httpx.Client(base_url=served.url, timeout=60)
+    land = c.get("/ogc").json()
+    data_link = next(lk["href"] for lk in land["links"] if lk["rel"] == "data")
+    conf = c.get(next(lk["href"] for lk in land["links"] if lk["rel"] == "conformance")).json()
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conf["conformsTo"]
+    colls = {x["id"]: x for x in c.get(data_link).json()["collections"]}
+    assert "parks" in colls and "districts_datav" not in colls  # restricted: hidden from anonymous clients
+    items = next(lk["href"] for lk in colls["parks"]["links"] if lk["rel"] == "items")
+    url, params, feats, pages = items, {"bbox": ",".join(map(str, BBOX)), "limit": 40}, [], 0
+    while url:
+        r = c.get(url, params=params)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+        page = r.json()
+        assert page["type"] == "FeatureCollection" and page["numberReturned"] == len(page["features"]) <= 40
+        feats += page["features"]
+        url = next((lk["href"] for lk in page["links"] if lk["rel"] == "next"), None)
+        params, pages = None, pages + 1
+    # independent: the layer read straight from the GeoPackage file, filtered by shapely
+    gdf = gpd.read_file(onemap, layer="parks").to_crs(4326)
+    want = gdf[gdf.intersects(shapely.box(*BBOX))]
+    assert page["numberMatched"] == len(want) == len(feats) > 40 and pages == -(-len(want) // 40)
+    got = gpd.GeoDataFrame.from_features(feats, crs=4326)
+    key = "osm_ref"
+    assert sorted(got[key]) == sorted(want[key])
+    g = got.set_index(key).geometry
+    for ref, geom in zip(want[key], want.geometry, strict=True):
+        assert shapely.equals_exact(g[ref], geom, tolerance=1e-9), ref
+    one = c.get(f"{items}/{feats[0]['id']}").json()
+    assert one["id"] == feats[0]["id"] and one["properties"][key] == feats[0]["properties"][key]
+    # restricted layer: 401 anonymous, served with HTTP Basic credentials
+    assert c.get("/ogc/collections/districts_datav/items").status_code == 401
+    r = c.get("/ogc/collections/districts_datav/items", auth=("view", PASSWORD))
+    assert r.status_code == 200 and r.json()["numberMatched"] > 0
+    assert c.get("/ogc/collections/parks/items", params={"bbox": "1,2,3"}).status_code == 400
+
+
+# ------------------------------------------------------------------------------ roles and CSRF
+def test_roles_csrf_and_audit(served):
+    own, other = _site_of(served, NANGANG), _site_of(served, DAOLI)
+    status = {"status": "started", "as_of": "2023-05-02", "achieved": "", "note": "from the test"}
+    viewer = login(served.url, "view")
+    tok = token(viewer.get(f"/districts/{NANGANG}").text)
+    assert viewer.post(f"/districts/{NANGANG}/sites/{own}/status", data={**status, "csrf_token": tok}).status_code == 403
+    r = viewer.post("/review", data={"csrf_token": tok}, files={"file": ("a.geojson", b"{}")})
+    assert r.status_code == 403
+    office = login(served.url, "nangang")
+    tok = token(office.get(f"/districts/{NANGANG}").text)
+    # another district's site: through its district's URL and smuggled under the office's own
+    assert office.post(f"/districts/{DAOLI}/sites/{other}/status", data={**status, "csrf_token": tok}).status_code == 403
+    assert office.post(f"/districts/{NANGANG}/sites/{other}/status", data={**status, "csrf_token": tok}).status_code == 403
+    daoli_book = ROOT / "examples" / "progress" / "daoli-2023-06.xlsx"
+    r = office.post(f"/districts/{NANGANG}/progress", data={"csrf_token": tok},
+                    files={"file": (daoli_book.name, daoli_book.read_bytes())})
+    assert r.status_code == 403
+    # forged: no token / a wrong token
+    assert office.post(f"/districts/{NANGANG}/sites/{own}/status", data=status).status_code == 403
+    assert office.post(f"/districts/{NANGANG}/sites/{own}/status",
+                       data={**status, "csrf_token": "x" * 43}).status_code == 403
+    # ... while the same request with the session's token is accepted
+    r = office.post(f"/districts/{NANGANG}/sites/{own}/status", data={**status, "csrf_token": tok})
+    assert r.status_code == 303, r.text[:400]
+    from cityplan.onemap import OneMap
+    from cityplan.progress.events import read_events
+
+    om = OneMap.open(served.location)
+    ev = read_events(om.store)
+    assert ((ev.site_id == own) & (ev.status == "started") & (ev.reported_by == "nangang")).sum() == 1
+    assert not (ev.site_id == other).any()
+    audit = om.store.read("cityplan_audit")
+    denied = audit[audit.outcome == "denied"]
+    assert {"view", "nangang"} <= set(denied.who) and (denied.action == "progress.status").sum() >= 5
+    assert ((audit.who == "nangang") & (audit.action == "progress.status") & (audit.outcome == "ok")).sum() == 1
+    om.close()
+
+
+# ------------------------------------------------------------------------------ browser flows
+def _browser_page(browser, url):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+    outside: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    ctx.route("**/*", route)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return ctx, page, errors, outside
+
+
+def _wait(page, expr: str, timeout: float = 90) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if page.evaluate(expr):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {expr}")
+
+
+def _log_in(page, url: str, name: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("#cp-login")
+    assert page.text_content("#cp-whoami").startswith(name)
+
+
+def _expected_floor_area(book: Path, task: str, metric: str) -> float:
+    """Achieved per the workbook alone: the figure given, else the planned quantity when completed."""
+    df = pd.read_excel(book, sheet_name=0, dtype=object)
+    col = {c.split("/")[-1].strip(): c for c in df.columns}
+    rows = df[(df[col["task_id"]].astype(str) == task) & (df[col["metric"]].astype(str) == metric)]
+    total = 0.0
+    for _, r in rows.iterrows():
+        ach, st = r[col["achieved"]], str(r[col["status"]])
+        if pd.notna(ach) and str(ach).strip():
+            total += float(ach)
+        elif st in ("completed", "已完成"):
+            total += float(r[col["planned"]])
+    return total
+
+
+def test_district_office_uploads_progress_and_chart_changes(served):
+    with launch() as browser:
+        ctx, page, errors, outside = _browser_page(browser, served.url)
+        _log_in(page, served.url, "nangang")
+        page.goto(f"{served.url}/districts/{NANGANG}?task=2.3.3")
+        before = page.get_attribute("#cp-burnup figure[data-metric=floor_area]", "data-values")
+        page.set_input_files("#cp-progress-form input[type=file]", str(WORKBOOK))
+        with page.expect_navigation(timeout=180_000):
+            page.click("#cp-progress-submit")
+        assert int(page.text_content("#cp-recorded")) > 0
+        fig = page.locator("#cp-burnup figure[data-metric=floor_area]")
+        after = fig.get_attribute("data-values")
+        assert after != before
+        assert float(fig.get_attribute("data-achieved")) == pytest.approx(
+            _expected_floor_area(WORKBOOK, "2.3.3", "floor_area"), rel=1e-9)
+        assert page.locator("#cp-burnup polyline.cp-achieved").first.get_attribute("points").count(",") >= 4
+        # the viewer sees the same chart but no form to write with
+        _log_in(page, served.url, "view")
+        page.goto(f"{served.url}/districts/{NANGANG}?task=2.3.3")
+        assert page.locator("#cp-progress-form").count() == 0 and page.locator("form.cp-status").count() == 0
+        assert page.get_attribute("#cp-burnup figure[data-metric=floor_area]", "data-values") == after
+        ctx.close()
+    assert not errors and not outside
+
+
+def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
+    red = PROPOSALS / "river_crossing.geojson"
+    bounds = gpd.read_file(red).total_bounds
+    with launch() as browser:
+        ctx, page, errors, outside = _browser_page(browser, served.url)
+        _log_in(page, served.url, "rev")
+        page.goto(f"{served.url}/map")
+        _wait(page, "window.cityplan && cityplan.ready && cityplan.fetches > 0 && cityplan.pending === 0")
+        city_zoom = page.evaluate("cityplan.map.getZoom()")
+        assert page.evaluate("cityplan.layers.districts.data.geoms.length") > 0
+        page.goto(f"{served.url}/review")
+        page.set_input_files("#cp-review-form input[type=file]", str(red))
+        with page.expect_navigation(timeout=180_000):
+            page.click("#cp-review-submit")
+        assert "/review/" in page.url
+        assert page.text_content("#cp-verdict").strip() == "fail"
+        assert page.locator("#cp-findings tr.cp-hit").count() >= 1
+        _wait(page, "window.cityplan && cityplan.ready && cityplan.pending === 0")
+        view = page.evaluate("(() => { var b = cityplan.map.getBounds();"
+                             " return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), cityplan.map.getZoom()]; })()")
+        assert view[0] <= bounds[0] and view[1] <= bounds[1] and view[2] >= bounds[2] and view[3] >= bounds[3]
+        assert view[4] >= city_zoom + 2
+        assert page.evaluate("cityplan.layers.review_proposal.data.geoms.length") == len(gpd.read_file(red))
+        assert page.evaluate("Object.keys(cityplan.layers).some(k => k.indexOf('review_overlap_') === 0)")
+        # re-opened from the list after the fact
+        page.goto(f"{served.url}/review")
+        assert page.locator("#cp-reviews a").count() >= 1
+        ctx.close()
+    assert not errors and not outside
+
+
+# ------------------------------------------------------------------------------ hostile input
+@pytest.fixture(scope="module")
+def gpkg_served(tmp_path_factory, onemap):
+    work = tmp_path_factory.mktemp("serve-hostile")
+    loc = str(work / "harbin.gpkg")
+    shutil.copy(onemap, loc)
+    add_accounts(loc)
+    s = start(loc, work)
+    yield s
+    s.stop()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    return buf.getvalue()
+
+
+def test_hostile_uploads(gpkg_served):
+    s = gpkg_served
+    rev = login(s.url, "rev")
+    tok = token(rev.get("/review").text)
+    red = (PROPOSALS / "clean_site.geojson").read_bytes()
+
+    def post(name: str, body: bytes) -> httpx.Response:
+        return rev.post("/review", data={"csrf_token": tok}, files={"file": (name, body)})
+
+    bomb = _zip({"site.shp": b"\0" * (200 * 1024 * 1024)})
+    assert len(bomb) < 1024 * 1024
+    r = post("site.zip", bomb)
+    assert r.status_code == 400 and "zip bomb" in r.text
+    r = post("site.zip", _zip({"../../../escaped.geojson": red, "site.shp": b"x"}))
+    assert r.status_code == 400 and "leaving the archive" in r.text
+    r = post("site.geojson", _zip({"a.shp": b"x", "a.dbf": b"y"}))       # a zip named .geojson
+    assert r.status_code == 415 and "named .geojson" in r.text
+    r = post("site.geojson", b"\x89PNG\r\n\x1a\n" + b"\0" * 100)          # not a vector file at all
+    assert r.status_code == 415
+    # 200 MB: refused by Content-Length before the body is read ...
+    with httpx.stream("POST", f"{s.url}/review", cookies=rev.cookies, timeout=60,
+                      headers={"content-type": "multipart/form-data; boundary=x", "content-length": str(200 * 1024**2)},
+                      content=iter([b"--x\r\n"])) as resp:
+        assert resp.status_code == 413
+    # ... and by counting a chunked body (no Content-Length) as it streams
+
+    def chunks():
+        yield (f'--x\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{tok}\r\n--x\r\n'
+               'Content-Disposition: form-data; name="file"; filename="big.geojson"\r\n\r\n').encode()
+        for _ in range(200):
+            yield b" " * (1024 * 1024)
+    try:
+        r = httpx.post(f"{s.url}/review", cookies=rev.cookies, content=chunks(), timeout=120,
+                       headers={"content-type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 413
+    except httpx.HTTPError:
+        pass  # the server may close the connection while the client still writes; checked below
+    # <script> in the file name and in the features' names: shown as text, never markup
+    evil = json.loads(red)
+    evil["features"][0]["properties"]["name"] = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    r = post("<script>alert(3)</script>.geojson", json.dumps(evil).encode())
+    assert r.status_code == 303, r.text[:400]
+    page = rev.get(r.headers["location"])
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;.geojson" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    # nothing outside the data folder: no escaped member, nothing in the process temp folder,
+    # and the data folder holds only sha256-named uploads, reports and an empty tmp
+    assert not any(Path(s.data_dir).parent.rglob("escaped.geojson"))
+    assert not any(s.tmpdir.iterdir())
+    assert not any((s.data_dir / "tmp").iterdir())
+    for f in (s.data_dir / "uploads").iterdir():
+        assert len(f.stem) == 64 and f.stat().st_size < 2 * 1024 * 1024
+    assert {p.name for p in s.data_dir.iterdir()} == {"uploads", "reports", "tmp"}
+    # the server still answers
+    assert rev.get("/review").status_code == 200
+
+
+def test_login_rate_limit_and_disabled_account(gpkg_served):
+    s = gpkg_served
+    c = httpx.Client(base_url=s.url, timeout=60)
+    codes = [c.post("/login", data=login_form(c, "admin", "wrong password!")).status_code for _ in range(6)]
+    assert codes[:5] == [401] * 5 and codes[5] == 429
+    # the right password is refused too while limited
+    assert c.post("/login", data=login_form(c, "admin")).status_code == 429
+    # forged login without the double-submit cookie
+    fresh = httpx.Client(base_url=s.url, timeout=60)
+    assert fresh.post("/login", data={"username": "view", "password": PASSWORD, "csrf_token": "x"}).status_code == 403
+    viewer = login(s.url, "view")
+    assert viewer.get("/map").status_code == 200
+    assert cityplan("users", "disable", "view", "--onemap", s.location).returncode == 0
+    time.sleep(6)  # the server's account cache lives 5 s
+    assert viewer.get("/map").status_code == 303
+    r = cityplan("users", "list", "--format", "json", "--onemap", s.location)
+    assert {u["name"]: u["active"] for u in json.loads(r.stdout)}["view"] is False
