@@ -167,3 +167,32 @@ def test_bad_inputs(src: syn.SyntheticCity, tmp_path: Path) -> None:
 def test_refuses_existing_folder(src: syn.SyntheticCity, city: Path) -> None:
     _fails(["city", "new", "X", "--osm", src.osm, "--districts", src.districts, "--out", city],
            "--overwrite")
+
+
+def test_every_command_works_on_another_city(synthetic_onemap: Path, tmp_path: Path) -> None:
+    """map, report, review and export run on the second city with no code change (no Harbin
+    layer such as sub-districts or the Songhua exists there)."""
+    from shapely.geometry import box
+
+    run = CliRunner().invoke
+    m = tmp_path / "m.html"
+    r = run(cli, ["map", "onemap", "--onemap", str(synthetic_onemap), "--out", str(m), "--offline"])
+    assert r.exit_code == 0, r.output
+    assert "parks" in m.read_text(encoding="utf-8")
+    districts = gpd.read_file(synthetic_onemap, layer="districts")
+    name = str(districts["name"].iloc[0])
+    r = run(cli, ["map", "district", name, "--onemap", str(synthetic_onemap), "--out", str(tmp_path / "d.html")])
+    assert r.exit_code == 0, r.output
+    r = run(cli, ["report", "--district", name, "--onemap", str(synthetic_onemap), "--out",
+                  str(tmp_path / "rep"), "--preset", "park-service-radius", "--format", "xlsx"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "rep" / "report.xlsx").exists()
+    park = gpd.read_file(synthetic_onemap, layer="parks").geometry.iloc[0]
+    site = gpd.GeoDataFrame({"name": ["inside the park"]}, geometry=[box(*park.buffer(-0.0001).bounds)], crs=4326)
+    site.to_file(tmp_path / "site.geojson", driver="GeoJSON")
+    r = run(cli, ["review", str(tmp_path / "site.geojson"), "--onemap", str(synthetic_onemap), "--format", "json"])
+    assert r.exit_code == 1, r.output  # on a park: not a pass
+    assert json.loads(r.stdout)["verdict"] in ("fail", "needs_approval")
+    r = run(cli, ["export", "--onemap", str(synthetic_onemap), "--out", str(tmp_path / "exp")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "exp" / "parks.parquet").exists()

@@ -11,6 +11,7 @@ from typing import Any
 import click
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,7 +32,7 @@ def note(text: str) -> None:
 
 def warn(text: str) -> None:
     """A warning on stderr, shown even with ``-q``."""
-    err_console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 class FiniteFloat(click.ParamType):

@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from cityplan import __version__
 from cityplan._errors import CityplanError
@@ -85,7 +86,8 @@ def _one_line(text: str) -> str:
 
 
 def _error(text: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {text}", markup=True, highlight=False, soft_wrap=True)
+    # the message is data (file names, values, `roles: [x]` hints): never rich markup
+    err_console.print(f"[bold red]Error:[/] {escape(text)}", markup=True, highlight=False, soft_wrap=True)
 
 
 class CityplanGroup(click.Group):
@@ -146,6 +148,7 @@ def cli(verbose: int, quiet: bool) -> None:
 def _register() -> None:
     from cityplan.cli import (
         build,
+        checkup,
         city,
         convert,
         coverage,
@@ -171,6 +174,7 @@ def _register() -> None:
     cli.add_command(report.report)
     cli.add_command(city.city)
     cli.add_command(export.export)
+    cli.add_command(checkup.checkup)
     from cityplan.cli import serve, users
 
     cli.add_command(serve.serve)
