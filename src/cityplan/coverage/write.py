@@ -40,12 +40,12 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
     written = []
     feats = res.features.to_crs(STORAGE_CRS)
     districts = res.by_scenario if res.by_scenario is not None else res.districts
-    layers = {"demand": feats, "districts": districts, "facilities": res.facilities}
+    # isochrones / gaps: the headline scenario (its rows say which), then one layer per scenario
+    layers = {"demand": feats, "districts": districts, "facilities": res.facilities,
+              "isochrones": res.isochrones, "gaps": res.gaps}
     for key, r in (res.scenarios or {}).items():
         layers[f"isochrones_{_layer_suffix(key)}"] = r.isochrones
         layers[f"gaps_{_layer_suffix(key)}"] = r.gaps
-    if not res.scenarios:
-        layers.update(isochrones=res.isochrones, gaps=res.gaps)
     if res.network_effect is not None:
         layers["network_effect"] = res.network_effect
     written.append(write_gpkg(layers, d / "coverage.gpkg", overwrite=overwrite))
