@@ -130,3 +130,19 @@ def test_bad_registers(tmp_path, extra1, id2, exc, match):
     p.write_text(BAD.format(extra1=extra1, id2=id2), encoding="utf-8")
     with pytest.raises(exc, match=match):
         load_register(p)
+
+
+def test_tasks_json_gives_structured_targets():
+    import json
+
+    from click.testing import CliRunner
+
+    from cityplan.cli.main import cli
+
+    r = CliRunner().invoke(cli, ["tasks", "--format", "json", "--mapped-only"])
+    assert r.exit_code == 0, r.output
+    items = {i["task_id"]: i for i in json.loads(r.stdout)}
+    parking = {t["metric"]: t for t in items["2.5.2"]["targets"]}
+    assert parking["parking_spaces"] == {"metric": "parking_spaces", "value": 5000.0, "unit": "spaces",
+                                         "at_least": True, "check": None}
+    assert all(isinstance(t["value"], float) for i in items.values() for t in i["targets"])

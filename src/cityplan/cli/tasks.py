@@ -25,4 +25,16 @@ def tasks(tasks_file: str | None, chapter: int | None, mapped_only: bool, fmt: s
         df = df[df.chapter == str(chapter)]
     if mapped_only:
         df = df[df.mapped]
+    if fmt == "json":  # targets as objects, not the display string (docs/json.md)
+        import json
+        import sys
+
+        keep = set(df.task_id)
+        items = [{"task_id": i.id, "chapter": i.chapter, "group": i.group, "title_zh": i.title_zh,
+                  "title_en": i.title_en, "level": i.level, "mapped": i.mapped,
+                  "targets": [{"metric": t.metric, "value": t.value, "unit": t.unit, "at_least": True,
+                               "check": t.check} for t in i.targets]}
+                 for i in reg.items if i.id in keep]
+        sys.stdout.write(json.dumps(items, ensure_ascii=False, indent=1) + "\n")
+        return
     print_table(df.drop(columns=["group"]), title=f"Task register ({len(df)} items)", fmt=fmt)
