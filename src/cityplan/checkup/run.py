@@ -163,7 +163,8 @@ def _run_dask(jobs: list[tuple[str, City, str | None]], scheduler: str | None, w
         label = scheduler
     else:
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
         client = Client(cluster)
         label = f"LocalCluster({n} processes x 1 thread)"
     try:

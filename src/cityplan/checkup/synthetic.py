@@ -205,6 +205,7 @@ def copy_onemap(source: str | os.PathLike[str], out: str | os.PathLike[str], *, 
                 info["extract_bbox"] = json.dumps([round(float(v), 6) for v in
                                                    (xy[0, 0], xy[0, 1], xy[1, 0], xy[1, 1])])
             info.update({"build_id": uuid.uuid4().hex, "city": city, "synthetic": flag,
+                         "synthetic_offset_m": json.dumps([dx, dy]),
                          "working_crs": info.get("working_crs") or work.to_string()})
             con.execute(f'DELETE FROM "{INFO_TABLE}"')  # noqa: S608
             cols_info = [r[1] for r in con.execute(f'PRAGMA table_info("{INFO_TABLE}")')]
