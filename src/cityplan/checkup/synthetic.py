@@ -276,7 +276,7 @@ def synthetic_country(n: int, out_dir: str | os.PathLike[str], *, source: str | 
 def _attachment(graph: gpd.GeoDataFrame, work: gpd.GeoSeries) -> tuple[int, np.ndarray]:
     """The node connectors attach to: the southern-most node of the graph's largest component
     (its id and working-CRS coordinates)."""
-    from scipy.sparse import csgraph, coo_matrix
+    from scipy.sparse import coo_matrix, csgraph
 
     src, dst = graph["source"].to_numpy(), graph["target"].to_numpy()
     uniq, inv = np.unique(np.concatenate([src, dst]), return_inverse=True)
@@ -385,7 +385,7 @@ def _connector_edges(graph: gpd.GeoDataFrame, work: gpd.GeoSeries, offsets: np.n
         vs.append(_virtual(k, 0, n, id_step))
         hub[k] = h
     for k in range(n):
-        col, row = k % cols, k // cols
+        col = k % cols
         if col + 1 < cols and k + 1 < n:  # east along the row's trunk
             lines.append(shapely.LineString([hub[k], hub[k + 1]]))
             us.append(_virtual(k, 0, n, id_step))
