@@ -1,4 +1,4 @@
-"""The CLI through its real entry point: help, errors as one line, convert = library."""
+"""The CLI: `python -m cityplan` entry point, errors as one line, convert = library (in-process)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ import pandas as pd
 from shapely.geometry import Point
 
 from cityplan.convert import convert_file
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cityplan", *args], capture_output=True, text=True,
-                          timeout=300)
+from cli_invoke import invoke as run
 
 
 def test_help_lists_commands():
-    r = run("--help")
+    # the real entry point, in its own process
+    r = subprocess.run([sys.executable, "-m", "cityplan", "--help"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0
     for cmd in ("build", "layers", "convert"):
         assert f"  {cmd}" in r.stdout
@@ -26,7 +23,7 @@ def test_help_lists_commands():
 
 def test_user_error_is_one_line_without_traceback(tmp_path):
     r = run("layers", "inspect", str(tmp_path / "missing.geojson"))
-    assert r.returncode == 2
+    assert r.exit_code == 2
     assert "Traceback" not in r.stderr
     assert "file not found" in r.stderr
 
@@ -34,7 +31,7 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
 def test_convert_cli_equals_library(tmp_path, data):
     src = data / "osm_metro_justgo/harbin_metro_stations.gcj02.geojson"
     r = run("convert", str(src), str(tmp_path / "cli.geojson"), "--from", "gcj02", "--to", "wgs84")
-    assert r.returncode == 0, r.stderr
+    assert r.exit_code == 0, r.stderr
     convert_file(src, tmp_path / "lib.geojson", src_crs="gcj02", dst_crs="wgs84")
     a, b = gpd.read_file(tmp_path / "cli.geojson"), gpd.read_file(tmp_path / "lib.geojson")
     pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
@@ -42,10 +39,10 @@ def test_convert_cli_equals_library(tmp_path, data):
     assert len(a) == 73
     # without the declaration, the file name gives it away
     r = run("convert", str(src), str(tmp_path / "x.geojson"))
-    assert r.returncode == 2 and "--from gcj02" in r.stderr
+    assert r.exit_code == 2 and "--from gcj02" in r.stderr
     # refuses to overwrite
     r = run("convert", str(src), str(tmp_path / "cli.geojson"), "--from", "gcj02")
-    assert r.returncode == 2 and "--overwrite" in r.stderr
+    assert r.exit_code == 2 and "--overwrite" in r.stderr
 
 
 def test_convert_skips_outside_china(tmp_path):
@@ -53,10 +50,10 @@ def test_convert_skips_outside_china(tmp_path):
                            crs=4326)
     gdf.to_file(tmp_path / "mixed.geojson")
     r = run("convert", str(tmp_path / "mixed.geojson"), str(tmp_path / "o.geojson"), "--to", "gcj02")
-    assert r.returncode == 2 and "outside China (rows [1])" in r.stderr
+    assert r.exit_code == 2 and "outside China (rows [1])" in r.stderr
     r = run("convert", str(tmp_path / "mixed.geojson"), str(tmp_path / "o.geojson"), "--to", "gcj02",
             "--skip-invalid")
-    assert r.returncode == 0 and "skipped" in r.stderr and "row 1" in r.stderr
+    assert r.exit_code == 0 and "skipped" in r.stderr and "row 1" in r.stderr
     assert gpd.read_file(tmp_path / "o.geojson").n.tolist() == ["harbin"]
 
 
@@ -66,20 +63,20 @@ def test_layers_validate(tmp_path, data, onemap):
     raw.to_file(tmp_path / "stations.geojson")
     r = run("layers", "validate", str(tmp_path / "stations.geojson"), "--as", "facility",
             "--onemap", str(onemap), "--format", "csv")
-    assert r.returncode == 1 and "GCJ-02" in r.stdout
+    assert r.exit_code == 1 and "GCJ-02" in r.stdout
     ok = gpd.read_file(data / "osm_metro_justgo/harbin_metro_stations.wgs84.geojson")
     ok.to_file(tmp_path / "ok.geojson")
     r = run("layers", "validate", str(tmp_path / "ok.geojson"), "--as", "facility", "--onemap",
             str(onemap), "--format", "csv")
-    assert r.returncode == 0, r.stdout
+    assert r.exit_code == 0, r.stdout
     r = run("layers", "validate", str(tmp_path / "ok.geojson"), "--as", "plan", "--onemap", str(onemap),
             "--format", "csv")
-    assert r.returncode == 1 and "task_id" in r.stdout
+    assert r.exit_code == 1 and "task_id" in r.stdout
 
 
 def test_layers_list_and_inspect(data):
     r = run("layers", "list", "--format", "csv")
-    assert r.returncode == 0 and "songhua_corridor" in r.stdout and "illustrative" in r.stdout
+    assert r.exit_code == 0 and "songhua_corridor" in r.stdout and "illustrative" in r.stdout
     r = run("layers", "inspect", str(data / "osm_central_harbin_2024/harbin_central_2024-04.osm.pbf"),
             "--layer", "multipolygons", "--format", "json")
-    assert r.returncode == 0 and '"driver": "OSM"' in r.stdout
+    assert r.exit_code == 0 and '"driver": "OSM"' in r.stdout
