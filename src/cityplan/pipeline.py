@@ -23,6 +23,7 @@ class RunResult:
     outputs: list[Path] = field(default_factory=list)
     coverage: dict[str, Any] = field(default_factory=dict)
     reviews: dict[str, Any] = field(default_factory=dict)
+    imported: int = 0
 
 
 def run_all(*, data: str | os.PathLike[str] | None = None, overwrite: bool = False,
@@ -52,8 +53,24 @@ def run_all(*, data: str | os.PathLike[str] | None = None, overwrite: bool = Fal
         res.built = build_onemap(data=data, out=location, overwrite=True)
     om = OneMap.open(location)
     _check_data_dir(om, data)
+    root = Path(out) if out else project_root() / "out"
+    if spec.progress_examples:
+        from cityplan.progress.examples import import_examples
+
+        note("progress reports")
+        res.imported = sum(r.recorded for r in import_examples(om, folder=project_root() / spec.progress_examples))
     note("progress")
     res.progress = compute_progress(om, by="district")
+    if spec.history_charts:
+        from cityplan.progress.context import load_context
+        from cityplan.progress.history import burnup_chart, task_history
+
+        ctx = load_context(om)
+        for tid in spec.history_charts:
+            item = ctx.register.get(tid)
+            res.outputs += burnup_chart(task_history(ctx, tid), root / "progress" / f"history-{tid}",
+                                        title=f"{tid} {item.title_zh}", title_en=f"{tid} {item.title_en}",
+                                        overwrite=overwrite)
     note("maps")
     maps_dir = project_root() / "maps" / "build"
     jobs = [("onemap-offline", lambda: onemap_map(om, offline=True))]
@@ -61,7 +78,6 @@ def run_all(*, data: str | os.PathLike[str] | None = None, overwrite: bool = Fal
     jobs += [(f"district-{d}", lambda d=d: district_map(d, om, offline=True)) for d in spec.district_maps]
     for name, make in jobs:
         res.outputs.append(save_map(make(), maps_dir / f"{name}.html", overwrite=overwrite))
-    root = Path(out) if out else project_root() / "out"
     for preset in spec.coverage_presets:
         note(f"coverage {preset}")
         cov = run_coverage(om, preset=preset)

@@ -89,13 +89,25 @@ def print_table(df: pd.DataFrame, *, title: str | None = None, fmt: str = "table
         sys.stdout.write(json.dumps(json.loads(df.to_json(orient="records", force_ascii=False)),
                                     ensure_ascii=False, indent=1) + "\n")
         return
+    cells = [[_fmt(v) for v in row] for row in df.itertuples(index=False, name=None)]
     table = Table(title=title, caption=caption, show_lines=False)
-    for col in df.columns:
+    for j, col in enumerate(df.columns):
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
-        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold")
-    for _, row in df.iterrows():
-        table.add_row(*[_fmt(v) for v in row])
+        if numeric:  # a number is never split across lines: its column is as wide as its widest value
+            width = max([len(r[j]) for r in cells] + [1])
+            table.add_column(str(col), justify="right", no_wrap=True, min_width=width, overflow="ignore")
+        else:
+            table.add_column(str(col), justify="left", overflow="fold")
+    for row in cells:
+        table.add_row(*row)
+    if console.is_terminal and table.columns and console.width < _min_width(table):
+        console.print("[dim](table wider than the terminal: some columns are cut; use --format csv or json "
+                      "for every column)[/]")
     console.print(table)
+
+
+def _min_width(table: Table) -> int:
+    return sum((c.min_width or 4) + 3 for c in table.columns)
 
 
 def _fmt(v: object) -> str:

@@ -27,8 +27,11 @@ def run(data: str | None, out: str | None, overwrite: bool) -> None:
                       f"{tot['dropped']} dropped (ledger in the GeoPackage)")
     t = res.progress.table
     view = t[(t.district == "(all)") & t.target.notna()][["task_id", "title_zh", "metric", "target", "planned",
-                                                          "ratio", "status"]]
-    print_table(view, title="Progress of the 2023 report's quantified targets")
+                                                          "planned_illustrative", "achieved", "ratio", "status"]]
+    view = view.rename(columns={"planned_illustrative": "of which illustrative", "ratio": "achieved/target"})
+    print_table(view, title="Progress of the report's quantified targets (achieved = reported by districts)")
+    if res.imported:
+        note(f"recorded {res.imported} progress reports from the illustrative example workbooks")
     for preset, cov in res.coverage.items():
         d = cov.districts[["district", "population_share", "area_share"]]
         print_table(d, title=f"Coverage {preset} ({cov.params['method']} {cov.params['within']})")

@@ -20,6 +20,7 @@ class RunSpec(StrictModel):
     coverage_presets: tuple[str, ...] = ()
     proposals: str | None = None          # folder (relative to the project root) of sample red lines
     progress_examples: str | None = None  # folder of sample progress workbooks to import
+    history_charts: tuple[str, ...] = ()  # task ids whose burn-up chart the job writes
 
 
 def load_run_spec(path: str | os.PathLike[str]) -> RunSpec:
