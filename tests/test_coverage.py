@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from io import StringIO
 
 import geopandas as gpd
 import numpy as np
@@ -13,11 +10,13 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
+import synthetic_city as syn
 from cityplan.coverage import get_preset, load_presets, parse_within, run_coverage, write_coverage
 from cityplan.coverage.demand import demand_population
 from cityplan.coverage.fca import two_step_fca
 from cityplan.errors import CoverageError
 from cityplan.onemap import OneMap
+from cli_invoke import invoke
 
 REQUIRED = ["district", "population", "population_covered", "population_share", "residential_area_m2",
             "residential_area_covered_m2", "area_share"]
@@ -133,7 +132,7 @@ def test_presets_have_citations():
     assert presets["park-service-radius"].target == {"metric": "area_share", "min": 0.8}
 
 
-def test_bad_inputs(onemap, tmp_path):
+def test_bad_inputs(synthetic_onemap, tmp_path):
     with pytest.raises(CoverageError, match=r"unknown coverage preset 'nope'.*ice-30min"):
         get_preset("nope")
     with pytest.raises(CoverageError, match="give a number with a unit"):
@@ -142,12 +141,12 @@ def test_bad_inputs(onemap, tmp_path):
     empty = tmp_path / "empty.geojson"
     empty.write_text('{"type":"FeatureCollection","features":[]}', encoding="utf-8")
     with pytest.raises(CoverageError, match="have no features"):
-        run_coverage(onemap, facilities=[str(empty)], method="walk", within="500m")
+        run_coverage(synthetic_onemap, facilities=[str(empty)], method="walk", within="500m")
     pts = gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(126.6, 45.75)], crs=4326)
     with pytest.raises(CoverageError, match="no population column"):
         demand_population(pts, None, None, source="my.geojson")
     with pytest.raises(CoverageError, match="neither a layer of the one map nor a file"):
-        run_coverage(onemap, facilities=["no_such_layer"], method="walk", within="500m")
+        run_coverage(synthetic_onemap, facilities=["no_such_layer"], method="walk", within="500m")
 
 
 def test_disconnected_components_flagged(onemap, tmp_path):
@@ -171,21 +170,28 @@ def test_disconnected_components_flagged(onemap, tmp_path):
     assert res.warnings
 
 
-def test_cli(onemap, tmp_path):
-    out = tmp_path / "ice"
-    r = subprocess.run([sys.executable, "-m", "cityplan", "coverage", "--preset", "ice-30min", "--onemap", str(onemap),
-                        "--out", str(out), "--no-map"], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
+def test_cli(synthetic_onemap, tmp_path):
+    # option plumbing on the synthetic city: walking 500 m covers the compounds the design says
+    # (16 in a straight line, 14 on foot), so --mode and --within reach the computation
+    out = tmp_path / "walk"
+    args = ("coverage", "--facilities", "parks", "--within", "500m", "--mode", "walk", "--onemap", synthetic_onemap,
+            "--out", out, "--no-map")
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
     per = pd.read_csv(out / "per_district.csv", encoding="utf-8-sig")
     assert set(REQUIRED) <= set(per.columns) and "(all)" in set(per.district)
-    r = subprocess.run([sys.executable, "-m", "cityplan", "coverage", "presets", "--format", "json"],
-                       capture_output=True, text=True, timeout=600)
-    data = json.load(StringIO(r.stdout))
-    assert r.returncode == 0 and all(p["citation"] for p in data)
-    r = subprocess.run([sys.executable, "-m", "cityplan", "coverage", "--facilities", "parks", "--within", "500",
-                        "--mode", "walk", "--onemap", str(onemap), "--out", str(tmp_path / "x")],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 2 and "unit" in r.stderr and "Traceback" not in r.stderr
+    total = per[(per.scenario == "existing") & (per.district == "(all)")].iloc[0]
+    assert total.features_covered == len(syn.covered(syn.walk_distance(), 500)) == 14
+    assert json.loads((out / "params.json").read_text(encoding="utf-8"))["method"] == "walk"
+    r = invoke(*args)
+    assert r.exit_code == 2 and "--overwrite" in r.stderr
+    r = invoke("coverage", "presets", "--format", "json")
+    data = json.loads(r.stdout)
+    assert r.exit_code == 0 and all(p["citation"] for p in data)
+    r = invoke("coverage", "--facilities", "parks", "--within", "500", "--mode", "walk", "--onemap",
+               synthetic_onemap, "--out", tmp_path / "x")
+    assert r.exit_code == 2 and "unit" in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "x").exists()
 
 
 def test_cli_constants_match_library():
