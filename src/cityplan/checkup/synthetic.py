@@ -59,6 +59,8 @@ __all__ = ["copy_onemap", "grid_offsets", "stitched_onemap", "synthetic_country"
 
 #: empty space between neighbouring copies (metres); > 3x the longest preset limit in metres
 MARGIN_M = 20_000.0
+#: roles coverage reads besides the facilities: always copied into a stitched map
+COVERAGE_ROLES = ("districts", "district_boundaries_full", "census", "residential", "buildings", "road_graph")
 #: road class of the connectors of a stitched map (117 = unclassified: walkable, drivable)
 CONNECTOR_CLASS = 117
 
@@ -299,8 +301,8 @@ def stitched_onemap(n: int, out: str | os.PathLike[str], *, source: str | os.Pat
                     overwrite: bool = False) -> Path:
     """Write ONE one map holding ``n`` translated copies of ``source`` side by side.
 
-    Districts get unique ``adcode`` (``<adcode>-<k>``) and names (``<name> #k``); the census
-    rows are repeated with those codes; road-graph node ids are offset per copy and the copies'
+    Districts get unique ``adcode`` (``<adcode>-<k>``, in every layer with an ``adcode``: full
+    boundaries, census rows repeated per copy) and names (``<name> #k``); road-graph node ids are offset per copy and the copies'
     graphs are joined into one network by connector roads (class 117, unclassified) that leave each
     copy from its southern-most road node and run through the empty margin between copies, so a
     coverage run sees one graph of ``n`` times the edges whose per-copy answers are the
@@ -311,9 +313,8 @@ def stitched_onemap(n: int, out: str | os.PathLike[str], *, source: str | os.Pat
     work = om.working_crs
     offsets = grid_offsets(n, _extent_m(om), margin_m=margin_m)
     cols = math.ceil(math.sqrt(n))
-    need = {om.layer_id_for(r, required=False) for r in ("districts", "census", "residential", "road_graph")}
+    need = {om.layer_id_for(r, required=False) for r in COVERAGE_ROLES}
     keep = [lid for lid in om.layer_ids if (layers is None or lid in layers or lid in need)]
-    census_id = om.layer_id_for("census", required=False)
     districts_id = om.layer_id_for("districts")
     graph_id = om.layer_id_for("road_graph")
     out_layers: dict[str, pd.DataFrame] = {}
@@ -323,7 +324,7 @@ def stitched_onemap(n: int, out: str | os.PathLike[str], *, source: str | os.Pat
         if lid == graph_id:
             id_step = int(10 ** math.ceil(math.log10(max(int(df["source"].max()), int(df["target"].max())) + 2)))
         if not isinstance(df, gpd.GeoDataFrame):
-            if lid == census_id:
+            if "adcode" in df.columns:  # the census: one row per copy's district
                 df = pd.concat([df.assign(adcode=df["adcode"].astype(str) + f"-{k}") for k in range(n)],
                                ignore_index=True)
             out_layers[lid] = df
@@ -334,10 +335,10 @@ def stitched_onemap(n: int, out: str | os.PathLike[str], *, source: str | os.Pat
             g = shapely.transform(w, lambda xy, dx=dx, dy=dy: xy + np.array([dx, dy]))
             part = df.copy()
             part = part.set_geometry(gpd.GeoSeries(g, crs=work, index=df.index).to_crs(df.crs))
-            if lid == districts_id:
+            if "adcode" in part.columns:  # districts and full district boundaries
                 part["adcode"] = part["adcode"].astype(str) + f"-{k}"
-                if "name" in part.columns:
-                    part["name"] = part["name"].astype(str) + f" #{k}"
+            if lid == districts_id and "name" in part.columns:
+                part["name"] = part["name"].astype(str) + f" #{k}"
             if lid == graph_id:
                 part["source"] = part["source"] + k * id_step
                 part["target"] = part["target"] + k * id_step
