@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import geopandas as gpd
 import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
+import synthetic_city as syn
 from cityplan.errors import GeometryError, MissingCRSError, ReviewError
 from cityplan.onemap import OneMap
 from cityplan.review import review_file, review_proposal
 from cityplan.review.check import M2_PER_MU
+from cli_invoke import invoke
 
 CLEAN = (126.6776, 45.7180)  # a block of plain city land, away from every constraint
+SYN_CLEAN = syn.lonlat(560, 330)  # the synthetic city: a block away from the park, water and districts' edge
 
 
 def _gdf(geom, crs=4551, name="site"):
@@ -93,27 +94,28 @@ def test_clean_site_passes(onemap):
     assert d == pytest.approx(gpd.GeoSeries([site], crs=4326).to_crs(4551).iloc[0].distance(water), rel=1e-6)
 
 
-def test_input_not_modified_and_version_reported(onemap, tmp_path):
-    x, y = CLEAN
+def test_input_not_modified_and_version_reported(synthetic_onemap, tmp_path):
+    x, y = SYN_CLEAN
     src = tmp_path / "p.geojson"
     _gdf(box(x, y, x + 0.0008, y + 0.0006), crs=4326).to_file(src)
     before = src.read_bytes()
-    rep = review_file(src, onemap=onemap)
+    rep = review_file(src, onemap=synthetic_onemap)
     assert src.read_bytes() == before
     assert rep.data_version["onemap_built_at"] and len(rep.data_version["rules_sha256"]) == 64
     assert len(rep.data_version["proposal_sha256"]) == 64
 
 
-def test_bad_inputs(onemap, tmp_path):
+def test_bad_inputs(synthetic_onemap, tmp_path):
+    onemap = synthetic_onemap  # bad input is refused or mended whatever the city
+    x, y = SYN_CLEAN
     csv = tmp_path / "nocrs.csv"
-    csv.write_text("name,geom\na,POINT(126.6 45.7)\n", encoding="utf-8")
+    csv.write_text(f"name,geom\na,POINT({x} {y})\n", encoding="utf-8")
     with pytest.raises(MissingCRSError, match="no CRS"):
         review_file(csv, onemap=onemap)
     empty = tmp_path / "empty.geojson"
     empty.write_text('{"type":"FeatureCollection","features":[]}', encoding="utf-8")
     with pytest.raises(GeometryError, match="no features"):
         review_file(empty, onemap=onemap)
-    x, y = CLEAN
     bow = Polygon([(x, y), (x + 0.001, y + 0.001), (x + 0.001, y), (x, y + 0.001), (x, y)])
     gpd.GeoDataFrame({"name": ["bowtie"]}, geometry=[bow], crs=4326).to_file(tmp_path / "bow.geojson")
     rep = review_file(tmp_path / "bow.geojson", onemap=onemap)
@@ -128,27 +130,33 @@ def test_bad_inputs(onemap, tmp_path):
         review_file(tmp_path / "far.geojson", onemap=onemap)
 
 
-def test_cli_exit_codes_and_json(onemap, tmp_path):
-    x, y = CLEAN
+def test_cli_exit_codes_and_json(synthetic_onemap, tmp_path):
+    # exit codes, formats and output files on the synthetic city, in-process
+    x, y = SYN_CLEAN
     _gdf(box(x, y, x + 0.0008, y + 0.0006), crs=4326).to_file(tmp_path / "ok.geojson")
+
     def run(*a):
-        return subprocess.run([sys.executable, "-m", "cityplan", "review", *a, "--onemap", str(onemap)],
-                              capture_output=True, text=True, timeout=600)
-    r = run(str(tmp_path / "ok.geojson"), "--format", "json")
-    assert r.returncode == 0, r.stderr
+        return invoke("review", *a, "--onemap", synthetic_onemap)
+
+    r = run(tmp_path / "ok.geojson", "--format", "json")
+    assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["verdict"] == "pass"
     assert set(data["findings"][0]) >= {"feature", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha",
                                         "share", "distance_m"}
-    parks = OneMap.coerce(onemap).layer("parks").to_crs(4551)
-    site = parks[parks.name == "兆麟公园"].geometry.iloc[0].representative_point().buffer(40)
-    _gdf(site).to_file(tmp_path / "park.geojson")
-    r = run(str(tmp_path / "park.geojson"), "--out", str(tmp_path / "rev"), "--format", "md")
-    assert r.returncode == 1 and "FAIL" in r.stdout
+    # a 40 m circle inside the park (designed in metres of the city's working CRS)
+    site = Point(290, 295).buffer(40)
+    lonlat = Polygon([syn.lonlat(px, py) for px, py in shapely.get_coordinates(site.exterior)])
+    gpd.GeoDataFrame({"name": ["pavilion"]}, geometry=[lonlat], crs=4326).to_file(tmp_path / "park.geojson")
+    r = run(tmp_path / "park.geojson", "--out", tmp_path / "rev", "--format", "md")
+    assert r.exit_code == 1 and "FAIL" in r.stdout
     assert {p.name for p in (tmp_path / "rev").iterdir()} >= {"review.json", "review.md", "review.html",
                                                                "review_map.html", "overlaps.gpkg"}
-    r = run(str(tmp_path / "missing.geojson"))
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    saved = json.loads((tmp_path / "rev" / "review.json").read_text(encoding="utf-8"))
+    green = {f["rule"]: f for f in saved["findings"]}["green-line"]
+    assert green["hit"] and green["area_m2"] == pytest.approx(site.area, rel=1e-3)
+    r = run(tmp_path / "missing.geojson")
+    assert r.exit_code == 2 and "missing.geojson" in r.stderr and "Traceback" not in r.output
 
 
 def test_facility_impact(onemap, tmp_path):
