@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from io import StringIO
 
 import geopandas as gpd
 import numpy as np
@@ -16,6 +15,7 @@ from cityplan.onemap import OneMap
 from cityplan.tasks import compute_progress, link_plan_sites, load_register
 from cityplan.tasks.link import PlanLayer, assign_districts, load_plan_layers
 from cityplan.tasks.sites import allocate, pick_features
+from cli_invoke import invoke
 
 
 @pytest.fixture(scope="module")
@@ -147,22 +147,16 @@ def test_unit_mismatch_and_conversion():
 
 
 def test_progress_cli(onemap, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "cityplan", "progress", "--onemap", str(onemap), "--by",
-                        "district", "--format", "csv"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    from io import StringIO
-
+    r = invoke("progress", "--onemap", onemap, "--by", "district", "--format", "csv")
+    assert r.exit_code == 0, r.output
     df = pd.read_csv(StringIO(r.stdout), dtype={"task_id": str, "adcode": str})
     assert {"district", "target", "planned", "ratio", "status"} <= set(df.columns)
     assert df[(df.task_id == "2.5.2") & (df.district == "(all)")].planned.iloc[0] == 5000
     out = tmp_path / "p.xlsx"
-    r = subprocess.run([sys.executable, "-m", "cityplan", "progress", "--onemap", str(onemap), "--format",
-                        "xlsx", "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
+    r = invoke("progress", "--onemap", onemap, "--format", "xlsx", "--out", out)
+    assert r.exit_code == 0, r.output
     assert set(pd.read_excel(out, sheet_name=None)) == {"table", "chapters", "overdue", "problems"}
-    r = subprocess.run([sys.executable, "-m", "cityplan", "tasks", "--mapped-only", "--format", "json"],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and '"2.3.3"' in r.stdout and '"1.1.1"' not in r.stdout
-    r = subprocess.run([sys.executable, "-m", "cityplan", "progress", "--onemap", str(tmp_path / "no.gpkg")],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "run `cityplan build` first" in r.stderr
+    r = invoke("tasks", "--mapped-only", "--format", "json")
+    assert r.exit_code == 0 and '"2.3.3"' in r.stdout and '"1.1.1"' not in r.stdout
+    r = invoke("progress", "--onemap", tmp_path / "no.gpkg")
+    assert r.exit_code == 2 and "run `cityplan build` first" in r.stderr
