@@ -66,10 +66,15 @@ def test_every_district_builds_and_matches_cli(shared, cli_tables, onemap, tmp_p
         np.testing.assert_allclose(got.ratio, mine.ratio, rtol=1e-9)
         # coverage: the district's row of `cityplan coverage --preset P`
         for p in PRESETS:
-            row = book["coverage"][book["coverage"].preset == p]
+            cov = book["coverage"]
+            row = cov[(cov.preset == p) & (cov.method != "transit")]
             ref = cov_cli[p][cov_cli[p].adcode == adcode]
-            assert len(row) == len(ref) == 1
+            assert len(row) == len(ref) == 3  # existing, planned, difference
+            assert row.scenario.tolist() == ref.scenario.tolist() == ["existing", "planned", "difference"]
             np.testing.assert_allclose(row[COV_COLS].to_numpy(float), ref[COV_COLS].to_numpy(float), rtol=1e-9)
+        # the 30-minute circle by transit, with and without the planned metro section, per district
+        tr = book["coverage"][book["coverage"].method == "transit"]
+        assert set(tr.preset) == {"ice-30min"} and set(tr.network) == {"full", "without 3-nw"}
         unc = book["uncovered"]
         assert set(unc.preset) <= set(PRESETS)
         html = (tmp_path / name / "report.html").read_text(encoding="utf-8")

@@ -168,6 +168,7 @@ class _Prepared:
     rep_xy: np.ndarray
     empty: np.ndarray
     districts: gpd.GeoDataFrame
+    iso_cache: dict = field(default_factory=dict)
 
 
 def _graphs(om: OneMap, spec: CoverageSpec, speeds: dict, params: dict[str, Any],
@@ -249,12 +250,22 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
         for scen in spec.scenarios:
             mask = existing if scen == "existing" else np.ones(len(fac), bool)
             key = scen if net == FULL else f"{scen} {net}"
+            twin = "existing" if net == FULL else f"existing {net}"
+            if scen == "planned" and existing.all() and twin in runs:  # no plan site: the same figures
+                runs[key] = _relabel(runs[twin], "planned")
+                continue
             runs[key] = _run_scenario(spec, prep, mask, graph, scen, net, params)
     step("isochrone")
     step("areas")
     step("gaps")
     params["build"] = om.build_info.get("built_at")
     return _combine(spec, prep, runs, existing, params, warnings)
+
+
+def _relabel(r: ScenarioResult, scen: str) -> ScenarioResult:
+    """The same results under another scenario name (planned when there is no plan site)."""
+    return dataclasses.replace(r, scenario=scen, features=r.features.copy(), districts=r.districts.copy(),
+                               isochrones=r.isochrones.assign(scenario=scen), gaps=r.gaps.assign(scenario=scen))
 
 
 def _speed_used(spec: CoverageSpec, speeds: dict) -> float | None:
@@ -279,7 +290,7 @@ def _run_scenario(spec: CoverageSpec, prep: _Prepared, mask: np.ndarray, graph: 
     elif spec.method == "euclid":
         found = strategies.euclid(spec, fac_w, rep_xy)
     else:
-        found = strategies.network(spec, graph, fac_w, rep_xy, empty)
+        found = strategies.network(spec, graph, fac_w, rep_xy, empty, iso_cache=prep.iso_cache)
     params.update(found.params)
     status = strategies.classify(empty, found)
     covered = status == "covered"
@@ -435,21 +446,55 @@ def overlay_tiled(geoms: np.ndarray, area: shapely.Geometry, *, tile_m: float = 
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if area.is_empty or not ok.any():
         return inside, gaps
-    minx, miny, maxx, maxy = area.bounds
-    xs = np.arange(minx, maxx + tile_m, tile_m)
-    ys = np.arange(miny, maxy + tile_m, tile_m)
-    pieces = np.array([shapely.clip_by_rect(area, x, y, x + tile_m, y + tile_m) for x in xs[:-1] for y in ys[:-1]],
-                      dtype=object)
-    pieces = shapely.make_valid(pieces[~shapely.is_empty(pieces)])
+    pieces = _tiles(area, tile_m)
     tree = shapely.STRtree(pieces)
     gi, pi = tree.query(geoms[ok], predicate="intersects")
     idx = np.flatnonzero(ok)[gi]
-    inter = shapely.intersection(geoms[idx], pieces[pi])
-    inside = np.bincount(idx, weights=shapely.area(inter), minlength=len(geoms))
+    inside = np.zeros(len(geoms))
+    for a in range(0, len(idx), _CHUNK):  # bounded memory on a million features
+        inter = shapely.intersection(geoms[idx[a:a + _CHUNK]], pieces[pi[a:a + _CHUNK]])
+        inside += np.bincount(idx[a:a + _CHUNK], weights=shapely.area(inter), minlength=len(geoms))
     order = np.argsort(idx, kind="stable")
-    for i, j in zip(idx[order], pi[order], strict=True):  # the gap: minus each piece it touches
-        gaps[i] = shapely.difference(gaps[i], pieces[j])
+    idx, pi = idx[order], pi[order]
+    # the gap: minus each piece it touches, in the same order as one feature at a time, but
+    # vectorised over features: round r takes every feature's r-th piece
+    rank = np.arange(len(idx)) - np.searchsorted(idx, idx, side="left")
+    for r in range(int(rank.max()) + 1 if len(rank) else 0):
+        sel = rank == r
+        gaps[idx[sel]] = shapely.difference(gaps[idx[sel]], pieces[pi[sel]])
     return inside, gaps
+
+
+_CHUNK = 200_000
+
+
+def _tiles(area: shapely.Geometry, tile_m: float) -> np.ndarray:
+    """``area`` cut into ``tile_m`` tiles (non-empty pieces, made valid, in x-major tile order).
+
+    Only tiles that the area's parts touch are clipped, and each is clipped against those parts
+    only, so a city-sized area of many separate parts costs in proportion to its size.
+    """
+    minx, miny, maxx, maxy = area.bounds
+    xs = np.arange(minx, maxx + tile_m, tile_m)[:-1]
+    ys = np.arange(miny, maxy + tile_m, tile_m)[:-1]
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")  # x-major: tile k = (xs[k // ny], ys[k % ny])
+    gx, gy = gx.ravel(), gy.ravel()
+    parts = shapely.get_parts(area)
+    if len(parts) <= 1 or area.geom_type != "MultiPolygon":
+        cand = np.arange(len(gx))
+        hits: dict[int, np.ndarray] = {}
+    else:
+        ti, pj = shapely.STRtree(parts).query(shapely.box(gx, gy, gx + tile_m, gy + tile_m))
+        order = np.lexsort((pj, ti))
+        ti, pj = ti[order], pj[order]
+        cand, start = np.unique(ti, return_index=True)
+        hits = dict(zip(cand.tolist(), np.split(pj, start[1:]), strict=True))
+    out = []
+    for k in cand:
+        sub = area if not hits or len(hits[k]) == len(parts) else shapely.multipolygons(parts[hits[k]])
+        out.append(shapely.clip_by_rect(sub, gx[k], gy[k], gx[k] + tile_m, gy[k] + tile_m))
+    pieces = np.array(out, dtype=object)
+    return shapely.make_valid(pieces[~shapely.is_empty(pieces)])
 
 
 def _fca(feats, fac, fac_w, rep_xy, capacity, demand_share, lim: Within, method, params, speed_kmh,

@@ -9,6 +9,7 @@ service area (isochrone) and which facilities could be used. One status classifi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,9 +123,26 @@ def access_points(fac_w: gpd.GeoSeries, spacing_m: float) -> tuple[np.ndarray, n
     return np.concatenate(xy), np.concatenate(lab)
 
 
+def _isochrone(graph: Any, reach: Any, limit: float, offroad_m: float, cache: dict | None) -> shapely.Geometry:
+    """The isochrone, reused when another scenario of the run reached exactly the same (the
+    union of buffers is the costly step; e.g. a metro section no existing facility's trips use)."""
+    if cache is None:
+        return isochrone(reached_lines(graph, reach, limit), offroad_m)
+    h = hashlib.sha1(np.where(reach.cost < limit, np.round(reach.cost, 6), -1.0).tobytes())
+    for a in (reach.sources.edge, reach.sources.offset, reach.sources.dist, [limit, offroad_m]):
+        h.update(np.asarray(a, dtype=float).tobytes())
+    key = h.hexdigest()
+    if key not in cache:
+        cache[key] = isochrone(reached_lines(graph, reach, limit), offroad_m)
+    return cache[key]
+
+
 def network(spec: CoverageSpec, graph: RoadGraph, fac_w: gpd.GeoDataFrame, rep_xy: np.ndarray,
-            empty: np.ndarray) -> Search:
-    """Network coverage: one multi-source Dijkstra from every facility's access points."""
+            empty: np.ndarray, *, iso_cache: dict | None = None) -> Search:
+    """Network coverage: one multi-source Dijkstra from every facility's access points.
+
+    ``iso_cache`` (a dict shared by the scenarios of one run) reuses identical isochrones.
+    """
     method, lim = spec.method, spec.within
     graph.check_connected()
     axy, alab = access_points(fac_w.geometry, spec.access_spacing_m)
@@ -154,7 +172,7 @@ def network(spec: CoverageSpec, graph: RoadGraph, fac_w: gpd.GeoDataFrame, rep_x
     fac_comps = set(comp[graph.u[s_fac.edge[s_fac.ok]]])
     dem_comp = np.where(s_dem.ok, comp[graph.u[np.maximum(s_dem.edge, 0)]], -1)
     isolated = s_dem.ok & ~np.isin(dem_comp, list(fac_comps)) & ~empty
-    iso = isochrone(reached_lines(graph, reach, lim.value), spec.offroad_m)
+    iso = _isochrone(graph, reach, lim.value, spec.offroad_m, iso_cache)
     warnings = []
     if not_snapped.any():
         warnings.append(f"{int(not_snapped.sum())} demand feature(s) farther than {spec.max_snap_m:g} m "

@@ -138,4 +138,4 @@ def make_spec(
                         access_spacing_m=float(access_spacing_m),
                         network=network, crs=crs, extra=tuple(extra), extra_plan=tuple(extra_plan),
                         scenario=scenario, season=season,
-                        without_lines=tuple(without_lines) if without_lines else None)
+                        without_lines=tuple(without_lines) if without_lines is not None else None)

@@ -97,8 +97,12 @@ class TransitGraph:
         raise AttributeError(name)
 
     def speed_ms(self, mode: str = "transit", speed_kmh: float | None = None) -> np.ndarray:
-        """Walking speed (m/s) per walk edge (NaN where walking is not allowed)."""
-        return self.walk.speed_ms("walk", speed_kmh if speed_kmh is not None else self.walk_kmh)
+        """Walking speed (m/s) per walk edge (NaN where walking is not allowed); computed once per speed."""
+        kmh = speed_kmh if speed_kmh is not None else self.walk_kmh
+        memo = self.__dict__.setdefault("_speed_memo", {})
+        if kmh not in memo:
+            memo[kmh] = self.walk.speed_ms("walk", kmh)
+        return memo[kmh]
 
     def usable(self, mode: str = "transit") -> np.ndarray:
         """Walk edges a pedestrian may use."""

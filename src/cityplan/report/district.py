@@ -19,6 +19,7 @@ from cityplan._errors import OutputExistsError
 from cityplan.coverage import CoverageResult, load_presets, run_coverage
 from cityplan.districts import resolve_district
 from cityplan.io.write import atomic_path, write_table
+from cityplan.network.graph import load_speeds
 from cityplan.onemap import read_build_info, read_catalog_table, read_layer
 from cityplan.report import static
 from cityplan.report.templating import render, table
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 PROGRESS_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
                     "target", "quota", "planned", "planned_illustrative", "achieved", "ratio", "achieved_ratio",
                     "features", "illustrative_features", "sites_overdue", "status", "last_report"]
-COVERAGE_COLUMNS = ["preset", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
+COVERAGE_COLUMNS = ["preset", "scenario", "network", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
                     "population_covered", "population_share", "residential_area_m2",
                     "residential_area_covered_m2", "area_share", "features", "features_covered",
                     "not_snapped_or_unreachable", "extract_share", "target_metric", "target_min", "meets_target"]
@@ -48,6 +49,8 @@ class SharedInputs:
     build_info: dict[str, str]
     progress_context: object = None  # cityplan.progress.ProgressContext: the ledger, sites, register
     _assigned: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    #: time-limited presets by transit (walk + metro), with and without the planned metro sections
+    transit: dict[str, CoverageResult] = field(default_factory=dict)
 
     def assigned(self, layer: str) -> gpd.GeoDataFrame:
         """A one-map layer with the ``adcode`` of the district each feature lies in most (read once)."""
@@ -83,8 +86,24 @@ def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
     for pid in presets or list(load_presets()):
         step(f"coverage {pid}")
         cov[pid] = run_coverage(onemap, preset=pid)
-    return SharedInputs(onemap=onemap, progress=prog, progress_context=prog_res.context, coverage=cov, districts=read_layer(onemap, "districts"),
+    return SharedInputs(transit=_transit_runs(onemap, cov, step), onemap=onemap, progress=prog, progress_context=prog_res.context, coverage=cov, districts=read_layer(onemap, "districts"),
                         catalog=read_catalog_table(onemap), build_info=read_build_info(onemap))
+
+
+def _transit_runs(onemap, cov: dict[str, CoverageResult], step: Callable[[str], None]) -> dict[str, CoverageResult]:
+    """Time-limited walking presets again by transit (walk + metro), with and without the planned
+    metro sections (e.g. the Line 3 north-west loop), when the map has a metro."""
+    from cityplan.onemap import OneMap as _OneMap
+
+    om = _OneMap.coerce(onemap)
+    if not (om.layer_id_for("metro_stations", required=False) and load_speeds().get("transit")):
+        return {}
+    out = {}
+    for pid, p in load_presets().items():
+        if pid in cov and p.within.unit == "s" and p.method == "walk":
+            step(f"coverage {pid} by transit")
+            out[pid] = run_coverage(om, preset=pid, method="transit")
+    return out
 
 
 def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
@@ -94,12 +113,15 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
     prog = shared.progress[shared.progress["adcode"].astype(str) == adcode][PROGRESS_COLUMNS].reset_index(drop=True)
     presets = load_presets()
     rows, unc = [], []
-    for pid, res in shared.coverage.items():
+    for pid, res in [*shared.coverage.items(), *shared.transit.items()]:
         p = presets[pid]
-        per = res.districts[res.districts["adcode"].astype(str) == adcode]
+        by = res.by_scenario if res.by_scenario is not None else res.districts  # existing/planned/difference
+        per = by[by["adcode"].astype(str) == adcode]
         for _, r in per.iterrows():
             rows.append({"preset": pid, "title_en": p.title_en, "method": res.params["method"],
                          "within": res.params["within"], "speed_kmh": res.params.get("speed_kmh"), **r.to_dict()})
+        if res.params["method"] == "transit":
+            continue
         f = res.features[(res.features["adcode"].astype(str) == adcode) & ~res.features["covered"]]
         for _, r in f.iterrows():
             unc.append({"preset": pid, "name": r.get("name") if isinstance(r.get("name"), str) else "(unnamed)",
@@ -205,7 +227,7 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
     """Self-contained HTML (images inlined) from ``templates/district.html.j2``; every value escaped."""
     d = rep.district
     share = d.get("extract_share")
-    cov_view = rep.coverage[["preset", "title_en", "method", "within", "population", "population_share",
+    cov_view = rep.coverage[["preset", "scenario", "network", "title_en", "method", "within", "population", "population_share",
                              "residential_area_m2", "area_share", "features_covered", "features",
                              "meets_target"]]
     summary = [
