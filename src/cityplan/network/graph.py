@@ -71,14 +71,21 @@ class RoadGraph:
             msg = f"unknown mode {mode!r}; use one of {MODES} (or euclid for straight-line coverage)"
             raise SchemaError(msg)
         spec = self.speeds[mode]
-        classes = pd.Series(self.road_class).astype(str)
+        uniq, inv = self._class_index  # per distinct class, then spread to the edges
+        classes = pd.Series(uniq)
         kmh = classes.map({str(k): float(x) for k, x in (spec.get("by_class") or {}).items()})
         kmh = kmh.fillna(float(spec["default_kmh"])).to_numpy()
         if speed_kmh is not None:  # a user speed replaces the mode's (e.g. winter walking)
             kmh = np.where(np.isnan(kmh), np.nan, float(speed_kmh))
         banned = classes.isin([str(c) for c in spec.get("forbidden", [])]).to_numpy()
         kmh = np.where(banned, np.nan, kmh)
-        return kmh / 3.6
+        return (kmh / 3.6)[inv]
+
+    @cached_property
+    def _class_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct road classes (as text) and each edge's index into them."""
+        uniq, inv = np.unique(np.asarray(self.road_class).astype(str), return_inverse=True)
+        return uniq.astype(object), inv.ravel()
 
     def usable(self, mode: str) -> np.ndarray:
         """Edges ``mode`` may travel on."""
@@ -168,8 +175,10 @@ def graph_from_edges(
         raise NetworkError(msg)
     work = to_working(edges, crs)
     geoms = np.asarray(work.geometry.values, dtype=object)
-    geoms = np.array([shapely.line_merge(g) if g.geom_type == "MultiLineString" else g for g in geoms],
-                     dtype=object)
+    multi = shapely.get_type_id(geoms) == 5  # MultiLineString
+    if multi.any():
+        geoms = geoms.copy()
+        geoms[multi] = shapely.line_merge(geoms[multi])
     _, u, v = _nodes_from_ids(edges[source].to_numpy(), edges[target].to_numpy())
     n = int(max(u.max(), v.max())) + 1
     start = shapely.get_coordinates(shapely.get_point(geoms, 0))
@@ -215,23 +224,33 @@ def graph_from_lines(lines: gpd.GeoDataFrame, *, road_class: str | None = "highw
 def graph_to_arrays(graph: RoadGraph) -> dict[str, np.ndarray]:
     """The graph as plain arrays (no object dtype, so no pickle is ever needed to read it back).
 
-    Edge geometries are stored as their WKB bytes concatenated into one ``uint8`` array with
-    offsets; the CRS as WKT text.
+    Edge geometries are stored as their vertex coordinates with per-edge vertex counts when
+    every edge is a LineString (rebuilt in one vectorised call), otherwise as their WKB bytes
+    concatenated into one ``uint8`` array with offsets; the CRS as WKT text.
     """
-    wkb = shapely.to_wkb(graph.geoms)
-    offsets = np.concatenate([[0], np.cumsum([len(b) for b in wkb])]).astype(np.int64)
+    arrays = {"node_xy": graph.node_xy, "u": graph.u, "v": graph.v, "length": graph.length,
+              "road_class": graph.road_class.astype(str), "oneway": graph.oneway.astype(bool),
+              "crs": np.array(graph.crs.to_wkt())}
+    geoms = np.asarray(graph.geoms, dtype=object)
+    if len(geoms) and (shapely.get_type_id(geoms) == 1).all():
+        return arrays | {"line_xy": shapely.get_coordinates(geoms),
+                         "line_counts": shapely.get_num_coordinates(geoms).astype(np.int64)}
+    wkb = shapely.to_wkb(geoms)
+    offsets = np.concatenate([[0], np.cumsum(np.fromiter(map(len, wkb), np.int64, len(wkb)))]).astype(np.int64)
     blob = np.frombuffer(b"".join(wkb), dtype=np.uint8)
-    return {"node_xy": graph.node_xy, "u": graph.u, "v": graph.v, "length": graph.length,
-            "road_class": graph.road_class.astype(str), "oneway": graph.oneway.astype(bool),
-            "wkb": blob, "wkb_offsets": offsets, "crs": np.array(graph.crs.to_wkt())}
+    return arrays | {"wkb": blob, "wkb_offsets": offsets}
 
 
 def graph_from_arrays(z: dict[str, np.ndarray]) -> RoadGraph:
     """Inverse of :func:`graph_to_arrays`."""
     from pyproj import CRS
 
-    blob, off = z["wkb"].tobytes(), z["wkb_offsets"]
-    geoms = shapely.from_wkb([blob[a:b] for a, b in zip(off[:-1], off[1:], strict=True)])
+    if "line_xy" in z:
+        counts = np.asarray(z["line_counts"], dtype=np.int64)
+        geoms = shapely.linestrings(z["line_xy"], indices=np.repeat(np.arange(len(counts)), counts))
+    else:
+        blob, off = z["wkb"].tobytes(), z["wkb_offsets"]
+        geoms = shapely.from_wkb([blob[a:b] for a, b in zip(off[:-1], off[1:], strict=True)])
     return RoadGraph(node_xy=z["node_xy"], u=z["u"], v=z["v"], length=z["length"],
                      road_class=z["road_class"], oneway=z["oneway"], geoms=np.asarray(geoms, dtype=object),
                      crs=CRS.from_wkt(str(np.asarray(z["crs"]).ravel()[0])))

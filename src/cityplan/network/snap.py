@@ -9,6 +9,9 @@ import shapely
 
 from cityplan.network.graph import RoadGraph
 
+#: points snapped per batch
+CHUNK = 250_000
+
 
 @dataclass
 class Snap:
@@ -33,13 +36,14 @@ def snap_points(graph: RoadGraph, xy: np.ndarray, *, mode: str, max_snap_m: floa
     ok = graph.usable(mode) if mask is None else graph.usable(mode) & mask
     usable = np.flatnonzero(ok)
     tree = shapely.STRtree(graph.geoms[usable])
-    pts = shapely.points(xy)
-    (pi, ei), dist = tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True,
-                                        all_matches=False)
     edge = np.full(len(xy), -1, dtype=np.int64)
     d = np.full(len(xy), np.nan)
     off = np.full(len(xy), np.nan)
-    edge[pi] = usable[ei]
-    d[pi] = dist
-    off[pi] = shapely.line_locate_point(graph.geoms[edge[pi]], pts[pi])
+    for a in range(0, len(xy), CHUNK):  # points in chunks: bounded memory on a million features
+        pts = shapely.points(xy[a:a + CHUNK])
+        (pi, ei), dist = tree.query_nearest(pts, max_distance=max_snap_m, return_distance=True,
+                                            all_matches=False)
+        edge[a + pi] = usable[ei]
+        d[a + pi] = dist
+        off[a + pi] = shapely.line_locate_point(graph.geoms[usable[ei]], pts[pi])
     return Snap(edge=edge, offset=off, dist=d)
