@@ -1,0 +1,177 @@
+"""Benchmark: the city check-up on Dask vs a serial loop, and one very large stitched city.
+
+1. **Many cities.** ``--cities N`` synthetic copies of the central-Harbin one map
+   (:func:`cityplan.checkup.synthetic.synthetic_country`) x the standard check-up presets, run
+   twice from the same cold state (every copy's derived-array cache emptied before each run):
+   a serial loop in this process (``scheduler="serial"``) and a Dask ``LocalCluster`` with one
+   process per core. The two tables must be identical. From the Dask run's measured per-task
+   times it projects a 300-city run on 10 workers (longest-task-first list scheduling of the
+   measured task times, repeated 300/N times) - a projection, not a measurement.
+2. **One very large city.** ``--stitched K`` copies side by side in ONE one map
+   (:func:`cityplan.checkup.synthetic.stitched_onemap`: one road graph joined by connector
+   roads). ``cityplan coverage`` end to end in a subprocess under ``/usr/bin/time -v`` (wall
+   time, peak RSS), cold (graph and demand caches built) and warm; every copy's per-district
+   shares must equal the original's.
+
+    python benchmarks/bench_checkup.py [--cities 300] [--stitched 100] [--work DIR] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import heapq
+import json
+import os
+import platform
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from cityplan.checkup.run import STANDARD_PRESETS, run_checkup  # noqa: E402
+from cityplan.checkup.synthetic import copy_onemap, stitched_onemap, synthetic_country  # noqa: E402
+from cityplan.checkup.tasks import COLUMNS  # noqa: E402
+
+
+def clear_caches(paths: list[Path]) -> None:
+    """Empty every copy's derived-array cache, so each run starts cold."""
+    for p in paths:
+        with sqlite3.connect(p) as con:
+            if con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'cityplan_cache'").fetchone()[0]:
+                con.execute("DELETE FROM cityplan_cache")
+
+
+def makespan(seconds: list[float], workers: int) -> float:
+    """Longest-processing-time-first list scheduling of ``seconds`` on ``workers``."""
+    heap = [0.0] * workers
+    for s in sorted(seconds, reverse=True):
+        heapq.heapreplace(heap, heap[0] + s)
+    return max(heap)
+
+
+def many_cities(n: int, presets: tuple[str, ...], work: Path, source: Path) -> dict:
+    folder = work / f"country-{n}"
+    t0 = time.perf_counter()
+    paths = sorted(folder.glob("*.gpkg")) if folder.exists() else []
+    if len(paths) != n:
+        paths = synthetic_country(n, folder, source=source, overwrite=True)
+    t_gen = time.perf_counter() - t0
+    clear_caches(paths)
+    serial = run_checkup(folder, presets=presets, scheduler="serial", out=work / "out-serial", overwrite=True,
+                         overview_map=False)
+    clear_caches(paths)
+    dask = run_checkup(folder, presets=presets, out=work / "out-dask", overwrite=True, overview_map=False)
+    lead = list(COLUMNS)
+    a = serial.table[lead].reset_index(drop=True)
+    b = dask.table[lead].reset_index(drop=True)
+    identical = a.equals(b)
+    per_task = dask.tasks["seconds"].dropna().tolist()
+    per_task_serial = serial.tasks["seconds"].dropna().tolist()
+    scale = 300 / n
+    proj10 = makespan(per_task_serial * round(scale), 10)
+    return {
+        "cities": n, "presets": list(presets), "tasks": len(serial.tasks), "generate_s": round(t_gen, 1),
+        "serial_s": round(serial.wall_seconds, 1), "dask_s": round(dask.wall_seconds, 1),
+        "dask_scheduler": dask.scheduler, "speedup": round(serial.wall_seconds / dask.wall_seconds, 2),
+        "identical": bool(identical), "rows": len(a), "errors": len(serial.errors) + len(dask.errors),
+        "task_s_serial_sum": round(sum(per_task_serial), 1), "task_s_dask_sum": round(sum(per_task), 1),
+        "task_s_serial_median": round(float(pd.Series(per_task_serial).median()), 2),
+        "serial_300_extrapolated_s": round(serial.wall_seconds * scale, 0),
+        "dask_300_extrapolated_s": round(dask.wall_seconds * scale, 0),
+        "projected_300_on_10_workers_s": round(proj10, 0),
+    }
+
+
+def timed_subprocess(cmd: list[str]) -> dict:
+    r = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=False)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", r.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    secs = 0.0
+    if wall:
+        for part in wall.group(1).split(":"):
+            secs = secs * 60 + float(part)
+    return {"rc": r.returncode, "wall_s": round(secs, 1), "peak_gb": round(int(rss.group(1)) / 1e6, 2) if rss else None,
+            "stderr_tail": r.stderr.strip().splitlines()[-25:-22] if r.returncode else []}
+
+
+def stitched(k: int, preset: str, work: Path, source: Path) -> dict:
+    path = work / f"stitched-{k}.gpkg"
+    t0 = time.perf_counter()
+    if not path.exists():
+        stitched_onemap(k, path, source=source, layers=["schools_points", "parks"], overwrite=True)
+    t_gen = time.perf_counter() - t0
+    ref = work / "reference.gpkg"  # the original with an empty cache, computed by this code
+    copy_onemap(source, ref, dx=0, dy=0, city="reference", overwrite=True)
+    clear_caches([path])
+    runs = {}
+    for label in ("cold", "warm"):
+        out = work / f"stitched-{k}-{label}"
+        cmd = [sys.executable, "-m", "cityplan", "-q", "coverage", "--preset", preset, "--onemap", str(path),
+               "--out", str(out), "--no-map", "--overwrite"]
+        runs[label] = timed_subprocess(cmd)
+    got = pd.read_csv(next((work / f"stitched-{k}-warm").glob("*district*.csv")), encoding="utf-8-sig")
+    from cityplan.coverage import run_coverage
+
+    want = run_coverage(ref, preset=preset).by_scenario
+    cols = ["population_share", "area_share", "features_covered"]
+    got = got[got["district"] != "(all)"].copy()
+    got["base"] = got["adcode"].astype(str).str.split("-").str[0]
+    got["copy"] = got["adcode"].astype(str).str.split("-").str[1]
+    w = want[want["district"] != "(all)"].assign(base=lambda d: d["adcode"].astype(str))
+    m = got.merge(w, on=["scenario", "base"], suffixes=("", "_ref"))
+    same = all((m[c] == m[f"{c}_ref"]).all() for c in cols) and len(m) == len(got)
+    info = pd.read_csv(next((work / f"stitched-{k}-warm").glob("*district*.csv")), encoding="utf-8-sig", nrows=0)
+    return {"copies": k, "preset": preset, "generate_s": round(t_gen, 1), "file_mb": round(path.stat().st_size / 1e6),
+            "cold": runs["cold"], "warm": runs["warm"], "copies_equal_original": bool(same),
+            "rows_compared": len(m), "columns": list(info.columns)[:4]}
+
+
+def graph_size(path: Path) -> dict:
+    from cityplan.coverage.inputs import road_graph
+    from cityplan.onemap import OneMap
+
+    g, _ = road_graph(OneMap.open(path), None)
+    m = g.matrix("walk", "m")
+    return {"nodes": int(g.n_nodes), "edges": len(g.u), "directed_walk_edges": int(m.nnz)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cities", type=int, default=300)
+    ap.add_argument("--presets", default=",".join(STANDARD_PRESETS))
+    ap.add_argument("--stitched", type=int, default=100)
+    ap.add_argument("--stitched-preset", default="primary-school-500m")
+    ap.add_argument("--skip-cities", action="store_true")
+    ap.add_argument("--skip-stitched", action="store_true")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/cityplan-bench-checkup"))
+    ap.add_argument("--source", type=Path, default=ROOT / "layers" / "build" / "harbin.gpkg")
+    ap.add_argument("--out", type=Path)
+    a = ap.parse_args()
+    a.work.mkdir(parents=True, exist_ok=True)
+    res: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": platform.platform(),
+                 "cpus": os.cpu_count(), "python": platform.python_version(),
+                 "load_avg_start": os.getloadavg()}
+    if not a.skip_cities:
+        res["many_cities"] = many_cities(a.cities, tuple(a.presets.split(",")), a.work, a.source)
+        print(json.dumps(res["many_cities"], indent=1), flush=True)
+    if not a.skip_stitched:
+        res["stitched"] = stitched(a.stitched, a.stitched_preset, a.work, a.source)
+        res["stitched"]["graph"] = graph_size(a.work / f"stitched-{a.stitched}.gpkg")
+        print(json.dumps(res["stitched"], indent=1), flush=True)
+    res["load_avg_end"] = os.getloadavg()
+    text = json.dumps(res, indent=1, ensure_ascii=False)
+    print(text)
+    if a.out:
+        a.out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
