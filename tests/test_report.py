@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from io import StringIO
 
 import numpy as np
@@ -17,6 +15,7 @@ from cityplan.errors import DistrictNotFoundError
 from cityplan.onemap import OneMap
 from cityplan.report import build_district_report, prepare_inputs
 from cityplan.report.district import coverage_figure, district_tables, overview_figure
+from cli_invoke import invoke
 
 PRESETS = ["ice-30min", "park-service-radius"]
 COV_COLS = ["population", "population_covered", "population_share", "residential_area_m2",
@@ -31,9 +30,8 @@ def shared(onemap):
 @pytest.fixture(scope="module")
 def cli_tables(onemap, tmp_path_factory):
     def run(*args):
-        r = subprocess.run([sys.executable, "-m", "cityplan", *args, "--onemap", str(onemap)], capture_output=True,
-                           text=True, timeout=600)
-        assert r.returncode == 0, r.stderr
+        r = invoke(*args, "--onemap", onemap)
+        assert r.exit_code == 0, r.output
         return r.stdout
     prog = pd.read_csv(StringIO(run("progress", "--by", "district", "--format", "csv")), dtype={"task_id": str, "adcode": str})
     cov = {}
@@ -119,9 +117,8 @@ def test_unknown_district_lists_valid_names(onemap):
         from cityplan.districts import resolve_district
 
         resolve_district("北京", OneMap.coerce(onemap).layer("districts"))
-    r = subprocess.run([sys.executable, "-m", "cityplan", "report", "--district", "Beijing", "--onemap", str(onemap)],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 2 and "道里区 / Daoli" in r.stderr and "Traceback" not in r.stderr
+    r = invoke("report", "--district", "Beijing", "--onemap", onemap)
+    assert r.exit_code == 2 and "道里区 / Daoli" in r.stderr and "Traceback" not in r.output
     for alias in ("南岗区", "南岗", "Nangang", "nangang", "230103"):
         from cityplan.districts import resolve_district
 
