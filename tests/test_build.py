@@ -66,9 +66,11 @@ def test_catalog_table_records_provenance(onemap):
     assert info["working_crs"] == "EPSG:4551" and info["built_at"]
 
 
-def test_build_refuses_existing_output(onemap, data):
-    with pytest.raises(OutputExistsError):
-        build_onemap(data=data, out=onemap)
+def test_build_refuses_existing_output(synthetic_onemap, data):
+    before = synthetic_onemap.read_bytes()
+    with pytest.raises(OutputExistsError, match=rf"{synthetic_onemap.name}: output exists; pass --overwrite"):
+        build_onemap(data=data, out=synthetic_onemap)
+    assert synthetic_onemap.read_bytes() == before
 
 
 def _catalog(tmp_path, extra_required: str = "[name]") -> str:
