@@ -32,6 +32,8 @@ DATA_TILE_LEVELS = 2      # data tiles are 2**2 = 4 view tiles wide
 MAX_ZOOM = 20
 MAX_TILES = 64            # per request: a bbox too big for its zoom is refused
 PIECE_BUDGET = 400_000_000  # characters of encoded geometry kept in the tile cache
+#: above this many features in view, attributes are left out (tooltips name the layer; zoom in for more)
+DENSE_FEATURES = 20_000
 
 
 class ViewRequestError(ValueError):
@@ -141,7 +143,15 @@ class TileCache:
         if len(idx):
             g = prep.merc[idx]
             if prep.kind != "point":
-                g = shapely.simplify(g, 0.5 / (TILE_PX * 2**z), preserve_topology=True)
+                px = 1.0 / (TILE_PX * 2**z)
+                g = shapely.simplify(g, 0.5 * px, preserve_topology=True)
+                if prep.kind == "polygon":
+                    # under a pixel a polygon is a dot (cityplan.js draws its bounding box): one vertex
+                    b = shapely.bounds(g)
+                    tiny = np.flatnonzero((b[:, 2] - b[:, 0] < px) & (b[:, 3] - b[:, 1] < px))
+                    if len(tiny):
+                        g = g.copy()
+                        g[tiny] = shapely.polygons(np.repeat(b[tiny, None, :2], 4, axis=1))
             lonlat = gpd.GeoSeries(shapely.transform(g, mercator_to_lonlat))
             _, enc = encode_geometries(lonlat)
         size = sum(len(str(e)) for e in enc) + 8 * len(idx) + 64
@@ -179,8 +189,12 @@ class TileCache:
         else:
             fids, geoms = np.zeros(0, dtype=np.int64), []
         out = meta(prep.view, len(prep.rows))
+        dense = len(fids) > DENSE_FEATURES
+        if dense:
+            out.update(fields=[], labels=[])
         out.update({
-            "kind": prep.kind, "geoms": geoms, "rows": [prep.rows[i] for i in fids],
+            "kind": prep.kind, "geoms": geoms, "rows": [[]] * len(fids) if dense else [prep.rows[i] for i in fids],
+            "dense": dense,
             "ill": [int(v) for v in prep.ill[fids]] if prep.ill is not None else None,
             "fids": fids.tolist(), "zoom": z, "bounds": None, "colors": None,
         })

@@ -1,0 +1,224 @@
+"""Load test of `cityplan serve` on loopback: panning clients, reviewers, and first paint.
+
+Starts the real server (uvicorn subprocess) over a copy of the one map to which a synthetic layer
+of N small polygons (default 200,000, shown on the map) is added, then for ``--seconds``:
+
+* 50 async clients pan: each picks a random view (zoom 11-16 inside the extent) and fetches
+  every layer the map shows by default, as the page does on ``moveend``;
+* 10 clients submit the sample red lines of ``examples/proposals/`` to the review desk.
+
+Prints p50/p95/max per request kind and errors, the city-wide layer request (zoom 11, whole
+extent) separately, and the first paint of the synthetic layer in headless Chromium (navigation
+start -> its features in view drawn). Loopback only; bounded by ``--seconds``.
+
+    python benchmarks/bench_server.py [--onemap layers/build/harbin.gpkg] [--seconds 60] [--n 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import shapely
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from server_process import add_accounts, login, start, token  # noqa: E402
+
+LAYER = "bench_polygons"
+
+
+def add_synthetic_layer(gpkg: Path, n: int, extent: tuple[float, float, float, float]) -> None:
+    """N squares of ~25 m on a grid over the extent, as a catalog layer of the one map."""
+    x0, y0, x1, y1 = extent
+    cols = int(np.ceil(np.sqrt(n * (x1 - x0) / (y1 - y0))))
+    rows = int(np.ceil(n / cols))
+    xs = x0 + (np.arange(n) % cols + 0.5) * (x1 - x0) / cols
+    ys = y0 + (np.arange(n) // cols + 0.5) * (y1 - y0) / rows
+    d = 0.00015
+    geoms = shapely.box(xs, ys, xs + d * 1.4, ys + d)
+    gdf = gpd.GeoDataFrame({"name": [f"block {i}" for i in range(n)]}, geometry=geoms, crs=4326)
+    gdf.to_file(gpkg, layer=LAYER, driver="GPKG", mode="a")
+    con = sqlite3.connect(gpkg)
+    cols_ = [r[1] for r in con.execute("PRAGMA table_info(cityplan_catalog)") if r[1] != "fid"]
+    row = dict(zip(cols_, con.execute(f"SELECT {', '.join(cols_)} FROM cityplan_catalog WHERE layer = 'residential'")
+                   .fetchone(), strict=True))
+    row.update(layer=LAYER, title_zh="合成", title_en=f"Synthetic {n:,} polygons", role="base", roles="[]",
+               illustrative=0, description="benchmark layer")
+    con.execute(f"INSERT INTO cityplan_catalog ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()))
+    con.commit()
+    con.close()
+
+
+def recipes_with_layer(folder: Path) -> Path:
+    """maps/ copied, the synthetic layer shown first in the one-map recipe."""
+    shutil.copytree(ROOT / "maps", folder, ignore=shutil.ignore_patterns("build"))
+    p = folder / "onemap.yaml"
+    text = p.read_text(encoding="utf-8")
+    p.write_text(text.replace("layers:\n", f"layers:\n  - {{layer: {LAYER}, group: base, fields: [name]}}\n", 1),
+                 encoding="utf-8")
+    return folder
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) * 1000 if values else float("nan")
+
+
+async def panner(url: str, cookies: httpx.Cookies, layers: list[str], extent, stop: float, out: dict,
+                 think: float) -> None:
+    x0, y0, x1, y1 = extent
+    async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as c:
+        while time.monotonic() < stop:
+            z = random.randint(11, 16)
+            w = 1280 * 360 / (256 * 2**z) * 1.4
+            h = w * 860 / 1280 * 0.7
+            cx, cy = random.uniform(x0, x1), random.uniform(y0, y1)
+            bbox = f"{cx - w / 2:.6f},{cy - h / 2:.6f},{cx + w / 2:.6f},{cy + h / 2:.6f}"
+
+            async def one(lid: str, bbox: str = bbox, z: int = z) -> None:
+                t = time.perf_counter()
+                try:
+                    r = await c.get(f"/api/layers/{lid}", params={"bbox": bbox, "zoom": z})
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                out["layer"].append(time.perf_counter() - t)
+                if not ok:
+                    out["errors"].append(f"layer {lid}")
+
+            t = time.perf_counter()
+            await asyncio.gather(*(one(lid) for lid in layers))
+            out["pan"].append(time.perf_counter() - t)
+            await asyncio.sleep(think)  # a person looks at the map before panning again
+
+
+async def reviewer(url: str, cookies: httpx.Cookies, stop: float, out: dict) -> None:
+    files = sorted((ROOT / "examples" / "proposals").glob("*.geojson"))
+    async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=120) as c:
+        tok = token((await c.get("/review")).text)
+        while time.monotonic() < stop:
+            f = random.choice(files)
+            t = time.perf_counter()
+            try:
+                r = await c.post("/review", data={"csrf_token": tok}, files={"file": (f.name, f.read_bytes())})
+                ok = r.status_code == 303
+            except httpx.HTTPError:
+                ok = False
+            out["review"].append(time.perf_counter() - t)
+            if not ok:
+                out["errors"].append(f"review {f.name}")
+
+
+def first_paint(url: str, cookies: httpx.Cookies) -> float:
+    from browser import launch
+
+    with launch() as browser:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+        ctx.add_cookies([{"name": "cp_session", "value": cookies["cp_session"], "url": url}])
+        page = ctx.new_page()
+        t = time.perf_counter()
+        page.goto(f"{url}/map", wait_until="commit")
+        while not page.evaluate(f"!!(window.cityplan && cityplan.layers && cityplan.layers.{LAYER} && "
+                                f"cityplan.layers.{LAYER}.data.geoms.length > 0)"):
+            time.sleep(0.01)
+        page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        elapsed = time.perf_counter() - t
+        drawn = page.evaluate(f"cityplan.layers.{LAYER}.data.geoms.length")
+        ctx.close()
+    print(f"first paint: {elapsed * 1000:.0f} ms, {drawn:,} polygons of {LAYER} in view")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--onemap", default=str(ROOT / "layers" / "build" / "harbin.gpkg"))
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--panners", type=int, default=50)
+    ap.add_argument("--reviewers", type=int, default=10)
+    ap.add_argument("--think", type=float, default=2.0, help="Seconds a panning client waits between pans.")
+    a = ap.parse_args()
+    from cityplan.onemap import OneMap
+
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        work = Path(tmp)
+        gpkg = work / "onemap.gpkg"
+        shutil.copy(a.onemap, gpkg)
+        om = OneMap.open(gpkg)
+        extent = om.extent
+        om.close()
+        t = time.perf_counter()
+        add_synthetic_layer(gpkg, a.n, extent)
+        print(f"synthetic layer: {a.n:,} polygons in {time.perf_counter() - t:.1f} s")
+        os.environ["CITYPLAN_MAPS"] = str(recipes_with_layer(work / "maps"))
+        add_accounts(str(gpkg))
+        s = start(str(gpkg), work)
+        try:
+            rev = login(s.url, "rev")
+            layers = [m["id"] for m in _page_layers(rev) if m["show"]]
+            t = time.perf_counter()
+            city = f"{extent[0]},{extent[1]},{extent[2]},{extent[3]}"
+            for lid in layers:  # the server prepares the layers and the city-wide tiles once
+                assert rev.get(f"/api/layers/{lid}", params={"bbox": city, "zoom": 12}).status_code == 200
+            print(f"warm-up (prepare {len(layers)} layers, city-wide tiles): {time.perf_counter() - t:.1f} s")
+            paint = first_paint(s.url, rev.cookies)
+            citywide = []
+            for _ in range(20):
+                for lid in (LAYER, "districts", "parks"):
+                    t = time.perf_counter()
+                    r = rev.get(f"/api/layers/{lid}", params={"bbox": city, "zoom": 12})
+                    citywide.append((lid, time.perf_counter() - t, len(r.content)))
+            out: dict[str, list] = {"layer": [], "pan": [], "review": [], "errors": []}
+            panner_cookies = [login(s.url, "view").cookies for _ in range(5)]
+            stop = time.monotonic() + a.seconds
+
+            async def run() -> None:
+                await asyncio.gather(
+                    *(panner(s.url, panner_cookies[i % 5], layers, extent, stop, out, a.think) for i in range(a.panners)),
+                    *(reviewer(s.url, rev.cookies, stop, out) for _ in range(a.reviewers)))
+
+            asyncio.run(run())
+        finally:
+            s.stop()
+    print(f"\n{dt.date.today()} · {platform.node()} · {platform.processor() or platform.machine()} · "
+          f"{os.cpu_count()} CPUs · Python {platform.python_version()}")
+    print(f"{a.panners} panning clients ({len(layers)} layers per pan, {a.think:g} s between pans) + "
+          f"{a.reviewers} reviewers for {a.seconds:.0f} s")
+    for kind in ("layer", "pan", "review"):
+        v = out[kind]
+        print(f"  {kind:7s} n={len(v):6d}  p50 {pct(v, 50):7.0f} ms  p95 {pct(v, 95):7.0f} ms  max {pct(v, 100):7.0f} ms")
+    for lid in (LAYER, "districts", "parks"):
+        v = [x[1] for x in citywide if x[0] == lid]
+        size = max(x[2] for x in citywide if x[0] == lid)
+        print(f"  city-wide {lid}: p50 {pct(v, 50):.0f} ms, p95 {pct(v, 95):.0f} ms ({size / 1e6:.1f} MB gzip)")
+    print(f"  errors: {len(out['errors'])} {sorted(set(out['errors']))[:5]}")
+    print(f"  first paint of {a.n:,} polygons: {paint * 1000:.0f} ms")
+
+
+def _page_layers(c: httpx.Client) -> list[dict]:
+    import html
+    import json
+    import re
+
+    text = c.get("/map").text
+    m = re.search(r'data-page="([^"]*)"', text)
+    return json.loads(html.unescape(m.group(1)))["map"]["layers"]
+
+
+if __name__ == "__main__":
+    main()
