@@ -7,7 +7,6 @@ from io import StringIO
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib_scalebar.scalebar import ScaleBar
 from pyproj import Geod, Transformer
 
 from cityplan.districts import district_names
@@ -90,14 +89,21 @@ def test_uncovered_compounds_named(shared):
 
 
 def test_static_map_has_legend_scalebar_north_arrow(shared, onemap):
+    from cityplan.report.layout import ground_per_paper_cm
+
     d = OneMap.coerce(onemap).layer("districts").set_index("name").loc["南岗区"]
     d = pd.concat([d, pd.Series({"name": "南岗区"})])
     for fig in (overview_figure(shared, d), coverage_figure(shared, d, "ice-30min")):
-        ax = fig.axes[0]
-        assert ax.get_legend() is not None and len(ax.get_legend().get_texts()) >= 3
-        bars = [a for a in ax.artists if isinstance(a, ScaleBar)]
-        assert len(bars) == 1 and bars[0].dx == 1.0 and bars[0].units == "m"
-        assert any(getattr(t, "get_gid", lambda: None)() == "north_arrow" for t in ax.texts)
+        ax, block = fig.axes[0], fig.axes[1]
+        # the legend sits in the title block, outside the data frame
+        assert ax.get_legend() is None
+        assert block.get_legend() is not None and len(block.get_legend().get_texts()) >= 3
+        gids = {p.get_gid() for p in block.patches}
+        assert {"scale_bar", "north_arrow"} <= gids
+        scale = [t.get_text() for t in block.texts if t.get_gid() == "numeric_scale"]
+        n = int(scale[0].split("1:")[1].replace(",", ""))
+        assert ground_per_paper_cm(ax) == pytest.approx((n / 100, n / 100), rel=1e-9)
+        assert any(t.get_gid() == "area_label" for t in ax.texts)  # sub-district names
         # the axes are in EPSG:4551 metres: 1 data unit is 1 ground metre (independent geodesic check)
         x0, x1 = ax.get_xlim()
         y0, _ = ax.get_ylim()

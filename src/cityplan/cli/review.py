@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from cityplan.cli._common import console, print_table
+from cityplan.cli._common import console, note, print_table
 
 IMPACT_TYPES = ("school", "park", "parking", "ice-sports")  # cityplan.review.check.IMPACT_PRESETS
+PROJECT_TYPES = ("bridge", "pipeline", "road", "building", "park_facility", "sports", "school", "other")
 
 
 @click.command()
@@ -19,20 +20,36 @@ IMPACT_TYPES = ("school", "park", "parking", "ice-sports")  # cityplan.review.ch
 @click.option("--layer", help="Layer of a multi-layer file.")
 @click.option("--encoding", help="Text encoding, e.g. gbk.")
 @click.option("--name-column", help="Attribute naming each feature in the report.")
+@click.option("--type", "project_type", type=click.Choice(PROJECT_TYPES),
+              help="Project type for every feature (default: each feature's type / 项目类型 attribute, else other).")
 @click.option("--facility-type", type=click.Choice(IMPACT_TYPES), help="Also report the coverage change in its district.")
+@click.option("--project", default="", help="Project name printed on the 审查意见 PDF.")
+@click.option("--applicant", default="", help="Applicant printed on the 审查意见 PDF.")
+@click.option("--scale", "scale", default="auto", show_default=True, help="Scale of the PDF's map: 1:N or auto.")
+@click.option("--dpi", type=click.IntRange(50, 1200), default=300, show_default=True, help="Raster resolution of print output.")
 @click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
-@click.option("--out", type=click.Path(file_okay=False), help="Write review.json/.md/.html, review_map.html, overlaps.gpkg here.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Write review.json/.md/.html, review_map.html, overlaps.gpkg and the 审查意见 review_opinion.pdf here.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "md", "html"]), default="table")
 @click.option("--overwrite", is_flag=True, help="Replace files in --out.")
-def review(proposal, rules_path, crs, layer, encoding, name_column, facility_type, onemap, out, fmt, overwrite) -> None:
+def review(proposal, rules_path, crs, layer, encoding, name_column, project_type, facility_type, project, applicant,
+           scale, dpi, onemap, out, fmt, overwrite) -> None:
     """Check PROPOSAL against the one map's control lines and plans; print findings and a verdict."""
+    from cityplan.report.layout import parse_scale
     from cityplan.review import review_file
     from cityplan.review.report import VERDICT_TEXT, to_html, to_markdown
 
+    map_scale = parse_scale(scale)
     rep = review_file(proposal, layer=layer, crs=crs, encoding=encoding, rules_path=rules_path,
-                      onemap=onemap, facility_type=facility_type, name_column=name_column)
+                      onemap=onemap, facility_type=facility_type, name_column=name_column, project_type=project_type)
     if out:
         _write(rep, Path(out), onemap, overwrite)
+        from cityplan.review.opinion import write_opinion
+
+        pdf = write_opinion(rep, Path(out) / "review_opinion.pdf", onemap=onemap, project=project,
+                            applicant=applicant, submitted=Path(proposal).name, scale=map_scale, dpi=dpi,
+                            overwrite=True)
+        note(f"wrote {out} (审查意见 {pdf.name})")
     if fmt == "json":
         click.echo(json.dumps(rep.to_dict(), ensure_ascii=False, indent=1, default=str))
     elif fmt == "md":
@@ -40,12 +57,17 @@ def review(proposal, rules_path, crs, layer, encoding, name_column, facility_typ
     elif fmt == "html":
         click.echo(to_html(rep))
     else:
-        show = rep.findings[["feature_name", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha", "share",
-                             "distance_m", "message"]]
+        show = rep.findings[["feature_name", "project_type", "rule", "severity", "hit", "area_m2", "area_mu",
+                             "area_ha", "share", "distance_m", "features_hit", "message"]]
         print_table(show, title=f"One-map review of {proposal}: {VERDICT_TEXT[rep.verdict]}",
                     caption=f"one map built {rep.data_version.get('onemap_built_at')}; areas in EPSG:4551")
         if rep.impact is not None:
             print_table(rep.impact, title="Coverage impact")
+        s = rep.summary
+        if s.get("area_m2"):
+            console.print(f"proposal: {s['area_m2']:,.2f} m² = {s['area_mu']:,.4f} 亩 = {s['area_ha']:,.4f} ha; "
+                          f"centroid {s['centroid_lon']:.6f}, {s['centroid_lat']:.6f}; file CRS {s['input_crs']}, "
+                          f"measured in {s['working_crs']}")
         for n in rep.notes:
             console.print(f"[yellow]note:[/] {n}")
         console.print(f"verdict: [bold]{VERDICT_TEXT[rep.verdict]}[/]")

@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from cityplan._errors import LayerNotFoundError
 from cityplan.districts import population_text, resolve_district
 from cityplan.io.read import read_vector
 from cityplan.io.write import atomic_path, check_output
@@ -151,10 +152,9 @@ def recipe_views(
     for rl in recipe.layers:
         ids = list(cat.index[cat.role == "plan"]) if rl.plan_layers else [rl.layer]
         for lid in ids:
-            if lid not in cat.index:  # a recipe may name layers another city's map lacks
-                logger.warning("%s: layer %r is not in the one map %s; left out of the map",
-                               recipe.path, lid, om.label)
-                continue
+            if lid not in cat.index:
+                msg = f"{recipe.path}: layer {lid!r} is not in the one map; rebuild or fix the recipe"
+                raise LayerNotFoundError(msg)
             meta = cat.loc[lid]
             gdf = om.layer(lid)
             for col, value in rl.filter.items():
@@ -274,8 +274,6 @@ def _num(v: Any) -> Any:
 def subdistricts_of(onemap, district: pd.Series) -> gpd.GeoDataFrame:
     """The sub-districts (catalog role ``subdistricts``) lying mostly in ``district``."""
     om = OneMap.coerce(onemap)
-    if om.layer_id_for("subdistricts", required=False) is None:
-        return gpd.GeoDataFrame(geometry=[], crs=4326)
     subs = om.layer_for("subdistricts")
     if subs.empty:
         return subs

@@ -19,7 +19,6 @@ from cityplan._errors import OutputExistsError
 from cityplan.coverage import CoverageResult, load_presets, run_coverage
 from cityplan.districts import resolve_district
 from cityplan.io.write import atomic_path, write_table
-from cityplan.network.graph import load_speeds
 from cityplan.onemap import read_build_info, read_catalog_table, read_layer
 from cityplan.report import static
 from cityplan.report.templating import render, table
@@ -31,7 +30,7 @@ logger = logging.getLogger(__name__)
 PROGRESS_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
                     "target", "quota", "planned", "planned_illustrative", "achieved", "ratio", "achieved_ratio",
                     "features", "illustrative_features", "sites_overdue", "status", "last_report"]
-COVERAGE_COLUMNS = ["preset", "scenario", "network", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
+COVERAGE_COLUMNS = ["preset", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
                     "population_covered", "population_share", "residential_area_m2",
                     "residential_area_covered_m2", "area_share", "features", "features_covered",
                     "not_snapped_or_unreachable", "extract_share", "target_metric", "target_min", "meets_target"]
@@ -49,8 +48,6 @@ class SharedInputs:
     build_info: dict[str, str]
     progress_context: object = None  # cityplan.progress.ProgressContext: the ledger, sites, register
     _assigned: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
-    #: time-limited presets by transit (walk + metro), with and without the planned metro sections
-    transit: dict[str, CoverageResult] = field(default_factory=dict)
 
     def assigned(self, layer: str) -> gpd.GeoDataFrame:
         """A one-map layer with the ``adcode`` of the district each feature lies in most (read once)."""
@@ -86,24 +83,8 @@ def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
     for pid in presets or list(load_presets()):
         step(f"coverage {pid}")
         cov[pid] = run_coverage(onemap, preset=pid)
-    return SharedInputs(transit=_transit_runs(onemap, cov, step), onemap=onemap, progress=prog, progress_context=prog_res.context, coverage=cov, districts=read_layer(onemap, "districts"),
+    return SharedInputs(onemap=onemap, progress=prog, progress_context=prog_res.context, coverage=cov, districts=read_layer(onemap, "districts"),
                         catalog=read_catalog_table(onemap), build_info=read_build_info(onemap))
-
-
-def _transit_runs(onemap, cov: dict[str, CoverageResult], step: Callable[[str], None]) -> dict[str, CoverageResult]:
-    """Time-limited walking presets again by transit (walk + metro), with and without the planned
-    metro sections (e.g. the Line 3 north-west loop), when the map has a metro."""
-    from cityplan.onemap import OneMap as _OneMap
-
-    om = _OneMap.coerce(onemap)
-    if not (om.layer_id_for("metro_stations", required=False) and load_speeds().get("transit")):
-        return {}
-    out = {}
-    for pid, p in load_presets().items():
-        if pid in cov and p.within.unit == "s" and p.method == "walk":
-            step(f"coverage {pid} by transit")
-            out[pid] = run_coverage(om, preset=pid, method="transit")
-    return out
 
 
 def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
@@ -113,15 +94,12 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
     prog = shared.progress[shared.progress["adcode"].astype(str) == adcode][PROGRESS_COLUMNS].reset_index(drop=True)
     presets = load_presets()
     rows, unc = [], []
-    for pid, res in [*shared.coverage.items(), *shared.transit.items()]:
+    for pid, res in shared.coverage.items():
         p = presets[pid]
-        by = res.by_scenario if res.by_scenario is not None else res.districts  # existing/planned/difference
-        per = by[by["adcode"].astype(str) == adcode]
+        per = res.districts[res.districts["adcode"].astype(str) == adcode]
         for _, r in per.iterrows():
             rows.append({"preset": pid, "title_en": p.title_en, "method": res.params["method"],
                          "within": res.params["within"], "speed_kmh": res.params.get("speed_kmh"), **r.to_dict()})
-        if res.params["method"] == "transit":
-            continue
         f = res.features[(res.features["adcode"].astype(str) == adcode) & ~res.features["covered"]]
         for _, r in f.iterrows():
             unc.append({"preset": pid, "name": r.get("name") if isinstance(r.get("name"), str) else "(unnamed)",
@@ -159,34 +137,37 @@ def _plan_layers(shared: SharedInputs, adcode: str) -> list[tuple[str, gpd.GeoDa
 
 
 def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
+    """District boundary (credited with its licence), water, labelled sub-districts and major roads."""
+    from cityplan.report.context import draw_context
+
+    om, crs = shared.onemap, shared.onemap.working_crs
     boundary = shared.districts[shared.districts["adcode"].astype(str) == str(d["adcode"])]
     handles = [static.plot_layer(ax, boundary, {"color": "#000000", "fill": None, "weight": 2,
-                                                "label": static.label("区界", "District boundary")}, zorder=5)]
-    water = read_layer(shared.onemap, "songhua_water")
-    minx, miny, maxx, maxy = boundary.to_crs(4551).total_bounds
-    h = static.plot_layer(ax, water.to_crs(4551).clip(boundary.to_crs(4551).buffer(1500).total_bounds), {
-        "color": "#1f78b4", "fill": "#a6cee3", "weight": 0.5, "label": static.label("松花江", "Songhua River")}, zorder=1)
+                                                "label": static.label("区界", "District boundary")}, zorder=5,
+                                 source=om.catalog_row(om.layer_id_for("districts")))]
+    handles += draw_context(ax, om, boundary)
+    minx, miny, maxx, maxy = boundary.to_crs(crs).total_bounds
     ax.set_xlim(minx - 300, maxx + 300)
     ax.set_ylim(miny - 300, maxy + 300)
-    return [x for x in (*handles, h) if x is not None]
+    return [x for x in handles if x is not None]
 
 
-def overview_figure(shared: SharedInputs, d: pd.Series):
-    """The district's plan sites (illustrative ones dashed), as a matplotlib figure in EPSG:4551."""
+def overview_figure(shared: SharedInputs, d: pd.Series, page: static.PageSpec | None = None):
+    """The district's plan sites (illustrative ones dashed) on a printed page in the metric CRS."""
     title = static.label(f"{d['name']} 规划项目", f"{d.get('name_en', '')} plan sites")
-    fig, ax = static.new_map(title)
+    fig, ax = static.new_map(title, crs=shared.onemap.working_crs, page=page)
     handles = _context(ax, shared, d)
-    for _, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
+    for lid, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
         if ill and "illustrative" not in style["label"]:
-            style = {**style, "label": style["label"] + " (illustrative)"}
-        h = static.plot_layer(ax, gdf, style, illustrative=ill, zorder=3)
+            style = {**style, "label": style["label"] + " (示意 illustrative)"}
+        h = static.plot_layer(ax, gdf, style, illustrative=ill, zorder=3, source=shared.onemap.catalog_row(lid))
         if h is not None:
             handles.append(h)
     static.finish(ax, handles)
     return fig
 
 
-def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str):
+def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: static.PageSpec | None = None):
     """Residential land covered / not covered (gaps) for one preset, with the facilities."""
     res = shared.coverage[preset]
     adcode = str(d["adcode"])
@@ -194,7 +175,8 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str):
     row = res.districts[res.districts["adcode"].astype(str) == adcode]
     share = f"{row['area_share'].iloc[0]:.0%}" if len(row) else "n/a"
     fig, ax = static.new_map(static.label(f"{d['name']} {p.title_zh}", f"{d.get('name_en', '')}: {p.title_en}")
-                             + f"\n{res.params['method']} {res.params['within']} · residential land covered {share}")
+                             + f"\n{res.params['method']} {res.params['within']} · residential land covered {share}",
+                             crs=shared.onemap.working_crs, page=page)
     handles = _context(ax, shared, d)
     feats = res.features[res.features["adcode"].astype(str) == adcode]
     gaps = res.gaps[res.gaps["district"] == d["name"]]
@@ -208,8 +190,9 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str):
         h = static.plot_layer(ax, gdf, style, zorder=2)
         if h is not None:
             handles.append(h)
-    area = shared.districts[shared.districts["adcode"].astype(str) == adcode].to_crs(4551).buffer(1000)
-    fac = res.facilities.to_crs(4551).clip(area)
+    crs = shared.onemap.working_crs
+    area = shared.districts[shared.districts["adcode"].astype(str) == adcode].to_crs(crs).buffer(1000)
+    fac = res.facilities.to_crs(crs).clip(area)
     h = static.plot_layer(ax, fac, {"color": "#000000", "radius": 3, "label": static.label("设施", "Facilities")}, zorder=4)
     if h is not None:
         handles.append(h)
@@ -227,7 +210,7 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
     """Self-contained HTML (images inlined) from ``templates/district.html.j2``; every value escaped."""
     d = rep.district
     share = d.get("extract_share")
-    cov_view = rep.coverage[["preset", "scenario", "network", "title_en", "method", "within", "population", "population_share",
+    cov_view = rep.coverage[["preset", "title_en", "method", "within", "population", "population_share",
                              "residential_area_m2", "area_share", "features_covered", "features",
                              "meets_target"]]
     summary = [
@@ -248,7 +231,7 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
 
 def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,
                           formats: tuple[str, ...] = ("html", "xlsx"), overwrite: bool = False,
-                          maps: bool = True) -> DistrictReport:
+                          maps: bool = True, page: static.PageSpec | None = None) -> DistrictReport:
     """Write the report of district ``name`` into ``out`` (a folder)."""
     from cityplan.maps import district_map, save_map
 
@@ -261,8 +244,8 @@ def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLik
     d = rep.district
     images: list[Path] = []
     if maps:
-        figures = [("map_overview", lambda: overview_figure(shared, d))] + [
-            (f"map_coverage_{pid}", lambda pid=pid: coverage_figure(shared, d, pid)) for pid in shared.coverage]
+        figures = [("map_overview", lambda: overview_figure(shared, d, page))] + [
+            (f"map_coverage_{pid}", lambda pid=pid: coverage_figure(shared, d, pid, page)) for pid in shared.coverage]
         with atomic_path(folder / "maps.pdf", overwrite=True) as tmp, PdfPages(tmp) as pdf:
             for stem, make in figures:
                 png = folder / f"{stem}.png"

@@ -1,67 +1,63 @@
-"""Print-quality static maps with matplotlib in the metric CRS: legend, scale bar, north arrow."""
+"""Print-quality static maps with matplotlib in the metric CRS, laid out on paper (A4/A3) at a true
+numeric scale with a 图框 title block (:mod:`cityplan.report.layout`); Chinese text in the CJK font
+a pip dependency ships (:mod:`cityplan.report.fonts`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patheffects as pe  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
+import shapely  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib_scalebar.scalebar import ScaleBar  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
+from cityplan.report.fonts import cjk_font  # noqa: E402
+from cityplan.report.layout import PageSpec, new_page, save_page, set_scale, title_block  # noqa: E402
+
 logger = logging.getLogger(__name__)
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
-             "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "AR PL UMing CN")
-ATTRIBUTION = "© OpenStreetMap contributors (ODbL); census: NBS 2020; cityplan"
-
-
-def cjk_font() -> str | None:
-    """A CJK-capable font installed on this machine, if any (labels fall back to English)."""
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((f for f in CJK_FONTS if f in names), None)
+__all__ = ["MAJOR_ROAD_CLASSES", "PageSpec", "cjk_font", "finish", "label", "label_areas", "label_lines",
+           "new_map", "plot_layer", "save"]
+#: OSM ``highway`` classes labelled as major roads
+MAJOR_ROAD_CLASSES = ("motorway", "trunk", "primary")
+_HALO = [pe.withStroke(linewidth=2, foreground="white")]
 
 
 def label(zh: str, en: str) -> str:
-    """Bilingual label when a CJK font exists, English otherwise (no tofu boxes in print)."""
-    return f"{zh} {en}" if cjk_font() else en
+    """Bilingual label when a CJK font exists (the shipped one does), English otherwise (no tofu)."""
+    return f"{zh} {en}".strip() if cjk_font() else en
 
 
-def new_map(title: str, *, crs: CRS, figsize=(8.27, 8.27)):
-    """A figure with one axis in the metric ``crs`` (the one map's working CRS); title, date, attribution."""
-    font = cjk_font()
-    if font:
-        plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
-    fig, ax = plt.subplots(figsize=figsize)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.set_title(title, fontsize=13, loc="left")
-    code = crs.to_epsg()
-    fig.text(0.01, 0.01, f"{dt.date.today().isoformat()} · {f'EPSG:{code}' if code else crs.name} · {ATTRIBUTION}",
-             fontsize=7, color="#555555")
-    ax.cityplan_crs = crs  # plot_layer projects into the axis' CRS
-    return fig, ax
+def new_map(title: str, *, crs: CRS, page: PageSpec | None = None, subtitle: str = ""):
+    """A page (default A4 portrait, scale auto, 300 dpi) with a data frame in the metric ``crs``."""
+    return new_page(title, crs=crs, spec=page or PageSpec(), subtitle=subtitle)
 
 
-def finish(ax, handles: list) -> None:
-    """Legend, scale bar (metres: the axis is metric) and north arrow."""
-    ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
-    ax.add_artist(ScaleBar(1.0, units="m", location="lower right", length_fraction=0.25, box_alpha=0.8))
-    ax.annotate("N", xy=(0.95, 0.96), xytext=(0.95, 0.86), xycoords="axes fraction", ha="center",
-                va="center", fontsize=12, fontweight="bold", gid="north_arrow",
-                arrowprops={"facecolor": "black", "width": 4, "headwidth": 12, "headlength": 10})
+def finish(ax, handles: list, bounds: tuple[float, float, float, float] | None = None) -> int:
+    """Set the true scale for ``bounds`` (default: the axis' limits) and draw the title block with
+    the legend outside the frame; returns the scale denominator."""
+    n = set_scale(ax, bounds)
+    title_block(ax, handles)
+    return n
 
 
-def plot_layer(ax, gdf: gpd.GeoDataFrame, style: dict, *, illustrative: bool = False, zorder: int = 2):
-    """Draw one layer (metric CRS) and return its legend handle."""
+def plot_layer(ax, gdf: gpd.GeoDataFrame, style: dict, *, illustrative: bool = False, zorder: int = 2,
+               source: Mapping[str, Any] | None = None):
+    """Draw one layer (metric CRS) and return its legend handle; ``source`` (a catalog row) is
+    credited in the title block."""
+    page = getattr(ax, "cityplan_page", None)
     if gdf.empty:
         return None
+    if page is not None:
+        page.add_source(dict(source) if source is not None else None)
+        page.illustrative |= bool(illustrative)
     g = gdf.to_crs(ax.cityplan_crs)
     color = style.get("color", "#3366cc")
     fill = style.get("fill", color)
@@ -78,9 +74,60 @@ def plot_layer(ax, gdf: gpd.GeoDataFrame, style: dict, *, illustrative: bool = F
     return Patch(facecolor=fill if fill else "none", edgecolor=color, linestyle=ls, label=style["label"])
 
 
-def save(fig, png, pdf_pages=None, dpi: int = 150) -> None:
-    """Write the PNG (and a page of the district PDF)."""
-    fig.savefig(png, dpi=dpi, bbox_inches="tight", format="png")
+def label_areas(ax, gdf: gpd.GeoDataFrame, column: str = "name", *, size: float = 6.5,
+                color: str = "#444444") -> int:
+    """Name each polygon at its representative point (e.g. sub-districts); returns labels drawn."""
+    if gdf.empty or column not in gdf.columns:
+        return 0
+    g = gdf.to_crs(ax.cityplan_crs)
+    n = 0
+    for name, geom in zip(g[column], g.geometry, strict=True):
+        if not isinstance(name, str) or not name or geom is None or geom.is_empty:
+            continue
+        p = geom.representative_point()
+        ax.text(p.x, p.y, name, fontsize=size, color=color, ha="center", va="center", zorder=8,
+                path_effects=_HALO, clip_on=True, gid="area_label")
+        n += 1
+    return n
+
+
+def label_lines(ax, gdf: gpd.GeoDataFrame, column: str = "name", *, size: float = 5.5,
+                min_length_m: float = 400.0) -> int:
+    """Name each named line once (e.g. major roads), along its longest merged piece."""
+    if gdf.empty or column not in gdf.columns:
+        return 0
+    g = gdf[gdf[column].apply(lambda v: isinstance(v, str) and bool(v))].to_crs(ax.cityplan_crs)
+    n = 0
+    for name, part in g.groupby(column):
+        merged = shapely.line_merge(shapely.union_all(part.geometry.to_numpy()))
+        pieces = [p for p in shapely.get_parts(merged) if p.geom_type == "LineString"]
+        if not pieces:
+            continue
+        line = max(pieces, key=lambda p: p.length)
+        if line.length < min_length_m:
+            continue
+        mid = line.interpolate(0.5, normalized=True)
+        a, b = line.interpolate(0.45, normalized=True), line.interpolate(0.55, normalized=True)
+        angle = _angle(a, b)
+        ax.text(mid.x, mid.y, str(name), fontsize=size, rotation=angle, rotation_mode="anchor", ha="center",
+                va="center", color="#222222", zorder=8, path_effects=_HALO, clip_on=True, gid="road_label")
+        n += 1
+    return n
+
+
+def _angle(a, b) -> float:
+    import math
+
+    deg = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
+    return deg - 180 if deg > 90 else deg + 180 if deg < -90 else deg
+
+
+def save(fig, png, pdf_pages=None, dpi: int | None = None) -> None:
+    """Write the page (PNG at the page's dpi, and a page of a PDF) at exact paper size."""
+    if getattr(fig, "cityplan_page", None) is not None:
+        save_page(fig, png, pdf_pages)
+        return
+    fig.savefig(png, dpi=dpi or 150, bbox_inches="tight", format="png")
     if pdf_pages is not None:
         pdf_pages.savefig(fig, bbox_inches="tight")
     plt.close(fig)

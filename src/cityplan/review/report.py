@@ -6,18 +6,47 @@ import html
 
 import pandas as pd
 
+from cityplan.onemap import OneMap
 from cityplan.review.check import ReviewReport
 
 VERDICT_TEXT = {"pass": "PASS 通过", "needs_approval": "NEEDS APPROVAL 需审批", "fail": "FAIL 不通过"}
-SHOW = ["feature_name", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha", "share", "length_m",
-        "distance_m", "message"]
+SHOW = ["feature_name", "project_type", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha", "share",
+        "length_m", "distance_m", "features_hit", "illustrative_hit", "message"]
+
+
+def proposal_lines(rep: ReviewReport) -> list[tuple[str, str]]:
+    """(label, value) lines about the proposal itself: area, centroid, CRSs, project types."""
+    s = rep.summary
+    if not s:
+        return []
+    area = (f"{s['area_m2']:,.2f} m² = {s['area_mu']:,.4f} 亩 = {s['area_ha']:,.4f} ha"
+            if s.get("area_m2") else f"no area (line length {s.get('length_m') or 0:,.2f} m or points)")
+    return [("面积 Area", area),
+            ("中心点 Centroid", f"{s['centroid_lon']:.6f}°E {s['centroid_lat']:.6f}°N "
+                                f"({s['working_crs']} x {s['centroid_x']:,.2f} y {s['centroid_y']:,.2f})"),
+            ("坐标系 CRS", f"file {s['input_crs']}; measured in {s['working_crs']}"),
+            ("项目类型 Project type", ", ".join(s.get("project_types", []))),
+            ("要素 Features", str(s["features"]))]
+
+
+def unchecked_lines(rep: ReviewReport) -> list[str]:
+    """One line per rule not checked (statutory ones first)."""
+    rows = sorted(rep.unchecked, key=lambda u: not u["statutory"])
+    return [f"{u['title_zh']} {u['title_en']}{' (statutory 法定)' if u['statutory'] else ''}: {u['reason']}"
+            for u in rows]
 
 
 def to_markdown(rep: ReviewReport) -> str:
     """A Markdown report: verdict, findings table, notes, impact, data version, citations."""
     lines = [f"# One-map review: **{VERDICT_TEXT[rep.verdict]}**", ""]
+    props = proposal_lines(rep)
+    if props:
+        lines += ["## Proposal", *[f"- {md_text(k)}: {md_text(v)}" for k, v in props], ""]
     f = rep.findings[SHOW].copy()
-    lines += [_md_table(f), ""]
+    lines += ["## Findings", _md_table(f), ""]
+    if rep.unchecked:
+        lines += ["## Not checked (no such layer in this one map)", *[f"- {md_text(x)}" for x in unchecked_lines(rep)],
+                  ""]
     if rep.notes:
         lines += ["## Notes", *[f"- {md_text(n)}" for n in rep.notes], ""]
     if rep.impact is not None and len(rep.impact):
@@ -60,8 +89,13 @@ def to_html(rep: ReviewReport, *, map_file: str | None = None) -> str:
         "body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
         "padding:2px 6px}th{background:#eee}.v{padding:6px 12px;color:#fff;display:inline-block}</style></head><body>",
         f"<h1>One-map review <span class='v' style='background:{colour}'>{html.escape(VERDICT_TEXT[rep.verdict])}</span></h1>",
-        table(rep.findings[SHOW]),
+        "<h2>Proposal</h2><ul>" + "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>"
+                                          for k, v in proposal_lines(rep)) + "</ul>",
+        "<h2>Findings</h2>", table(rep.findings[SHOW]),
     ]
+    if rep.unchecked:
+        parts.append("<h2>Not checked (no such layer in this one map)</h2><ul>" + "".join(
+            f"<li>{html.escape(x)}</li>" for x in unchecked_lines(rep)) + "</ul>")
     if map_file:
         parts.append(f"<p><a href='{html.escape(map_file)}'>Review map</a></p>")
     if rep.notes:
@@ -84,7 +118,7 @@ def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline
 
     touched = rep.findings[rep.findings.hit]
     rules = {r.id: r for r in rep.rules}
-    layer_ids = list(dict.fromkeys(lid for rid in touched.rule.unique() for lid in rules[rid].layers))
+    layer_ids = list(dict.fromkeys(lid for rid in touched.rule.unique() for lid in _layer_ids(rules[rid], onemap)))
     recipe = Recipe(path=None, id="review", title_zh="", title_en="",  # type: ignore[arg-type]
                     groups=({"id": "ctx", "title": "约束 Constraints touched"},),
                     layers=tuple(RecipeLayer(layer=lid, group="ctx") for lid in layer_ids))
@@ -103,10 +137,33 @@ def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline
                                                           "weight": 2}, fields=["rule", "feature"],
                                    labels=labels, source="cityplan review"))
     panel = {"title": f"Review: {VERDICT_TEXT[rep.verdict]}",
-             "sections": [{"title": "Findings", "columns": ["feature", "rule", "severity", "area m²"],
-                           "rows": [[r.feature_name, r.rule, r.severity, r.area_m2] for r in touched.itertuples()]}],
+             "sections": [{"title": "Findings", "columns": ["feature", "rule", "severity", "area m²", "overlaps"],
+                           "rows": [[r.feature_name, r.rule, r.severity, r.area_m2, r.features_hit]
+                                    for r in touched.itertuples()]}],
              "notes": rep.notes + [f"one map built {rep.data_version.get('onemap_built_at', '?')}"]}
     return compose(views, title=f"One-map review {VERDICT_TEXT[rep.verdict]}",
                    groups=[{"id": "review", "title": "审查 Review"}, {"id": "ctx", "title": "约束 Constraints"}],
-                   basemap=basemap, offline=offline, panel=panel,
+                   basemap=basemap, offline=offline, panel=panel, fit_bounds=_focus(rep),
                    attributions=_attributions(onemap, views))
+
+
+def _layer_ids(rule, onemap) -> list[str]:
+    """The one map's layers behind a rule (its ``layers``, or those with its ``role``)."""
+    from cityplan.review.constraints import rule_layers
+
+    return rule_layers(rule, OneMap.coerce(onemap))[0]
+
+
+def _focus(rep: ReviewReport, pad_m: float = 150.0) -> tuple[float, float, float, float]:
+    """The proposal's lon/lat box with a margin: the review map opens zoomed to it."""
+    from cityplan.crs import working_crs
+
+    prop = rep.proposal
+    metric = prop.to_crs(working_crs(prop))
+    x0, y0, x1, y1 = metric.total_bounds
+    pad = max(pad_m, 0.15 * max(x1 - x0, y1 - y0))
+    import geopandas as gpd
+
+    corners = gpd.GeoSeries.from_xy([x0 - pad, x1 + pad], [y0 - pad, y1 + pad], crs=metric.crs).to_crs(4326)
+    b = corners.total_bounds
+    return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
