@@ -80,3 +80,28 @@ def test_layers_list_and_inspect(data):
     r = run("layers", "inspect", str(data / "osm_central_harbin_2024/harbin_central_2024-04.osm.pbf"),
             "--layer", "multipolygons", "--format", "json")
     assert r.exit_code == 0 and '"driver": "OSM"' in r.stdout
+
+
+def test_terminal_table_never_splits_a_number(monkeypatch):
+    """On an 80-column terminal numbers stay whole; columns that do not fit are named, not mangled."""
+    import re
+
+    import pandas as pd
+    from rich.console import Console
+
+    from cityplan.cli import _common
+
+    con = Console(width=80, record=True, force_terminal=True)
+    monkeypatch.setattr(_common, "console", con)
+    df = pd.DataFrame({"scenario": ["existing", "difference"], "district": ["道里区", "(all)"],
+                       "population_covered": [4491998.0, 9998.0], "residential_area_m2": [76228212.0, 1.0],
+                       "area_share": [0.048, 0.5], "features_covered": [99, 3], "not_snapped": [4, 0],
+                       "extract_share": [0.31, 0.5], "meets_target": [False, True]})
+    _common.print_table(df, title="t")
+    text = con.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    for n in ("4,491,998", "76,228,212", "9,998"):
+        assert n in text  # on one line, whole
+    shown = [c for c in df.columns if c.split("_")[0] in text]
+    assert "not shown at this width" in text or len(shown) == len(df.columns)
+    assert not re.search(r"\\d,\\d{0,2}\\s*$", text, re.M)

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import pandas as pd
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -90,24 +91,31 @@ def print_table(df: pd.DataFrame, *, title: str | None = None, fmt: str = "table
                                     ensure_ascii=False, indent=1) + "\n")
         return
     cells = [[_fmt(v) for v in row] for row in df.itertuples(index=False, name=None)]
-    table = Table(title=title, caption=caption, show_lines=False)
+    widths = []
     for j, col in enumerate(df.columns):
+        longest = max([cell_len(r[j]) for r in cells] + [1])
+        word = max([cell_len(w) for w in str(col).split()] + [1])
         numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
-        if numeric:  # a number is never split across lines: its column is as wide as its widest value
-            width = max([len(r[j]) for r in cells] + [1])
-            table.add_column(str(col), justify="right", no_wrap=True, min_width=width, overflow="ignore")
-        else:
-            table.add_column(str(col), justify="left", overflow="fold")
+        # a number is never split: its column is as wide as its widest value; text may fold
+        widths.append((numeric, max(longest, min(word, 10)) if numeric else min(max(longest, min(word, 12)), 12)))
+    keep = len(df.columns)
+    if console.is_terminal or console.width:
+        total = 1
+        for j, (_, w) in enumerate(widths):
+            total += w + 3
+            if total > console.width and j > 0:
+                keep = j
+                break
+    table = Table(title=title, caption=caption, show_lines=False)
+    for j, col in enumerate(df.columns[:keep]):
+        numeric, w = widths[j]
+        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold", min_width=w)
     for row in cells:
-        table.add_row(*row)
-    if console.is_terminal and table.columns and console.width < _min_width(table):
-        console.print("[dim](table wider than the terminal: some columns are cut; use --format csv or json "
-                      "for every column)[/]")
+        table.add_row(*row[:keep])
     console.print(table)
-
-
-def _min_width(table: Table) -> int:
-    return sum((c.min_width or 4) + 3 for c in table.columns)
+    if keep < len(df.columns):
+        console.print(f"[dim]({len(df.columns) - keep} more column(s) not shown at this width: "
+                      f"{', '.join(map(str, df.columns[keep:]))}; widen the terminal or use --format csv|json)[/]")
 
 
 def _fmt(v: object) -> str:

@@ -74,9 +74,9 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
                                     overwrite=True))
         bar.update(task, advance=1)
     p = res.params
-    cols = ["scenario", "district", "population", "population_covered", "population_share", "residential_area_m2",
-            "residential_area_covered_m2", "area_share", "features", "features_covered",
-            "not_snapped_or_unreachable", "extract_share"] + [c for c in ("meets_target",) if c in res.districts.columns]
+    # the terminal shows the figures a district office reads; per_district.csv/.xlsx have every column
+    cols = ["scenario", "district", "population", "population_covered", "population_share", "area_share",
+            "features_covered", "not_snapped_or_unreachable"] + [c for c in ("meets_target",) if c in res.districts.columns]
     speed = f" at {p['speed_kmh']} km/h" if p.get("speed_kmh") else ""
     season = f" ({p['season']} speeds)" if p.get("season") else ""
     caption = (f"method {p['method']} within {p['within']}{speed}{season}; facilities {', '.join(p['facilities'])} "
@@ -85,7 +85,10 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
     table = res.by_scenario
     if "network" in table.columns:
         table = table[table["network"] == "full"]
-    print_table(table[cols], title=f"Coverage {name} by district: existing / planned / difference", caption=caption)
+    view = table[cols].rename(columns={"population": "population (est.)", "population_covered": "covered (est.)",
+                                       "population_share": "pop. share", "features_covered": "compounds covered",
+                                       "not_snapped_or_unreachable": "not routable"})
+    print_table(view, title=f"Coverage {name} by district: existing / planned / difference", caption=caption)
     if res.network_effect is not None:
         eff = res.network_effect
         print_table(eff, title=f"Residents within {p['within']} by transit, with and without {eff['without'].iloc[0]}",
