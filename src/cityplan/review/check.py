@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ def review_proposal(
             unchecked.append({"rule": rule.id, "title_zh": rule.title_zh, "title_en": rule.title_en,
                               "role": rule.role, "statutory": rule.statutory, "reason": why})
             continue
-        c = build_constraint(rule, layer_ids, om, cache)
+        c = _constraint(rule, layer_ids, om, cache)
         for (_, f), fam in zip(work.iterrows(), fams, strict=True):
             rows.append(_finding(rule, f, fam, c, overlaps))
     findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
@@ -137,6 +138,26 @@ def review_proposal(
     return ReviewReport(verdict=verdict, findings=findings, proposal=prop.to_crs(STORAGE_CRS), overlaps=ov,
                         notes=notes, data_version=version, rules=rules, unchecked=unchecked,
                         summary=proposal_summary(prop, work, input_crs=input_crs))
+
+
+#: prepared constraints (union, tree, labels) per one map build and rule: reviews reuse them
+_CONSTRAINTS: dict[tuple, Constraint] = {}
+_CONSTRAINTS_LOCK = threading.Lock()
+
+
+def _constraint(rule: Rule, layer_ids: list[str], om: OneMap, cache: dict[str, gpd.GeoDataFrame]) -> Constraint:
+    """``build_constraint`` once per build of ``om`` and rule (same layers, filter and labels)."""
+    stamp = om.build_stamp
+    key = (om.label, stamp, rule.id, tuple(layer_ids), repr(sorted(rule.where.items())), rule.label_fields)
+    with _CONSTRAINTS_LOCK:
+        hit = _CONSTRAINTS.get(key)
+    if hit is None:
+        hit = build_constraint(rule, layer_ids, om, cache)
+        with _CONSTRAINTS_LOCK:
+            for k in [k for k in _CONSTRAINTS if k[0] == om.label and k[1] != stamp]:
+                del _CONSTRAINTS[k]  # an older build of this one map
+            _CONSTRAINTS[key] = hit
+    return hit
 
 
 def _finding(rule: Rule, f: pd.Series, fam: str, c: Constraint, overlaps: list) -> dict[str, Any]:
