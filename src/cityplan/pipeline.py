@@ -73,9 +73,10 @@ def run_all(*, data: str | os.PathLike[str] | None = None, overwrite: bool = Fal
                                         overwrite=overwrite)
     note("maps")
     maps_dir = project_root() / "maps" / "build"
-    jobs = [("onemap-offline", lambda: onemap_map(om, offline=True))]
-    jobs += [(f"task-{t}", lambda t=t: task_map(t, om, offline=True)) for t in spec.task_maps]
-    jobs += [(f"district-{d}", lambda d=d: district_map(d, om, offline=True)) for d in spec.district_maps]
+    bm = _basemap(spec)
+    jobs = [("onemap-offline", lambda: onemap_map(om, offline=True, basemap=bm))]
+    jobs += [(f"task-{t}", lambda t=t: task_map(t, om, offline=True, basemap=bm)) for t in spec.task_maps]
+    jobs += [(f"district-{d}", lambda d=d: district_map(d, om, offline=True, basemap=bm)) for d in spec.district_maps]
     for name, make in jobs:
         res.outputs.append(save_map(make(), maps_dir / f"{name}.html", overwrite=overwrite))
     for preset in spec.coverage_presets:
@@ -84,13 +85,24 @@ def run_all(*, data: str | os.PathLike[str] | None = None, overwrite: bool = Fal
         res.coverage[preset] = cov
         folder = root / f"coverage-{preset}"
         res.outputs += write_coverage(cov, folder, overwrite=overwrite)
-        res.outputs.append(save_map(coverage_map(cov, om, offline=True), folder / "coverage_map.html",
+        res.outputs.append(save_map(coverage_map(cov, om, offline=True, basemap=bm), folder / "coverage_map.html",
                                     overwrite=True))
     if spec.proposals:
         for p in sorted((project_root() / spec.proposals).glob("*.geojson")):
             note(f"review {p.stem}")
             res.reviews[p.stem] = review_file(p, onemap=om)
     return res
+
+
+def _basemap(spec):
+    """The main job's tiles: the configured intranet server, else ``basemap`` (default none: offline maps
+    never point at public tiles)."""
+    from cityplan.maps.basemaps import custom_basemap
+
+    if spec.tiles is not None:
+        return custom_basemap(spec.tiles.url, attribution=spec.tiles.attribution, max_zoom=spec.tiles.max_zoom,
+                              gcj02=spec.basemap == "gaode")
+    return spec.basemap
 
 
 def _check_data_dir(om, data) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,34 @@ from cityplan.cli._common import note
 BASEMAPS = ("osm", "tianditu", "gaode", "none")  # cityplan.maps.basemaps.BASEMAPS
 
 
+def _with_tiles(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ``--basemap`` + ``--tiles*`` into the command's ``basemap`` (a name, or the office's tile server)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, tiles: str | None, tiles_attribution: str | None, tiles_max_zoom: int | None,
+                **kwargs: Any) -> Any:
+        if tiles:
+            from cityplan.maps.basemaps import custom_basemap
+
+            kwargs["basemap"] = custom_basemap(tiles, attribution=tiles_attribution, max_zoom=tiles_max_zoom,
+                                               gcj02=kwargs["basemap"] == "gaode")
+        elif tiles_attribution or tiles_max_zoom is not None:
+            raise click.UsageError("--tiles-attribution and --tiles-max-zoom need --tiles URL")
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def _name(basemap: Any) -> str:
+    return basemap if isinstance(basemap, str) else basemap.name
+
+
 def _map_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = _with_tiles(f)
+    f = click.option("--tiles-max-zoom", type=click.IntRange(0, 24), help="Highest zoom level of --tiles (default 18).")(f)
+    f = click.option("--tiles-attribution", help="Credit line of --tiles, e.g. '© 哈尔滨市自然资源和规划局'.")(f)
+    f = click.option("--tiles", help="The office's own XYZ tile server, e.g. http://tiles.intranet/{z}/{x}/{y}.png "
+                     "(overrides --basemap; with --basemap gaode the tiles are taken as GCJ-02).")(f)
     f = click.option("--overwrite", is_flag=True, help="Replace an existing output.")(f)
     f = click.option("--out", type=click.Path(dir_okay=False), help="Output HTML (default maps/build/NAME.html).")(f)
     f = click.option("--offline", is_flag=True, help="Self-contained HTML: Leaflet and all assets inlined, no CDN.")(f)
@@ -50,7 +78,7 @@ def onemap_cmd(onemap: str | None, recipe: str, basemap: str, offline: bool, out
     from cityplan.maps import onemap_map
 
     _write(onemap_map(onemap, recipe=recipe, basemap=basemap, offline=offline), out,
-           f"onemap-{basemap}", overwrite)
+           f"onemap-{_name(basemap)}", overwrite)
 
 
 @map_.command("task")

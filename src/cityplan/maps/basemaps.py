@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from dataclasses import dataclass
 
 import xyzservices.providers as xyz
@@ -27,8 +29,41 @@ class Basemap:
     max_zoom: int = 19
 
 
-def get_basemap(name: str) -> Basemap:
-    """Resolve ``osm``, ``tianditu`` (needs ``$CITYPLAN_TIANDITU_KEY``), ``gaode`` or ``none``."""
+def custom_basemap(url: str, *, attribution: str | None = None, max_zoom: int | None = None,
+                   gcj02: bool = False) -> Basemap:
+    """The office's own XYZ tile server (``--tiles URL``), e.g. ``http://tiles.intranet/{z}/{x}/{y}.png``.
+
+    Parameters
+    ----------
+    url : str
+        Tile URL template with ``{z}``, ``{x}`` and ``{y}`` (``{s}`` for subdomains a, b, c).
+    attribution : str, optional
+        Plain text credit of the tiles (escaped; shown in the attribution line).
+    max_zoom : int, optional
+        Highest zoom the server has (default 18).
+    gcj02 : bool
+        The tiles are drawn in GCJ-02 (Amap-style): overlays are shifted for display.
+    """
+    missing = [k for k in ("{z}", "{x}", "{y}") if k not in url]
+    if missing or not re.match(r"^(https?:)?//|^/|^file:", url):
+        msg = (f"--tiles {url!r}: not an XYZ tile URL template (missing {', '.join(missing) or 'http(s)://'}); "
+               "give e.g. http://tiles.intranet/{z}/{x}/{y}.png")
+        raise BasemapError(msg)
+    if max_zoom is not None and not 0 <= max_zoom <= 24:
+        msg = f"--tiles-max-zoom {max_zoom}: out of range; give a zoom level from 0 to 24 (typically 18)"
+        raise BasemapError(msg)
+    attr = html.escape(attribution.strip()) if attribution and attribution.strip() else "tiles: " + html.escape(
+        re.sub(r"^(https?:)?//", "", url).split("/")[0])
+    return Basemap("custom", ((url, attr, "abc"),), gcj02=gcj02, max_zoom=max_zoom or 18)
+
+
+def get_basemap(name: str | Basemap) -> Basemap:
+    """Resolve ``osm``, ``tianditu`` (needs ``$CITYPLAN_TIANDITU_KEY``), ``gaode`` or ``none``.
+
+    A :class:`Basemap` (e.g. from :func:`custom_basemap`) is returned as it is.
+    """
+    if isinstance(name, Basemap):
+        return name
     if name == "none":
         return Basemap("none", ())
     if name == "osm":

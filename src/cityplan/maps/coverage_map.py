@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-import branca.colormap as bcm
 import numpy as np
 
 from cityplan.maps.payload import LayerView
 from cityplan.maps.recipes import load_labels
-from cityplan.maps.render import MapResult, compose, source_credits
+from cityplan.maps.render import GAP_STYLE, MapResult, compose, share_classes, share_color, source_credits
 from cityplan.onemap import OneMap
 
+METHOD_NAMES = {"euclid": ("直线距离", "straight-line radius"), "walk": ("步行", "walking"),
+                "bike": ("骑行", "cycling"), "drive": ("驾车", "driving"), "transit": ("公交+步行", "transit + walking")}
 
-def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = True) -> MapResult:
-    """Map a :class:`~cityplan.coverage.CoverageResult`."""
+
+def reach_title(method: str, within: str) -> str:
+    """The service-area layer named by its method: a straight-line radius is not a reachable area."""
+    zh, en = METHOD_NAMES.get(method, (method, method))
+    if method == "euclid":
+        return f"{zh} {within} 缓冲区 Straight-line radius {within} (not a route)"
+    return f"{zh} {within} 可达范围 Reachable by {en} within {within} (road network)"
+
+
+def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> MapResult:
+    """Map a :class:`~cityplan.coverage.CoverageResult` (polygon or point demand).
+
+    Colours are colour-blind safe: the covered share in blues, the gaps in orange, newly
+    covered demand and planned sites in purple. With point demand (compounds as points)
+    the gaps are the demand points not covered.
+    """
     labels = {**load_labels(), "area_share": "住宅用地覆盖率 area share",
               "population_share": "人口覆盖率 population share", "distance_m": "距离 distance (m)",
               "time_min": "时间 time (min)", "nearest_facility": "最近设施 nearest",
@@ -23,28 +38,33 @@ def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = Tru
     districts = onemap.layer_for("districts")
     per = res.districts.set_index("adcode")
     metric = res.params.get("target_metric") or "area_share"
+    if metric == "area_share" and not np.isfinite(per["area_share"].astype(float)).any():
+        metric = "population_share"  # point demand has no residential land area
     d = districts.assign(area_share=districts["adcode"].astype(str).map(per["area_share"]),
                          population_share=districts["adcode"].astype(str).map(per["population_share"]))
-    cmap = bcm.LinearColormap(["#d7191c", "#fdae61", "#a6d96a", "#1a9641"], vmin=0, vmax=1).to_step(5)
-    d["_color"] = [cmap(v)[:7] if v == v else "#cccccc" for v in d[metric]]
-    idx = cmap.index
-    stops = [[f"{idx[i]:.0%}–{idx[i + 1]:.0%}", cmap(idx[i])[:7]] for i in range(len(idx) - 1)]
+    d["_color"] = [share_color(v) for v in d[metric].astype(float)]
+    _, stops = share_classes()
     title = res.params.get("preset") or f"{res.params['method']} {res.params['within']}"
     feats = res.features[res.features.geometry.notna()]
+    points = len(feats) > 0 and feats.geom_type.isin(["Point", "MultiPoint"]).all()
+    gaps, gap_fields = res.gaps, ["district", "gap_area_m2", "population_uncovered"]
+    if points:  # no land to cut: the gaps are the demand points left uncovered
+        gaps = feats[~feats["covered"].astype(bool)]
+        gap_fields = ["district", "population", "nearest_facility", "distance_m", "time_min", "status"]
     tag = f" ({res.scenario})" if getattr(res, "scenario", None) else ""
     views = [
         LayerView(id="coverage_districts", title=f"区县覆盖率 District {metric}{tag}", gdf=d, group="cov",
                   style={"color": "#333333", "weight": 2, "fillOpacity": 0.45}, color_column="_color",
                   fields=["name_en", "area_share", "population_share"], labels=labels,
                   source="cityplan coverage"),
-        LayerView(id="coverage_isochrone", title=f"服务范围 Reachable within {res.params['within']}{tag}",
-                  gdf=res.isochrones, group="cov", style={"color": "#2c7fb8", "fill": "#7fcdbb",
-                  "fillOpacity": 0.25, "weight": 1}, fields=["method", "within", "area_m2"], labels=labels,
-                  source="cityplan coverage", simplify_m=1.0),
-        LayerView(id="coverage_gaps", title=f"未覆盖居住用地 Residential land not covered{tag}", gdf=res.gaps,
-                  group="cov", style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6,
-                  "weight": 1}, fields=["district", "gap_area_m2", "population_uncovered"], labels=labels,
-                  source="cityplan coverage"),
+        LayerView(id="coverage_isochrone", title=reach_title(res.params["method"], res.params["within"]) + tag,
+                  gdf=res.isochrones, group="cov", style={"color": "#252525", "fill": "#ffffff",
+                  "fillOpacity": 0.2, "weight": 1.5, "dash": "6 4"}, fields=["method", "within", "area_m2"],
+                  labels=labels, source="cityplan coverage", simplify_m=1.0),
+        LayerView(id="coverage_gaps", title=(f"未覆盖居住点 Demand points not covered{tag}" if points else
+                                             f"未覆盖居住用地 Residential land not covered{tag}"), gdf=gaps,
+                  group="cov", style={**GAP_STYLE, "radius": 5} if points else GAP_STYLE, fields=gap_fields,
+                  labels=labels, source="cityplan coverage"),
         LayerView(id="coverage_demand", title="居住用地 Demand (residential)", gdf=feats, group="cov",
                   show=False, style={"color": "#666666", "fill": "#bbbbbb", "weight": 1},
                   fields=["district", "population", "nearest_facility", "distance_m", "time_min",
@@ -57,18 +77,18 @@ def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = Tru
     fields = ["facility_layer", "facility_ref", "is_illustrative", "reachable"]
     src = ", ".join(res.params.get("facilities", []))
     views.append(LayerView(id="coverage_facilities", title="现有设施 Existing facilities (real)", gdf=existing,
-                           group="cov", style={"color": "#1a1a1a", "fill": "#ffff33", "radius": 7, "weight": 2},
+                           group="cov", style={"color": "#1a1a1a", "fill": "#ffffff", "radius": 7, "weight": 2.5},
                            fields=[*fields, "scenario"], labels=labels, source=src))
     if len(planned):
         planned = planned.assign(illustrative=planned["is_illustrative"].astype(bool))
         views.append(LayerView(id="coverage_facilities_planned", title="规划设施 Planned facilities (dashed = illustrative 示意)",
-                               gdf=planned, group="cov", style={"color": "#6a3d9a", "fill": "#cab2d6", "radius": 5,
+                               gdf=planned, group="cov", style={"color": "#5e3c99", "fill": "#b2abd2", "radius": 5,
                                                                 "weight": 2}, fields=[*fields, "scenario"],
                                labels=labels, source=src))
     if "newly_covered" in res.features.columns:
         new = feats[feats["newly_covered"].astype(bool)]
         views.insert(3, LayerView(id="coverage_newly_covered", title="规划后新覆盖 Newly covered by planned sites",
-                                  gdf=new, group="cov", style={"color": "#1b7837", "fill": "#5aae61",
+                                  gdf=new, group="cov", style={"color": "#5e3c99", "fill": "#b2abd2",
                                                                "fillOpacity": 0.7, "weight": 2},
                                   fields=["district", "population", "nearest_facility", "time_min", "status"],
                                   labels=labels, source="cityplan coverage (planned minus existing)"))
@@ -89,4 +109,5 @@ def coverage_map(res, onemap=None, *, basemap: str = "none", offline: bool = Tru
     return compose(views, title=f"Coverage {title}", groups=[{"id": "cov", "title": "覆盖 Coverage"}],
                    basemap=basemap, offline=offline, panel=panel,
                    extra_legend=[{"title": f"{metric} 覆盖率", "stops": stops}],
-                   attributions=source_credits(onemap, []) + ["© OpenStreetMap contributors"])
+                   attributions=source_credits(onemap, [], [onemap.layer_id_for("districts"),
+                                                            *res.params.get("facilities", [])]))

@@ -39,12 +39,12 @@ class LayerView:
 def _clean(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, float | np.floating):
-        return None if math.isnan(v) else round(float(v), 3)
-    if isinstance(v, np.integer):
-        return int(v)
     if isinstance(v, np.bool_ | bool):
         return bool(v)
+    if isinstance(v, float | np.floating):  # JSON has no NaN or infinity
+        return round(float(v), 3) if math.isfinite(v) else None
+    if isinstance(v, int | np.integer):
+        return int(v)
     if isinstance(v, str):
         return v
     if pd.isna(v) if not isinstance(v, list | tuple | dict) else False:

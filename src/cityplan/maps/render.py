@@ -5,17 +5,16 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import branca.colormap as bcm
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from cityplan._errors import LayerNotFoundError
 from cityplan.districts import population_text, resolve_district
 from cityplan.io.read import read_vector
 from cityplan.io.write import atomic_path, check_output
@@ -32,6 +31,11 @@ from cityplan.tools.geometry import FAMILIES
 logger = logging.getLogger(__name__)
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+# coverage colours, colour-blind safe (ColorBrewer): covered share light -> dark blue (PuBu),
+# gaps orange (PuOr's orange end), newly covered / planned purple (PuOr's purple end)
+COVERAGE_COLORS = ["#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d"]
+GAP_STYLE = {"color": "#b35806", "fill": "#f1a340", "fillOpacity": 0.75, "weight": 1.5}
+NO_DATA = "#d9d9d9"
 FAMILY_STYLE = {
     "polygon": {"color": "#2b6cb0", "fill": "#90cdf4", "weight": 1},
     "line": {"color": "#c53030", "weight": 2},
@@ -70,8 +74,57 @@ def save_map(result: MapResult, out: str | os.PathLike[str], *, overwrite: bool 
 
 
 # ---------------------------------------------------------------------------- composition
+def _plain(text: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split()).casefold()
+
+
+def dedupe_attributions(items: list[str]) -> list[str]:
+    """Each source credited once: same text (tags and entities aside) or contained in a longer credit.
+
+    ``© OpenStreetMap contributors`` (a layer's credit) and the OSM tiles' linked
+    ``&copy; <a ...>OpenStreetMap</a> contributors`` are one credit (the linked one is kept);
+    ``Aliyun DataV`` goes when ``Aliyun DataV / Amap administrative boundaries`` is there.
+    """
+    plain = [_plain(a) for a in items]
+    keep: dict[str, str] = {}
+    for a, p in zip(items, plain, strict=True):
+        if not p or any(p != q and p in q for q in plain):
+            continue
+        if p not in keep or ("<a " in a and "<a " not in keep[p]):
+            keep[p] = a
+    return list(keep.values())
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinities replaced by ``None`` (JSON has no NaN), recursively."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def share_classes() -> tuple[list[float], list[list[str]]]:
+    """Class breaks 0, 20 %, ..., 100 % and legend stops for a covered share in :data:`COVERAGE_COLORS`."""
+    breaks = [i / len(COVERAGE_COLORS) for i in range(len(COVERAGE_COLORS) + 1)]
+    stops = [[f"{breaks[i]:.0%}–{breaks[i + 1]:.0%}", c] for i, c in enumerate(COVERAGE_COLORS)]
+    return breaks, [*stops, ["no data 无数据", NO_DATA]]
+
+
+def share_color(v: float) -> str:
+    """The :data:`COVERAGE_COLORS` class of a share in [0, 1]; :data:`NO_DATA` for NaN."""
+    if v is None or not np.isfinite(v):
+        return NO_DATA
+    i = min(int(np.floor(float(v) * len(COVERAGE_COLORS))), len(COVERAGE_COLORS) - 1)
+    return COVERAGE_COLORS[max(i, 0)]
+
+
 def compose(
-    views: list[LayerView], *, title: str, groups: list[dict[str, Any]], basemap: str = "osm",
+    views: list[LayerView], *, title: str, groups: list[dict[str, Any]], basemap: str | Basemap = "osm",
     offline: bool = False, minimap: tuple[str, ...] = (), panel: dict[str, Any] | None = None,
     extra_legend: list[dict[str, Any]] | None = None, attributions: list[str] | None = None,
     fit_bounds: tuple[float, float, float, float] | None = None,
@@ -86,8 +139,10 @@ def compose(
         Map title (page title and legend header).
     groups : list of dict
         ``{"id", "title"}`` groups of the layer control; views refer to them by ``group``.
-    basemap : {"osm", "tianditu", "gaode", "none"}
-        Tiles. ``gaode`` tiles are GCJ-02, so overlays are shifted for display.
+    basemap : {"osm", "tianditu", "gaode", "none"} or Basemap
+        Tiles. ``gaode`` tiles are GCJ-02, so overlays are shifted for display; a
+        :class:`~cityplan.maps.basemaps.Basemap` from ``custom_basemap`` for the office's tile server.
+        When tiles fail to load, the page falls back to a neutral background with a notice.
     offline : bool
         Inline Leaflet and every asset: the page needs no network (tiles aside).
     fit_bounds : (minlon, minlat, maxlon, maxlat), optional
@@ -113,15 +168,15 @@ def compose(
     if bounds:
         b = np.array(bounds)
         fit = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
-    attrs = list(dict.fromkeys([html.escape(a) for a in (attributions or [])] +
-                               [a for _, a, _ in bm.tiles]))
+    attrs = dedupe_attributions([a for _, a, _ in bm.tiles] + [html.escape(a) for a in (attributions or [])])
     control_groups = [{"title": g["title"], "layers": [v.id for v in views if v.group == g["id"]]}
                       for g in groups]
-    mini_tiles = {"url": bm.tiles[0][0], "subdomains": bm.tiles[0][2]} if bm.tiles else None
+    mini_tiles = ({"url": bm.tiles[0][0], "subdomains": bm.tiles[0][2], "maxZoom": bm.max_zoom}
+                  if bm.tiles else None)
     m.add_child(Chrome({
         "title": title, "groups": control_groups, "attributions": attrs, "bounds": fit,
         "minimap": [i for i in minimap if i in result.layers], "minimapTiles": mini_tiles,
-        "panel": panel, "extraLegend": extra_legend or [],
+        "panel": finite(panel), "extraLegend": finite(extra_legend or []), "basemap": bm.name,
     }))
     return result
 
@@ -152,9 +207,10 @@ def recipe_views(
     for rl in recipe.layers:
         ids = list(cat.index[cat.role == "plan"]) if rl.plan_layers else [rl.layer]
         for lid in ids:
-            if lid not in cat.index:
-                msg = f"{recipe.path}: layer {lid!r} is not in the one map; rebuild or fix the recipe"
-                raise LayerNotFoundError(msg)
+            if lid not in cat.index:  # a recipe may name layers another city's map lacks
+                logger.warning("%s: layer %r is not in the one map %s; left out of the map",
+                               recipe.path, lid, om.label)
+                continue
             meta = cat.loc[lid]
             gdf = om.layer(lid)
             for col, value in rl.filter.items():
@@ -197,10 +253,10 @@ def recipe_views(
     return views
 
 
-def source_credits(onemap, views: list[LayerView]) -> list[str]:
-    """Distinct source credits of the layers shown, © OpenStreetMap contributors first."""
+def source_credits(onemap, views: list[LayerView], layer_ids: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Distinct source credits of the layers shown (and of ``layer_ids``), © OpenStreetMap contributors first."""
     cat = OneMap.coerce(onemap).catalog.set_index("layer")
-    ids = [v.id.split("__")[0] for v in views]  # "plan_x__completed" credits plan_x
+    ids = [v.id.split("__")[0] for v in views] + list(layer_ids)  # "plan_x__completed" credits plan_x
     parts = [p.strip() for i in ids if i in cat.index for p in str(cat.loc[i, "attribution"]).split(";")]
     out = []
     for p in parts:
@@ -209,7 +265,7 @@ def source_credits(onemap, views: list[LayerView]) -> list[str]:
             p = p[len(OSM_ATTRIBUTION):].strip(" ()")
         if p:
             out.append(p)
-    out = list(dict.fromkeys(out))
+    out = dedupe_attributions(out)
     return sorted(out, key=lambda a: a != OSM_ATTRIBUTION)
 
 
@@ -274,6 +330,8 @@ def _num(v: Any) -> Any:
 def subdistricts_of(onemap, district: pd.Series) -> gpd.GeoDataFrame:
     """The sub-districts (catalog role ``subdistricts``) lying mostly in ``district``."""
     om = OneMap.coerce(onemap)
+    if om.layer_id_for("subdistricts", required=False) is None:
+        return gpd.GeoDataFrame(geometry=[], crs=4326)
     subs = om.layer_for("subdistricts")
     if subs.empty:
         return subs
@@ -281,28 +339,66 @@ def subdistricts_of(onemap, district: pd.Series) -> gpd.GeoDataFrame:
     return subs[where.adcode.astype(str).to_numpy() == str(district["adcode"])].copy()
 
 
+def integer_classes(values: np.ndarray, k: int = 5) -> list[tuple[int, int]]:
+    """At most ``k`` classes of whole numbers ``(lo, hi)`` (inclusive) for counts: 0 alone, then
+    one class per value when few, else quantile breaks rounded up to whole numbers."""
+    v = np.asarray(values, dtype=int)
+    top = int(v.max()) if len(v) else 0
+    classes = [(0, 0)]
+    if top <= 0:
+        return classes
+    if top <= k - 1:
+        return classes + [(i, i) for i in range(1, top + 1)]
+    pos = v[v > 0]
+    qs = np.ceil(np.quantile(pos, np.linspace(0, 1, k)[1:])).astype(int)
+    his = sorted({int(q) for q in qs} | {top})
+    lo = 1
+    for hi in his:
+        if hi >= lo:
+            classes.append((lo, hi))
+            lo = hi + 1
+    return classes
+
+
+COUNT_COLORS = ["#f7f7f7", "#fee391", "#fec44f", "#fe9929", "#d95f0e", "#993404"]  # 0 grey, then YlOrBr
+
+
 def subdistrict_choropleth(onemap, district: pd.Series, views: list[LayerView]) -> tuple[LayerView, dict]:
-    """Sub-districts of ``district`` coloured by the number of plan sites in each."""
+    """Sub-districts of ``district`` coloured by the number of plan sites in each, in whole-number classes.
+
+    The popup breaks each count down by task (``2.3.3 ×4; 4.2.1 ×1``), so mixed site types are
+    not read as one quantity.
+    """
     subs = subdistricts_of(onemap, district)
     plan = [v.gdf for v in views if v.group == "plan" and not v.gdf.empty]
     counts = np.zeros(len(subs), dtype=int)
+    by_task = [""] * len(subs)
     if plan and len(subs):
-        pts = gpd.GeoDataFrame(geometry=pd.concat([g.geometry.representative_point() for g in plan]),
-                               crs=subs.crs)
+        pts = gpd.GeoDataFrame(
+            {"task_id": pd.concat([g["task_id"].astype(str) if "task_id" in g.columns
+                                   else pd.Series("?", index=g.index) for g in plan], ignore_index=True)},
+            geometry=pd.concat([g.geometry.representative_point() for g in plan], ignore_index=True), crs=subs.crs)
         j = gpd.sjoin(pts, subs[["geometry"]], predicate="within")
         counts = j.groupby("index_right").size().reindex(subs.index, fill_value=0).to_numpy()
+        per = j.groupby(["index_right", "task_id"]).size()
+        by_task = ["; ".join(f"{t} ×{n}" for t, n in per.loc[i].items()) if i in per.index.get_level_values(0)
+                   else "" for i in subs.index]
     subs["plan_sites"] = counts
-    vmax = max(int(counts.max()) if len(counts) else 0, 1)
-    cmap = bcm.LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=0, vmax=vmax).to_step(5)
-    subs["_color"] = [cmap(v)[:7] for v in counts]
+    subs["plan_sites_by_task"] = by_task
+    classes = integer_classes(counts, k=len(COUNT_COLORS) - 1)
+    ramp = COUNT_COLORS[1:]
+    picks = np.round(np.linspace(0, len(ramp) - 1, len(classes) - 1)).astype(int) if len(classes) > 2 else [1]
+    colors = [COUNT_COLORS[0]] + [ramp[i] for i in picks][:len(classes) - 1]
+    ci = np.searchsorted([hi for _, hi in classes], counts)
+    subs["_color"] = [colors[i] for i in ci]
     view = LayerView(id="progress_subdistricts", title="街道规划点位数 Plan sites per sub-district", gdf=subs,
                      group="progress", style={"color": "#555555", "weight": 1, "fillOpacity": 0.6},
-                     fields=["name_en", "division_code", "plan_sites"], labels={**load_labels(),
-                     "plan_sites": "规划点位 plan sites"}, source="OSM sub-districts; counts by cityplan",
-                     color_column="_color")
-    idx = cmap.index
-    stops = [[f"{idx[i]:.1f}–{idx[i + 1]:.1f}", cmap(idx[i])[:7]] for i in range(len(idx) - 1)]
-    return view, {"title": "Plan sites per sub-district 街道点位数", "stops": stops}
+                     fields=["name_en", "division_code", "plan_sites", "plan_sites_by_task"],
+                     labels={**load_labels(), "plan_sites": "规划点位(个) plan sites",
+                             "plan_sites_by_task": "按任务 by task"},
+                     source="OSM sub-districts; counts by cityplan", color_column="_color")
+    stops = [[str(lo) if lo == hi else f"{lo}–{hi}", c] for (lo, hi), c in zip(classes, colors, strict=True)]
+    return view, {"title": "规划点位数(个) Plan sites per sub-district (count, all tasks)", "stops": stops}
 
 
 def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[LayerView], dict]:
@@ -314,8 +410,7 @@ def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[Lay
     j = gpd.sjoin(pts, subs[["geometry"]], predicate="within")
     agg = j.groupby("index_right")[["area_m2", "covered_area_m2"]].sum().reindex(subs.index, fill_value=0)
     subs["area_share"] = np.where(agg.area_m2 > 0, agg.covered_area_m2 / agg.area_m2.where(agg.area_m2 > 0, 1), np.nan)
-    cmap = bcm.LinearColormap(["#d7191c", "#fdae61", "#a6d96a", "#1a9641"], vmin=0, vmax=1).to_step(5)
-    subs["_color"] = [cmap(v)[:7] if v == v else "#cccccc" for v in subs["area_share"]]
+    subs["_color"] = [share_color(v) for v in subs["area_share"]]
     preset = coverage.params.get("preset") or coverage.params["within"]
     labels = {**load_labels(), "area_share": "住宅用地覆盖率 area share"}
     gaps = coverage.gaps[coverage.gaps["district"] == district["name"]]
@@ -324,12 +419,10 @@ def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[Lay
                   show=False, style={"color": "#555555", "weight": 1, "fillOpacity": 0.6}, color_column="_color",
                   fields=["name_en", "area_share"], labels=labels, source="cityplan coverage"),
         LayerView(id="coverage_gaps", title=f"未覆盖 Gaps {preset}", gdf=gaps, group="progress", show=False,
-                  style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6, "weight": 1},
-                  fields=["district", "gap_area_m2", "population_uncovered"], labels=labels,
+                  style=GAP_STYLE, fields=["district", "gap_area_m2", "population_uncovered"], labels=labels,
                   source="cityplan coverage"),
     ]
-    idx = cmap.index
-    stops = [[f"{idx[i]:.0%}–{idx[i + 1]:.0%}", cmap(idx[i])[:7]] for i in range(len(idx) - 1)]
+    _, stops = share_classes()
     return views, {"title": f"Residential land covered ({preset}) 覆盖率", "stops": stops}
 
 

@@ -7,8 +7,17 @@ which presets to run, where the sample proposals and progress workbooks are) is 
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from cityplan.schema._base import StrictModel, load_document
+
+
+class RunTiles(StrictModel):
+    """The office's own XYZ tile server for the main job's maps."""
+
+    url: str
+    attribution: str | None = None
+    max_zoom: int | None = None
 
 
 class RunSpec(StrictModel):
@@ -21,6 +30,8 @@ class RunSpec(StrictModel):
     proposals: str | None = None          # folder (relative to the project root) of sample red lines
     progress_examples: str | None = None  # folder of sample progress workbooks to import
     history_charts: tuple[str, ...] = ()  # task ids whose burn-up chart the job writes
+    basemap: Literal["none", "osm", "tianditu", "gaode"] = "none"  # offline maps: no public tiles by default
+    tiles: RunTiles | None = None         # an intranet tile server; overrides basemap
 
 
 def load_run_spec(path: str | os.PathLike[str]) -> RunSpec:

@@ -381,7 +381,7 @@
     map.on("popupclose", function () {
       Object.keys(cp.layers).forEach(function (k) { if (cp.layers[k].layer.highlight >= 0) cp.layers[k].layer.setHighlight(-1); });
     });
-    if (opts.bounds) map.fitBounds(opts.bounds, { animate: false });
+    if (opts.bounds) map.fitBounds(opts.bounds, { animate: false });  // refined by cp.fitClear below
     // layers join the map only now, after the view is set, so each is drawn once
     cp.order.forEach(function (id) {
       var e = cp.layers[id];
@@ -396,7 +396,62 @@
     cp.measure(map);
     if (opts.minimap) cp.minimap(map, opts.minimap, opts.minimapTiles);
     if (opts.panel) cp.panel(map, opts.panel);
+    cp.watchTiles(map);
+    cp.fitClear(map, opts.bounds);
     cp.ready = true;
+  };
+
+  // ------------------------------------------------------------ open on the data, clear of the controls
+  cp.fitClear = function (map, bounds) {
+    if (!bounds) return;
+    var c = map.getContainer(), W = c.clientWidth, H = c.clientHeight;
+    function width(corner) {
+      var w = 0;
+      c.querySelectorAll(".leaflet-" + corner + " > .leaflet-control").forEach(function (e) { w = Math.max(w, e.offsetWidth); });
+      return w ? w + 10 : 0;
+    }
+    var left = Math.max(width("top.leaflet-left"), width("bottom.leaflet-left"));
+    var right = Math.max(width("top.leaflet-right"), width("bottom.leaflet-right"));
+    if (left + right > W * 0.6) {  // a small window: keep at least 40 % of it for the data
+      var k = (W * 0.6) / (left + right);
+      left *= k;
+      right *= k;
+    }
+    map.fitBounds(bounds, { animate: false, paddingTopLeft: [left, 10], paddingBottomRight: [right, 10] });
+  };
+
+  // ------------------------------------------------------------ basemap tiles that do not load
+  cp.tileFailures = 0;
+  cp.tilesLoaded = 0;
+  cp.tilesUnavailable = false;
+  cp.watchTiles = function (map) {
+    var tiles = [];
+    map.eachLayer(function (l) { if (l instanceof L.TileLayer) tiles.push(l); });
+    if (!tiles.length) {
+      map.getContainer().classList.add("cp-no-tiles");
+      return;
+    }
+    function fallback() {
+      if (cp.tilesUnavailable) return;
+      cp.tilesUnavailable = true;
+      [map, cp.minimapMap].forEach(function (m) {
+        if (!m) return;
+        m.getContainer().classList.add("cp-no-tiles");
+        var pane = m.getPane("tilePane");
+        if (pane) pane.style.display = "none";
+      });
+      var n = el("div", "cp-notice", "底图瓦片无法加载 basemap tiles unavailable — neutral background shown");
+      n.setAttribute("role", "status");
+      map.getContainer().appendChild(n);
+    }
+    tiles.forEach(function (t) {
+      t.on("tileload", function () { cp.tilesLoaded++; });
+      t.on("tileerror", function () {
+        cp.tileFailures++;
+        if (cp.tilesLoaded === 0 && cp.tileFailures >= 2) fallback();
+      });
+      t.on("load", function () { if (cp.tilesLoaded === 0 && cp.tileFailures > 0) fallback(); });
+    });
   };
 
   // ------------------------------------------------------------ layer control (grouped)
@@ -469,7 +524,11 @@
       update: function () {
         var box = this._box;
         box.textContent = "";
-        box.appendChild(el("div", "cp-head", "Legend 图例"));
+        var head = el("div", "cp-head", "Legend 图例"), self = this;
+        head.title = "click to fold 点击折叠";
+        head.addEventListener("click", function () { self._folded = !self._folded; self.update(); });
+        box.appendChild(head);
+        if (this._folded) return;
         cp.order.forEach(function (id) {
           var e = cp.layers[id];
           if (e.map !== map || !map.hasLayer(e.layer)) return;
@@ -644,7 +703,10 @@
       attributionControl: false, zoomControl: false, dragging: false, scrollWheelZoom: false,
       doubleClickZoom: false, boxZoom: false, keyboard: false, touchZoom: false,
     });
-    if (tiles) L.tileLayer(tiles.url, { subdomains: tiles.subdomains, maxZoom: 18 }).addTo(mini);
+    if (tiles) {
+      var mt = L.tileLayer(tiles.url, { subdomains: tiles.subdomains, maxZoom: tiles.maxZoom || 18 }).addTo(mini);
+      mt.on("tileerror", function () { if (cp.tilesUnavailable) mini.getPane("tilePane").style.display = "none"; });
+    }
     ids.forEach(function (id) {
       var e = cp.layers[id];
       if (e) mini.addLayer(new CompactLayer(e.data, e.layer.feats));
