@@ -222,6 +222,7 @@ def validate_file(
     path: str | os.PathLike[str], *, role: str, layer: str | None = None, crs: str | None = None,
     encoding: str | None = None, required: tuple[str, ...] = (),
     reference: gpd.GeoDataFrame | None = None, bbox: tuple[float, float, float, float] | None = None,
+    stream: bool | None = None,
 ) -> ValidationReport:
     """Validate a file for use as a layer of ``role``.
 
@@ -229,11 +230,19 @@ def validate_file(
     encoding, missing file), missing columns, null/empty/invalid geometries per
     row, geometry types the role does not allow, features outside ``bbox`` and,
     given a WGS84 ``reference`` layer, GCJ-02 coordinates passed as WGS84.
+
+    ``stream`` checks the geometries record by record with fiona (memory stays flat);
+    by default files of :data:`cityplan.validate_stream.STREAM_BYTES` or more are streamed.
     """
     if role not in ROLES:
         msg = f"unknown role {role!r}; use one of {ROLES}"
         raise SchemaError(msg)
     rep = ValidationReport(source=str(path) + (f" layer {layer!r}" if layer else ""), role=role)
+    from cityplan import validate_stream
+
+    if stream if stream is not None else validate_stream.should_stream(path):
+        return _validate_streamed(rep, path, role=role, layer=layer, crs=crs, required=required,
+                                  reference=reference, bbox=bbox)
     try:
         gdf = read_vector(path, layer=layer, crs=crs, encoding=encoding)
     except CityplanError as exc:
@@ -272,4 +281,49 @@ def validate_file(
         verdict = detect_gcj02(gdf, reference)
         if verdict.is_gcj02:
             rep.findings.append(Finding("error", None, verdict.message()))
+    return rep
+
+
+def _validate_streamed(rep: ValidationReport, path, *, role: str, layer: str | None, crs: str | None,
+                       required: tuple[str, ...], reference: gpd.GeoDataFrame | None,
+                       bbox: tuple[float, float, float, float] | None) -> ValidationReport:
+    """:func:`validate_file` for a large file: geometries streamed with fiona, the rest on a sample."""
+    from itertools import islice
+
+    import fiona
+
+    from cityplan.crs import parse_crs
+    from cityplan.validate_stream import file_crs, stream_geometry_findings
+
+    rules = ROLE_RULES[role]
+    try:
+        with fiona.open(path, layer=layer) as src:
+            rep.features = len(src)
+            columns = list(src.schema["properties"])
+            sample = gpd.GeoDataFrame.from_features(list(islice(src, GCJ_SAMPLES)))
+        own = file_crs(path, layer)
+    except (fiona.errors.FionaError, OSError) as exc:
+        rep.findings.append(Finding("error", None, f"{path}: cannot be read ({exc}); check the file and --layer"))
+        return rep
+    declared = parse_crs(crs) if crs else None
+    if own is None and declared is None:
+        rep.findings.append(Finding("error", None, f"{path}: the file has no CRS; declare it with --crs "
+                                    "(e.g. --crs 4326, --crs 4551, --crs gcj02)"))
+        return rep
+    use = declared.crs if declared is not None and declared.crs is not None else own or CRS.from_epsg(4326)
+    if rep.features == 0:
+        rep.findings.append(Finding("error", None, "the layer has no features"))
+        return rep
+    missing = [c for c in (*rules["required"], *required) if c not in columns]
+    if missing:
+        rep.findings.append(Finding("error", None, f"missing column(s) {missing} required for role "
+                                    f"{role!r}; present: {columns}"))
+    rep.findings += [Finding(*f) for f in stream_geometry_findings(path, families=rules["families"], role=role,
+                                                                   layer=layer, crs=use, bbox=bbox)]
+    declared_gcj = declared is not None and declared.datum in ("gcj02", "bd09")
+    if reference is not None and not declared_gcj and len(sample):
+        sample = sample.set_crs(use, allow_override=True).to_crs(4326)
+        verdict = detect_gcj02(sample[sample.geometry.notna() & ~sample.geometry.is_empty], reference)
+        if verdict.is_gcj02:
+            rep.findings.append(Finding("error", None, verdict.message() + f" (first {len(sample)} features)"))
     return rep
