@@ -103,7 +103,7 @@ def _rule_result(rep: ReviewReport, rule_id: str) -> tuple[str | None, pd.DataFr
     f = rep.findings[rep.findings.rule == rule_id]
     hit = f[f.hit]
     if hit.empty:
-        return None, f
+        return None, hit
     worst = max(hit.severity, key=SEVERITY_RANK.__getitem__)
     return worst, hit
 
@@ -170,12 +170,12 @@ def text_pages(rep: ReviewReport, *, project: str, applicant: str, submitted: st
                + "、".join(u["title_zh"] for u in statutory)
                + " - the one map holds no such layer; obtain them from the planning office before approval.",
                size=8, color="#b2182b")
-    if rep.notes:
+    notes = [n for n in rep.notes if not n.startswith("not checked:")]
+    if notes:
         w.space(2)
         w.text("说明 Notes", size=10)
-        for n in rep.notes:
-            if not n.startswith("not checked:"):
-                w.text(f"- {n}", size=7, indent=3)
+        for n in notes:
+            w.text(f"- {n}", size=7, indent=3)
     w.space(2)
     w.text("数据版本 Data version", size=10)
     for k in ("onemap", "onemap_built_at", "onemap_build_id", "data_dir", "catalog_sha256", "rules_sha256",
