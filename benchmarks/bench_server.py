@@ -4,7 +4,8 @@ Starts the real server (uvicorn subprocess) over a copy of the one map to which 
 of N small polygons (default 200,000, shown on the map) is added, then for ``--seconds``:
 
 * 50 async clients pan: each picks a random view (zoom 11-16 inside the extent) and fetches
-  every layer the map shows by default, as the page does on ``moveend``;
+  every layer the map shows by default, as the page does on ``moveend`` (the small layers in one
+  ``/api/view`` request, layers of more than 5,000 features one request each);
 * 10 clients submit the sample red lines of ``examples/proposals/`` to the review desk.
 
 Prints p50/p95/max per request kind and errors, the city-wide layer request (zoom 11, whole
@@ -40,6 +41,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from server_process import add_accounts, login, start, token  # noqa: E402
 
 LAYER = "bench_polygons"
+BATCH_MAX = 5000  # as server.js: layers up to this size are fetched together (/api/view)
 
 
 def add_synthetic_layer(gpkg: Path, n: int, extent: tuple[float, float, float, float]) -> None:
@@ -79,9 +81,11 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
-async def panner(url: str, cookies: httpx.Cookies, layers: list[str], extent, stop: float, out: dict,
+async def panner(url: str, cookies: httpx.Cookies, layers: list[dict], extent, stop: float, out: dict,
                  think: float) -> None:
     x0, y0, x1, y1 = extent
+    small = [m["id"] for m in layers if m["count"] <= BATCH_MAX]
+    big = [m["id"] for m in layers if m["count"] > BATCH_MAX]
     async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as c:
         while time.monotonic() < stop:
             z = random.randint(11, 16)
@@ -90,19 +94,21 @@ async def panner(url: str, cookies: httpx.Cookies, layers: list[str], extent, st
             cx, cy = random.uniform(x0, x1), random.uniform(y0, y1)
             bbox = f"{cx - w / 2:.6f},{cy - h / 2:.6f},{cx + w / 2:.6f},{cy + h / 2:.6f}"
 
-            async def one(lid: str, bbox: str = bbox, z: int = z) -> None:
+            async def one(path: str, params: dict, bbox: str = bbox, z: int = z) -> None:
                 t = time.perf_counter()
                 try:
-                    r = await c.get(f"/api/layers/{lid}", params={"bbox": bbox, "zoom": z})
+                    r = await c.get(path, params={**params, "bbox": bbox, "zoom": z})
                     ok = r.status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 out["layer"].append(time.perf_counter() - t)
                 if not ok:
-                    out["errors"].append(f"layer {lid}")
+                    out["errors"].append(f"layer {path}")
 
+            # as server.js does: the small shown layers in one /api/view request, big ones alone
             t = time.perf_counter()
-            await asyncio.gather(*(one(lid) for lid in layers))
+            await asyncio.gather(one("/api/view", {"layers": ",".join(small)}),
+                                 *(one(f"/api/layers/{lid}", {}) for lid in big))
             out["pan"].append(time.perf_counter() - t)
             await asyncio.sleep(think)  # a person looks at the map before panning again
 
@@ -155,6 +161,7 @@ def main() -> None:
     a = ap.parse_args()
     from cityplan.onemap import OneMap
 
+    load0 = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         work = Path(tmp)
         gpkg = work / "onemap.gpkg"
@@ -170,12 +177,21 @@ def main() -> None:
         s = start(str(gpkg), work)
         try:
             rev = login(s.url, "rev")
-            layers = [m["id"] for m in _page_layers(rev) if m["show"]]
+            shown = [m for m in _page_layers(rev) if m["show"]]
+            layers = [m["id"] for m in shown]
             t = time.perf_counter()
             city = f"{extent[0]},{extent[1]},{extent[2]},{extent[3]}"
             for lid in layers:  # the server prepares the layers and the city-wide tiles once
                 assert rev.get(f"/api/layers/{lid}", params={"bbox": city, "zoom": 12}).status_code == 200
             print(f"warm-up (prepare {len(layers)} layers, city-wide tiles): {time.perf_counter() - t:.1f} s")
+            idle_reviews = []
+            tok = token(rev.get("/review").text)
+            red = ROOT / "examples" / "proposals" / "river_crossing.geojson"
+            for _ in range(5):
+                t = time.perf_counter()
+                r = rev.post("/review", data={"csrf_token": tok}, files={"file": (red.name, red.read_bytes())})
+                assert r.status_code == 303, r.text[:300]
+                idle_reviews.append(time.perf_counter() - t)
             paint = first_paint(s.url, rev.cookies)
             citywide = []
             for _ in range(20):
@@ -189,7 +205,7 @@ def main() -> None:
 
             async def run() -> None:
                 await asyncio.gather(
-                    *(panner(s.url, panner_cookies[i % 5], layers, extent, stop, out, a.think) for i in range(a.panners)),
+                    *(panner(s.url, panner_cookies[i % 5], shown, extent, stop, out, a.think) for i in range(a.panners)),
                     *(reviewer(s.url, rev.cookies, stop, out) for _ in range(a.reviewers)))
 
             asyncio.run(run())
@@ -197,6 +213,7 @@ def main() -> None:
             s.stop()
     print(f"\n{dt.date.today()} · {platform.node()} · {platform.processor() or platform.machine()} · "
           f"{os.cpu_count()} CPUs · Python {platform.python_version()}")
+    print(f"load average before: {load0}, after: {os.getloadavg()}")
     print(f"{a.panners} panning clients ({len(layers)} layers per pan, {a.think:g} s between pans) + "
           f"{a.reviewers} reviewers for {a.seconds:.0f} s")
     for kind in ("layer", "pan", "review"):
@@ -206,6 +223,7 @@ def main() -> None:
         v = [x[1] for x in citywide if x[0] == lid]
         size = max(x[2] for x in citywide if x[0] == lid)
         print(f"  city-wide {lid}: p50 {pct(v, 50):.0f} ms, p95 {pct(v, 95):.0f} ms ({size / 1e6:.1f} MB gzip)")
+    print(f"  idle review ({red.name}): p50 {pct(idle_reviews, 50):.0f} ms, max {pct(idle_reviews, 100):.0f} ms")
     print(f"  errors: {len(out['errors'])} {sorted(set(out['errors']))[:5]}")
     print(f"  first paint of {a.n:,} polygons: {paint * 1000:.0f} ms")
 

@@ -50,4 +50,4 @@ def square(x: float, y: float, d: float = 0.001) -> dict:
     return {"type": "Polygon", "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]}
 
 
-from pg_fixtures import pg_server, pg_url  # noqa: E402,F401  (PostgreSQL/PostGIS fixtures)
+from pg_fixtures import pg_harbin_url, pg_server, pg_url  # noqa: E402,F401  (PostgreSQL/PostGIS fixtures)

@@ -28,17 +28,16 @@ BBOX = (126.60, 45.72, 126.70, 45.78)
 
 
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
-def served(request, tmp_path_factory, onemap, data):
-    """The server over a copy of the session's GeoPackage, or over a PostGIS build."""
+def served(request, tmp_path_factory, onemap):
+    """The server over a copy of the session's GeoPackage, or over a copy of its PostGIS build."""
     work = tmp_path_factory.mktemp(f"serve-{request.param}")
     if request.param == "gpkg":
         loc = str(work / "harbin.gpkg")
         shutil.copy(onemap, loc)
     else:
-        from cityplan.build import build_onemap
+        from pg_fixtures import copy_database
 
-        loc = request.getfixturevalue("pg_server").new_database("serve")
-        build_onemap(data=data, out=loc)
+        loc = copy_database(request.getfixturevalue("pg_server"), request.getfixturevalue("pg_harbin_url"), "serve")
     add_accounts(loc)
     s = start(loc, work)
     yield s
@@ -182,7 +181,14 @@ def _expected_floor_area(book: Path, task: str, metric: str) -> float:
     return total
 
 
+def _browser_flow_on(served, kind: str) -> None:
+    """Each browser flow runs on one store (district office: PostGIS; reviewer: GeoPackage)."""
+    if ("postgresql" if kind == "postgis" else "gpkg") not in served.location:
+        pytest.skip(f"this browser flow runs over {kind} only (the HTTP tests cover both stores)")
+
+
 def test_district_office_uploads_progress_and_chart_changes(served):
+    _browser_flow_on(served, "postgis")
     with launch() as browser:
         ctx, page, errors, outside = _browser_page(browser, served.url)
         _log_in(page, served.url, "nangang")
@@ -208,6 +214,7 @@ def test_district_office_uploads_progress_and_chart_changes(served):
 
 
 def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
+    _browser_flow_on(served, "gpkg")
     red = PROPOSALS / "river_crossing.geojson"
     bounds = gpd.read_file(red).total_bounds
     with launch() as browser:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import tempfile
 import threading
+from collections.abc import AsyncIterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,6 +27,7 @@ from cityplan.onemap import OneMap
 from cityplan.server import audit, csrf, ogc, pages, progress_desk, review_desk, viewlayers
 from cityplan.server.auth import SESSION_COOKIE, RateLimiter, Sessions, client_address, session_of
 from cityplan.server.coverage_cache import CoverageCache
+from cityplan.server.review_pool import ReviewPool
 from cityplan.server.uploads import DEFAULT_MAX_BYTES
 from cityplan.server.users import UserStore
 from cityplan.server.web import render
@@ -154,7 +157,8 @@ class SecurityHeaders:
 # ------------------------------------------------------------------------------ factory
 def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str | os.PathLike[str],
                max_upload: int = DEFAULT_MAX_BYTES, secure_cookies: bool = False, basemap: str = "osm",
-               recipe: str = "onemap", warm: bool = True, login_limit: int = 5) -> Starlette:
+               recipe: str = "onemap", warm: bool = True, login_limit: int = 5,
+               review_workers: int = 1) -> Starlette:
     """The cityplan server over a one map.
 
     Parameters
@@ -176,6 +180,9 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         Prepare the map layers in a background thread at start.
     login_limit : int
         Failed logins allowed per client address and per account in 5 minutes.
+    review_workers : int
+        Processes running reviews (each opens the one map and keeps its rule constraints ready);
+        0 runs them in one background thread of the server process.
     """
     om = OneMap.coerce(onemap)
     data = Path(data_dir).resolve()
@@ -192,12 +199,21 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         Route("/favicon.ico", lambda _r: Response(status_code=204)),
         *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *ogc.routes(),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders, img_src=img_src),
+    location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
+    reviews = ReviewPool(om, location, workers=review_workers, tmpdir=str(data / "tmp"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        reviews.shutdown()
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, img_src=img_src),
                                                Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)])
     st = app.state
     st.om, st.data_dir, st.max_upload, st.secure_cookies = om, data, int(max_upload), bool(secure_cookies)
     st.users, st.sessions, st.limiter = UserStore(om.store), Sessions(), RateLimiter(limit=login_limit)
     st.map_layers, st.progress, st.coverage = map_layers, progress_desk.ProgressState(om), CoverageCache(om)
+    st.reviews = reviews
     extents: dict[tuple[str, str], tuple[float, float, float, float] | None] = {}
 
     def layer_extent(lid: str) -> tuple[float, float, float, float] | None:

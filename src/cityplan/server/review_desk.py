@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import uuid
+from concurrent.futures import BrokenExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -29,6 +30,7 @@ from cityplan.review.check import IMPACT_PRESETS, review_file
 from cityplan.server import csrf, uploads
 from cityplan.server.audit import utc_now
 from cityplan.server.auth import current_user, session_of
+from cityplan.server.review_pool import Outcome, ReviewBusyError
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
 
 logger = logging.getLogger(__name__)
@@ -126,36 +128,34 @@ async def review_submit(request: Request) -> Response:
         return await run_in_threadpool(review_form, request, message=f"facility type: one of {sorted(IMPACT_PRESETS)}",
                                        status=400)
     try:
-        rep, doc = await run_in_threadpool(run_review, state.om, up.path, crs=crs, facility_type=ftype,
-                                           display=up.file_name)
-    except CityplanError as exc:
-        await run_in_threadpool(record, request, user, "review.create", up.sha256, "rejected", why=str(exc),
+        out = await state.reviews.review(str(up.path), crs=crs, facility_type=ftype, display=up.file_name)
+    except (ReviewBusyError, BrokenExecutor) as exc:
+        logger.warning("review refused: %s", exc)
+        return await run_in_threadpool(review_form, request, message=f"the review desk is busy ({exc})", status=503)
+    if out.error:
+        await run_in_threadpool(record, request, user, "review.create", up.sha256, "rejected", why=out.error,
                                 file=up.file_name)
-        return await run_in_threadpool(review_form, request, message=str(exc), status=422)
+        return await run_in_threadpool(review_form, request, message=out.error, status=422)
     rid = uuid.uuid4().hex
-    await run_in_threadpool(_store, request, user, rid, up, crs, ftype, rep, doc)
+    await run_in_threadpool(_store, request, user, rid, up, crs, ftype, out)
     return RedirectResponse(f"/review/{rid}", status_code=303)
 
 
 def _store(request: Request, user: Any, rid: str, up: uploads.Upload, crs: str | None, ftype: str | None,
-           rep: Any, doc: dict[str, Any]) -> None:
-    from cityplan.review.report import to_html
-
+           out: Outcome) -> None:
     state = request.app.state
     reports = state.data_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     with atomic_path(reports / f"{rid}.html", overwrite=True) as tmp:
-        tmp.write_text(to_html(rep).replace(str(up.path), up.file_name), encoding="utf-8")
-    hits = int(rep.findings["hit"].sum()) if "hit" in rep.findings.columns else 0
+        tmp.write_text(out.html, encoding="utf-8")
     info = state.om.build_info
     row = pd.DataFrame([{
         "review_id": rid, "created_at": utc_now(), "user": user.name, "file_name": up.file_name, "sha256": up.sha256,
         "stored_file": str(up.path.relative_to(state.data_dir)), "kind": up.kind, "crs": crs or "",
-        "facility_type": ftype or "", "verdict": rep.verdict, "hits": hits, "build_id": info.get("build_id", ""),
-        "built_at": info.get("built_at", ""),
-        "report_json": json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False)}], columns=REVIEW_COLUMNS)
+        "facility_type": ftype or "", "verdict": out.verdict, "hits": out.hits, "build_id": info.get("build_id", ""),
+        "built_at": info.get("built_at", ""), "report_json": out.doc_json}], columns=REVIEW_COLUMNS)
     state.om.store.append_rows(REVIEWS_TABLE, row, key=["review_id"])
-    record(request, user, "review.create", rid, verdict=rep.verdict, file=up.file_name, sha256=up.sha256)
+    record(request, user, "review.create", rid, verdict=out.verdict, file=up.file_name, sha256=up.sha256)
 
 
 def _static_layers(doc: dict[str, Any]) -> list[dict[str, Any]]:

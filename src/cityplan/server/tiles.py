@@ -6,10 +6,21 @@ tile's piece - the features whose bounding box meets the tile, simplified to hal
 zoom and polyline-encoded - is computed once per build and kept in a bounded LRU cache. The
 pieces of a view are merged with features counted once (by their row in the layer), so a layer
 of 200,000 polygons costs only what the view shows, at the detail the screen can show.
+
+Pieces are kept as ready-made JSON text per feature (geometry and attributes), so answering a
+view is a join of strings, not a rebuild; whole answers are kept too (raw and gzipped, with an
+ETag) per build, layer, zoom and tile range. With more than :data:`AGGREGATE_FEATURES` polygons
+or points in view, most of them smaller than :data:`AGGREGATE_PX` pixels, the layer is drawn as a
+grid aggregate instead (cells of :data:`CELL_PX`
+pixels holding at least one feature, merged along rows into rectangles): a city-wide view of a
+200,000-polygon layer is a few hundred rectangles, not 200,000 sub-pixel dots.
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import logging
 import math
 import threading
@@ -34,6 +45,13 @@ MAX_TILES = 64            # per request: a bbox too big for its zoom is refused
 PIECE_BUDGET = 400_000_000  # characters of encoded geometry kept in the tile cache
 #: above this many features in view, attributes are left out (tooltips name the layer; zoom in for more)
 DENSE_FEATURES = 20_000
+#: above this many polygons or points in view, of a median size under AGGREGATE_PX pixels, the layer
+#: is drawn as a grid aggregate
+AGGREGATE_FEATURES = 20_000
+AGGREGATE_PX = 4
+CELL_PX = 3               # aggregate cell size in screen pixels (at least)
+AGGREGATE_CELLS = 5_000   # rectangles of an aggregate (at most: the cell grows until so)
+RESPONSE_BUDGET = 256_000_000  # bytes of whole answers kept (raw + gzip)
 
 
 class ViewRequestError(ValueError):
@@ -47,11 +65,13 @@ class Prepared:
     view: LayerView
     merc: np.ndarray
     tree: shapely.STRtree
-    rows: list[list[Any]]
+    rows: list[str]           # each row's attributes as JSON text
     fields: list[str]
     ill: np.ndarray | None
     kind: str
     bounds: tuple[float, float, float, float]  # mercator
+    centre: np.ndarray        # (n, 2) bounding-box centres, mercator (grid aggregate)
+    extent: np.ndarray        # (n,) larger side of each bounding box, mercator
 
 
 def _to_merc(geoms: np.ndarray) -> np.ndarray:
@@ -67,14 +87,21 @@ def prepare(view: LayerView, *, gcj02: bool = False) -> Prepared:
     fields = [f for f in view.fields if f in gdf.columns]
     if "name" in gdf.columns and "name" not in fields:
         fields.insert(0, "name")
-    rows = [[_clean(v) for v in row] for row in gdf[fields].itertuples(index=False, name=None)]
+    rows = [_json([_clean(v) for v in row]) for row in gdf[fields].itertuples(index=False, name=None)]
     ill = None
     if "illustrative" in gdf.columns:
         flags = gdf["illustrative"].fillna(view.illustrative).astype(bool).to_numpy()
         ill = flags if flags.any() else None
     b = shapely.total_bounds(merc) if len(merc) else np.array([0.0, 0.0, 0.0, 0.0])
+    fb = shapely.bounds(merc).reshape(-1, 4)
+    centre = np.column_stack([(fb[:, 0] + fb[:, 2]) / 2, (fb[:, 1] + fb[:, 3]) / 2])
     return Prepared(view=view, merc=merc, tree=shapely.STRtree(merc), rows=rows, fields=fields, ill=ill,
-                    kind=kind, bounds=tuple(float(v) for v in b))
+                    kind=kind, bounds=tuple(float(v) for v in b), centre=centre,
+                    extent=np.maximum(fb[:, 2] - fb[:, 0], fb[:, 3] - fb[:, 1]))
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def meta(view: LayerView, count: int | None = None) -> dict[str, Any]:
@@ -111,35 +138,88 @@ def tile_range(bbox: tuple[float, float, float, float], tz: int) -> tuple[int, i
     return int(x0), int(y0), int(x1), int(y1)
 
 
-class TileCache:
-    """Per-build prepared layers and an LRU of encoded tile pieces."""
+@dataclass
+class Answer:
+    """A whole answer: JSON bytes, gzipped bytes and ETag."""
 
-    def __init__(self, *, budget: int = PIECE_BUDGET) -> None:
+    raw: bytes
+    gz: bytes
+    etag: str
+
+    @property
+    def size(self) -> int:
+        """Bytes held."""
+        return len(self.raw) + len(self.gz) + 128
+
+
+def answer(raw: bytes) -> Answer:
+    """Wrap JSON bytes: gzip them once and name them by content."""
+    return Answer(raw=raw, gz=gzip.compress(raw, compresslevel=5, mtime=0),
+                  etag='"' + hashlib.blake2b(raw, digest_size=12).hexdigest() + '"')
+
+
+class LRU:
+    """A byte-budgeted LRU (thread-safe)."""
+
+    def __init__(self, budget: int) -> None:
         self.budget = budget
-        self._pieces: OrderedDict[tuple, tuple[np.ndarray, list, int]] = OrderedDict()
+        self._d: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            hit = self._d.get(key)
+            if hit is None:
+                return None
+            self._d.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: tuple, value: Any, size: int) -> None:
+        with self._lock:
+            old = self._d.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            self._d[key] = (value, size)
+            self._size += size
+            while self._size > self.budget and len(self._d) > 1:
+                _, (_, s) = self._d.popitem(last=False)
+                self._size -= s
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+            self._size = 0
+
+
+class TileCache:
+    """Per-build LRUs of encoded tile pieces (JSON text per feature) and of whole answers."""
+
+    def __init__(self, *, budget: int = PIECE_BUDGET, answers: int = RESPONSE_BUDGET) -> None:
+        self._pieces = LRU(budget)
+        self._answers = LRU(answers)
         self.hits = 0
         self.misses = 0
 
     def clear(self) -> None:
-        """Forget every piece (after a rebuild)."""
-        with self._lock:
-            self._pieces.clear()
-            self._size = 0
+        """Forget every piece and answer (after a rebuild)."""
+        self._pieces.clear()
+        self._answers.clear()
 
-    def _piece(self, key: tuple, prep: Prepared, z: int, tz: int, tx: int, ty: int) -> tuple[np.ndarray, list]:
-        with self._lock:
-            hit = self._pieces.get(key)
-            if hit is not None:
-                self._pieces.move_to_end(key)
-                self.hits += 1
-                return hit[0], hit[1]
-        self.misses += 1
+    # -- pieces -------------------------------------------------------------------------------
+    @staticmethod
+    def _tile_idx(prep: Prepared, tz: int, tx: int, ty: int) -> np.ndarray:
         n = 2**tz
-        tile = shapely.box(tx / n, ty / n, (tx + 1) / n, (ty + 1) / n)
-        idx = np.sort(prep.tree.query(tile)).astype(np.int64)
-        enc: list = []
+        return np.sort(prep.tree.query(shapely.box(tx / n, ty / n, (tx + 1) / n, (ty + 1) / n))).astype(np.int64)
+
+    def _piece(self, key: tuple, prep: Prepared, z: int, tz: int, tx: int, ty: int) -> tuple[np.ndarray, list[str]]:
+        hit = self._pieces.get(key)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        self.misses += 1
+        idx = self._tile_idx(prep, tz, tx, ty)
+        enc: list[str] = []
         if len(idx):
             g = prep.merc[idx]
             if prep.kind != "point":
@@ -153,22 +233,41 @@ class TileCache:
                         g = g.copy()
                         g[tiny] = shapely.polygons(np.repeat(b[tiny, None, :2], 4, axis=1))
             lonlat = gpd.GeoSeries(shapely.transform(g, mercator_to_lonlat))
-            _, enc = encode_geometries(lonlat)
-        size = sum(len(str(e)) for e in enc) + 8 * len(idx) + 64
-        with self._lock:
-            self._pieces[key] = (idx, enc, size)
-            self._size += size
-            while self._size > self.budget and len(self._pieces) > 1:
-                _, (_, _, s) = self._pieces.popitem(last=False)
-                self._size -= s
+            _, parts = encode_geometries(lonlat)
+            enc = [_json(e) for e in parts]
+        self._pieces.put(key, (idx, enc), sum(len(e) for e in enc) + 8 * len(idx) + 64)
         return idx, enc
+
+    # -- answers ------------------------------------------------------------------------------
+    @staticmethod
+    def view_tiles(bbox: tuple[float, float, float, float], zoom: int) -> tuple[int, int, tuple[int, int, int, int]]:
+        """(zoom, data tile level, data tile range) of a view (the answer cache's key)."""
+        z = max(0, min(int(zoom), MAX_ZOOM))
+        tz = max(0, z - DATA_TILE_LEVELS)
+        return z, tz, tile_range(bbox, tz)
+
+    def cached(self, build: str, layer_id: str, bbox: tuple[float, float, float, float], zoom: int) -> Answer | None:
+        """The answer already made for this view's tiles, if any (cheap: no geometry touched)."""
+        z, _, rng = self.view_tiles(bbox, zoom)
+        return self._answers.get((build, layer_id, z, rng))
+
+    def answer(self, build: str, prep: Prepared, bbox: tuple[float, float, float, float], zoom: int) -> Answer:
+        """The answer (JSON bytes, gzip, ETag) for ``prep``'s features in view, made once per tile range."""
+        z, tz, rng = self.view_tiles(bbox, zoom)
+        key = (build, prep.view.id, z, rng)
+        hit = self._answers.get(key)
+        if hit is None:
+            hit = answer(self._payload_bytes(build, prep, z, tz, rng))
+            self._answers.put(key, hit, hit.size)
+        return hit
 
     def payload(self, build: str, prep: Prepared, bbox: tuple[float, float, float, float],
                 zoom: int) -> dict[str, Any]:
-        """The compact payload of ``prep``'s features in view (see module docstring)."""
-        z = max(0, min(int(zoom), MAX_ZOOM))
-        tz = max(0, z - DATA_TILE_LEVELS)
-        x0, y0, x1, y1 = tile_range(bbox, tz)
+        """The compact payload of ``prep``'s features in view, parsed (see module docstring)."""
+        return json.loads(self.answer(build, prep, bbox, zoom).raw)
+
+    def _payload_bytes(self, build: str, prep: Prepared, z: int, tz: int, rng: tuple[int, int, int, int]) -> bytes:
+        x0, y0, x1, y1 = rng
         # nothing outside the layer's own bounds is ever fetched
         n = 2**tz
         bx0, by0, bx1, by1 = prep.bounds
@@ -178,8 +277,19 @@ class TileCache:
         if ntiles > MAX_TILES:
             msg = f"bbox too large for zoom {z} ({ntiles} data tiles, at most {MAX_TILES}); zoom out"
             raise ViewRequestError(msg)
-        pieces = [self._piece((build, prep.view.id, z, tx, ty), prep, z, tz, tx, ty)
-                  for tx in range(x0, x1 + 1) for ty in range(y0, y1 + 1)]
+        tiles = [(tx, ty) for tx in range(x0, x1 + 1) for ty in range(y0, y1 + 1)]
+        out = meta(prep.view, len(prep.rows))
+        out.update({"kind": prep.kind, "zoom": z, "bounds": None, "colors": None, "dense": False})
+        if prep.kind in ("polygon", "point") and len(prep.rows) > AGGREGATE_FEATURES:
+            n = 2**tz
+            mask = np.zeros(len(prep.rows), dtype=bool)
+            for tx, ty in tiles:
+                mask[prep.tree.query(shapely.box(tx / n, ty / n, (tx + 1) / n, (ty + 1) / n))] = True
+            fids = np.flatnonzero(mask)
+            px = 1.0 / (TILE_PX * 2**z)
+            if len(fids) > AGGREGATE_FEATURES and np.median(prep.extent[fids]) < AGGREGATE_PX * px:
+                return self._aggregate(prep, out, fids, z)
+        pieces = [self._piece((build, prep.view.id, z, tx, ty), prep, z, tz, tx, ty) for tx, ty in tiles]
         pieces = [p for p in pieces if len(p[0])]
         if pieces:
             all_idx = np.concatenate([p[0] for p in pieces])
@@ -188,14 +298,42 @@ class TileCache:
             geoms = [flat[i] for i in first]
         else:
             fids, geoms = np.zeros(0, dtype=np.int64), []
-        out = meta(prep.view, len(prep.rows))
         dense = len(fids) > DENSE_FEATURES
         if dense:
             out.update(fields=[], labels=[])
-        out.update({
-            "kind": prep.kind, "geoms": geoms, "rows": [[]] * len(fids) if dense else [prep.rows[i] for i in fids],
-            "dense": dense,
-            "ill": [int(v) for v in prep.ill[fids]] if prep.ill is not None else None,
-            "fids": fids.tolist(), "zoom": z, "bounds": None, "colors": None,
-        })
-        return out
+        rows = ",".join("[]" for _ in range(len(fids))) if dense else ",".join([prep.rows[i] for i in fids])
+        out.update({"dense": dense, "ill": [int(v) for v in prep.ill[fids]] if prep.ill is not None else None,
+                    "fids": fids.tolist()})
+        text = _json(out)
+        return (text[:-1] + ',"geoms":[' + ",".join(geoms) + '],"rows":[' + rows + "]}").encode("utf-8")
+
+    @staticmethod
+    def _aggregate(prep: Prepared, out: dict[str, Any], fids: np.ndarray, z: int) -> bytes:
+        """Cells of CELL_PX (or 2, 4... times that) pixels holding a feature's centre, merged along
+        rows into rectangles; the cell doubles until at most AGGREGATE_CELLS rectangles remain."""
+        centre = prep.centre[fids]
+        cell_px = CELL_PX
+        while True:
+            s = cell_px / (TILE_PX * 2**z)
+            ij = np.floor(centre / s).astype(np.int64)
+            width = int(ij[:, 0].max()) + 2
+            key = np.unique(ij[:, 1] * width + ij[:, 0])  # sorted by row, then column
+            row, col = key // width, key % width
+            new = np.ones(len(key), dtype=bool)
+            new[1:] = (row[1:] != row[:-1]) | (col[1:] != col[:-1] + 1)
+            starts = np.flatnonzero(new)
+            if len(starts) <= AGGREGATE_CELLS or cell_px >= 64:
+                break
+            cell_px *= 2
+        ends = np.r_[starts[1:], len(key)] - 1
+        if prep.kind == "point":
+            g = shapely.points((col[starts] + 0.5) * s, (row[starts] + 0.5) * s)
+        else:
+            g = shapely.box(col[starts] * s, row[starts] * s, (col[ends] + 1) * s, (row[ends] + 1) * s)
+        lonlat = gpd.GeoSeries(shapely.transform(g, mercator_to_lonlat))
+        _, parts = encode_geometries(lonlat)
+        out.update({"fields": [], "labels": [], "dense": True, "ill": None, "fids": [],
+                    "aggregate": {"cell_px": cell_px, "features": int(len(fids)), "cells": int(len(starts))}})
+        text = _json(out)
+        rows = ",".join("[]" for _ in range(len(parts)))
+        return (text[:-1] + ',"geoms":[' + ",".join(_json(e) for e in parts) + '],"rows":[' + rows + "]}").encode()

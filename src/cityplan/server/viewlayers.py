@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,7 +24,17 @@ from cityplan.maps.recipes import load_recipe
 from cityplan.maps.render import recipe_views, source_credits
 from cityplan.onemap import OneMap
 from cityplan.server.auth import current_user
-from cityplan.server.tiles import Prepared, TileCache, ViewRequestError, meta, parse_bbox, prepare
+from cityplan.server.tiles import (
+    LRU,
+    Answer,
+    Prepared,
+    TileCache,
+    ViewRequestError,
+    answer,
+    meta,
+    parse_bbox,
+    prepare,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +47,7 @@ class MapLayers:
         self.recipe_name = recipe
         self.basemap = get_basemap(basemap)
         self.tiles = TileCache()
+        self.batches = LRU(64_000_000)  # answers of /api/view (several layers joined)
         self._lock = threading.Lock()
         self._build = ""
         self._prepared: dict[str, Prepared] = {}
@@ -54,6 +67,7 @@ class MapLayers:
             prepared = {v.id: prepare(v, gcj02=self.basemap.gcj02) for v in views}
             self._attributions = source_credits(self.om, views)
             self.tiles.clear()
+            self.batches.clear()
             self._prepared, self._order, self._build = prepared, [v.id for v in views], stamp
             logger.info("map layers of build %s prepared in %.1f s", stamp, time.perf_counter() - t0)
 
@@ -66,6 +80,14 @@ class MapLayers:
         """The build the prepared layers come from."""
         self._ensure()
         return self._build
+
+    def ready_build(self) -> str | None:
+        """The build whose layers are prepared, when it is still the one map's build (else None)."""
+        return self._build if self._prepared and self._build == self.om.build_stamp else None
+
+    def has(self, layer_id: str) -> bool:
+        """Whether the prepared layers include ``layer_id`` (False before they are prepared)."""
+        return layer_id in self._prepared
 
     def get(self, layer_id: str) -> Prepared | None:
         """The prepared layer, or None when the recipe has no such layer."""
@@ -93,25 +115,106 @@ class MapLayers:
                 "title": f"{self.recipe.title_zh} {self.recipe.title_en}"}
 
 
-def layer_view(request: Request) -> Response:
+#: answers made at once (cache misses: geometry work in a thread); hits are served without waiting
+HEAVY_AT_ONCE = 2
+#: layers one ``/api/view`` request may name
+MAX_BATCH = 64
+_heavy: dict[int, asyncio.Semaphore] = {}
+
+
+def _semaphore() -> asyncio.Semaphore:
+    loop = id(asyncio.get_running_loop())
+    if loop not in _heavy:
+        _heavy[loop] = asyncio.Semaphore(HEAVY_AT_ONCE)
+    return _heavy[loop]
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(json.dumps({"error": message}, ensure_ascii=False), status_code=status,
+                    media_type="application/json")
+
+
+async def _answers(ml: MapLayers, ids: list[str], bbox: tuple[float, float, float, float], zoom: int) -> list[Answer]:
+    """The layers' answers: from the cache when made before, else made in a worker thread (at most
+    HEAVY_AT_ONCE at once, so the event loop and cache hits stay responsive)."""
+    build = ml.ready_build()
+    if build is None:  # not prepared yet (server start, or a rebuild): prepare in a thread
+        await run_in_threadpool(ml.warm)
+        build = ml.build
+    found = [ml.tiles.cached(build, lid, bbox, zoom) for lid in ids]
+    missing = [lid for lid, a in zip(ids, found, strict=True) if a is None]
+    if missing:
+        async with _semaphore():
+            made = await run_in_threadpool(
+                lambda: {lid: ml.tiles.answer(build, ml.get(lid), bbox, zoom) for lid in missing})
+        found = [a if a is not None else made[lid] for lid, a in zip(ids, found, strict=True)]
+    return found
+
+
+def _send(request: Request, ans: Answer) -> Response:
+    headers = {"ETag": ans.etag, "Cache-Control": "private, max-age=300", "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == ans.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(ans.gz, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(ans.raw, media_type="application/json", headers=headers)
+
+
+def _view_args(request: Request) -> tuple[tuple[float, float, float, float], int]:
+    bbox = parse_bbox(request.query_params.get("bbox", ""))
+    try:
+        zoom = int(request.query_params.get("zoom", "12"))
+    except ValueError:
+        raise ViewRequestError(f"zoom {request.query_params.get('zoom')!r}: a whole number 0-20") from None
+    return bbox, zoom
+
+
+async def layer_view(request: Request) -> Response:
     """``GET /api/layers/{id}``: the layer's features in view, simplified for the zoom."""
     if current_user(request) is None:
-        return Response('{"error": "log in first"}', status_code=401, media_type="application/json")
+        return _error(401, "log in first")
     ml: MapLayers = request.app.state.map_layers
-    prep = ml.get(request.path_params["lid"])
-    if prep is None:
-        return Response(json.dumps({"error": f"no map layer {request.path_params['lid']!r}"}), status_code=404,
-                        media_type="application/json")
+    lid = request.path_params["lid"]
+    if not ml.has(lid):
+        if ml.ready_build() is None:
+            await run_in_threadpool(ml.warm)
+        if not ml.has(lid):
+            return _error(404, f"no map layer {lid!r}")
     try:
-        bbox = parse_bbox(request.query_params.get("bbox", ""))
-        zoom = int(request.query_params.get("zoom", "12"))
-        payload = ml.tiles.payload(ml.build, prep, bbox, zoom)
-    except (ViewRequestError, ValueError) as exc:
-        return Response(json.dumps({"error": str(exc)}), status_code=400, media_type="application/json")
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return Response(body, media_type="application/json", headers={"Cache-Control": "private, max-age=300"})
+        bbox, zoom = _view_args(request)
+        (ans,) = await _answers(ml, [lid], bbox, zoom)
+    except ViewRequestError as exc:
+        return _error(400, str(exc))
+    return _send(request, ans)
+
+
+async def view_batch(request: Request) -> Response:
+    """``GET /api/view?layers=a,b,c&bbox=&zoom=``: several layers in view in one answer
+    (``{"layers": [payload, ...]}``, in the order asked; the map page asks for its small layers so)."""
+    if current_user(request) is None:
+        return _error(401, "log in first")
+    ml: MapLayers = request.app.state.map_layers
+    if ml.ready_build() is None:
+        await run_in_threadpool(ml.warm)
+    ids = list(dict.fromkeys(x for x in request.query_params.get("layers", "").split(",") if x))
+    if not ids or len(ids) > MAX_BATCH:
+        return _error(400, f"layers: 1 to {MAX_BATCH} layer ids separated by commas")
+    unknown = [lid for lid in ids if not ml.has(lid)]
+    if unknown:
+        return _error(404, f"no map layer {unknown[0]!r}")
+    try:
+        bbox, zoom = _view_args(request)
+        parts = await _answers(ml, ids, bbox, zoom)
+    except ViewRequestError as exc:
+        return _error(400, str(exc))
+    key = (ml.build, "/view", *ids, *TileCache.view_tiles(bbox, zoom)[::2])
+    ans = ml.batches.get(key)
+    if ans is None:
+        ans = answer(b'{"layers":[' + b",".join(a.raw for a in parts) + b"]}")
+        ml.batches.put(key, ans, ans.size)
+    return _send(request, ans)
 
 
 def routes() -> list[Route]:
-    """The layer API route."""
-    return [Route("/api/layers/{lid}", layer_view)]
+    """The layer API routes."""
+    return [Route("/api/layers/{lid}", layer_view), Route("/api/view", view_batch)]

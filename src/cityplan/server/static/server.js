@@ -66,28 +66,33 @@
       cp.refresh(map);
     }
 
-    function fetchLayer(id) {
-      var e = cp.layers[id], st = dynamic[id];
-      if (!e || !map.hasLayer(e.layer)) return;
-      var key = viewKey(map);
-      if (st.loaded === key) return;
+    // layers with at most BATCH_MAX features come in one /api/view request; bigger ones alone
+    var BATCH_MAX = 5000;
+    var batch = { ctrl: null, seq: 0 };
+
+    function viewQuery() {
       var b = map.getBounds().pad(0.2), z = map.getZoom();
       var bbox = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -85), Math.min(b.getEast(), 180), Math.min(b.getNorth(), 85)]
         .map(function (v) { return v.toFixed(6); }).join(",");
-      if (st.ctrl) st.ctrl.abort();
+      return "bbox=" + bbox + "&zoom=" + z;
+    }
+
+    function request(st, url, ids, key, unpack) {
+      if (st.ctrl) st.ctrl.abort();  // the view moved on: the older answer is not wanted
       var ctrl = new AbortController(), seq = ++st.seq;
       st.ctrl = ctrl;
       cp.pending++;
-      fetch("/api/layers/" + encodeURIComponent(id) + "?bbox=" + bbox + "&zoom=" + z,
-        { credentials: "same-origin", signal: ctrl.signal, headers: { Accept: "application/json" } })
+      fetch(url, { credentials: "same-origin", signal: ctrl.signal, headers: { Accept: "application/json" } })
         .then(function (r) {
-          if (!r.ok) throw new Error(id + ": HTTP " + r.status);
+          if (!r.ok) throw new Error(ids.join(",") + ": HTTP " + r.status);
           return r.json();
         })
         .then(function (data) {
           if (seq !== st.seq) return;
-          swap(id, data);
-          st.loaded = key;
+          unpack(data).forEach(function (d) {
+            swap(d.id, d);
+            dynamic[d.id].loaded = key;
+          });
           cp.fetches++;
         })
         .catch(function (err) {
@@ -97,12 +102,22 @@
     }
 
     function refreshAll() {
-      Object.keys(dynamic).forEach(fetchLayer);
+      var key = viewKey(map), q = viewQuery(), small = [];
+      Object.keys(dynamic).forEach(function (id) {
+        var e = cp.layers[id], st = dynamic[id];
+        if (!e || !map.hasLayer(e.layer) || st.loaded === key) return;  // hidden layers are never fetched
+        if ((e.data.count || 0) <= BATCH_MAX) { small.push(id); return; }
+        request(st, "/api/layers/" + encodeURIComponent(id) + "?" + q, [id], key, function (d) { return [d]; });
+      });
+      if (small.length) {
+        request(batch, "/api/view?layers=" + small.map(encodeURIComponent).join(",") + "&" + q, small, key,
+          function (d) { return d.layers; });
+      }
     }
     var timer = null;
     function schedule() {
       if (timer) clearTimeout(timer);
-      timer = setTimeout(refreshAll, 60);
+      timer = setTimeout(refreshAll, 150);  // once the map has settled
     }
     map.on("moveend", schedule);
     map.on("layeradd", function (ev) {

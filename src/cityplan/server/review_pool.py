@@ -1,0 +1,125 @@
+"""Reviews off the event loop: a worker process (or a thread) with the one map open and its
+rule constraints prepared once per build.
+
+A review is CPU-bound Python (pandas, GEOS): run in the server's own process it holds the GIL and
+stalls every layer request. :class:`ReviewPool` runs reviews in ``workers`` spawned processes
+(default 1, leaving the other core to the server) that open the one map once and keep
+:func:`cityplan.review.check.review_file`'s per-build constraint cache warm. Only strings cross
+the process boundary (paths and options in; the report's JSON, its HTML, verdict and hit count
+out). ``workers=0`` runs reviews in one background thread instead (one at a time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import json
+import logging
+import multiprocessing
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: reviews waiting beyond this are refused with 503 (the desk says: try again)
+MAX_QUEUED = 64
+
+_OM: Any = None  # the worker's one map
+
+
+@dataclass
+class Outcome:
+    """A finished review: JSON document, HTML report, verdict and hit count; or an error message."""
+
+    doc_json: str = ""
+    html: str = ""
+    verdict: str = ""
+    hits: int = 0
+    error: str = ""
+
+
+class ReviewBusyError(RuntimeError):
+    """Too many reviews queued (answered with 503)."""
+
+
+def _init_worker(location: str, tmpdir: str) -> None:
+    """Open the one map and prepare every rule's constraint (a review of a dot at the centre)."""
+    global _OM
+    tempfile.tempdir = tmpdir
+    os.environ["TMPDIR"] = tmpdir
+    from cityplan.onemap import OneMap
+
+    _OM = OneMap.open(location)
+    _warm(_OM)
+
+
+def _warm(om: Any) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from cityplan.review.check import review_proposal
+
+    try:
+        x0, y0, x1, y1 = om.extent
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        dot = gpd.GeoDataFrame({"name": ["warm-up"]}, geometry=[shapely.box(cx, cy, cx + 1e-4, cy + 1e-4)], crs=4326)
+        review_proposal(dot, onemap=om)
+    except Exception:  # noqa: BLE001 - the first real review reports what is wrong
+        logger.exception("preparing the review constraints failed")
+
+
+def review_job(path: str, crs: str | None, facility_type: str | None, display: str, om: Any = None) -> Outcome:
+    """Review the stored upload ``path`` (in a worker); the outcome as strings."""
+    from cityplan._errors import CityplanError
+    from cityplan.review.report import to_html
+    from cityplan.server.review_desk import run_review
+
+    try:
+        rep, doc = run_review(om if om is not None else _OM, path, crs=crs, facility_type=facility_type,
+                              display=display)
+    except CityplanError as exc:
+        return Outcome(error=str(exc))
+    hits = int(rep.findings["hit"].sum()) if "hit" in rep.findings.columns else 0
+    return Outcome(doc_json=json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False),
+                   html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hits)
+
+
+class ReviewPool:
+    """Runs :func:`review_job` in ``workers`` processes (or, with 0, one thread) with a bounded queue."""
+
+    def __init__(self, om: Any, location: str | None, *, workers: int = 1, tmpdir: str | None = None) -> None:
+        self.om = om
+        self.queued = 0
+        self._lock = threading.Lock()
+        if workers > 0 and location:
+            ctx = multiprocessing.get_context("spawn")
+            self._exec: cf.Executor = cf.ProcessPoolExecutor(
+                max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                initargs=(location, tmpdir or tempfile.gettempdir()))
+            self.processes = True
+            for _ in range(workers):  # start the workers now: they open the map and warm up
+                self._exec.submit(os.getpid)
+        else:
+            self._exec = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cityplan-review")
+            self.processes = False
+            self._exec.submit(_warm, om)
+
+    async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str) -> Outcome:
+        """Queue a review and wait for it (ReviewBusyError when the queue is full)."""
+        with self._lock:
+            if self.queued >= MAX_QUEUED:
+                raise ReviewBusyError(f"{self.queued} reviews are waiting; try again in a minute")
+            self.queued += 1
+        try:
+            args = (path, crs, facility_type, display) + (() if self.processes else (self.om,))
+            return await asyncio.wrap_future(self._exec.submit(review_job, *args))
+        finally:
+            with self._lock:
+                self.queued -= 1
+
+    def shutdown(self) -> None:
+        """Stop the workers (queued reviews are cancelled)."""
+        self._exec.shutdown(wait=False, cancel_futures=True)
