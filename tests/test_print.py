@@ -16,7 +16,13 @@ from cityplan._errors import CityplanError
 from cityplan.paths import project_root
 from cityplan.report import static
 from cityplan.report.fonts import cjk_font, shipped_font_file
-from cityplan.report.layout import PageSpec, auto_scale, ground_per_paper_cm, parse_scale, source_lines
+from cityplan.report.layout import (
+    PageSpec,
+    auto_scale,
+    ground_per_paper_cm,
+    parse_scale,
+    source_lines,
+)
 
 PT_PER_MM = 72 / 25.4
 GK = CRS.from_epsg(4551)
