@@ -14,6 +14,7 @@ from cityplan.errors import DistrictNotFoundError
 from cityplan.onemap import OneMap
 from cityplan.report import build_district_report, prepare_inputs
 from cityplan.report.district import coverage_figure, district_tables, overview_figure
+from cityplan.report.headers import english, header
 from cli_invoke import invoke
 
 PRESETS = ["ice-30min", "park-service-radius"]
@@ -51,8 +52,12 @@ def test_every_district_builds_and_matches_cli(shared, cli_tables, onemap, tmp_p
         assert {"report.html", "report.xlsx", "map_overview.png", "maps.pdf", "district_map.html"} <= files
         assert {f"map_coverage_{p}.png" for p in PRESETS} <= files
         adcode = str(rep.district["adcode"])
-        book = pd.read_excel(tmp_path / name / "report.xlsx", sheet_name=None, dtype={"task_id": str, "adcode": str})
-        assert set(book) == {"summary", "progress", "coverage", "uncovered", "illustrative", "sources"}
+        book = pd.read_excel(tmp_path / name / "report.xlsx", sheet_name=None,
+                             dtype={header("task_id"): str, header("adcode"): str})
+        assert set(book) == {"summary", "progress", "last_reports", "coverage", "uncovered", "illustrative", "sources"}
+        # the sheets carry the HTML's bilingual headers (中文 / English); compared by data name below
+        assert all(" / " in c for sheet in book.values() for c in sheet.columns)
+        book = {k: english(v) for k, v in book.items()}
         # progress: the same rows as `cityplan progress --by district`
         mine = prog_cli[prog_cli.adcode == adcode].reset_index(drop=True)
         got = book["progress"]
@@ -129,3 +134,18 @@ def test_unknown_district_lists_valid_names(onemap):
         from cityplan.districts import resolve_district
 
         assert resolve_district(alias, OneMap.coerce(onemap).layer("districts"))["adcode"] == "230103"
+
+
+def test_static_maps_name_the_extract_edge_and_facility_layers(shared, onemap):
+    import matplotlib.pyplot as plt
+
+    d = OneMap.coerce(onemap).layer("districts").set_index("name").loc["南岗区"]
+    d = pd.concat([d, pd.Series({"name": "南岗区"})])
+    fig = coverage_figure(shared, d, "park-service-radius")
+    texts = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    plt.close(fig)
+    # 南岗区 is cut by the extract (extract_share < 1): the cut is labelled as the data's edge
+    assert any("Extract edge" in t for t in texts) and any("District boundary" in t for t in texts)
+    # facilities by their layer title (parks), never a generic black "Facilities"; the radius named by method
+    assert any("Parks" in t for t in texts) and not any(t.endswith("Facilities") for t in texts)
+    assert any("Straight-line radius 500m" in t for t in texts) and not any("Reachable" in t for t in texts)

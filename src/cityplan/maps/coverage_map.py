@@ -6,7 +6,14 @@ import numpy as np
 
 from cityplan.maps.payload import LayerView
 from cityplan.maps.recipes import load_labels
-from cityplan.maps.render import GAP_STYLE, MapResult, compose, share_classes, share_color, source_credits
+from cityplan.maps.render import (
+    GAP_STYLE,
+    MapResult,
+    compose,
+    share_classes,
+    share_color,
+    source_credits,
+)
 from cityplan.onemap import OneMap
 
 METHOD_NAMES = {"euclid": ("直线距离", "straight-line radius"), "walk": ("步行", "walking"),

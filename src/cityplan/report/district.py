@@ -19,9 +19,13 @@ from cityplan._errors import OutputExistsError
 from cityplan.coverage import CoverageResult, load_presets, run_coverage
 from cityplan.districts import resolve_district
 from cityplan.io.write import atomic_path, write_table
+from cityplan.maps.coverage_map import METHOD_NAMES
+from cityplan.maps.render import GAP_STYLE
 from cityplan.onemap import read_build_info, read_catalog_table, read_layer
 from cityplan.report import static
-from cityplan.report.templating import render, table
+from cityplan.report.edges import extract_edge, split_outline
+from cityplan.report.headers import NUMBER_BLANK_NOTE, html_table, report_table
+from cityplan.report.templating import render
 from cityplan.tasks import compute_progress
 from cityplan.tasks.link import assign_districts
 
@@ -142,9 +146,14 @@ def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
 
     om, crs = shared.onemap, shared.onemap.working_crs
     boundary = shared.districts[shared.districts["adcode"].astype(str) == str(d["adcode"])]
-    handles = [static.plot_layer(ax, boundary, {"color": "#000000", "fill": None, "weight": 2,
-                                                "label": static.label("区界", "District boundary")}, zorder=5,
+    real, cut = split_outline(om, boundary)  # the extract's edge is no district boundary
+    handles = [static.plot_layer(ax, real, {"color": "#000000", "weight": 2,
+                                            "label": static.label("区界", "District boundary")}, zorder=5,
                                  source=om.catalog_row(om.layer_id_for("districts")))]
+    if len(cut):
+        handles.append(static.plot_layer(ax, extract_edge(om), {"color": "#7f7f7f", "weight": 1.2, "dash": True,
+                                         "label": static.label("数据范围边界", "Extract edge (district continues)")},
+                                         zorder=5))
     handles += draw_context(ax, om, boundary)
     minx, miny, maxx, maxy = boundary.to_crs(crs).total_bounds
     ax.set_xlim(minx - 300, maxx + 300)
@@ -181,11 +190,15 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     feats = res.features[res.features["adcode"].astype(str) == adcode]
     gaps = res.gaps[res.gaps["district"] == d["name"]]
     iso = res.isochrones.clip(shared.districts[shared.districts["adcode"].astype(str) == adcode])
-    for gdf, style in ((iso, {"color": "#2c7fb8", "fill": "#c7e9b4", "weight": 0.5, "alpha": 0.4,
-                              "label": static.label("服务范围", f"Reachable within {res.params['within']}")}),
-                       (feats, {"color": "#1a9641", "fill": "#a6d96a", "weight": 0.3,
+    zh, en = METHOD_NAMES.get(res.params["method"], (res.params["method"], res.params["method"]))
+    reach = (static.label(f"{zh}{res.params['within']}缓冲区", f"Straight-line radius {res.params['within']}")
+             if res.params["method"] == "euclid" else
+             static.label(f"{zh}{res.params['within']}可达范围", f"Reachable by {en} within {res.params['within']}"))
+    for gdf, style in ((iso, {"color": "#252525", "fill": "#d9d9d9", "weight": 0.6, "alpha": 0.35, "dash": True,
+                              "label": reach}),
+                       (feats, {"color": "#54278f", "fill": "#9e9ac8", "weight": 0.3,
                                 "label": static.label("居住用地", "Residential land")}),
-                       (gaps, {"color": "#d7191c", "fill": "#f46d43", "weight": 0.3,
+                       (gaps, {**GAP_STYLE, "weight": 0.3, "alpha": 0.8,
                                "label": static.label("未覆盖", "Not covered (gap)")})):
         h = static.plot_layer(ax, gdf, style, zorder=2)
         if h is not None:
@@ -193,9 +206,19 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     crs = shared.onemap.working_crs
     area = shared.districts[shared.districts["adcode"].astype(str) == adcode].to_crs(crs).buffer(1000)
     fac = res.facilities.to_crs(crs).clip(area)
-    h = static.plot_layer(ax, fac, {"color": "#000000", "radius": 3, "label": static.label("设施", "Facilities")}, zorder=4)
-    if h is not None:
-        handles.append(h)
+    layer_col = "facility_layer" if "facility_layer" in fac.columns else None
+    for lid, part in (fac.groupby(layer_col, sort=True) if layer_col else [(None, fac)]):
+        # each facility layer in its own catalog style and title (parks green, rinks blue, ...)
+        row = shared.onemap.catalog_row(lid) if lid in set(shared.catalog["layer"]) else None
+        style = {**(row["style"] if row is not None else {"color": "#000000", "radius": 3}),
+                 "label": static.label(row["title_zh"], row["title_en"]) if row is not None
+                 else static.label("设施", f"Facilities ({lid})")}
+        for geom_kind in ("Polygon", "Line", "Point"):  # plot_layer styles one geometry family at a time
+            sub = part[part.geom_type.str.contains(geom_kind)]
+            h = static.plot_layer(ax, sub, style, illustrative=bool(row is not None and row["illustrative"]), zorder=4,
+                                  source=row)
+            if h is not None:
+                handles.append(h)
     static.finish(ax, handles)
     return fig
 
@@ -223,10 +246,11 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
     ]
     return render("district.html.j2", name=str(d["name"]), name_en=str(d.get("name_en", "")),
                   summary=[x for x in summary if x], map_file=map_file,
-                  progress=table(rep.progress.drop(columns=["adcode", "district"])), coverage=table(cov_view),
-                  images=[_img(p) for p in images], uncovered=table(rep.uncovered),
-                  reports=table(rep.reports), history=[_img(p) for p in history],
-                  illustrative=table(rep.illustrative), sources=table(rep.sources))
+                  progress=html_table(rep.progress.drop(columns=["adcode", "district"])),
+                  coverage=html_table(cov_view), images=[_img(p) for p in images],
+                  uncovered=html_table(rep.uncovered), reports=html_table(rep.reports),
+                  history=[_img(p) for p in history], illustrative=html_table(rep.illustrative),
+                  sources=html_table(rep.sources), blank_note=NUMBER_BLANK_NOTE)
 
 
 def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,
@@ -269,8 +293,9 @@ def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLik
         summary = pd.DataFrame([{"district": d["name"], "name_en": d.get("name_en"), "adcode": d["adcode"],
                                  "pop_2020": d["pop_2020"], "extract_share": d.get("extract_share"),
                                  "onemap_built_at": shared.build_info.get("built_at")}])
-        rep.files.append(write_table(summary, folder / "report.xlsx", overwrite=True, sheet_name="summary", sheets={
-            "progress": rep.progress, "last_reports": rep.reports, "coverage": rep.coverage,
-            "uncovered": rep.uncovered,
-            "illustrative": rep.illustrative, "sources": rep.sources}))
+        rep.files.append(write_table(report_table(summary), folder / "report.xlsx", overwrite=True,
+                                     sheet_name="summary", sheets={  # same headers as the HTML (report/headers.py)
+            "progress": report_table(rep.progress), "last_reports": report_table(rep.reports),
+            "coverage": report_table(rep.coverage), "uncovered": report_table(rep.uncovered),
+            "illustrative": report_table(rep.illustrative), "sources": report_table(rep.sources)}))
     return rep
