@@ -103,8 +103,12 @@ def _coverage(onemap: Path, mode: str, out: Path) -> tuple[pd.DataFrame, pd.Data
               "--within", "500m", "--mode", mode, "--out", out, "--no-map")
     assert res.exit_code == 0, res.output
     feats = pd.read_csv(out / "per_feature.csv", encoding="utf-8-sig")
-    per = pd.read_csv(out / "per_district.csv", encoding="utf-8-sig").set_index("district")
-    return feats, per
+    per = pd.read_csv(out / "per_district.csv", encoding="utf-8-sig")
+    # no plan sites in this city: the planned scenario is the existing one and the difference is 0
+    sc = {k: g.set_index("district") for k, g in per.groupby("scenario")}
+    pd.testing.assert_series_equal(sc["existing"]["features_covered"], sc["planned"]["features_covered"])
+    assert (sc["difference"]["features_covered"] == 0).all()
+    return feats, sc["planned"]
 
 
 @pytest.mark.parametrize(("mode", "expected"), [("euclid", syn.euclid_distance), ("walk", syn.walk_distance)])

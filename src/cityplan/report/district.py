@@ -9,7 +9,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -17,11 +16,12 @@ from matplotlib.backends.backend_pdf import PdfPages
 
 from cityplan._errors import OutputExistsError
 from cityplan.coverage import CoverageResult, load_presets, run_coverage
-from cityplan.districts import resolve_district
+from cityplan.districts import district_population, population_text, resolve_district
 from cityplan.io.write import atomic_path, write_table
 from cityplan.maps.coverage_map import METHOD_NAMES
 from cityplan.maps.render import GAP_STYLE
-from cityplan.onemap import read_build_info, read_catalog_table, read_layer
+from cityplan.network.graph import load_speeds
+from cityplan.onemap import OneMap
 from cityplan.report import static
 from cityplan.report.edges import extract_edge, split_outline
 from cityplan.report.headers import NUMBER_BLANK_NOTE, html_table, report_table
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 PROGRESS_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
                     "target", "quota", "planned", "planned_illustrative", "achieved", "ratio", "achieved_ratio",
                     "features", "illustrative_features", "sites_overdue", "status", "last_report"]
-COVERAGE_COLUMNS = ["preset", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
+COVERAGE_COLUMNS = ["preset", "scenario", "network", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
                     "population_covered", "population_share", "residential_area_m2",
                     "residential_area_covered_m2", "area_share", "features", "features_covered",
                     "not_snapped_or_unreachable", "extract_share", "target_metric", "target_min", "meets_target"]
@@ -44,7 +44,7 @@ COVERAGE_COLUMNS = ["preset", "title_en", "method", "within", "speed_kmh", "dist
 class SharedInputs:
     """What every district's report needs, computed once (progress, coverage of every preset)."""
 
-    onemap: Any
+    onemap: OneMap
     progress: pd.DataFrame
     coverage: dict[str, CoverageResult]
     districts: gpd.GeoDataFrame
@@ -52,11 +52,13 @@ class SharedInputs:
     build_info: dict[str, str]
     progress_context: object = None  # cityplan.progress.ProgressContext: the ledger, sites, register
     _assigned: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    #: time-limited presets by transit (walk + metro), with and without the planned metro sections
+    transit: dict[str, CoverageResult] = field(default_factory=dict)
 
     def assigned(self, layer: str) -> gpd.GeoDataFrame:
         """A one-map layer with the ``adcode`` of the district each feature lies in most (read once)."""
         if layer not in self._assigned:
-            gdf = read_layer(self.onemap, layer)
+            gdf = self.onemap.layer(layer)
             adcode = assign_districts(gdf, self.districts).adcode if len(gdf) else pd.Series(dtype=str)
             self._assigned[layer] = gdf.assign(_adcode=adcode.to_numpy())
         return self._assigned[layer]
@@ -80,15 +82,32 @@ def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
                    progress: Callable[[str], None] | None = None) -> SharedInputs:
     """Progress by district and coverage for every preset (default: all presets)."""
     step = progress or (lambda _s: None)
+    om = OneMap.coerce(onemap)
     step("progress")
-    prog_res = compute_progress(onemap, by="district")
+    prog_res = compute_progress(om, by="district")
     prog = prog_res.table
     cov = {}
     for pid in presets or list(load_presets()):
         step(f"coverage {pid}")
-        cov[pid] = run_coverage(onemap, preset=pid)
-    return SharedInputs(onemap=onemap, progress=prog, progress_context=prog_res.context, coverage=cov, districts=read_layer(onemap, "districts"),
-                        catalog=read_catalog_table(onemap), build_info=read_build_info(onemap))
+        cov[pid] = run_coverage(om, preset=pid)
+    return SharedInputs(transit=_transit_runs(om, cov, step), onemap=om, progress=prog, progress_context=prog_res.context, coverage=cov, districts=om.layer_for("districts"),
+                        catalog=om.catalog, build_info=dict(om.build_info))
+
+
+def _transit_runs(onemap, cov: dict[str, CoverageResult], step: Callable[[str], None]) -> dict[str, CoverageResult]:
+    """Time-limited walking presets again by transit (walk + metro), with and without the planned
+    metro sections (e.g. the Line 3 north-west loop), when the map has a metro."""
+    from cityplan.onemap import OneMap as _OneMap
+
+    om = _OneMap.coerce(onemap)
+    if not (om.layer_id_for("metro_stations", required=False) and load_speeds().get("transit")):
+        return {}
+    out = {}
+    for pid, p in load_presets().items():
+        if pid in cov and p.within.unit == "s" and p.method == "walk":
+            step(f"coverage {pid} by transit")
+            out[pid] = run_coverage(om, preset=pid, method="transit")
+    return out
 
 
 def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
@@ -98,12 +117,15 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
     prog = shared.progress[shared.progress["adcode"].astype(str) == adcode][PROGRESS_COLUMNS].reset_index(drop=True)
     presets = load_presets()
     rows, unc = [], []
-    for pid, res in shared.coverage.items():
+    for pid, res in [*shared.coverage.items(), *shared.transit.items()]:
         p = presets[pid]
-        per = res.districts[res.districts["adcode"].astype(str) == adcode]
+        by = res.by_scenario if res.by_scenario is not None else res.districts  # existing/planned/difference
+        per = by[by["adcode"].astype(str) == adcode]
         for _, r in per.iterrows():
             rows.append({"preset": pid, "title_en": p.title_en, "method": res.params["method"],
                          "within": res.params["within"], "speed_kmh": res.params.get("speed_kmh"), **r.to_dict()})
+        if res.params["method"] == "transit":
+            continue
         f = res.features[(res.features["adcode"].astype(str) == adcode) & ~res.features["covered"]]
         for _, r in f.iterrows():
             unc.append({"preset": pid, "name": r.get("name") if isinstance(r.get("name"), str) else "(unnamed)",
@@ -233,11 +255,11 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
     """Self-contained HTML (images inlined) from ``templates/district.html.j2``; every value escaped."""
     d = rep.district
     share = d.get("extract_share")
-    cov_view = rep.coverage[["preset", "title_en", "method", "within", "population", "population_share",
+    cov_view = rep.coverage[["preset", "scenario", "network", "title_en", "method", "within", "population", "population_share",
                              "residential_area_m2", "area_share", "features_covered", "features",
                              "meets_target"]]
     summary = [
-        f"adcode {d['adcode']} · 2020 census population {int(d['pop_2020']):,}",
+        f"adcode {d['adcode']} · census {population_text(d)}",
         f"The sample data extract covers {share:.0%} of the district's area; populations are census-based estimates." if share == share else "",
         f"Plan features in the district: {int(rep.progress[rep.progress.metric.notna()].groupby('task_id').features.max().sum())} "
         f"(illustrative ones are placed by documented rules, not real project sites).",
@@ -291,7 +313,7 @@ def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLik
         rep.files.append(folder / "report.html")
     if "xlsx" in formats:
         summary = pd.DataFrame([{"district": d["name"], "name_en": d.get("name_en"), "adcode": d["adcode"],
-                                 "pop_2020": d["pop_2020"], "extract_share": d.get("extract_share"),
+                                 "population": district_population(d.to_frame().T).iloc[0], "extract_share": d.get("extract_share"),
                                  "onemap_built_at": shared.build_info.get("built_at")}])
         rep.files.append(write_table(report_table(summary), folder / "report.xlsx", overwrite=True,
                                      sheet_name="summary", sheets={  # same headers as the HTML (report/headers.py)

@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import box
 
-from cityplan._errors import ReviewError
+from cityplan._errors import GeometryError, ReviewError
 from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_vector
@@ -260,9 +260,36 @@ def review_file(
     rep = review_proposal(gdf, onemap=om, rules=rules, source=str(p), name_column=name_column,
                           project_type=project_type)
     rep.data_version.update({"rules_sha256": rules_sha, "proposal": str(p), "proposal_sha256": sha256_file(p)})
+    gcj = gcj02_check(gdf, om, declared=crs)
+    if gcj is not None:
+        rep.data_version["gcj02_check"] = gcj.verdict
+        if gcj.is_gcj02:
+            rep.notes.insert(0, f"WARNING {p.name}: {gcj.message()} - the review above is at the "
+                                "place the file says, which is ~500 m off if it came from Amap/Gaode")
     if facility_type:
         rep.impact = coverage_impact(rep.proposal, facility_type, onemap=om, label=p.name)
     return rep
+
+
+def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None):
+    """Whether an undeclared proposal looks like GCJ-02 (Amap) read as WGS84, against the roads.
+
+    None when the CRS was declared (the user said what it is) or the map has no roads layer.
+    On a single red line the check is a warning, not an error: it is right on whole layers but
+    wrong about 1 in 25 single features (docs/gcj02.md).
+    """
+    if declared:
+        return None
+    roads = om.layer_id_for("roads", required=False)
+    if roads is None:
+        return None
+    from cityplan.validate import detect_gcj02
+
+    try:
+        return detect_gcj02(frame.to_crs(STORAGE_CRS), om.layer(roads))
+    except (ValueError, GeometryError) as exc:
+        logger.info("GCJ-02 check skipped: %s", exc)
+        return None
 
 
 def coverage_impact(proposal: gpd.GeoDataFrame, facility_type: str, *, onemap=None,

@@ -114,7 +114,7 @@ def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline
     """The proposal, the constraint layers it touches, and the overlaps highlighted."""
     from cityplan.maps.payload import LayerView
     from cityplan.maps.recipes import Recipe, RecipeLayer, load_labels
-    from cityplan.maps.render import _attributions, compose, recipe_views
+    from cityplan.maps.render import compose, recipe_views, source_credits
 
     touched = rep.findings[rep.findings.hit]
     rules = {r.id: r for r in rep.rules}
@@ -144,7 +144,7 @@ def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline
     return compose(views, title=f"One-map review {VERDICT_TEXT[rep.verdict]}",
                    groups=[{"id": "review", "title": "审查 Review"}, {"id": "ctx", "title": "约束 Constraints"}],
                    basemap=basemap, offline=offline, panel=panel, fit_bounds=_focus(rep),
-                   attributions=_attributions(onemap, views))
+                   attributions=source_credits(onemap, views))
 
 
 def _layer_ids(rule, onemap) -> list[str]:
