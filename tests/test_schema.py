@@ -165,7 +165,7 @@ WRONG_TYPES = [
     ("presets", "within: 300m", "within: 300", ["preset #0 (life-5min)", "within: 300 has no unit; write 300m"]),
     ("presets", "within: 300m", "within: 300 metres", ["preset #0 (life-5min)", "needs a number with a unit"]),
     ("presets", "facilities: [{layer: parks}]", "facilities: parks", ["preset #0", "facilities: expected a list"]),
-    ("presets", "speed_kmh: 3.6", "speed_kmh: fast", ["preset #7 (ice-30min)", "speed_kmh: expected a number"]),
+    ("presets", "season: winter", "season: 3", ["preset #7 (ice-30min)", "season: expected text"]),
     ("rules", "layers: [songhua_water]", "layers: songhua_water", ["rule #0 (blue-line)", "layers: expected a list"]),
     ("rules", "illustrative: true", "illustrative: maybe", ["rule #1 (riverside-setback)", "illustrative"]),
     ("rules", "distance_m: 50", "distance_m: -5", ["rule #1 (riverside-setback)", "distance_m -5.0 must be"]),
