@@ -124,14 +124,20 @@ def test_coverage_equals_the_design(built: Path, tmp_path: Path, mode: str, expe
     n_west = sum(1 for n in covered if int(n.split()[1].split("-")[0]) < 4)
     assert len(covered) == (16 if mode == "euclid" else 14)
     assert per.loc["西城区", "features_covered"] == n_west and per.loc["东城区", "features_covered"] == 0
-    # 1,000 residents per compound (16,000 urban residents on 16 equal compounds per district)
-    assert feats.loc[feats["covered"], "population"].sum() == pytest.approx(1000 * n_west, rel=2e-3)
+    # 16 equal compounds per district share its census population (16,000) x the district's share
+    # inside the extract (docs/coverage.md: only the part of a district we see gets residents)
+    share = gpd.read_file(built, layer="districts").set_index("name")["extract_share"]
+    per_compound = 16000 * share["西城区"] / 16
+    assert 0.5 < share["西城区"] <= 1.0
+    assert feats.loc[feats["covered"], "population"].sum() == pytest.approx(per_compound * n_west, rel=2e-3)
     if mode == "euclid":  # every covered compound lies wholly inside the 500 m buffer, the others outside
-        assert per.loc["西城区", "population_covered"] == pytest.approx(16000, rel=1e-3)
+        assert per.loc["西城区", "population_covered"] == pytest.approx(16000 * share["西城区"], rel=1e-3)
         assert per.loc["东城区", "population_covered"] == 0
     else:  # area-based: the isochrone (reached streets + 100 m) also touches uncovered compounds
         assert 1000 * n_west <= per.loc["西城区", "population_covered"] <= 16000
-    assert per.loc["(all)", "population"] == pytest.approx(32000, rel=1e-9)
+    # census population (16,000 west, 32,000 east) x each district's share inside the extract
+    census = {"西城区": 16000, "东城区": 32000}
+    assert per.loc["(all)", "population"] == pytest.approx(sum(census[d] * share[d] for d in census), abs=1.0)
 
 
 def test_synthetic_onemap_fixture(synthetic_onemap: Path) -> None:
