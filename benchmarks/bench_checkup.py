@@ -4,9 +4,12 @@
    (:func:`cityplan.checkup.synthetic.synthetic_country`) x the standard check-up presets, run
    twice from the same cold state (every copy's derived-array cache emptied before each run):
    a serial loop in this process (``scheduler="serial"``) and a Dask ``LocalCluster`` with one
-   process per core. The two tables must be identical. From the Dask run's measured per-task
-   times it projects a 300-city run on 10 workers (longest-task-first list scheduling of the
-   measured task times, repeated 300/N times) - a projection, not a measurement.
+   process per core (one Dask task per city). The two tables must be identical. Wall times on a
+   shared machine swing with other people's load, so it also reports CPU seconds per task
+   (``time.process_time``): ``cpu_speedup_2_workers`` = serial CPU / the makespan of the Dask
+   run's per-city CPU times on its workers. From the serial run's per-city times it projects 300
+   cities on 10 workers (longest-first list scheduling of the measured times, repeated 300/N
+   times) - a projection, not a measurement.
 2. **One very large city.** ``--stitched K`` copies side by side in ONE one map
    (:func:`cityplan.checkup.synthetic.stitched_onemap`: one road graph joined by connector
    roads). ``cityplan coverage`` end to end in a subprocess under ``/usr/bin/time -v`` (wall
@@ -67,6 +70,7 @@ def many_cities(n: int, presets: tuple[str, ...], work: Path, source: Path) -> d
     clear_caches(paths)
     serial = run_checkup(folder, presets=presets, scheduler="serial", out=work / "out-serial", overwrite=True,
                          overview_map=False)
+    serial_load = os.getloadavg()
     clear_caches(paths)
     dask = run_checkup(folder, presets=presets, out=work / "out-dask", overwrite=True, overview_map=False)
     lead = list(COLUMNS)
@@ -76,7 +80,10 @@ def many_cities(n: int, presets: tuple[str, ...], work: Path, source: Path) -> d
     per_task = dask.tasks["seconds"].dropna().tolist()
     per_task_serial = serial.tasks["seconds"].dropna().tolist()
     scale = 300 / n
-    proj10 = makespan(per_task_serial * round(scale), 10)
+    per_city = serial.tasks.groupby("city")["seconds"].sum().tolist()  # one Dask task per city
+    proj10 = makespan(per_city * round(scale), 10)
+    cpu_serial = float(serial.tasks["cpu_seconds"].sum())
+    cpu_city_dask = dask.tasks.groupby("city")["cpu_seconds"].sum().tolist()
     return {
         "cities": n, "presets": list(presets), "tasks": len(serial.tasks), "generate_s": round(t_gen, 1),
         "serial_s": round(serial.wall_seconds, 1), "dask_s": round(dask.wall_seconds, 1),
@@ -84,6 +91,9 @@ def many_cities(n: int, presets: tuple[str, ...], work: Path, source: Path) -> d
         "identical": bool(identical), "rows": len(a), "errors": len(serial.errors) + len(dask.errors),
         "task_s_serial_sum": round(sum(per_task_serial), 1), "task_s_dask_sum": round(sum(per_task), 1),
         "task_s_serial_median": round(float(pd.Series(per_task_serial).median()), 2),
+        "cpu_s_serial_sum": round(cpu_serial, 1), "cpu_s_dask_sum": round(sum(cpu_city_dask), 1),
+        "cpu_speedup_2_workers": round(cpu_serial / makespan(cpu_city_dask, dask.workers), 2),
+        "load_avg_after_serial": serial_load, "load_avg_after_dask": os.getloadavg(),
         "serial_300_extrapolated_s": round(serial.wall_seconds * scale, 0),
         "dask_300_extrapolated_s": round(dask.wall_seconds * scale, 0),
         "projected_300_on_10_workers_s": round(proj10, 0),

@@ -1,7 +1,8 @@
-"""The check-up of many cities: one task per city x preset on Dask (or a serial loop), then outputs.
+"""The check-up of many cities: city x preset jobs, one Dask task per city (or a serial loop), then outputs.
 
-``run_checkup`` submits, per city, one outline task (district geometries) and one task per
-preset to a ``dask.distributed`` cluster: a ``LocalCluster`` sized to the machine (one process
+``run_checkup`` runs, per city, one outline job (district geometries) and one job per preset;
+each city's jobs form one task of a ``dask.distributed`` cluster (its presets then share the
+layers and caches the worker has read): a ``LocalCluster`` sized to the machine (one process
 per core, one thread each) unless ``scheduler="tcp://HOST:PORT"`` names an existing one, or
 ``scheduler="serial"`` for the same tasks in a plain loop in this process (the reference the
 Dask run must equal). Tasks that raise are retried (``retries``); a city whose one map is
@@ -132,6 +133,11 @@ def _call(kind: str, city: City, preset: str | None) -> dict[str, Any]:
     return run_city_preset(city.name, city.location, preset)
 
 
+def _call_many(jobs: list[tuple[str, City, str | None]]) -> list[dict[str, Any]]:
+    """One city's jobs in order, in one task (its layers and caches are read once per worker)."""
+    return [_call(*job) for job in jobs]
+
+
 def _job_label(job: tuple[str, City, str | None]) -> str:
     return f"{job[1].name} {job[2] or 'districts'}"
 
@@ -169,20 +175,27 @@ def _run_dask(jobs: list[tuple[str, City, str | None]], scheduler: str | None, w
         label = f"LocalCluster({n} processes x 1 thread)"
     try:
         n_workers = len(client.scheduler_info().get("workers", {})) or (workers or 1)
-        futures = [client.submit(_call, *job, retries=retries, pure=False, key=f"checkup-{i}-{_job_label(job)}")
-                   for i, job in enumerate(jobs)]
-        index = {f.key: i for i, f in enumerate(futures)}
+        groups: dict[str, list[int]] = {}  # one Dask task per city: its presets share the loaded map
+        for i, job in enumerate(jobs):
+            groups.setdefault(job[1].name, []).append(i)
+        futures = [client.submit(_call_many, [jobs[i] for i in idx], retries=retries, pure=False,
+                                 key=f"checkup-{k}-{name}") for k, (name, idx) in enumerate(groups.items())]
+        members = {f.key: idx for f, idx in zip(futures, groups.values(), strict=True)}
         results: list[dict[str, Any] | None] = [None] * len(jobs)
-        for done, fut in enumerate(as_completed(futures), start=1):
-            i = index[fut.key]
+        done = 0
+        for fut in as_completed(futures):
+            idx = members[fut.key]
             if fut.status == "finished":
-                results[i] = fut.result()
+                for i, r in zip(idx, fut.result(), strict=True):
+                    results[i] = r
             else:
                 exc = fut.exception()
-                results[i] = {"error": " ".join(f"{type(exc).__name__}: {exc}".split()), "seconds": float("nan"),
-                              "pid": None}
+                for i in idx:
+                    results[i] = {"error": " ".join(f"{type(exc).__name__}: {exc}".split()),
+                                  "seconds": float("nan"), "pid": None}
+            done += len(idx)
             if progress:
-                progress(done, len(jobs), _job_label(jobs[i]))
+                progress(done, len(jobs), _job_label(jobs[idx[-1]]))
             fut.release()
         return [r if r is not None else {"error": "no result"} for r in results], n_workers, label
     finally:
@@ -197,7 +210,7 @@ def _assemble(cities: list[City], presets: tuple[str, ...], jobs: list[tuple[str
     failed: set[str] = set()
     for (kind, city, preset), r in zip(jobs, results, strict=True):
         timing.append({"city": city.name, "task": preset or "districts", "seconds": r.get("seconds"),
-                       "worker_pid": r.get("pid"), "ok": "error" not in r})
+                       "cpu_seconds": r.get("cpu_seconds"), "worker_pid": r.get("pid"), "ok": "error" not in r})
         if "error" in r:
             if city.name not in failed:  # the first error of a city says it; its other tasks add nothing new
                 errors.append({"city": city.name, "location": city.label, "preset": preset or "",

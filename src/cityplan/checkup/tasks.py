@@ -65,22 +65,22 @@ def run_city_preset(city: str, location: str, preset: str) -> dict[str, Any]:
     """Coverage ``preset`` for one city: ``{"rows": {column: list}, "seconds", "pid"}`` or ``{"error"}``."""
     from cityplan.coverage import run_coverage
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         res = run_coverage(location, preset=preset)
     except CityplanError as exc:
         return {"error": _one_line(exc), "seconds": time.perf_counter() - t0, "pid": os.getpid()}
     table = res.by_scenario if getattr(res, "by_scenario", None) is not None else res.districts
     rows = checkup_rows(city, preset, table)
-    return {"rows": _plain(rows), "seconds": time.perf_counter() - t0, "pid": os.getpid(),
-            "warnings": [str(w) for w in res.warnings]}
+    return {"rows": _plain(rows), "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+            "pid": os.getpid(), "warnings": [str(w) for w in res.warnings]}
 
 
 def city_outline(city: str, location: str) -> dict[str, Any]:
     """The city's district geometries (WKB, lon/lat), names and adcodes, or ``{"error"}``."""
     from cityplan.onemap import OneMap
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         om = OneMap.coerce(location)
         d = om.layer_for("districts").to_crs(4326)
@@ -91,7 +91,8 @@ def city_outline(city: str, location: str) -> dict[str, Any]:
     return {"district": d[name_col].astype(str).tolist(), "adcode": d["adcode"].astype(str).tolist()
             if "adcode" in d.columns else [""] * len(d),
             "wkb": list(shapely.to_wkb(d.geometry.to_numpy())), "synthetic": info.get("synthetic", ""),
-            "build_id": om.build_stamp, "seconds": time.perf_counter() - t0, "pid": os.getpid()}
+            "build_id": om.build_stamp, "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - c0, "pid": os.getpid()}
 
 
 def _plain(df: pd.DataFrame) -> dict[str, list[Any]]:
