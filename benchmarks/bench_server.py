@@ -4,8 +4,8 @@ Starts the real server (uvicorn subprocess) over a copy of the one map to which 
 of N small polygons (default 200,000, shown on the map) is added, then for ``--seconds``:
 
 * 50 async clients pan: each picks a random view (zoom 11-16 inside the extent) and fetches
-  every layer the map shows by default, as the page does on ``moveend`` (the small layers in one
-  ``/api/view`` request, layers of more than 5,000 features one request each);
+  every layer the map shows by default, as the page does on ``moveend``: per data tile of the view,
+  the small layers in one ``/api/view`` request, layers of more than 5,000 features one request each;
 * 10 clients submit the sample red lines of ``examples/proposals/`` to the review desk.
 
 Prints p50/p95/max per request kind and errors, the city-wide layer request (zoom 11, whole
@@ -38,6 +38,7 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from cityplan.server.tiles import tile_range  # noqa: E402
 from server_process import add_accounts, login, start, token  # noqa: E402
 
 LAYER = "bench_polygons"
@@ -97,18 +98,21 @@ async def panner(url: str, cookies: httpx.Cookies, layers: list[dict], extent, s
             async def one(path: str, params: dict, bbox: str = bbox, z: int = z) -> None:
                 t = time.perf_counter()
                 try:
-                    r = await c.get(path, params={**params, "bbox": bbox, "zoom": z})
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    r = await c.get(path, params={**params, "zoom": z})
+                    ok, why = r.status_code == 200, f"HTTP {r.status_code} {r.text[:80]}"
+                except httpx.HTTPError as exc:
+                    ok, why = False, type(exc).__name__
                 out["layer"].append(time.perf_counter() - t)
                 if not ok:
-                    out["errors"].append(f"layer {path}")
+                    out["errors"].append(f"layer {path}: {why}")
 
-            # as server.js does: the small shown layers in one /api/view request, big ones alone
+            # as server.js does: per data tile (zoom - 2) of the view, the small shown layers in one
+            # /api/view request, big ones alone
+            tx0, ty0, tx1, ty1 = tile_range((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), max(0, z - 2))
+            tiles = [f"{tx},{ty}" for tx in range(tx0, tx1 + 1) for ty in range(ty0, ty1 + 1)]
             t = time.perf_counter()
-            await asyncio.gather(one("/api/view", {"layers": ",".join(small)}),
-                                 *(one(f"/api/layers/{lid}", {}) for lid in big))
+            await asyncio.gather(*(one("/api/view", {"layers": ",".join(small), "tile": q}) for q in tiles),
+                                 *(one(f"/api/layers/{lid}", {"tile": q}) for lid in big for q in tiles))
             out["pan"].append(time.perf_counter() - t)
             await asyncio.sleep(think)  # a person looks at the map before panning again
 
@@ -184,6 +188,12 @@ def main() -> None:
             for lid in layers:  # the server prepares the layers and the city-wide tiles once
                 assert rev.get(f"/api/layers/{lid}", params={"bbox": city, "zoom": 12}).status_code == 200
             print(f"warm-up (prepare {len(layers)} layers, city-wide tiles): {time.perf_counter() - t:.1f} s")
+            while True:  # the server makes the tiles of the shown layers at start (zoom 10-16)
+                seed = rev.get("/api/seed").json()
+                if seed["seeded_zoom"] >= seed["max_zoom"] or time.perf_counter() - t > 300:
+                    break
+                time.sleep(1)
+            print(f"tiles seeded to zoom {seed['seeded_zoom']} {time.perf_counter() - t:.0f} s after start of warm-up")
             idle_reviews = []
             tok = token(rev.get("/review").text)
             red = ROOT / "examples" / "proposals" / "river_crossing.geojson"

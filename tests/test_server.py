@@ -13,6 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -345,3 +346,41 @@ def test_login_rate_limit_and_disabled_account(gpkg_served):
     assert viewer.get("/map").status_code == 303
     r = cityplan("users", "list", "--format", "json", "--onemap", s.location)
     assert {u["name"]: u["active"] for u in json.loads(r.stdout)}["view"] is False
+
+
+# ------------------------------------------------------------------------------ layers in view
+def test_layer_answers_batched_cached_and_revalidated(gpkg_served):
+    c = login(gpkg_served.url, "view")
+    view = {"bbox": ",".join(map(str, BBOX)), "zoom": 13}
+    one = c.get("/api/layers/parks", params=view)
+    assert one.status_code == 200 and one.headers["content-encoding"] == "gzip"
+    etag = one.headers["etag"]
+    again = c.get("/api/layers/parks", params=view, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
+    both = c.get("/api/view", params={**view, "layers": "districts,parks"})
+    assert both.status_code == 200
+    layers = both.json()["layers"]
+    assert [d["id"] for d in layers] == ["districts", "parks"] and layers[1] == one.json()
+    assert layers[0] == c.get("/api/layers/districts", params=view).json()
+    # independent: the parks whose bounding box meets the view (the answer may hold more: whole data tiles)
+    gdf = gpd.read_file(gpkg_served.location, layer="parks").to_crs(4326)
+    b = gdf.geometry.bounds
+    inside = set(gdf.index[(b.minx <= BBOX[2]) & (b.maxx >= BBOX[0]) & (b.miny <= BBOX[3]) & (b.maxy >= BBOX[1])])
+    assert inside <= set(layers[1]["fids"]) and len(layers[1]["fids"]) == len(layers[1]["geoms"])
+    # one data tile (zoom - 2), as the map page asks: the parks whose box meets the tile, each once
+    from cityplan.server.tiles import tile_range
+
+    tx, ty, _, _ = tile_range(BBOX, 11)
+    tile = c.get("/api/view", params={"layers": "parks", "tile": f"{tx},{ty}", "zoom": 13}).json()["layers"][0]
+    n = 2**11
+    lon0, lon1 = tx / n * 360 - 180, (tx + 1) / n * 360 - 180
+    merc = gdf.geometry.apply(lambda g: shapely.bounds(g))
+    lat = lambda y: float(np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * y / n)))))  # noqa: E731
+    lat1, lat0 = lat(ty), lat(ty + 1)
+    meets = {i for i, (a, b_, c_, d) in zip(gdf.index, merc, strict=True)
+             if a <= lon1 and c_ >= lon0 and b_ <= lat1 and d >= lat0}
+    assert meets and meets <= set(tile["fids"]) and len(set(tile["fids"])) == len(tile["fids"]) == len(tile["geoms"])
+    assert c.get("/api/layers/parks", params={"tile": "-1,0", "zoom": 13}).status_code == 400
+    assert c.get("/api/view", params={**view, "layers": "parks,nope"}).status_code == 404
+    assert c.get("/api/view", params={**view, "layers": ""}).status_code == 400
+    assert httpx.get(gpkg_served.url + "/api/view", params={**view, "layers": "parks"}).status_code == 401

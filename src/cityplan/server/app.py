@@ -8,6 +8,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator
 from functools import cache
 from importlib import resources
@@ -231,7 +232,11 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
 
 
 def _warm(map_layers: viewlayers.MapLayers) -> None:
-    try:
-        map_layers.warm()
-    except Exception:  # noqa: BLE001 - the first request will report it
-        logger.exception("preparing the map layers failed")
+    for attempt in range(3):  # a read racing the review worker's first open of the file can fail once
+        try:
+            map_layers.warm()
+            map_layers.seed()
+            return
+        except Exception:  # noqa: BLE001 - the first request will report it
+            logger.exception("preparing the map layers failed (attempt %d of 3)", attempt + 1)
+            time.sleep(2)

@@ -24,6 +24,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+#: the review workers' scheduling niceness (the server process keeps its own)
+REVIEW_NICENESS = 10
 #: reviews waiting beyond this are refused with 503 (the desk says: try again)
 MAX_QUEUED = 64
 
@@ -48,6 +50,8 @@ class ReviewBusyError(RuntimeError):
 def _init_worker(location: str, tmpdir: str) -> None:
     """Open the one map and prepare every rule's constraint (a review of a dot at the centre)."""
     global _OM
+    if hasattr(os, "nice"):
+        os.nice(REVIEW_NICENESS)  # panning the map comes first when the cores are busy
     tempfile.tempdir = tmpdir
     os.environ["TMPDIR"] = tmpdir
     from cityplan.onemap import OneMap

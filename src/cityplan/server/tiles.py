@@ -131,11 +131,15 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 def tile_range(bbox: tuple[float, float, float, float], tz: int) -> tuple[int, int, int, int]:
     """Data tiles (x0, y0, x1, y1 inclusive) at level ``tz`` covering a lon/lat bbox."""
-    m = lonlat_to_mercator(np.array([[bbox[0], bbox[3]], [bbox[2], bbox[1]]]))
     n = 2**tz
-    x0, y0 = (np.clip(np.floor(m[0] * n), 0, n - 1)).astype(int)
-    x1, y1 = (np.clip(np.floor(m[1] * n), 0, n - 1)).astype(int)
-    return int(x0), int(y0), int(x1), int(y1)
+
+    def cell(lon: float, lat: float) -> tuple[int, int]:
+        s = math.sin(math.radians(max(-85.0511287798, min(85.0511287798, lat))))
+        x, y = (lon + 180.0) / 360.0, 0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)
+        return min(max(math.floor(x * n), 0), n - 1), min(max(math.floor(y * n), 0), n - 1)
+
+    (x0, y0), (x1, y1) = cell(bbox[0], bbox[3]), cell(bbox[2], bbox[1])
+    return x0, y0, x1, y1
 
 
 @dataclass
@@ -246,14 +250,29 @@ class TileCache:
         tz = max(0, z - DATA_TILE_LEVELS)
         return z, tz, tile_range(bbox, tz)
 
-    def cached(self, build: str, layer_id: str, bbox: tuple[float, float, float, float], zoom: int) -> Answer | None:
-        """The answer already made for this view's tiles, if any (cheap: no geometry touched)."""
-        z, _, rng = self.view_tiles(bbox, zoom)
+    @staticmethod
+    def one_tile(tile: tuple[int, int], zoom: int) -> tuple[int, int, tuple[int, int, int, int]]:
+        """(zoom, data tile level, range) of one data tile ``(tx, ty)`` at level ``zoom - 2``."""
+        z = max(0, min(int(zoom), MAX_ZOOM))
+        tz = max(0, z - DATA_TILE_LEVELS)
+        tx, ty = tile
+        if not (0 <= tx < 2**tz and 0 <= ty < 2**tz):
+            raise ViewRequestError(f"tile {tx},{ty}: outside 0..{2**tz - 1} at zoom {z} (data tiles are zoom - 2)")
+        return z, tz, (tx, ty, tx, ty)
+
+    def where(self, view: tuple[float, float, float, float] | tuple[int, int], zoom: int) -> tuple[int, int, tuple]:
+        return self.one_tile(view, zoom) if len(view) == 2 else self.view_tiles(view, zoom)
+
+    def cached(self, build: str, layer_id: str, view: tuple, zoom: int) -> Answer | None:
+        """The answer already made for this view's tiles (a lon/lat bbox or one ``(tx, ty)`` data
+        tile), if any (cheap: no geometry touched)."""
+        z, _, rng = self.where(view, zoom)
         return self._answers.get((build, layer_id, z, rng))
 
-    def answer(self, build: str, prep: Prepared, bbox: tuple[float, float, float, float], zoom: int) -> Answer:
-        """The answer (JSON bytes, gzip, ETag) for ``prep``'s features in view, made once per tile range."""
-        z, tz, rng = self.view_tiles(bbox, zoom)
+    def answer(self, build: str, prep: Prepared, view: tuple, zoom: int) -> Answer:
+        """The answer (JSON bytes, gzip, ETag) for ``prep``'s features in view (a lon/lat bbox, or one
+        ``(tx, ty)`` data tile), made once per tile range."""
+        z, tz, rng = self.where(view, zoom)
         key = (build, prep.view.id, z, rng)
         hit = self._answers.get(key)
         if hit is None:
@@ -280,14 +299,15 @@ class TileCache:
         tiles = [(tx, ty) for tx in range(x0, x1 + 1) for ty in range(y0, y1 + 1)]
         out = meta(prep.view, len(prep.rows))
         out.update({"kind": prep.kind, "zoom": z, "bounds": None, "colors": None, "dense": False})
-        if prep.kind in ("polygon", "point") and len(prep.rows) > AGGREGATE_FEATURES:
+        if prep.kind in ("polygon", "point") and len(prep.rows) > AGGREGATE_FEATURES // 4:
             n = 2**tz
             mask = np.zeros(len(prep.rows), dtype=bool)
             for tx, ty in tiles:
                 mask[prep.tree.query(shapely.box(tx / n, ty / n, (tx + 1) / n, (ty + 1) / n))] = True
             fids = np.flatnonzero(mask)
             px = 1.0 / (TILE_PX * 2**z)
-            if len(fids) > AGGREGATE_FEATURES and np.median(prep.extent[fids]) < AGGREGATE_PX * px:
+            limit = AGGREGATE_FEATURES if len(tiles) > 1 else AGGREGATE_FEATURES // 4  # a view is ~4 tiles
+            if len(fids) > limit and np.median(prep.extent[fids]) < AGGREGATE_PX * px:
                 return self._aggregate(prep, out, fids, z)
         pieces = [self._piece((build, prep.view.id, z, tx, ty), prep, z, tz, tx, ty) for tx, ty in tiles]
         pieces = [p for p in pieces if len(p[0])]

@@ -1,7 +1,8 @@
 """The one map's recipe layers for the browser: metadata for the page, features per view (API).
 
-``GET /api/layers/{id}?bbox=minlon,minlat,maxlon,maxlat&zoom=Z`` answers the compact payload of
-:mod:`cityplan.server.tiles` (login required). The layers are the map recipe's (default
+``GET /api/layers/{id}?bbox=minlon,minlat,maxlon,maxlat&zoom=Z`` (or ``?tile=TX,TY&zoom=Z``, one
+data tile at level Z - 2, as the map page asks) answers the compact payload of
+:mod:`cityplan.server.tiles` (login required); ``GET /api/view?layers=a,b&…`` several layers at once. The layers are the map recipe's (default
 ``maps/onemap.yaml``, as ``cityplan map onemap`` draws them), read and projected once per build.
 """
 
@@ -25,6 +26,7 @@ from cityplan.maps.render import recipe_views, source_credits
 from cityplan.onemap import OneMap
 from cityplan.server.auth import current_user
 from cityplan.server.tiles import (
+    DATA_TILE_LEVELS,
     LRU,
     Answer,
     Prepared,
@@ -34,9 +36,16 @@ from cityplan.server.tiles import (
     meta,
     parse_bbox,
     prepare,
+    tile_range,
 )
 
 logger = logging.getLogger(__name__)
+
+#: layers up to this many features are fetched together by the map page (``/api/view``)
+BATCH_MAX = 5000
+#: zooms whose data tiles are made at start for the layers shown (after a rebuild: on demand)
+SEED_MIN_ZOOM, SEED_MAX_ZOOM = 10, 16
+
 
 
 class MapLayers:
@@ -47,7 +56,8 @@ class MapLayers:
         self.recipe_name = recipe
         self.basemap = get_basemap(basemap)
         self.tiles = TileCache()
-        self.batches = LRU(64_000_000)  # answers of /api/view (several layers joined)
+        self.batches = LRU(128_000_000)  # answers of /api/view (several layers joined)
+        self.seeded = -1  # the highest zoom seeded for the current build
         self._lock = threading.Lock()
         self._build = ""
         self._prepared: dict[str, Prepared] = {}
@@ -68,12 +78,56 @@ class MapLayers:
             self._attributions = source_credits(self.om, views)
             self.tiles.clear()
             self.batches.clear()
+            self.seeded = -1
             self._prepared, self._order, self._build = prepared, [v.id for v in views], stamp
             logger.info("map layers of build %s prepared in %.1f s", stamp, time.perf_counter() - t0)
 
     def warm(self) -> None:
         """Prepare every layer now (``cityplan serve`` does this in the background at start)."""
         self._ensure()
+
+    def seed(self, *, max_zoom: int = SEED_MAX_ZOOM, min_zoom: int = SEED_MIN_ZOOM) -> int:
+        """Make the answers of every data tile of the layers shown by default, zoom ``min_zoom`` to
+        ``max_zoom`` (and their ``/api/view`` batches, as the page asks), so panning meets a
+        warm cache (as a tile server is seeded after a build). Returns the answers made."""
+        t0 = time.perf_counter()
+        self._ensure()
+        build = self._build
+        shown = [lid for lid in self._order if self._prepared[lid].view.show]
+        small = [lid for lid in shown if len(self._prepared[lid].rows) <= BATCH_MAX]
+        made = 0
+        for z in range(min_zoom, max_zoom + 1):
+            tz = max(0, z - DATA_TILE_LEVELS)
+            n = 2**tz
+            x0, y0, x1, y1 = self.om.extent
+            tx0, ty0, tx1, ty1 = tile_range((x0, y0, x1, y1), tz)
+            for tx in range(tx0, tx1 + 1):
+                for ty in range(ty0, ty1 + 1):
+                    if self.om.build_stamp != build:
+                        return made  # rebuilt meanwhile: the next request prepares the new build
+                    box = (tx / n, ty / n, (tx + 1) / n, (ty + 1) / n)
+                    for lid in shown:
+                        b = self._prepared[lid].bounds
+                        if b[0] <= box[2] and b[2] >= box[0] and b[1] <= box[3] and b[3] >= box[1]:
+                            self.tiles.answer(build, self._prepared[lid], (tx, ty), z)
+                            made += 1
+                    if small:
+                        self.batch_answer(build, small, (tx, ty), z)
+            self.seeded = z
+        logger.info("seeded %d layer answers of build %s in %.1f s", made, build, time.perf_counter() - t0)
+        return made
+
+    def batch_answer(self, build: str, ids: list[str], view: tuple, zoom: int,
+                     parts: list[Answer] | None = None) -> Answer:
+        """The ``/api/view`` answer of ``ids`` (their answers joined), cached per view's tiles."""
+        key = (build, "/view", *ids, *self.tiles.where(view, zoom)[::2])
+        ans = self.batches.get(key)
+        if ans is None:
+            if parts is None:
+                parts = [self.tiles.answer(build, self._prepared[lid], view, zoom) for lid in ids]
+            ans = answer(b'{"layers":[' + b",".join(a.raw for a in parts) + b"]}")
+            self.batches.put(key, ans, ans.size)
+        return ans
 
     @property
     def build(self) -> str:
@@ -160,13 +214,21 @@ def _send(request: Request, ans: Answer) -> Response:
     return Response(ans.raw, media_type="application/json", headers=headers)
 
 
-def _view_args(request: Request) -> tuple[tuple[float, float, float, float], int]:
-    bbox = parse_bbox(request.query_params.get("bbox", ""))
+def _view_args(request: Request) -> tuple[tuple, int]:
+    """(bbox or (tx, ty) data tile, zoom) of ``?bbox=…&zoom=Z`` or ``?tile=TX,TY&zoom=Z``."""
+    q = request.query_params
     try:
-        zoom = int(request.query_params.get("zoom", "12"))
+        zoom = int(q.get("zoom", "12"))
     except ValueError:
-        raise ViewRequestError(f"zoom {request.query_params.get('zoom')!r}: a whole number 0-20") from None
-    return bbox, zoom
+        raise ViewRequestError(f"zoom {q.get('zoom')!r}: a whole number 0-20") from None
+    if "tile" in q:
+        try:
+            tx, ty = (int(v) for v in q["tile"].split(","))
+        except ValueError:
+            raise ViewRequestError(f"tile {q['tile']!r}: two whole numbers TX,TY") from None
+        TileCache.one_tile((tx, ty), zoom)
+        return (tx, ty), zoom
+    return parse_bbox(q.get("bbox", "")), zoom
 
 
 async def layer_view(request: Request) -> Response:
@@ -207,14 +269,18 @@ async def view_batch(request: Request) -> Response:
         parts = await _answers(ml, ids, bbox, zoom)
     except ViewRequestError as exc:
         return _error(400, str(exc))
-    key = (ml.build, "/view", *ids, *TileCache.view_tiles(bbox, zoom)[::2])
-    ans = ml.batches.get(key)
-    if ans is None:
-        ans = answer(b'{"layers":[' + b",".join(a.raw for a in parts) + b"]}")
-        ml.batches.put(key, ans, ans.size)
-    return _send(request, ans)
+    return _send(request, ml.batch_answer(ml.build, ids, bbox, zoom, parts))
+
+
+def seed_status(request: Request) -> Response:
+    """``GET /api/seed``: the highest zoom whose tiles are made for the current build (-1: none yet)."""
+    if current_user(request) is None:
+        return _error(401, "log in first")
+    ml: MapLayers = request.app.state.map_layers
+    return Response(json.dumps({"build": ml._build, "seeded_zoom": ml.seeded, "max_zoom": SEED_MAX_ZOOM}),
+                    media_type="application/json")
 
 
 def routes() -> list[Route]:
     """The layer API routes."""
-    return [Route("/api/layers/{lid}", layer_view), Route("/api/view", view_batch)]
+    return [Route("/api/layers/{lid}", layer_view), Route("/api/view", view_batch), Route("/api/seed", seed_status)]

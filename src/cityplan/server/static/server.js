@@ -66,32 +66,70 @@
       cp.refresh(map);
     }
 
-    // layers with at most BATCH_MAX features come in one /api/view request; bigger ones alone
-    var BATCH_MAX = 5000;
+    // The view is fetched as data tiles (Web-Mercator tiles at zoom - 2, as the server caches them,
+    // so every client panning over the same place shares the answers): per tile, the shown layers
+    // with at most BATCH_MAX features come in one /api/view request, bigger ones alone. A layer is
+    // redrawn once all its tiles are in, features on several tiles counted once (by fid).
+    var BATCH_MAX = 5000, LEVELS = 2;
     var batch = { ctrl: null, seq: 0 };
 
-    function viewQuery() {
-      var b = map.getBounds().pad(0.2), z = map.getZoom();
-      var bbox = [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -85), Math.min(b.getEast(), 180), Math.min(b.getNorth(), 85)]
-        .map(function (v) { return v.toFixed(6); }).join(",");
-      return "bbox=" + bbox + "&zoom=" + z;
+    function viewTiles() {
+      var b = map.getBounds().pad(0.2), z = map.getZoom(), tz = Math.max(0, z - LEVELS), n = Math.pow(2, tz);
+      function cell(lon, lat) {
+        lat = Math.max(-85.0511287798, Math.min(85.0511287798, lat));
+        var s = Math.sin(lat * Math.PI / 180);
+        var x = (lon + 180) / 360, y = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+        return [Math.min(Math.max(Math.floor(x * n), 0), n - 1), Math.min(Math.max(Math.floor(y * n), 0), n - 1)];
+      }
+      var a = cell(Math.max(b.getWest(), -180), b.getNorth()), c = cell(Math.min(b.getEast(), 180), b.getSouth());
+      var out = [];
+      for (var tx = a[0]; tx <= c[0]; tx++) for (var ty = a[1]; ty <= c[1]; ty++) out.push("tile=" + tx + "," + ty + "&zoom=" + z);
+      return out;
     }
 
-    function request(st, url, ids, key, unpack) {
-      if (st.ctrl) st.ctrl.abort();  // the view moved on: the older answer is not wanted
+    function merge(parts) {
+      var d = {}, seen = {}, anyIll = parts.some(function (p) { return p.ill; });
+      Object.keys(parts[0]).forEach(function (k) { d[k] = parts[0][k]; });
+      d.geoms = []; d.rows = []; d.fids = []; d.ill = anyIll ? [] : null;
+      d.dense = parts.some(function (p) { return p.dense || p.aggregate; });
+      if (d.dense) { d.fields = []; d.labels = []; }
+      parts.forEach(function (p) {
+        var agg = !p.fids || !p.fids.length;
+        p.geoms.forEach(function (g, i) {
+          if (!agg) {
+            if (seen[p.fids[i]]) return;
+            seen[p.fids[i]] = true;
+            d.fids.push(p.fids[i]);
+          }
+          d.geoms.push(g);
+          d.rows.push(d.dense ? [] : p.rows[i]);
+          if (anyIll) d.ill.push(p.ill ? p.ill[i] : (p.illustrative ? 1 : 0));
+        });
+      });
+      return d;
+    }
+
+    function request(st, urls, ids, key, unpack) {
+      var want = key + "|" + ids.join(",");
+      if (st.ctrl && st.want === want) return;  // already on its way
+      if (st.ctrl) st.ctrl.abort();  // the view moved on: the older answers are not wanted
       var ctrl = new AbortController(), seq = ++st.seq;
       st.ctrl = ctrl;
+      st.want = want;
       cp.pending++;
-      fetch(url, { credentials: "same-origin", signal: ctrl.signal, headers: { Accept: "application/json" } })
-        .then(function (r) {
-          if (!r.ok) throw new Error(ids.join(",") + ": HTTP " + r.status);
-          return r.json();
-        })
-        .then(function (data) {
+      Promise.all(urls.map(function (url) {
+        return fetch(url, { credentials: "same-origin", signal: ctrl.signal, headers: { Accept: "application/json" } })
+          .then(function (r) {
+            if (!r.ok) throw new Error(ids.join(",") + ": HTTP " + r.status);
+            return r.json();
+          })
+          .then(unpack);
+      }))
+        .then(function (tiles) {
           if (seq !== st.seq) return;
-          unpack(data).forEach(function (d) {
-            swap(d.id, d);
-            dynamic[d.id].loaded = key;
+          ids.forEach(function (id, j) {
+            swap(id, merge(tiles.map(function (t) { return t[j]; })));
+            dynamic[id].loaded = key;
           });
           cp.fetches++;
         })
@@ -102,15 +140,17 @@
     }
 
     function refreshAll() {
-      var key = viewKey(map), q = viewQuery(), small = [];
+      var key = viewKey(map), tiles = viewTiles(), small = [];
       Object.keys(dynamic).forEach(function (id) {
         var e = cp.layers[id], st = dynamic[id];
         if (!e || !map.hasLayer(e.layer) || st.loaded === key) return;  // hidden layers are never fetched
         if ((e.data.count || 0) <= BATCH_MAX) { small.push(id); return; }
-        request(st, "/api/layers/" + encodeURIComponent(id) + "?" + q, [id], key, function (d) { return [d]; });
+        request(st, tiles.map(function (q) { return "/api/layers/" + encodeURIComponent(id) + "?" + q; }), [id], key,
+          function (d) { return [d]; });
       });
       if (small.length) {
-        request(batch, "/api/view?layers=" + small.map(encodeURIComponent).join(",") + "&" + q, small, key,
+        var names = small.map(encodeURIComponent).join(",");
+        request(batch, tiles.map(function (q) { return "/api/view?layers=" + names + "&" + q; }), small, key,
           function (d) { return d.layers; });
       }
     }
