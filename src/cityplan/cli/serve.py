@@ -45,4 +45,5 @@ def serve(onemap: str | None, host: str, port: int, data_dir: Path | None, max_u
     if not len(app.state.users.list()):
         note("no accounts yet: add one with `cityplan users add NAME --role admin`")
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=forwarded is not None,
-                forwarded_allow_ips=forwarded or "127.0.0.1", server_header=False, workers=1)
+                forwarded_allow_ips=forwarded or "127.0.0.1", server_header=False, workers=1,
+                timeout_keep_alive=75)  # as nginx: browsers and proxies reuse idle connections
