@@ -98,18 +98,22 @@ class ReviewPool:
         self.om = om
         self.queued = 0
         self._lock = threading.Lock()
+        self._args = (workers, location, tmpdir or tempfile.gettempdir())
         if workers > 0 and location:
-            ctx = multiprocessing.get_context("spawn")
-            self._exec: cf.Executor = cf.ProcessPoolExecutor(
-                max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                initargs=(location, tmpdir or tempfile.gettempdir()))
+            self._exec: cf.Executor = self._processes()
             self.processes = True
-            for _ in range(workers):  # start the workers now: they open the map and warm up
-                self._exec.submit(os.getpid)
         else:
             self._exec = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cityplan-review")
             self.processes = False
             self._exec.submit(_warm, om)
+
+    def _processes(self) -> cf.ProcessPoolExecutor:
+        workers, location, tmpdir = self._args
+        ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_init_worker, initargs=(location, tmpdir))
+        for _ in range(workers):  # start the workers now: they open the map and warm up
+            ex.submit(os.getpid)
+        return ex
 
     async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str) -> Outcome:
         """Queue a review and wait for it (ReviewBusyError when the queue is full)."""
@@ -119,7 +123,18 @@ class ReviewPool:
             self.queued += 1
         try:
             args = (path, crs, facility_type, display) + (() if self.processes else (self.om,))
-            return await asyncio.wrap_future(self._exec.submit(review_job, *args))
+            ex = self._exec
+            try:
+                return await asyncio.wrap_future(ex.submit(review_job, *args))
+            except cf.BrokenExecutor:
+                if not self.processes:
+                    raise
+                with self._lock:
+                    if self._exec is ex:  # the first to notice starts a new worker
+                        logger.error("the review worker died; starting a new one")
+                        self._exec = self._processes()
+                        ex.shutdown(wait=False, cancel_futures=True)
+                return await asyncio.wrap_future(self._exec.submit(review_job, *args))
         finally:
             with self._lock:
                 self.queued -= 1
