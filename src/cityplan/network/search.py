@@ -128,7 +128,9 @@ def access_costs(graph: RoadGraph, reach: Reach, demand: Snap) -> tuple[np.ndarr
 def reached_lines(graph: RoadGraph, reach: Reach, limit: float) -> np.ndarray:
     """The parts of edges from which a source is reachable within ``limit`` (metric LineStrings).
 
-    Whole edges are returned as they are; only partly reached ones are cut.
+    Whole edges are returned as they are; only partly reached ones are cut (:func:`substrings`,
+    vectorised), in the order whole edges, partial edges (by edge, from-``u`` piece first), then
+    the pieces around facilities in the middle of an edge.
     """
     per_m, cost, length = reach.per_m, reach.cost, graph.length
     usable = ~np.isnan(per_m)
@@ -140,24 +142,58 @@ def reached_lines(graph: RoadGraph, reach: Reach, limit: float) -> np.ndarray:
         end_u = np.where(from_u, np.minimum(length, (limit - cu) / k), 0.0)  # reached part [0, end_u]
         start_v = np.where(from_v, np.maximum(0.0, length - (limit - cv) / k), length)  # [start_v, len]
     whole = (from_u & (end_u >= start_v)) | (from_u & (end_u >= length)) | (from_v & (start_v <= 0))
-    out = list(graph.geoms[whole])
-    for ei in np.flatnonzero(~whole & (from_u | from_v)):
-        if from_u[ei] and end_u[ei] > 0.01:
-            out.append(shapely.ops.substring(graph.geoms[ei], 0.0, end_u[ei]))
-        if from_v[ei] and length[ei] - start_v[ei] > 0.01:
-            out.append(shapely.ops.substring(graph.geoms[ei], start_v[ei], length[ei]))
+    part = ~whole & (from_u | from_v)
+    pu = np.flatnonzero(part & from_u & (end_u > 0.01))
+    pv = np.flatnonzero(part & from_v & (length - start_v > 0.01))
+    edge = np.concatenate([pu, pv])
+    order = np.lexsort((np.r_[np.zeros(len(pu)), np.ones(len(pv))], edge))  # by edge, u piece first
+    edge = edge[order]
+    a = np.concatenate([np.zeros(len(pu)), start_v[pv]])[order]
+    b = np.concatenate([end_u[pu], length[pv]])[order]
     s = reach.sources
-    for j in np.flatnonzero(s.ok):  # around facilities in the middle of an edge
-        ei = s.edge[j]
-        r = (limit - _access(reach.unit, np.array([s.dist[j]]))[0]) / per_m[ei]
-        if r <= 0:
-            continue
-        a = max(0.0, s.offset[j] - r)
-        # on a one-way street (driving) the facility is reached from behind only
-        b = min(length[ei], s.offset[j] + r) if reach.back_ok[ei] else s.offset[j]
-        if b - a > 0.01:
-            out.append(shapely.ops.substring(graph.geoms[ei], a, b))
-    return np.asarray(out, dtype=object)
+    j = np.flatnonzero(s.ok)  # around facilities in the middle of an edge
+    fe = s.edge[j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (limit - _access(reach.unit, s.dist[j])) / per_m[fe]
+    lo, hi = s.offset[j] - r, s.offset[j] + r
+    fa = np.where(lo > 0.0, lo, 0.0)  # a NaN radius (edge not usable) keeps the whole edge, as before
+    # on a one-way street (driving) the facility is reached from behind only
+    fb = np.where(reach.back_ok[fe], np.where(hi < length[fe], hi, length[fe]), s.offset[j])
+    keep = ~(r <= 0) & (fb - fa > 0.01)
+    pieces = substrings(graph.geoms[np.concatenate([edge, fe[keep]])], np.concatenate([a, fa[keep]]),
+                        np.concatenate([b, fb[keep]]))
+    return np.concatenate([graph.geoms[whole], pieces]).astype(object)
+
+
+def substrings(lines: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``shapely.ops.substring(line, start, end)`` for many lines at once (``start < end``, metres).
+
+    The same pieces: the points at ``start`` and ``end`` (``shapely.line_interpolate_point``) and
+    the vertices strictly between them.
+    """
+    if len(lines) == 0:
+        return np.zeros(0, dtype=object)
+    xy, idx = shapely.get_coordinates(lines, return_index=True)
+    d = np.diff(xy, axis=0)
+    seg = np.r_[0.0, np.sqrt(d[:, 0] ** 2 + d[:, 1] ** 2)]
+    first = np.searchsorted(idx, np.arange(len(lines)))
+    pos = np.arange(len(xy)) - first[idx]  # vertex number within its line
+    along = np.zeros(len(xy))  # distance of each vertex from its line's start, summed as substring does
+    by = np.argsort(pos, kind="stable")
+    bounds = np.searchsorted(pos[by], np.arange(int(pos.max()) + 2))
+    for k in range(1, len(bounds) - 1):  # k-th vertices of every line at once
+        at = by[bounds[k]:bounds[k + 1]]
+        along[at] = along[at - 1] + seg[at]
+    last = np.r_[np.diff(idx) != 0, True]
+    inner = (along > start[idx]) & (along < end[idx]) & ~last  # as substring: never a line's end vertex
+    p0 = shapely.get_coordinates(shapely.line_interpolate_point(lines, start))
+    p1 = shapely.get_coordinates(shapely.line_interpolate_point(lines, end))
+    n = len(lines)
+    which = np.concatenate([np.arange(n), idx[inner], np.arange(n)])
+    rank = np.concatenate([np.full(n, -1), np.flatnonzero(inner), np.full(n, len(xy))])
+    order = np.lexsort((rank, which))
+    coords = np.concatenate([p0, xy[inner], p1])[order]
+    return shapely.linestrings(coords, indices=which[order])
 
 
 def isochrone(lines: np.ndarray, offroad_m: float) -> shapely.Geometry:
