@@ -226,15 +226,16 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
 
     st.layer_extent = layer_extent
     if warm:
-        threading.Thread(target=_warm, args=(map_layers,), name="cityplan-warm", daemon=True).start()
+        threading.Thread(target=_warm, args=(map_layers, reviews), name="cityplan-warm", daemon=True).start()
     logger.info("cityplan server over %s, data folder %s", om.label, data)
     return app
 
 
-def _warm(map_layers: viewlayers.MapLayers) -> None:
-    for attempt in range(3):  # a read racing the review worker's first open of the file can fail once
+def _warm(map_layers: viewlayers.MapLayers, reviews: ReviewPool) -> None:
+    for attempt in range(3):  # a read racing another process's first open of the file can fail once
         try:
             map_layers.warm()
+            reviews.start()
             map_layers.seed()
             return
         except Exception:  # noqa: BLE001 - the first request will report it

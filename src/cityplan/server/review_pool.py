@@ -99,13 +99,22 @@ class ReviewPool:
         self.queued = 0
         self._lock = threading.Lock()
         self._args = (workers, location, tmpdir or tempfile.gettempdir())
+        self._exec: cf.Executor | None = None
         if workers > 0 and location:
-            self._exec: cf.Executor = self._processes()
-            self.processes = True
+            self.processes = True  # started by start() (after the server's own warm-up) or the first review
         else:
             self._exec = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cityplan-review")
             self.processes = False
             self._exec.submit(_warm, om)
+
+    def start(self) -> None:
+        """Start the worker processes (they open the one map and prepare the rules' constraints).
+
+        Started after the server's own reads at start: two processes first opening the same
+        GeoPackage at once can make one of SQLite's read-only opens fail."""
+        with self._lock:
+            if self._exec is None:
+                self._exec = self._processes()
 
     def _processes(self) -> cf.ProcessPoolExecutor:
         workers, location, tmpdir = self._args
@@ -123,6 +132,7 @@ class ReviewPool:
             self.queued += 1
         try:
             args = (path, crs, facility_type, display) + (() if self.processes else (self.om,))
+            self.start()
             ex = self._exec
             try:
                 return await asyncio.wrap_future(ex.submit(review_job, *args))
@@ -141,4 +151,5 @@ class ReviewPool:
 
     def shutdown(self) -> None:
         """Stop the workers (queued reviews are cancelled)."""
-        self._exec.shutdown(wait=False, cancel_futures=True)
+        if self._exec is not None:
+            self._exec.shutdown(wait=False, cancel_futures=True)
