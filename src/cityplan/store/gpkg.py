@@ -149,7 +149,10 @@ class GpkgStore(Store):
     @contextlib.contextmanager
     def _connect(self, *, readonly: bool = False, path: Path | None = None) -> Iterator[sqlite3.Connection]:
         p = path or self.path
-        uri = f"file:{p}?mode=ro" if readonly else f"file:{p}"
+        # readers open read-write but only read: a read-only connection cannot roll back a hot
+        # journal left by a concurrent writer and fails with "attempt to write a readonly database"
+        # (mode=rw never creates a missing file, and opens read-only where the file is write-protected)
+        uri = f"file:{p}?mode=rw" if readonly else f"file:{p}"
         con = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
         try:
             yield con
