@@ -329,25 +329,6 @@ def test_hostile_uploads(gpkg_served):
     assert rev.get("/review").status_code == 200
 
 
-def test_login_rate_limit_and_disabled_account(gpkg_served):
-    s = gpkg_served
-    c = httpx.Client(base_url=s.url, timeout=60)
-    codes = [c.post("/login", data=login_form(c, "admin", "wrong password!")).status_code for _ in range(6)]
-    assert codes[:5] == [401] * 5 and codes[5] == 429
-    # the right password is refused too while limited
-    assert c.post("/login", data=login_form(c, "admin")).status_code == 429
-    # forged login without the double-submit cookie
-    fresh = httpx.Client(base_url=s.url, timeout=60)
-    assert fresh.post("/login", data={"username": "view", "password": PASSWORD, "csrf_token": "x"}).status_code == 403
-    viewer = login(s.url, "view")
-    assert viewer.get("/map").status_code == 200
-    assert cityplan("users", "disable", "view", "--onemap", s.location).returncode == 0
-    time.sleep(6)  # the server's account cache lives 5 s
-    assert viewer.get("/map").status_code == 303
-    r = cityplan("users", "list", "--format", "json", "--onemap", s.location)
-    assert {u["name"]: u["active"] for u in json.loads(r.stdout)}["view"] is False
-
-
 # ------------------------------------------------------------------------------ layers in view
 def test_layer_answers_batched_cached_and_revalidated(gpkg_served):
     c = login(gpkg_served.url, "view")
@@ -384,3 +365,23 @@ def test_layer_answers_batched_cached_and_revalidated(gpkg_served):
     assert c.get("/api/view", params={**view, "layers": "parks,nope"}).status_code == 404
     assert c.get("/api/view", params={**view, "layers": ""}).status_code == 400
     assert httpx.get(gpkg_served.url + "/api/view", params={**view, "layers": "parks"}).status_code == 401
+
+
+# runs last: it disables the "view" account and rate-limits "admin" on the shared server
+def test_login_rate_limit_and_disabled_account(gpkg_served):
+    s = gpkg_served
+    c = httpx.Client(base_url=s.url, timeout=60)
+    codes = [c.post("/login", data=login_form(c, "admin", "wrong password!")).status_code for _ in range(6)]
+    assert codes[:5] == [401] * 5 and codes[5] == 429
+    # the right password is refused too while limited
+    assert c.post("/login", data=login_form(c, "admin")).status_code == 429
+    # forged login without the double-submit cookie
+    fresh = httpx.Client(base_url=s.url, timeout=60)
+    assert fresh.post("/login", data={"username": "view", "password": PASSWORD, "csrf_token": "x"}).status_code == 403
+    viewer = login(s.url, "view")
+    assert viewer.get("/map").status_code == 200
+    assert cityplan("users", "disable", "view", "--onemap", s.location).returncode == 0
+    time.sleep(6)  # the server's account cache lives 5 s
+    assert viewer.get("/map").status_code == 303
+    r = cityplan("users", "list", "--format", "json", "--onemap", s.location)
+    assert {u["name"]: u["active"] for u in json.loads(r.stdout)}["view"] is False
