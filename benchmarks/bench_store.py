@@ -25,10 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pgserver import PgServer  # noqa: E402
-
 from cityplan.build import build_onemap  # noqa: E402
 from cityplan.onemap import OneMap  # noqa: E402
+from pgserver import PgServer  # noqa: E402
 
 
 def timed(fn) -> float:

@@ -109,15 +109,8 @@ class RoadGraph:
         ok = ~np.isnan(cost)
         fwd_u, fwd_v, w = self.u[ok], self.v[ok], cost[ok]
         back = ok & ~(self.oneway & (mode == "drive"))
-        rows = np.concatenate([fwd_u, self.v[back]])
-        cols = np.concatenate([fwd_v, self.u[back]])
-        data = np.concatenate([w, cost[back]])
-        if reverse:
-            rows, cols = cols, rows
-        if extra is not None:
-            rows = np.concatenate([rows, extra[0]])
-            cols = np.concatenate([cols, extra[1]])
-            data = np.concatenate([data, extra[2]])
+        rows, cols, data = stack_edges(np.concatenate([fwd_u, self.v[back]]), np.concatenate([fwd_v, self.u[back]]),
+                                       np.concatenate([w, cost[back]]), reverse=reverse, extra=extra)
         n = self.n_nodes + n_extra
         # keep the cheapest of parallel edges (coo -> csr would add them up)
         order = np.lexsort((data, cols, rows))
@@ -151,6 +144,20 @@ class RoadGraph:
                    "(graph_from_lines) - check for gaps between line ends")
             raise NetworkError(msg)
         logger.info("%s: %d components, largest %.1f%% of nodes", source, len(sizes), 100 * share)
+
+
+def stack_edges(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, *, reverse: bool = False,
+                extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge lists for a CSR matrix: flipped for a search towards the sources (``reverse``) and
+    with ``extra`` (virtual source edges, already oriented) appended."""
+    if reverse:
+        rows, cols = cols, rows
+    if extra is not None:
+        rows = np.concatenate([rows, extra[0]])
+        cols = np.concatenate([cols, extra[1]])
+        data = np.concatenate([data, extra[2]])
+    return rows, cols, data
 
 
 def _nodes_from_ids(ids_u: np.ndarray, ids_v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

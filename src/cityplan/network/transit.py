@@ -34,7 +34,7 @@ from scipy import sparse
 
 from cityplan._errors import CoverageError
 from cityplan.crs import to_working
-from cityplan.network.graph import RoadGraph
+from cityplan.network.graph import RoadGraph, stack_edges
 from cityplan.network.snap import snap_points
 
 logger = logging.getLogger(__name__)
@@ -115,13 +115,7 @@ class TransitGraph:
         if unit != "s":
             msg = "transit coverage is measured in time: give --within in minutes (e.g. 30min)"
             raise CoverageError(msg)
-        rows, cols, data = self.t_from, self.t_to, self.t_cost
-        if reverse:
-            rows, cols = cols, rows
-        if extra is not None:
-            rows = np.concatenate([rows, extra[0]])
-            cols = np.concatenate([cols, extra[1]])
-            data = np.concatenate([data, extra[2]])
+        rows, cols, data = stack_edges(self.t_from, self.t_to, self.t_cost, reverse=reverse, extra=extra)
         kmh = speed_kmh if speed_kmh is not None else self.walk_kmh
         return self.walk.matrix("walk", "s", kmh, extra=(rows, cols, data), n_extra=self.n_transit + n_extra,
                                 reverse=reverse)
