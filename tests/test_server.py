@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import shutil
 import socket
 import time
@@ -230,6 +231,7 @@ def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
         with page.expect_navigation(timeout=180_000):
             page.click("#cp-review-submit")
         assert "/review/" in page.url
+        review_url = page.url
         assert page.text_content("#cp-verdict").strip() == "fail"
         assert page.locator("#cp-findings tr.cp-hit").count() >= 1
         _wait(page, "window.cityplan && cityplan.ready && cityplan.pending === 0")
@@ -244,6 +246,18 @@ def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
         assert page.locator("#cp-reviews a").count() >= 1
         ctx.close()
     assert not errors and not outside
+    # the signed-off document: the 审查意见 PDF, A4, made on first download in the review worker
+    rev = login(served.url, "rev")
+    pdf = rev.get(review_url.replace(served.url, "") + "/report.pdf", timeout=300)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf", pdf.text[:300]
+    assert pdf.content.startswith(b"%PDF")
+    from pdf_read import media_boxes, unicode_chars
+
+    saved = Path(tempfile.mkdtemp()) / "opinion.pdf"
+    saved.write_bytes(pdf.content)
+    assert all(abs(b[2] - b[0] - 595.28) < 0.5 and abs(b[3] - b[1] - 841.89) < 0.5 for b in media_boxes(saved))  # A4
+    assert "审" in unicode_chars(saved)
+    assert rev.get(review_url.replace(served.url, "") + "/report.exe").status_code == 404
 
 
 # ------------------------------------------------------------------------------ hostile input

@@ -209,12 +209,12 @@ def review_show(request: Request) -> Response:
                   summary=summary_rows, impact=doc.get("impact") or [], page=page_json({"map": cfg}))
 
 
-def review_download(request: Request) -> Response:
-    """``GET /review/{id}/report.{html,json}``."""
+async def review_download(request: Request) -> Response:
+    """``GET /review/{id}/report.{html,json,pdf}`` (the PDF 审查意见 is made on first download)."""
     if current_user(request) is None:
         return login_redirect(request)
     rid = request.path_params["rid"]
-    rv = get_review(request.app.state.om.store, rid)
+    rv = await run_in_threadpool(get_review, request.app.state.om.store, rid)
     if rv is None:
         return Response("no such review", status_code=404)
     fmt = request.path_params["fmt"]
@@ -222,11 +222,32 @@ def review_download(request: Request) -> Response:
         body = json.dumps({k: v for k, v in rv.items()}, ensure_ascii=False, default=str, indent=1)
         return Response(body, media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="review-{rid}.json"'})
+    if fmt == "pdf":
+        return await _opinion_pdf(request, rid, rv)
     path = request.app.state.data_dir / "reports" / f"{rid}.html"
     if fmt != "html" or not path.exists():
         return Response("no such report", status_code=404)
     return FileResponse(path, media_type="text/html; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="review-{rid}.html"'})
+
+
+async def _opinion_pdf(request: Request, rid: str, rv: dict[str, Any]) -> Response:
+    state = request.app.state
+    pdf = state.data_dir / "reports" / f"{rid}.pdf"
+    if not pdf.exists():
+        stored = state.data_dir / str(rv["stored_file"])
+        if not stored.resolve().is_relative_to(state.data_dir.resolve()) or not stored.exists():
+            return Response("the submitted file is no longer stored", status_code=410)
+        try:
+            out = await state.reviews.opinion(str(stored), crs=rv.get("crs") or None,
+                                              facility_type=rv.get("facility_type") or None,
+                                              display=str(rv["file_name"]), out_pdf=str(pdf))
+        except (ReviewBusyError, BrokenExecutor) as exc:
+            return Response(f"the review desk is busy ({exc}); try again", status_code=503)
+        if out.error:
+            return Response(out.error, status_code=422)
+    return FileResponse(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="review-{rid}.pdf"'})
 
 
 def routes() -> list[Route]:

@@ -91,6 +91,22 @@ def review_job(path: str, crs: str | None, facility_type: str | None, display: s
                    html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hits)
 
 
+def opinion_job(path: str, crs: str | None, facility_type: str | None, display: str, out_pdf: str,
+                om: Any = None) -> Outcome:
+    """Review the stored upload again (same build) and write its 审查意见 PDF to ``out_pdf``."""
+    from cityplan._errors import CityplanError
+    from cityplan.review.opinion import write_opinion
+    from cityplan.server.review_desk import run_review
+
+    the_map = om if om is not None else _OM
+    try:
+        rep, _ = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display)
+        write_opinion(rep, out_pdf, onemap=the_map, submitted=display, dpi=150, overwrite=True)
+    except CityplanError as exc:
+        return Outcome(error=str(exc))
+    return Outcome(verdict=str(rep.verdict))
+
+
 class ReviewPool:
     """Runs :func:`review_job` in ``workers`` processes (or, with 0, one thread) with a bounded queue."""
 
@@ -124,18 +140,26 @@ class ReviewPool:
             ex.submit(os.getpid)
         return ex
 
+    async def opinion(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
+                      out_pdf: str) -> Outcome:
+        """Write a stored review's 审查意见 PDF in the review worker (made on first download)."""
+        return await self._run(opinion_job, (path, crs, facility_type, display, out_pdf))
+
     async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str) -> Outcome:
         """Queue a review and wait for it (ReviewBusyError when the queue is full)."""
+        return await self._run(review_job, (path, crs, facility_type, display))
+
+    async def _run(self, job: Any, job_args: tuple) -> Outcome:
         with self._lock:
             if self.queued >= MAX_QUEUED:
                 raise ReviewBusyError(f"{self.queued} reviews are waiting; try again in a minute")
             self.queued += 1
         try:
-            args = (path, crs, facility_type, display) + (() if self.processes else (self.om,))
+            args = job_args + (() if self.processes else (self.om,))
             self.start()
             ex = self._exec
             try:
-                return await asyncio.wrap_future(ex.submit(review_job, *args))
+                return await asyncio.wrap_future(ex.submit(job, *args))
             except cf.BrokenExecutor:
                 if not self.processes:
                     raise
@@ -144,7 +168,7 @@ class ReviewPool:
                         logger.error("the review worker died; starting a new one")
                         self._exec = self._processes()
                         ex.shutdown(wait=False, cancel_futures=True)
-                return await asyncio.wrap_future(self._exec.submit(review_job, *args))
+                return await asyncio.wrap_future(self._exec.submit(job, *args))
         finally:
             with self._lock:
                 self.queued -= 1
