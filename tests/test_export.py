@@ -6,6 +6,7 @@ import sqlite3
 import xml.etree.ElementTree as ET
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -62,3 +63,28 @@ def test_export_bad_options(onemap, tmp_path):
     r = CliRunner().invoke(cli, ["export", "--onemap", str(onemap), "--out", str(tmp_path / "x"),
                                  "--layer", "nope"])
     assert r.exit_code == 2 and "'nope'" in r.stderr
+
+
+def test_append_only_tables_survive_a_geopackage_rebuild(synthetic_onemap, tmp_path):
+    """Progress events, accounts, reviews: a rebuild of the GeoPackage keeps them, rows and order."""
+    import shutil
+
+    from cityplan.store.base import BuildPayload
+
+    path = tmp_path / "m.gpkg"
+    shutil.copy(synthetic_onemap, path)
+    om = OneMap.open(path)
+    rows = pd.DataFrame({"event_id": ["a", "b", "c"], "quantity": [1.5, 2.0, 3.0], "n": [1, 2, 3]})
+    assert om.store.append_rows("cityplan_progress_events", rows, key=["event_id"]) == 3
+    assert om.store.append_rows("cityplan_progress_events", rows, key=["event_id"]) == 0
+    om.store.write_cache("k", om.build_stamp, {"x": np.arange(3)})
+    layers = {lid: om.layer(lid) for lid in om.layer_ids}
+    info = {**om.build_info, "build_id": "rebuilt"}
+    om.store.replace_map(BuildPayload(layers=layers, catalog=om.store.read("cityplan_catalog"),
+                                      ledger=om.store.read("cityplan_ledger"), info=info), overwrite=True)
+    again = OneMap.open(path)
+    assert again.build_stamp == "rebuilt"
+    kept = again.store.read("cityplan_progress_events")
+    assert kept[["event_id", "quantity", "n"]].to_dict("records") == rows.to_dict("records")
+    assert again.store.read_cache("k", "rebuilt") is None  # caches belong to a build
+    assert again.store.append_rows("cityplan_progress_events", rows, key=["event_id"]) == 0

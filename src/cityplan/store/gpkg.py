@@ -205,7 +205,9 @@ class GpkgStore(Store):
                     "SELECT table_name FROM gpkg_contents WHERE data_type = 'attributes'")]
                 keep = [n for n in names if n.startswith("cityplan_") and n not in BUILD_TABLES
                         and n != CACHE_TABLE]
-                return {n: pd.read_sql_query(f'SELECT * FROM "{n}"', con) for n in keep}  # noqa: S608 - names from gpkg_contents
+                # fid is the table's own key: the copy gets new ones in the same order
+                return {n: pd.read_sql_query(f'SELECT * FROM "{n}" ORDER BY fid', con).drop(columns="fid")  # noqa: S608
+                        for n in keep}
         except sqlite3.DatabaseError:
             logger.warning("%s: could not read the append-only tables of the old map", self.path)
             return {}
