@@ -271,6 +271,9 @@ def review_file(
     return rep
 
 
+_GCJ_REFERENCES: dict[tuple[str, str, str], object] = {}
+
+
 def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None):
     """Whether an undeclared proposal looks like GCJ-02 (Amap) read as WGS84, against the roads.
 
@@ -283,10 +286,14 @@ def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None):
     roads = om.layer_id_for("roads", required=False)
     if roads is None:
         return None
-    from cityplan.validate import detect_gcj02
+    from cityplan.validate import Gcj02Reference, detect_gcj02
 
+    key = (om.label, om.build_stamp, roads)
+    if key not in _GCJ_REFERENCES:  # the roads' index and transformers, built once per map build
+        _GCJ_REFERENCES.clear()
+        _GCJ_REFERENCES[key] = Gcj02Reference(om.layer(roads), metric=om.working_crs)
     try:
-        return detect_gcj02(frame.to_crs(STORAGE_CRS), om.layer(roads))
+        return detect_gcj02(frame.to_crs(STORAGE_CRS), _GCJ_REFERENCES[key])
     except (ValueError, GeometryError) as exc:
         logger.info("GCJ-02 check skipped: %s", exc)
         return None
