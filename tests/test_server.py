@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
 import shutil
 import socket
+import tempfile
 import time
 import zipfile
 from pathlib import Path
