@@ -13,7 +13,7 @@ import os
 import types
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from cityplan._errors import CityplanError, SchemaError, UnitError
@@ -66,6 +66,10 @@ def check_unit_value(unit: str) -> str:
         msg = f"unknown unit {unit!r}; allowed units: {sorted(UNITS)}".replace("{", "(").replace("}", ")")
         raise PydanticCustomError(UNIT_ERROR, msg)
     return unit
+
+
+#: a unit of ``cityplan.tasks.units`` (unknown units are a :class:`UnitError`)
+Unit = Annotated[str, AfterValidator(lambda u: check_unit_value(u))]
 
 
 def load_document(path: str | os.PathLike[str], model: type[M], *, what: str) -> M:

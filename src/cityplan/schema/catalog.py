@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from cityplan._errors import SchemaError
-from cityplan.schema._base import StrictModel, check_unit_value, load_document
+from cityplan.schema._base import StrictModel, Unit, load_document
 
 ROLES = ("base", "plan", "facility", "demand", "constraint")
 #: functional roles analyses look layers up by (``OneMap.layer_for(role)``); a layer may have several
@@ -85,12 +85,8 @@ class QuantityModel(StrictModel):
 
     metric: str
     column: str
-    unit: str
+    unit: Unit
 
-    @field_validator("unit")
-    @classmethod
-    def _unit(cls, v: str) -> str:
-        return check_unit_value(v)
 
 
 class LayerModel(StrictModel):

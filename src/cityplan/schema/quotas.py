@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, field_validator
 
 from cityplan._errors import SchemaError, UnknownTaskIdError
-from cityplan.schema._base import StrictModel, check_unit_value, load_document
+from cityplan.schema._base import StrictModel, Unit, load_document
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,7 +55,7 @@ class Quota:
 
     task_id: str
     metric: str
-    unit: str
+    unit: Unit
     districts: Mapping[str, float]
 
     @property
@@ -69,7 +69,7 @@ class QuotaModel(StrictModel):
 
     task_id: str
     metric: str
-    unit: str
+    unit: Unit
     districts: dict[int | str, float] = Field(min_length=1)
 
     @field_validator("task_id")
@@ -80,10 +80,6 @@ class QuotaModel(StrictModel):
             raise ValueError(msg)
         return v
 
-    @field_validator("unit")
-    @classmethod
-    def _unit(cls, v: str) -> str:
-        return check_unit_value(v)
 
     @field_validator("districts")
     @classmethod

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from cityplan._errors import DuplicateTaskIdError, SchemaError
-from cityplan.schema._base import StrictModel, check_unit_value, load_document
+from cityplan.schema._base import StrictModel, Unit, load_document
 
 LEVELS = ("city", "district", "city+district", "province+city")
 _ID = re.compile(r"^\d+(\.\d+){0,2}$")
@@ -32,7 +32,7 @@ class TargetModel(StrictModel):
 
     metric: str
     value: float
-    unit: str
+    unit: Unit
     note: str | None = None
     check: str | None = None
 
@@ -44,10 +44,6 @@ class TargetModel(StrictModel):
             raise ValueError(msg)
         return v
 
-    @field_validator("unit")
-    @classmethod
-    def _unit(cls, v: str) -> str:
-        return check_unit_value(v)
 
 
 class ItemModel(StrictModel):
