@@ -74,10 +74,7 @@ def list_(fmt: str, onemap: str | None) -> None:
 @click.option("--onemap", help=ONEMAP_HELP)
 def disable(name: str, onemap: str | None) -> None:
     """Disable an account (its sessions end within seconds)."""
-    om, store = _store(onemap)
-    store.disable(name)
-    _audit(om, "user.disable", name)
-    note(f"user {name} disabled")
+    _set_active(name, onemap, active=False)
 
 
 @users.command("enable")
@@ -85,10 +82,15 @@ def disable(name: str, onemap: str | None) -> None:
 @click.option("--onemap", help=ONEMAP_HELP)
 def enable(name: str, onemap: str | None) -> None:
     """Enable a disabled account."""
+    _set_active(name, onemap, active=True)
+
+
+def _set_active(name: str, onemap: str | None, *, active: bool) -> None:
     om, store = _store(onemap)
-    store.enable(name)
-    _audit(om, "user.enable", name)
-    note(f"user {name} enabled")
+    (store.enable if active else store.disable)(name)
+    word = "enabled" if active else "disabled"
+    _audit(om, f"user.{word[:-1]}", name)
+    note(f"user {name} {word}")
 
 
 @users.command("password")
