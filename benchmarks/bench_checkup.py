@@ -101,14 +101,19 @@ def many_cities(n: int, presets: tuple[str, ...], work: Path, source: Path) -> d
 
 
 def timed_subprocess(cmd: list[str]) -> dict:
+    """``cmd`` under ``/usr/bin/time -v``: wall, user + system CPU seconds, peak RSS, load averages."""
+    before = os.getloadavg()
     r = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=False)
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", r.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", r.stderr))
     secs = 0.0
     if wall:
         for part in wall.group(1).split(":"):
             secs = secs * 60 + float(part)
-    return {"rc": r.returncode, "wall_s": round(secs, 1), "peak_gb": round(int(rss.group(1)) / 1e6, 2) if rss else None,
+    return {"rc": r.returncode, "wall_s": round(secs, 1), "cpu_s": round(cpu, 1),
+            "peak_gb": round(int(rss.group(1)) / 1e6, 2) if rss else None,
+            "load_avg_before": before, "load_avg_after": os.getloadavg(),
             "stderr_tail": r.stderr.strip().splitlines()[-25:-22] if r.returncode else []}
 
 

@@ -37,6 +37,7 @@ from cityplan.network.graph import load_speeds
 from cityplan.network.search import access_costs, reach_from_sources
 from cityplan.network.seasons import season_source, seasonal_speeds
 from cityplan.network.transit import build_transit_graph, planned_sections
+from cityplan.network.union import map_threaded
 from cityplan.onemap import OneMap
 from cityplan.tasks.link import OUTSIDE
 
@@ -439,7 +440,8 @@ def overlay_tiled(geoms: np.ndarray, area: shapely.Geometry, *, tile_m: float = 
     """Area of each geometry inside ``area`` and the part outside it (the gap).
 
     ``area`` (an isochrone) is large and detailed; it is cut into ``tile_m`` tiles first
-    so each polygon meets only the few small pieces it touches.
+    so each polygon meets only the few small pieces it touches. Many features (a very large
+    city) are intersected on several threads (:func:`cityplan.network.union.map_threaded`).
     """
     inside = np.zeros(len(geoms))
     gaps = np.array(geoms, dtype=object)
@@ -452,7 +454,7 @@ def overlay_tiled(geoms: np.ndarray, area: shapely.Geometry, *, tile_m: float = 
     idx = np.flatnonzero(ok)[gi]
     inside = np.zeros(len(geoms))
     for a in range(0, len(idx), _CHUNK):  # bounded memory on a million features
-        inter = shapely.intersection(geoms[idx[a:a + _CHUNK]], pieces[pi[a:a + _CHUNK]])
+        inter = map_threaded(shapely.intersection, geoms[idx[a:a + _CHUNK]], pieces[pi[a:a + _CHUNK]])
         inside += np.bincount(idx[a:a + _CHUNK], weights=shapely.area(inter), minlength=len(geoms))
     order = np.argsort(idx, kind="stable")
     idx, pi = idx[order], pi[order]
@@ -461,7 +463,7 @@ def overlay_tiled(geoms: np.ndarray, area: shapely.Geometry, *, tile_m: float = 
     rank = np.arange(len(idx)) - np.searchsorted(idx, idx, side="left")
     for r in range(int(rank.max()) + 1 if len(rank) else 0):
         sel = rank == r
-        gaps[idx[sel]] = shapely.difference(gaps[idx[sel]], pieces[pi[sel]])
+        gaps[idx[sel]] = map_threaded(shapely.difference, gaps[idx[sel]], pieces[pi[sel]])
     return inside, gaps
 
 

@@ -112,13 +112,13 @@ class RoadGraph:
         rows, cols, data = stack_edges(np.concatenate([fwd_u, self.v[back]]), np.concatenate([fwd_v, self.u[back]]),
                                        np.concatenate([w, cost[back]]), reverse=reverse, extra=extra)
         n = self.n_nodes + n_extra
-        # keep the cheapest of parallel edges (coo -> csr would add them up)
-        order = np.lexsort((data, cols, rows))
-        rows, cols, data = rows[order], cols[order], data[order]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        data = np.maximum(data[first], _EPS)
-        return sparse.csr_matrix((data, (rows[first], cols[first])), shape=(n, n))
+        # keep the cheapest of parallel edges (coo -> csr would add them up): one int64 sort key
+        key = rows.astype(np.int64) * n + cols
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        data = np.maximum(np.minimum.reduceat(data[order], first), _EPS) if len(first) else data
+        return sparse.csr_matrix((data, (rows[order][first], cols[order][first])), shape=(n, n))
 
     @cached_property
     def components(self) -> np.ndarray:
