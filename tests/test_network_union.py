@@ -90,3 +90,17 @@ def test_matrix_keeps_the_cheapest_parallel_edge() -> None:
             want[x, y] = min(want[x, y], c)
         want = np.where(np.isinf(want), 0.0, np.maximum(want, 1e-6))
         np.testing.assert_array_equal(got, want)
+
+
+def test_simplified_skips_only_segments() -> None:
+    from cityplan.network.search import _simplified
+
+    rng = np.random.default_rng(7)
+    pts = np.cumsum(rng.normal(0, 4, size=(400, 2)), axis=0)
+    lines = np.array([shapely.LineString(pts[i:i + k]) for i, k in zip(range(0, 380, 4), rng.integers(2, 6, 95),
+                                                                         strict=True)], dtype=object)
+    got = _simplified(lines, 5.0)
+    want = shapely.simplify(lines, 5.0)
+    assert (shapely.to_wkb(got) == shapely.to_wkb(want)).all()
+    n_in, n_out = shapely.get_num_coordinates(lines), shapely.get_num_coordinates(want)
+    assert (n_in == 2).any() and (n_out < n_in).any()  # both kinds were there

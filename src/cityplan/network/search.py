@@ -209,6 +209,14 @@ def isochrone(lines: np.ndarray, offroad_m: float, *, threads: int | None = None
     """
     if len(lines) == 0:
         return shapely.Polygon()
-    buffers = map_threaded(lambda g: shapely.buffer(shapely.simplify(g, 5.0), offroad_m, quad_segs=2), lines,
+    buffers = map_threaded(lambda g: shapely.buffer(_simplified(g, 5.0), offroad_m, quad_segs=2), lines,
                            threads=threads)
     return union_all_threaded(buffers, threads=threads)
+
+
+def _simplified(lines: np.ndarray, tolerance: float) -> np.ndarray:
+    """``shapely.simplify`` of the lines with more than two vertices (a segment stays as it is)."""
+    out = np.array(lines, dtype=object)
+    bent = shapely.get_num_coordinates(out) > 2
+    out[bent] = shapely.simplify(out[bent], tolerance)
+    return out
