@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp  # the load generator: ~10x less CPU per request than httpx
 import geopandas as gpd
 import httpx
 import numpy as np
@@ -82,25 +83,26 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
-async def panner(url: str, cookies: httpx.Cookies, layers: list[dict], extent, stop: float, out: dict,
+async def panner(url: str, cookies: dict[str, str], layers: list[dict], extent, stop: float, out: dict,
                  think: float) -> None:
     x0, y0, x1, y1 = extent
     small = [m["id"] for m in layers if m["count"] <= BATCH_MAX]
     big = [m["id"] for m in layers if m["count"] > BATCH_MAX]
-    async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as c:
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(base_url=url, cookies=cookies, timeout=timeout) as c:
         while time.monotonic() < stop:
             z = random.randint(11, 16)
             w = 1280 * 360 / (256 * 2**z) * 1.4
             h = w * 860 / 1280 * 0.7
             cx, cy = random.uniform(x0, x1), random.uniform(y0, y1)
-            bbox = f"{cx - w / 2:.6f},{cy - h / 2:.6f},{cx + w / 2:.6f},{cy + h / 2:.6f}"
 
-            async def one(path: str, params: dict, bbox: str = bbox, z: int = z) -> None:
+            async def one(path: str, params: dict, z: int = z) -> None:
                 t = time.perf_counter()
                 try:
-                    r = await c.get(path, params={**params, "zoom": z})
-                    ok, why = r.status_code == 200, f"HTTP {r.status_code} {r.text[:80]}"
-                except httpx.HTTPError as exc:
+                    async with c.get(path, params={**params, "zoom": str(z)}) as r:
+                        body = await r.read()
+                        ok, why = r.status == 200, f"HTTP {r.status} {body[:80]!r}"
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     ok, why = False, type(exc).__name__
                 out["layer"].append(time.perf_counter() - t)
                 if not ok:
@@ -117,24 +119,47 @@ async def panner(url: str, cookies: httpx.Cookies, layers: list[dict], extent, s
             await asyncio.sleep(think)  # a person looks at the map before panning again
 
 
-async def reviewer(url: str, cookies: httpx.Cookies, stop: float, out: dict) -> None:
+async def reviewer(url: str, cookies: dict[str, str], stop: float, out: dict, think: float) -> None:
+    """Submit a sample red line, then open its verdict page (as the browser follows the 303)."""
     files = sorted((ROOT / "examples" / "proposals").glob("*.geojson"))
-    async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=120) as c:
-        tok = token((await c.get("/review")).text)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(base_url=url, cookies=cookies, timeout=timeout) as c:
+        async with c.get("/review") as r:
+            tok = token(await r.text())
         while time.monotonic() < stop:
             f = random.choice(files)
+            form = aiohttp.FormData()
+            form.add_field("csrf_token", tok)
+            form.add_field("file", f.read_bytes(), filename=f.name, content_type="application/geo+json")
             t = time.perf_counter()
             try:
-                r = await c.post("/review", data={"csrf_token": tok}, files={"file": (f.name, f.read_bytes())})
-                ok = r.status_code == 303
-            except httpx.HTTPError:
-                ok = False
-            out["review"].append(time.perf_counter() - t)
+                async with c.post("/review", data=form, allow_redirects=False) as r:
+                    body = await r.text()
+                    ok, where = r.status == 303, r.headers.get("location", "")
+                    why = f"POST HTTP {r.status} {_message(body)}"
+                out["review"].append(time.perf_counter() - t)
+                if ok:
+                    async with c.get(where) as r:
+                        page = await r.text()
+                        ok = r.status == 200 and "cp-verdict" in page
+                        why = f"GET {where} HTTP {r.status}"
+                    out["review_page"].append(time.perf_counter() - t)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                ok, why = False, type(exc).__name__
             if not ok:
-                out["errors"].append(f"review {f.name}")
+                out["errors"].append(f"review {f.name}: {why}")
+            await asyncio.sleep(think)
 
 
-def first_paint(url: str, cookies: httpx.Cookies) -> float:
+def _message(page: str) -> str:
+    """The message a desk page shows (its first ``class="cp-message"`` text), for error reports."""
+    import re
+
+    m = re.search(r'class="[^"]*message[^"]*"[^>]*>([^<]{0,200})', page)
+    return m.group(1).strip() if m else page[:120]
+
+
+def first_paint(url: str, cookies: httpx.Cookies, *, verbose: bool = False) -> float:
     from browser import launch
 
     with launch() as browser:
@@ -149,6 +174,16 @@ def first_paint(url: str, cookies: httpx.Cookies) -> float:
         page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         elapsed = time.perf_counter() - t
         drawn = page.evaluate(f"cityplan.layers.{LAYER}.data.geoms.length")
+        nav = page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])")
+        res = page.evaluate("performance.getEntriesByType('resource').map(e => [e.name, e.startTime, e.duration])")
+        if verbose:  # where the time goes (navigation and resource timings of the page)
+            import json
+
+            n = json.loads(nav)
+            print(f"  page: response end {n['responseEnd']:.0f} ms, DOMContentLoaded "
+                  f"{n['domContentLoadedEventEnd']:.0f} ms")
+            for name, start, dur in sorted(res, key=lambda r: r[1])[:40]:
+                print(f"  {start:7.0f} +{dur:5.0f} ms  {name.replace(url, '')[:110]}")
         ctx.close()
     print(f"first paint: {elapsed * 1000:.0f} ms, {drawn:,} polygons of {LAYER} in view")
     return elapsed
@@ -162,6 +197,9 @@ def main() -> None:
     ap.add_argument("--panners", type=int, default=50)
     ap.add_argument("--reviewers", type=int, default=10)
     ap.add_argument("--think", type=float, default=2.0, help="Seconds a panning client waits between pans.")
+    ap.add_argument("--paints", type=int, default=3, help="First-paint measurements (each a fresh browser).")
+    ap.add_argument("--review-think", type=float, default=0.0,
+                    help="Seconds a reviewer reads a verdict before the next upload (0: back to back).")
     a = ap.parse_args()
     from cityplan.onemap import OneMap
 
@@ -202,31 +240,35 @@ def main() -> None:
                 r = rev.post("/review", data={"csrf_token": tok}, files={"file": (red.name, red.read_bytes())})
                 assert r.status_code == 303, r.text[:300]
                 idle_reviews.append(time.perf_counter() - t)
-            paint = first_paint(s.url, rev.cookies)
+            paints = [first_paint(s.url, rev.cookies, verbose=i == 0) for i in range(a.paints)]
             citywide = []
             for _ in range(20):
                 for lid in (LAYER, "districts", "parks"):
                     t = time.perf_counter()
                     r = rev.get(f"/api/layers/{lid}", params={"bbox": city, "zoom": 12})
                     citywide.append((lid, time.perf_counter() - t, len(r.content)))
-            out: dict[str, list] = {"layer": [], "pan": [], "review": [], "errors": []}
-            panner_cookies = [login(s.url, "view").cookies for _ in range(5)]
+            out: dict[str, list] = {"layer": [], "pan": [], "review": [], "review_page": [], "errors": []}
+            panner_cookies = [dict(login(s.url, "view").cookies) for _ in range(5)]
+            rev_cookies = dict(rev.cookies)
             stop = time.monotonic() + a.seconds
 
             async def run() -> None:
                 await asyncio.gather(
                     *(panner(s.url, panner_cookies[i % 5], shown, extent, stop, out, a.think) for i in range(a.panners)),
-                    *(reviewer(s.url, rev.cookies, stop, out) for _ in range(a.reviewers)))
+                    *(reviewer(s.url, rev_cookies, stop, out, a.review_think) for _ in range(a.reviewers)))
 
             asyncio.run(run())
         finally:
             s.stop()
+            log = (work / "server.log").read_text(errors="replace")
+            if "Traceback" in log:  # what the server logged about errors, for the record
+                print(log[log.index("Traceback"):][:6000])
     print(f"\n{dt.date.today()} · {platform.node()} · {platform.processor() or platform.machine()} · "
           f"{os.cpu_count()} CPUs · Python {platform.python_version()}")
     print(f"load average before: {load0}, after: {os.getloadavg()}")
     print(f"{a.panners} panning clients ({len(layers)} layers per pan, {a.think:g} s between pans) + "
-          f"{a.reviewers} reviewers for {a.seconds:.0f} s")
-    for kind in ("layer", "pan", "review"):
+          f"{a.reviewers} reviewers ({a.review_think:g} s between reviews) for {a.seconds:.0f} s")
+    for kind in ("layer", "pan", "review", "review_page"):
         v = out[kind]
         print(f"  {kind:7s} n={len(v):6d}  p50 {pct(v, 50):7.0f} ms  p95 {pct(v, 95):7.0f} ms  max {pct(v, 100):7.0f} ms")
     for lid in (LAYER, "districts", "parks"):
@@ -235,7 +277,7 @@ def main() -> None:
         print(f"  city-wide {lid}: p50 {pct(v, 50):.0f} ms, p95 {pct(v, 95):.0f} ms ({size / 1e6:.1f} MB gzip)")
     print(f"  idle review ({red.name}): p50 {pct(idle_reviews, 50):.0f} ms, max {pct(idle_reviews, 100):.0f} ms")
     print(f"  errors: {len(out['errors'])} {sorted(set(out['errors']))[:5]}")
-    print(f"  first paint of {a.n:,} polygons: {paint * 1000:.0f} ms")
+    print(f"  first paint of {a.n:,} polygons: {', '.join(f'{p * 1000:.0f}' for p in paints)} ms")
 
 
 def _page_layers(c: httpx.Client) -> list[dict]:

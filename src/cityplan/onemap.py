@@ -198,15 +198,23 @@ class OneMap:
             if "build_info" in self.__dict__ and stamp != self.build_stamp:
                 logger.info("%s was rebuilt (%s -> %s); reading the new build", self.label,
                             self.build_stamp, stamp)
-                for attr in ("build_info", "catalog", "ledger", "working_crs", "extent"):
+                for attr in ("build_info", "catalog", "ledger", "working_crs", "extent", "_role_index"):
                     self.__dict__.pop(attr, None)
                 self._layers.clear()
             self.__dict__["build_info"] = info
             return self.store.read(name)
 
+    @cached_property
+    def _role_index(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for lid, roles in zip(self.catalog["layer"], self.catalog["roles"], strict=True):
+            for role in roles or []:
+                index.setdefault(str(role), []).append(str(lid))
+        return index
+
     def layers_with_role(self, role: str) -> list[str]:
-        """Ids of the layers declaring the functional ``role``."""
-        return [str(r.layer) for r in self.catalog.itertuples() if role in (r.roles or [])]
+        """Ids of the layers declaring the functional ``role`` (catalog order)."""
+        return list(self._role_index.get(role, []))
 
     def layer_id_for(self, role: str, *, required: bool = True) -> str | None:
         """The id of the (first) layer with ``role``; an error naming the catalog key otherwise."""

@@ -28,11 +28,13 @@ def default_data_dir() -> Path:
               help="Largest upload accepted.")
 @click.option("--basemap", type=click.Choice(["osm", "tianditu", "gaode", "none"]), default="osm",
               show_default=True, help="Tiles under the map (none: no tile server needed).")
+@click.option("--review-workers", type=click.IntRange(0, 64), default=None,
+              help="Processes running reviews [default: 2 on a machine with 2 or more cores, else 1; 0: a thread].")
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (when served behind TLS).")
 @click.option("--proxy", "forwarded", default=None, metavar="IPS",
               help="Trust X-Forwarded-For/Proto from these proxy addresses (e.g. 127.0.0.1).")
 def serve(onemap: str | None, host: str, port: int, data_dir: Path | None, max_upload_mb: int, basemap: str,
-          secure_cookies: bool, forwarded: str | None) -> None:
+          review_workers: int | None, secure_cookies: bool, forwarded: str | None) -> None:
     """Serve the one map, review desk, progress desk and OGC API - Features over HTTP."""
     import uvicorn
 
@@ -40,7 +42,7 @@ def serve(onemap: str | None, host: str, port: int, data_dir: Path | None, max_u
 
     folder = data_dir or default_data_dir()
     app = create_app(onemap, data_dir=folder, max_upload=max_upload_mb * 1024 * 1024,
-                     secure_cookies=secure_cookies, basemap=basemap)
+                     secure_cookies=secure_cookies, basemap=basemap, review_workers=review_workers)
     note(f"cityplan serve: {app.state.om.label} on http://{host}:{port} (data folder {folder})")
     if not len(app.state.users.list()):
         note("no accounts yet: add one with `cityplan users add NAME --role admin`")

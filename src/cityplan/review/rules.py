@@ -86,9 +86,27 @@ def default_rules_path() -> Path:
     return project_root() / "layers" / "review_rules.yaml"
 
 
+#: parsed rule files by (path, sha256): a server reviews many red lines against one file
+_PARSED: dict[tuple[str, str], list[Rule]] = {}
+
+
+def _sha256(p: Path) -> str:
+    try:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+    except OSError:
+        return ""  # load_rules_document names the problem
+
+
 def load_rules(path: str | os.PathLike[str] | None = None) -> tuple[list[Rule], str]:
-    """Rules and the file's sha256 (recorded in every report); :class:`SchemaError` if malformed."""
+    """Rules and the file's sha256 (recorded in every report); :class:`SchemaError` if malformed.
+
+    A file parsed before with the same content (sha256) is not parsed again.
+    """
     p = Path(path) if path else default_rules_path()
+    sha = _sha256(p)
+    key = (str(p.resolve()), sha)
+    if sha and key in _PARSED:
+        return list(_PARSED[key]), sha
     doc = load_rules_document(p)
     rules = [Rule(id=r.id, title_zh=r.title_zh, title_en=r.title_en, layers=tuple(r.layers), relation=r.relation,
                   severity=r.severity, citation=r.citation, distance_m=float(r.distance_m), where=dict(r.where),
@@ -97,7 +115,12 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> tuple[list[Rule], 
                   by_type={t: Outcome(**o.model_dump()) for t, o in r.by_type.items()},
                   parcels=(r.parcels or ParcelColumns()).model_dump() if r.relation == "parcel_controls" else None,
                   base_dir=p.parent) for r in doc.rules]
-    return rules, hashlib.sha256(p.read_text(encoding="utf-8").encode()).hexdigest()
+    after = _sha256(p)
+    if after == sha and sha:
+        if len(_PARSED) > 16:
+            _PARSED.clear()
+        _PARSED[key] = rules
+    return list(rules), after
 
 
 def load_landuse_compat(path: str | os.PathLike[str]) -> LandUseCompat:

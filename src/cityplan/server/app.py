@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import logging
 import os
@@ -38,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------ static assets
 @cache
-def _asset(name: str) -> tuple[bytes, str, str]:
-    """(body, media type, etag) of a packaged asset."""
+def _asset(name: str) -> tuple[bytes, bytes, str, str]:
+    """(body, gzipped body, media type, etag) of a packaged asset (compressed once, not per request)."""
     if name == "leaflet.js":
         text, media = leaflet_js(), "text/javascript"
     elif name == "leaflet.css":
@@ -52,18 +53,21 @@ def _asset(name: str) -> tuple[bytes, str, str]:
     else:
         raise KeyError(name)
     body = text.encode("utf-8")
-    return body, f"{media}; charset=utf-8", '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    return (body, gzip.compress(body, compresslevel=9, mtime=0), f"{media}; charset=utf-8",
+            '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
 
 
 def static(request: Request) -> Response:
     """``/static/{name}``: Leaflet (from the installed wheel) and cityplan's JS/CSS - no CDN."""
     try:
-        body, media, etag = _asset(request.path_params["name"])
+        body, gz, media, etag = _asset(request.path_params["name"])
     except KeyError:
         return Response("not found", status_code=404)
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600", "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(gz, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
     return Response(body, media_type=media, headers=headers)
 
 
@@ -159,7 +163,7 @@ class SecurityHeaders:
 def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str | os.PathLike[str],
                max_upload: int = DEFAULT_MAX_BYTES, secure_cookies: bool = False, basemap: str = "osm",
                recipe: str = "onemap", warm: bool = True, login_limit: int = 5,
-               review_workers: int = 1) -> Starlette:
+               review_workers: int | None = None) -> Starlette:
     """The cityplan server over a one map.
 
     Parameters
@@ -181,9 +185,11 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         Prepare the map layers in a background thread at start.
     login_limit : int
         Failed logins allowed per client address and per account in 5 minutes.
-    review_workers : int
+    review_workers : int, optional
         Processes running reviews (each opens the one map and keeps its rule constraints ready);
-        0 runs them in one background thread of the server process.
+        0 runs them in one background thread of the server process. Default: 2 where the
+        machine has 2 or more cores (reviewers submitting together are not queued behind one
+        another; the workers run at a lower priority than the map), else 1.
     """
     om = OneMap.coerce(onemap)
     data = Path(data_dir).resolve()
@@ -201,6 +207,8 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *ogc.routes(),
     ]
     location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
+    if review_workers is None:
+        review_workers = 2 if (os.cpu_count() or 1) >= 2 else 1
     reviews = ReviewPool(om, location, workers=review_workers, tmpdir=str(data / "tmp"))
 
     @contextlib.asynccontextmanager

@@ -47,7 +47,7 @@ SEVERITY_STYLE = {"forbidden": "#d7191c", "needs_approval": "#fdae61", "note": "
 
 def list_reviews(store: Any) -> pd.DataFrame:
     """Stored reviews, newest first (without the report JSON)."""
-    t = store.table_or_empty(REVIEWS_TABLE)
+    t = store.table_or_empty(REVIEWS_TABLE, columns=REVIEW_COLUMNS[:-1])
     if t.empty:
         return pd.DataFrame(columns=REVIEW_COLUMNS[:-1])
     return t[[c for c in REVIEW_COLUMNS[:-1] if c in t.columns]].sort_values("created_at", ascending=False)
@@ -57,10 +57,7 @@ def get_review(store: Any, review_id: str) -> dict[str, Any] | None:
     """One stored review (its row with ``report`` parsed), or None."""
     if not ID_RE.match(review_id):
         return None
-    t = store.table_or_empty(REVIEWS_TABLE)
-    if t.empty:
-        return None
-    hit = t[t["review_id"] == review_id]
+    hit = store.table_or_empty(REVIEWS_TABLE, where={"review_id": review_id})
     if hit.empty:
         return None
     row = hit.iloc[0].to_dict()
@@ -181,6 +178,16 @@ def _static_layers(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _context_layers(om: Any) -> tuple[list[str], list[str]]:
+    """The review map's context, found by role: (shown: districts, water, the catalog's constraint
+    layers, parks; listed but off: metro lines)."""
+    cat = om.catalog
+    constraints = cat.loc[cat["role"] == "constraint", "layer"].astype(str).tolist()
+    shown = [*om.layers_with_role("districts")[:1], *om.layers_with_role("water"), *constraints,
+             *om.layers_with_role("parks")]
+    return shown, om.layers_with_role("metro_lines")
+
+
 def review_show(request: Request) -> Response:
     """``GET /review/{id}``: verdict, findings, notes, impact, map zoomed to the proposal."""
     if current_user(request) is None:
@@ -197,9 +204,9 @@ def review_show(request: Request) -> Response:
     b = static[0]["bounds"]
     fit = [[b[1], b[0]], [b[3], b[2]]] if b else None
     ml = request.app.state.map_layers
-    ctx_ids = [lid for lid in ("districts", "songhua_water", "songhua_corridor", "sun_island", "parks",
-                               "metro_lines") if ml.get(lid) is not None]
-    cfg = ml.page_config(ids=ctx_ids, show={"districts", "songhua_water", "sun_island", "parks"})
+    shown, listed = _context_layers(request.app.state.om)
+    ctx_ids = [lid for lid in dict.fromkeys([*shown, *listed]) if ml.get(lid) is not None]
+    cfg = ml.page_config(ids=ctx_ids, show=set(shown))
     cfg["groups"] = [{"id": "review", "title": "审查 Review"}, *cfg["groups"]]
     cfg.update({"static": static, "fit": fit, "title": f"Review {rv['file_name']}"})
     summary = doc.get("proposal")

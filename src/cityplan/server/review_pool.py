@@ -3,7 +3,7 @@ rule constraints prepared once per build.
 
 A review is CPU-bound Python (pandas, GEOS): run in the server's own process it holds the GIL and
 stalls every layer request. :class:`ReviewPool` runs reviews in ``workers`` spawned processes
-(default 1, leaving the other core to the server) that open the one map once and keep
+(``cityplan serve`` starts 2 on a machine with 2 or more cores) that open the one map once and keep
 :func:`cityplan.review.check.review_file`'s per-build constraint cache warm. Only strings cross
 the process boundary (paths and options in; the report's JSON, its HTML, verdict and hit count
 out). ``workers=0`` runs reviews in one background thread instead (one at a time).
@@ -25,7 +25,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 #: the review workers' scheduling niceness (the server process keeps its own)
-REVIEW_NICENESS = 10
+REVIEW_NICENESS = 3
 #: reviews waiting beyond this are refused with 503 (the desk says: try again)
 MAX_QUEUED = 64
 

@@ -85,8 +85,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read(self, name: str, *, bbox: tuple[float, float, float, float] | None = None,
-             columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """A layer (GeoDataFrame, storage CRS) or table (DataFrame); ``bbox`` in storage CRS."""
+             columns: Sequence[str] | None = None, where: Mapping[str, str | int] | None = None) -> pd.DataFrame:
+        """A layer (GeoDataFrame, storage CRS) or table (DataFrame); ``bbox`` in storage CRS;
+        ``where`` keeps the rows whose columns equal the given values (bound, never spliced raw)."""
 
     @abc.abstractmethod
     def replace_map(self, payload: BuildPayload, *, overwrite: bool) -> None:
@@ -127,10 +128,12 @@ class Store(abc.ABC):
         """Reads inside the block come from one build (PostGIS holds the swap off meanwhile)."""
         yield self
 
-    def table_or_empty(self, name: str) -> pd.DataFrame:
-        """The table, or an empty frame when it does not exist yet."""
+    def table_or_empty(self, name: str, *, columns: Sequence[str] | None = None,
+                       where: Mapping[str, str | int] | None = None) -> pd.DataFrame:
+        """The table (its ``columns``, the rows matching ``where``), or an empty frame when it does
+        not exist yet."""
         if name in self.list_tables():
-            return self.read(name)
+            return self.read(name, columns=columns, where=where)
         return pd.DataFrame()
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -15,8 +15,11 @@ import fcntl
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,7 @@ from cityplan.store.base import (
 from cityplan.store.sqltypes import arrays_from_rows, arrays_to_rows, sql_type
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 try:  # pyarrow makes reading ~40 % faster; everything works without it
     import pyarrow  # noqa: F401
@@ -44,6 +48,64 @@ except ImportError:  # pragma: no cover
     _ARROW = False
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class _LibraryLock:
+    """Keeps GDAL's SQLite and Python's ``sqlite3`` from using the one map at the same time in
+    this process (each library may use it from many threads at once).
+
+    pyogrio's GDAL wheels carry their own SQLite. POSIX locks belong to the process, and closing
+    any descriptor of a file drops all of them (sqlite.org/howtocorrupt.html, 2.2.1): a GDAL read
+    finishing while a ``sqlite3`` transaction of this process is open would release that
+    transaction's locks, and GDAL, not seeing another library's lock, takes the live journal for
+    a crashed one ("attempt to write a readonly database"). Other processes are unaffected (their
+    locks are their own), and writers of all processes are serialised by the ``.lock`` file.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._holder: str | None = None
+        self._count = 0
+
+    @contextlib.contextmanager
+    def __call__(self, library: str) -> Iterator[None]:
+        with self._cond:
+            while self._count and self._holder != library:
+                self._cond.wait()
+            self._holder = library
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._count -= 1
+                if not self._count:
+                    self._holder = None
+                    self._cond.notify_all()
+
+
+_LIBRARY = _LibraryLock()
+
+#: while another process commits, GDAL's read-only open can fail for a few milliseconds (it may
+#: then also report a table being appended to as "not registered")
+_TRANSIENT = ("attempt to write a readonly database", "database is locked", "is not registered in gpkg_contents")
+
+
+def _while_writing(fn: Callable[..., T], *args: object, **kw: object) -> T:
+    """Call a pyogrio reader (never alongside this process's ``sqlite3`` use of the file),
+    retrying (up to ~5 s) while another process's commit is in flight."""
+    delay = 0.005
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            with _LIBRARY("gdal"):
+                return fn(*args, **kw)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            if not any(t in str(exc) for t in _TRANSIENT) or time.monotonic() > deadline:
+                raise
+            logger.debug("GeoPackage busy (%s); retrying", str(exc).splitlines()[0][:80])
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 class GpkgStore(Store):
@@ -69,7 +131,7 @@ class GpkgStore(Store):
         key = self._stat_key()
         if self._layers is None or self._layers_key != key:
             try:
-                listed = pyogrio.list_layers(self.path)
+                listed = _while_writing(pyogrio.list_layers, self.path)
             except Exception as exc:  # noqa: BLE001 - any GDAL failure is a damaged file
                 msg = (f"{self.path}: not a readable GeoPackage ({str(exc).splitlines()[0]}); "
                        "rebuild it with `cityplan build --overwrite` or pass another --onemap")
@@ -126,7 +188,8 @@ class GpkgStore(Store):
 
     # -- reading ----------------------------------------------------------------------------
     def read(self, name: str, *, bbox: tuple[float, float, float, float] | None = None,
-             columns: Sequence[str] | None = None) -> pd.DataFrame:  # noqa: D102
+             columns: Sequence[str] | None = None, where: Mapping[str, str | int] | None = None,
+             ) -> pd.DataFrame:  # noqa: D102
         types = self._geometry_types()
         if name not in types:
             msg = f"{self.path}: no layer or table {name!r}; it holds {sorted(types)}"
@@ -134,16 +197,33 @@ class GpkgStore(Store):
         kw: dict[str, object] = {"layer": name, "use_arrow": _ARROW}
         if columns is not None:
             kw["columns"] = list(columns)
+        if where:
+            kw["where"] = self._where(name, where)
         try:
             if types[name] is None:
-                return pyogrio.read_dataframe(self.path, read_geometry=False, **kw)
+                return _while_writing(pyogrio.read_dataframe, self.path, read_geometry=False, **kw)
             if bbox is not None:
                 kw["bbox"] = tuple(bbox)
-            return pyogrio.read_dataframe(self.path, **kw)
+            return _while_writing(pyogrio.read_dataframe, self.path, **kw)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
             msg = (f"{self.path}: layer {name!r} unreadable ({str(exc).splitlines()[0]}); the file is "
                    "damaged - rebuild it with `cityplan build --overwrite`")
             raise OneMapError(msg) from None
+
+    def _where(self, name: str, where: Mapping[str, str | int]) -> str:
+        """An OGR SQL equality filter: columns checked against the table's, values quoted."""
+        fields = set(_while_writing(pyogrio.read_info, self.path, layer=name)["fields"])
+        parts = []
+        for col, value in where.items():
+            if col not in fields:
+                msg = f"{self.path}: {name} has no column {col!r}; it has {sorted(fields)}"
+                raise OneMapError(msg)
+            if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                lit = str(int(value))
+            else:
+                lit = "'" + str(value).replace("'", "''") + "'"
+            parts.append('"' + col.replace('"', '""') + '" = ' + lit)
+        return " AND ".join(parts)
 
     # -- writing ----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -153,11 +233,12 @@ class GpkgStore(Store):
         # journal left by a concurrent writer and fails with "attempt to write a readonly database"
         # (mode=rw never creates a missing file, and opens read-only where the file is write-protected)
         uri = f"file:{p}?mode=rw" if readonly else f"file:{p}"
-        con = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
-        try:
-            yield con
-        finally:
-            con.close()
+        with _LIBRARY("sqlite3"):
+            con = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+            try:
+                yield con
+            finally:
+                con.close()
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:

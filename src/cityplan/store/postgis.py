@@ -348,7 +348,8 @@ class PostgisStore(Store):
 
     # -- reading -------------------------------------------------------------------------
     def read(self, name: str, *, bbox: tuple[float, float, float, float] | None = None,
-             columns: Sequence[str] | None = None) -> pd.DataFrame:
+             columns: Sequence[str] | None = None, where: Mapping[str, str | int] | None = None,
+             ) -> pd.DataFrame:
         """A layer as GeoDataFrame (CRS from its SRID) or a table as DataFrame, ordered by fid.
 
         Parameters
@@ -360,6 +361,8 @@ class PostgisStore(Store):
             index answers the ``&&`` test first).
         columns
             Attribute columns to read (the geometry always comes along).
+        where
+            Column -> value equalities every row returned must meet (bound parameters).
         """
         with self.snapshot():
             conn = self._conn()
@@ -390,14 +393,23 @@ class PostgisStore(Store):
                 sql.SQL(", ").join(select) if select else sql.SQL("1"),
                 sql.Identifier(self.schema, name))
             params: tuple[Any, ...] = ()
+            conds: list[sql.Composable] = []
             if bbox is not None:
                 if geom is None:
                     raise SchemaError(f"{self.label}: {name} is a table without geometry; drop bbox=")
-                query += sql.SQL(" WHERE {g} && ST_MakeEnvelope(%s, %s, %s, %s, %s) AND "
-                                 "ST_Intersects({g}, ST_MakeEnvelope(%s, %s, %s, %s, %s))").format(
-                                     g=sql.Identifier(geom[0]))
+                conds.append(sql.SQL("{g} && ST_MakeEnvelope(%s, %s, %s, %s, %s) AND "
+                                     "ST_Intersects({g}, ST_MakeEnvelope(%s, %s, %s, %s, %s))").format(
+                                         g=sql.Identifier(geom[0])))
                 box = tuple(float(v) for v in bbox)
                 params = (*box, geom[1], *box, geom[1])
+            for col, value in (where or {}).items():
+                if col not in {n for n, _, _ in cols}:
+                    raise SchemaError(f"{self.label}: {name} has no column {col!r}; it has "
+                                      f"{sorted(n for n, _, _ in cols)}")
+                conds.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
+                params = (*params, value)
+            if conds:
+                query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conds)
             query += sql.SQL(" ORDER BY fid")
             with self._errors():
                 rows = conn.cursor(binary=True).execute(query, params).fetchall()
