@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from concurrent.futures import BrokenExecutor
 from typing import Any
 
@@ -57,12 +59,33 @@ def get_review(store: Any, review_id: str) -> dict[str, Any] | None:
     """One stored review (its row with ``report`` parsed), or None."""
     if not ID_RE.match(review_id):
         return None
+    key = (store.label, review_id)
+    with _RECENT_LOCK:
+        if key in _RECENT:
+            _RECENT.move_to_end(key)
+            return dict(_RECENT[key])
     hit = store.table_or_empty(REVIEWS_TABLE, where={"review_id": review_id})
     if hit.empty:
         return None
-    row = hit.iloc[0].to_dict()
-    row["report"] = json.loads(row.pop("report_json"))
-    return row
+    return _remember(store, hit.iloc[0].to_dict())
+
+
+#: reviews are append-only and never change: the recent ones are kept (the verdict page that
+#: follows an upload, and re-opened ones) instead of being read back from the store
+_RECENT: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
+_RECENT_MAX = 256
+
+
+def _remember(store: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """Keep a stored review's row (plain Python values; ``report_json`` parsed as ``report``)."""
+    out = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    out["report"] = json.loads(out.pop("report_json"))
+    with _RECENT_LOCK:
+        _RECENT[(store.label, str(out["review_id"]))] = out
+        while len(_RECENT) > _RECENT_MAX:
+            _RECENT.popitem(last=False)
+    return dict(out)
 
 
 def _geojson(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
@@ -152,7 +175,21 @@ def _store(request: Request, user: Any, rid: str, up: uploads.Upload, crs: str |
         "facility_type": ftype or "", "verdict": out.verdict, "hits": out.hits, "build_id": info.get("build_id", ""),
         "built_at": info.get("built_at", ""), "report_json": out.doc_json}], columns=REVIEW_COLUMNS)
     state.om.store.append_rows(REVIEWS_TABLE, row, key=["review_id"])
+    _remember(state.om.store, row.iloc[0].to_dict())
     record(request, user, "review.create", rid, verdict=out.verdict, file=up.file_name, sha256=up.sha256)
+
+
+def _review_layers(store: Any, rv: dict[str, Any]) -> list[dict[str, Any]]:
+    """The review's own map layers (proposal, overlaps), made once per review and kept with it."""
+    key = (store.label, str(rv["review_id"]))
+    with _RECENT_LOCK:
+        layers = _RECENT.get(key, {}).get("_layers")
+    if layers is None:
+        layers = _static_layers(rv["report"])
+        with _RECENT_LOCK:
+            if key in _RECENT:
+                _RECENT[key]["_layers"] = layers
+    return layers
 
 
 def _static_layers(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -200,7 +237,7 @@ def review_show(request: Request) -> Response:
     if not findings.empty and "hit" in findings.columns:
         findings = findings.sort_values("hit", ascending=False, kind="stable")
     cols = [c for c in FINDING_SHOW if c in findings.columns]
-    static = _static_layers(doc)
+    static = _review_layers(request.app.state.om.store, rv)
     b = static[0]["bounds"]
     fit = [[b[1], b[0]], [b[3], b[2]]] if b else None
     ml = request.app.state.map_layers
@@ -226,7 +263,7 @@ async def review_download(request: Request) -> Response:
         return Response("no such review", status_code=404)
     fmt = request.path_params["fmt"]
     if fmt == "json":
-        body = json.dumps({k: v for k, v in rv.items()}, ensure_ascii=False, default=str, indent=1)
+        body = json.dumps({k: v for k, v in rv.items() if not k.startswith("_")}, ensure_ascii=False, default=str, indent=1)
         return Response(body, media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="review-{rid}.json"'})
     if fmt == "pdf":

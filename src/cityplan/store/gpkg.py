@@ -50,6 +50,12 @@ except ImportError:  # pragma: no cover
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+#: gpkg_geometry_columns names -> the names GDAL (pyogrio.list_layers) gives
+_GEOMETRY_NAMES = {"POINT": "Point", "LINESTRING": "LineString", "POLYGON": "Polygon", "MULTIPOINT": "MultiPoint",
+                   "MULTILINESTRING": "MultiLineString", "MULTIPOLYGON": "MultiPolygon",
+                   "GEOMETRYCOLLECTION": "GeometryCollection", "GEOMETRY": "Unknown"}
+
+
 class _LibraryLock:
     """Keeps GDAL's SQLite and Python's ``sqlite3`` from using the one map at the same time in
     this process (each library may use it from many threads at once).
@@ -130,13 +136,20 @@ class GpkgStore(Store):
     def _geometry_types(self) -> dict[str, str | None]:
         key = self._stat_key()
         if self._layers is None or self._layers_key != key:
-            try:
-                listed = _while_writing(pyogrio.list_layers, self.path)
-            except Exception as exc:  # noqa: BLE001 - any GDAL failure is a damaged file
+            try:  # the GeoPackage's own registry, read with sqlite3: GDAL would open the whole dataset
+                with self._connect(readonly=True) as con:
+                    listed = con.execute(
+                        "SELECT c.table_name, c.data_type, g.geometry_type_name FROM gpkg_contents c "
+                        "LEFT JOIN gpkg_geometry_columns g ON g.table_name = c.table_name "
+                        "WHERE c.data_type IN ('features', 'attributes') "
+                        "AND EXISTS (SELECT 1 FROM sqlite_master m WHERE m.name = c.table_name) "
+                        "ORDER BY c.data_type != 'features', c.rowid").fetchall()
+            except sqlite3.DatabaseError as exc:
                 msg = (f"{self.path}: not a readable GeoPackage ({str(exc).splitlines()[0]}); "
                        "rebuild it with `cityplan build --overwrite` or pass another --onemap")
                 raise OneMapError(msg) from None
-            self._layers = {str(n): (None if g is None else str(g)) for n, g in listed}
+            self._layers = {str(n): (_GEOMETRY_NAMES.get(str(g).upper(), str(g).title()) if kind == "features"
+                                     else None) for n, kind, g in listed}
             self._layers_key = key
         return self._layers
 
