@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -46,6 +47,9 @@ def serve(onemap: str | None, host: str, port: int, data_dir: Path | None, max_u
     note(f"cityplan serve: {app.state.om.label} on http://{host}:{port} (data folder {folder})")
     if not len(app.state.users.list()):
         note("no accounts yet: add one with `cityplan users add NAME --role admin`")
+    # threads doing pandas work for the desks hold the GIL in 5 ms slices by default; 1 ms slices
+    # let the event loop answer map requests in between
+    sys.setswitchinterval(0.001)
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=forwarded is not None,
                 forwarded_allow_ips=forwarded or "127.0.0.1", server_header=False, workers=1,
                 timeout_keep_alive=75)  # as nginx: browsers and proxies reuse idle connections

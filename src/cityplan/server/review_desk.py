@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from concurrent.futures import BrokenExecutor
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -77,10 +78,13 @@ _RECENT_LOCK = threading.Lock()
 _RECENT_MAX = 256
 
 
-def _remember(store: Any, row: dict[str, Any]) -> dict[str, Any]:
-    """Keep a stored review's row (plain Python values; ``report_json`` parsed as ``report``)."""
+def _remember(store: Any, row: dict[str, Any], *, layers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Keep a stored review's row (plain Python values; ``report_json`` parsed as ``report``;
+    its map ``layers`` when made already)."""
     out = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
     out["report"] = json.loads(out.pop("report_json"))
+    if layers is not None:
+        out["_layers"] = layers
     with _RECENT_LOCK:
         _RECENT[(store.label, str(out["review_id"]))] = out
         while len(_RECENT) > _RECENT_MAX:
@@ -147,8 +151,14 @@ async def review_submit(request: Request) -> Response:
     if ftype is not None and ftype not in IMPACT_PRESETS:
         return await run_in_threadpool(review_form, request, message=f"facility type: one of {sorted(IMPACT_PRESETS)}",
                                        status=400)
+    rid = uuid.uuid4().hex
+    store_as = json.dumps({
+        "review_id": rid, "created_at": utc_now(), "user": user.name, "file_name": up.file_name, "sha256": up.sha256,
+        "stored_file": str(up.path.relative_to(state.data_dir)), "kind": up.kind, "crs": crs or "",
+        "facility_type": ftype or "", "data_dir": str(state.data_dir)}, ensure_ascii=False)
     try:
-        out = await state.reviews.review(str(up.path), crs=crs, facility_type=ftype, display=up.file_name)
+        out = await state.reviews.review(str(up.path), crs=crs, facility_type=ftype, display=up.file_name,
+                                         store_as=store_as)
     except (ReviewBusyError, BrokenExecutor) as exc:
         logger.warning("review refused: %s", exc)
         return await run_in_threadpool(review_form, request, message=f"the review desk is busy ({exc})", status=503)
@@ -156,27 +166,26 @@ async def review_submit(request: Request) -> Response:
         await run_in_threadpool(record, request, user, "review.create", up.sha256, "rejected", why=out.error,
                                 file=up.file_name)
         return await run_in_threadpool(review_form, request, message=out.error, status=422)
-    rid = uuid.uuid4().hex
-    await run_in_threadpool(_store, request, user, rid, up, crs, ftype, out)
+    row = json.loads(out.row_json)
+    _remember(state.om.store, row, layers=json.loads(out.layers_json))
+    await run_in_threadpool(record, request, user, "review.create", rid, verdict=out.verdict, file=up.file_name,
+                            sha256=up.sha256)
     return RedirectResponse(f"/review/{rid}", status_code=303)
 
 
-def _store(request: Request, user: Any, rid: str, up: uploads.Upload, crs: str | None, ftype: str | None,
-           out: Outcome) -> None:
-    state = request.app.state
-    reports = state.data_dir / "reports"
+def store_review(om: Any, fields: dict[str, Any], out: Outcome) -> dict[str, Any]:
+    """Write a finished review's HTML report and append its row to ``cityplan_reviews`` (in the
+    review worker); the row as stored. ``fields``: review id, upload fields and ``data_dir``."""
+    data_dir = Path(fields.pop("data_dir"))
+    reports = data_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
-    with atomic_path(reports / f"{rid}.html", overwrite=True) as tmp:
+    with atomic_path(reports / f"{fields['review_id']}.html", overwrite=True) as tmp:
         tmp.write_text(out.html, encoding="utf-8")
-    info = state.om.build_info
-    row = pd.DataFrame([{
-        "review_id": rid, "created_at": utc_now(), "user": user.name, "file_name": up.file_name, "sha256": up.sha256,
-        "stored_file": str(up.path.relative_to(state.data_dir)), "kind": up.kind, "crs": crs or "",
-        "facility_type": ftype or "", "verdict": out.verdict, "hits": out.hits, "build_id": info.get("build_id", ""),
-        "built_at": info.get("built_at", ""), "report_json": out.doc_json}], columns=REVIEW_COLUMNS)
-    state.om.store.append_rows(REVIEWS_TABLE, row, key=["review_id"])
-    _remember(state.om.store, row.iloc[0].to_dict())
-    record(request, user, "review.create", rid, verdict=out.verdict, file=up.file_name, sha256=up.sha256)
+    info = om.build_info
+    row = {**fields, "verdict": out.verdict, "hits": out.hits, "build_id": info.get("build_id", ""),
+           "built_at": info.get("built_at", ""), "report_json": out.doc_json}
+    om.store.append_rows(REVIEWS_TABLE, pd.DataFrame([row], columns=REVIEW_COLUMNS), key=["review_id"])
+    return row
 
 
 def _review_layers(store: Any, rv: dict[str, Any]) -> list[dict[str, Any]]:
@@ -185,14 +194,15 @@ def _review_layers(store: Any, rv: dict[str, Any]) -> list[dict[str, Any]]:
     with _RECENT_LOCK:
         layers = _RECENT.get(key, {}).get("_layers")
     if layers is None:
-        layers = _static_layers(rv["report"])
+        layers = static_layers(rv["report"])
         with _RECENT_LOCK:
             if key in _RECENT:
                 _RECENT[key]["_layers"] = layers
     return layers
 
 
-def _static_layers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def static_layers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A review report's own map layers: the proposal and its overlaps by severity."""
     out = []
     prop = gpd.GeoDataFrame.from_features(doc["proposal_geojson"]["features"], crs=4326)
     if "feature_name" in prop.columns:

@@ -41,6 +41,8 @@ class Outcome:
     verdict: str = ""
     hits: int = 0
     error: str = ""
+    row_json: str = ""  # the stored review's row (when the job stored it)
+    layers_json: str = ""  # the review's own map layers (proposal, overlaps) for its page
 
 
 class ReviewBusyError(RuntimeError):
@@ -75,20 +77,32 @@ def _warm(om: Any) -> None:
         logger.exception("preparing the review constraints failed")
 
 
-def review_job(path: str, crs: str | None, facility_type: str | None, display: str, om: Any = None) -> Outcome:
-    """Review the stored upload ``path`` (in a worker); the outcome as strings."""
+def review_job(path: str, crs: str | None, facility_type: str | None, display: str, store_as: str = "",
+               om: Any = None) -> Outcome:
+    """Review the stored upload ``path`` (in a worker); the outcome as strings.
+
+    With ``store_as`` (a JSON object: review id, user, upload fields, data folder) the worker also
+    writes the HTML report and appends the review to ``cityplan_reviews`` itself - the build it
+    reviewed against is the one recorded - so the server process does no pandas work for it.
+    """
     from cityplan._errors import CityplanError
     from cityplan.review.report import to_html
-    from cityplan.server.review_desk import run_review
+    from cityplan.server.review_desk import run_review, static_layers, store_review
 
+    the_map = om if om is not None else _OM
     try:
-        rep, doc = run_review(om if om is not None else _OM, path, crs=crs, facility_type=facility_type,
-                              display=display)
+        rep, doc = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display)
     except CityplanError as exc:
         return Outcome(error=str(exc))
     hits = int(rep.findings["hit"].sum()) if "hit" in rep.findings.columns else 0
-    return Outcome(doc_json=json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False),
-                   html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hits)
+    out = Outcome(doc_json=json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False),
+                  html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hits)
+    if store_as:
+        row = store_review(the_map, json.loads(store_as), out)
+        out.row_json = json.dumps(row, ensure_ascii=False, default=str)
+        out.layers_json = json.dumps(static_layers(doc), ensure_ascii=False, default=str)
+        out.html = ""  # written to the reports folder
+    return out
 
 
 def opinion_job(path: str, crs: str | None, facility_type: str | None, display: str, out_pdf: str,
@@ -145,9 +159,11 @@ class ReviewPool:
         """Write a stored review's 审查意见 PDF in the review worker (made on first download)."""
         return await self._run(opinion_job, (path, crs, facility_type, display, out_pdf))
 
-    async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str) -> Outcome:
-        """Queue a review and wait for it (ReviewBusyError when the queue is full)."""
-        return await self._run(review_job, (path, crs, facility_type, display))
+    async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
+                     store_as: str = "") -> Outcome:
+        """Queue a review and wait for it (ReviewBusyError when the queue is full); ``store_as``:
+        see :func:`review_job`."""
+        return await self._run(review_job, (path, crs, facility_type, display, store_as))
 
     async def _run(self, job: Any, job_args: tuple) -> Outcome:
         with self._lock:
