@@ -9,6 +9,8 @@
   cp.fetches = 0;       // completed view fetches (tests and benchmarks wait on it)
   cp.pending = 0;       // fetches in flight
   cp.fetchErrors = [];
+  cp.timings = {};      // performance.now() (ms since navigation) when the map started, each layer last got
+                        // data, and ("painted:ID") the frame after its first features were drawn
 
   function emptyPayload(m) {
     var d = {};
@@ -25,6 +27,7 @@
   }
 
   cp.serverMap = function (div, cfg) {
+    cp.timings.map = performance.now();
     var map = L.map(div, { preferCanvas: true, zoomSnap: 1 });
     (cfg.tiles || []).forEach(function (t) {
       L.tileLayer(t.url, { attribution: t.attr, subdomains: t.subdomains, maxZoom: t.maxZoom }).addTo(map);
@@ -44,7 +47,7 @@
       title: cfg.title, groups: groups, attributions: cfg.attributions || [],
       bounds: cfg.fit || ext, panel: cfg.panel || null, extraLegend: cfg.extraLegend || [],
     });
-    var swapping = false;
+    var swapping = false, refreshing = 0;
     // the control shows each layer's size, not what is in view
     var box = map._cpControl && map._cpControl.getContainer();
     (cfg.layers || []).forEach(function (m) {
@@ -63,7 +66,14 @@
       e.data = data;
       if (on) map.addLayer(layer);
       swapping = false;
-      cp.refresh(map);
+      cp.timings[id] = performance.now();
+      if (!cp.timings["painted:" + id] && data.geoms.length) {  // the first frame drawn with its features
+        window.requestAnimationFrame(function () {
+          window.requestAnimationFrame(function () { cp.timings["painted:" + id] = cp.timings["painted:" + id] || performance.now(); });
+        });
+      }
+      // the layer control and legend are refreshed once per frame, not once per layer swapped
+      if (!refreshing) refreshing = window.requestAnimationFrame(function () { refreshing = 0; cp.refresh(map); });
     }
 
     // The view is fetched as data tiles (Web-Mercator tiles at zoom - 2, as the server caches them,
@@ -167,6 +177,7 @@
       });
       schedule();
     });
+    cp.timings.ready = performance.now();
     refreshAll();
     cp.map = map;
     return map;
