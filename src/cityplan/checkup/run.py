@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from cityplan._cores import usable_cores
 from cityplan.checkup.cities import CheckupError, City, read_cities
 from cityplan.checkup.tasks import city_outline, rows_frame, run_city_preset
 
@@ -168,7 +169,7 @@ def _run_dask(jobs: list[tuple[str, City, str | None]], scheduler: str | None, w
         client = Client(scheduler, timeout="20s")
         label = scheduler
     else:
-        n = workers or os.cpu_count() or 1
+        n = workers or usable_cores()
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR)
         client = Client(cluster)

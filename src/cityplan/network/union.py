@@ -16,13 +16,14 @@ than its share of one cascaded union (which also merges far-apart parts: ≈ 20 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import shapely
 from scipy import sparse
+
+from cityplan._cores import usable_cores
 
 #: fewer polygons than this are unioned in one call on the calling thread
 PARALLEL_MIN = 50_000
@@ -31,12 +32,8 @@ CELL_M = 1000.0
 
 
 def default_threads() -> int:
-    """The cores this process may use (``sched_getaffinity``), at most 8."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
+    """The cores this process may use, at most 8."""
+    return min(usable_cores(), 8)
 
 
 def disjoint_groups(geoms: np.ndarray, *, cell_m: float = CELL_M) -> np.ndarray:

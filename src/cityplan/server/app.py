@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from cityplan._cores import usable_cores
 from cityplan.maps.assets import leaflet_css, leaflet_js, own_asset
 from cityplan.onemap import OneMap
 from cityplan.server import audit, csrf, ogc, pages, progress_desk, review_desk, viewlayers
@@ -208,7 +209,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
     ]
     location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
     if review_workers is None:
-        review_workers = 2 if (os.cpu_count() or 1) >= 2 else 1
+        review_workers = min(2, usable_cores())
     reviews = ReviewPool(om, location, workers=review_workers, tmpdir=str(data / "tmp"))
 
     @contextlib.asynccontextmanager
