@@ -50,12 +50,6 @@ except ImportError:  # pragma: no cover
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-#: gpkg_geometry_columns names -> the names GDAL (pyogrio.list_layers) gives
-_GEOMETRY_NAMES = {"POINT": "Point", "LINESTRING": "LineString", "POLYGON": "Polygon", "MULTIPOINT": "MultiPoint",
-                   "MULTILINESTRING": "MultiLineString", "MULTIPOLYGON": "MultiPolygon",
-                   "GEOMETRYCOLLECTION": "GeometryCollection", "GEOMETRY": "Unknown"}
-
-
 class _LibraryLock:
     """Keeps GDAL's SQLite and Python's ``sqlite3`` from using the one map at the same time in
     this process (each library may use it from many threads at once).
@@ -148,8 +142,8 @@ class GpkgStore(Store):
                 msg = (f"{self.path}: not a readable GeoPackage ({str(exc).splitlines()[0]}); "
                        "rebuild it with `cityplan build --overwrite` or pass another --onemap")
                 raise OneMapError(msg) from None
-            self._layers = {str(n): (_GEOMETRY_NAMES.get(str(g).upper(), str(g).title()) if kind == "features"
-                                     else None) for n, kind, g in listed}
+            # features: their geometry type (GEOMETRY when unnamed); attribute tables: None
+            self._layers = {str(n): (str(g or "GEOMETRY") if kind == "features" else None) for n, kind, g in listed}
             self._layers_key = key
         return self._layers
 
@@ -225,7 +219,8 @@ class GpkgStore(Store):
 
     def _where(self, name: str, where: Mapping[str, str | int]) -> str:
         """An OGR SQL equality filter: columns checked against the table's, values quoted."""
-        fields = set(_while_writing(pyogrio.read_info, self.path, layer=name)["fields"])
+        with self._connect(readonly=True) as con:  # the table's columns without opening it in GDAL
+            fields = {r[1] for r in con.execute("SELECT * FROM pragma_table_info(?)", (name,))}
         parts = []
         for col, value in where.items():
             if col not in fields:
