@@ -42,3 +42,16 @@ def test_worker_stores_the_review_and_both_reads_agree(onemap: Path, tmp_path: P
     assert json.loads(out.layers_json) == json.loads(json.dumps(review_desk.static_layers(stored["report"]),
                                                                 default=str))
     assert review_desk.get_review(om.store, "f" * 32) is None
+
+
+def test_a_review_that_cannot_be_stored_is_a_clear_503(onemap: Path, tmp_path: Path) -> None:
+    """The data folder is not a folder: the worker says what failed (no traceback to the desk)."""
+    om = OneMap.open(onemap)
+    blocked = tmp_path / "data"
+    blocked.write_text("not a folder")
+    red = ROOT / "examples" / "proposals" / "river_crossing.geojson"
+    fields = {"review_id": uuid.uuid4().hex, "created_at": "x", "user": "li", "file_name": red.name, "sha256": "0",
+              "stored_file": "uploads/x", "kind": "geojson", "crs": "", "facility_type": "", "data_dir": str(blocked)}
+    out = review_job(str(red), None, None, red.name, json.dumps(fields), om=om)
+    assert out.status == 503 and "reviewed (fail) but not stored" in out.error and red.name in out.error
+    assert not out.row_json

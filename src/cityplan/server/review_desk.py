@@ -165,7 +165,7 @@ async def review_submit(request: Request) -> Response:
     if out.error:
         await run_in_threadpool(record, request, user, "review.create", up.sha256, "rejected", why=out.error,
                                 file=up.file_name)
-        return await run_in_threadpool(review_form, request, message=out.error, status=422)
+        return await run_in_threadpool(review_form, request, message=out.error, status=out.status)
     row = json.loads(out.row_json)
     _remember(state.om.store, row, layers=json.loads(out.layers_json))
     await run_in_threadpool(record, request, user, "review.create", rid, verdict=out.verdict, file=up.file_name,
@@ -299,7 +299,7 @@ async def _opinion_pdf(request: Request, rid: str, rv: dict[str, Any]) -> Respon
         except (ReviewBusyError, BrokenExecutor) as exc:
             return Response(f"the review desk is busy ({exc}); try again", status_code=503)
         if out.error:
-            return Response(out.error, status_code=422)
+            return Response(out.error, status_code=out.status)
     return FileResponse(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="review-{rid}.pdf"'})
 

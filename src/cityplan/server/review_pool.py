@@ -43,6 +43,7 @@ class Outcome:
     error: str = ""
     row_json: str = ""  # the stored review's row (when the job stored it)
     layers_json: str = ""  # the review's own map layers (proposal, overlaps) for its page
+    status: int = 422  # the HTTP status of ``error`` (422: the file; 503: the server could not store it)
 
 
 class ReviewBusyError(RuntimeError):
@@ -98,7 +99,12 @@ def review_job(path: str, crs: str | None, facility_type: str | None, display: s
     out = Outcome(doc_json=json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False),
                   html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hits)
     if store_as:
-        row = store_review(the_map, json.loads(store_as), out)
+        try:
+            row = store_review(the_map, json.loads(store_as), out)
+        except (CityplanError, OSError) as exc:  # a full disk, a read-only map: say so, keep the upload
+            logger.exception("review of %s could not be stored", display)
+            return Outcome(error=f"{display}: reviewed ({out.verdict}) but not stored: {exc}; fix the server's "
+                                 "data folder / one map and submit again", status=503)
         out.row_json = json.dumps(row, ensure_ascii=False, default=str)
         out.layers_json = json.dumps(static_layers(doc), ensure_ascii=False, default=str)
         out.html = ""  # written to the reports folder
@@ -118,6 +124,10 @@ def opinion_job(path: str, crs: str | None, facility_type: str | None, display: 
         write_opinion(rep, out_pdf, onemap=the_map, submitted=display, dpi=150, overwrite=True)
     except CityplanError as exc:
         return Outcome(error=str(exc))
+    except OSError as exc:  # the reports folder is full or read-only
+        logger.exception("审查意见 PDF for %s not written", display)
+        return Outcome(error=f"{out_pdf}: the 审查意见 PDF could not be written ({exc}); free or fix the server's "
+                             "data folder and download again", status=503)
     return Outcome(verdict=str(rep.verdict))
 
 
