@@ -159,6 +159,82 @@ def _message(page: str) -> str:
     return m.group(1).strip() if m else page[:120]
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far."""
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cached_throughput(url: str, cookies: dict[str, str], server_pid: int, client: str, *,
+                      clients: int = 20, seconds: float = 8.0) -> dict[str, float]:
+    """``clients`` async clients fetching one cached layer answer back to back: requests/s and the
+    CPU milliseconds per request of the server and of the client (httpx or aiohttp)."""
+    path = "/api/layers/districts?tile=3,1&zoom=12"
+    n = 0
+
+    async def run() -> None:
+        nonlocal n
+        stop = time.monotonic() + seconds
+        if client == "httpx":
+            async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as c:
+                async def one() -> None:
+                    nonlocal n
+                    while time.monotonic() < stop:
+                        assert (await c.get(path)).status_code == 200
+                        n += 1
+                await asyncio.gather(*(one() for _ in range(clients)))
+        else:
+            async with aiohttp.ClientSession(base_url=url, cookies=cookies) as c:
+                async def one() -> None:
+                    nonlocal n
+                    while time.monotonic() < stop:
+                        async with c.get(path) as r:
+                            await r.read()
+                            assert r.status == 200
+                        n += 1
+                await asyncio.gather(*(one() for _ in range(clients)))
+
+    s0, c0, t0 = _process_cpu(server_pid), time.process_time(), time.perf_counter()
+    asyncio.run(run())
+    wall = time.perf_counter() - t0
+    return {"requests_per_s": n / wall, "server_cpu_ms": (_process_cpu(server_pid) - s0) / n * 1000,
+            "client_cpu_ms": (time.process_time() - c0) / n * 1000}
+
+
+def table_list_ms(gpkg: Path, repeat: int = 30) -> tuple[float, float]:
+    """Listing the one map's tables: the store's sqlite3 read of gpkg_contents vs pyogrio.list_layers (ms)."""
+    import pyogrio
+
+    from cityplan.store.gpkg import GpkgStore
+
+    store = GpkgStore(gpkg)
+    t = time.perf_counter()
+    for _ in range(repeat):
+        store._layers = None
+        store.list_tables()
+    ours = (time.perf_counter() - t) / repeat * 1000
+    t = time.perf_counter()
+    for _ in range(repeat):
+        pyogrio.list_layers(gpkg)
+    return ours, (time.perf_counter() - t) / repeat * 1000
+
+
+def warm_reviews(gpkg: Path) -> list[tuple[str, float]]:
+    """Each sample red line reviewed in this process after the worker's warm-up, as a review worker does it."""
+    from cityplan.onemap import OneMap
+    from cityplan.server.review_desk import run_review
+    from cityplan.server.review_pool import _warm
+
+    om = OneMap.open(gpkg)
+    _warm(om)
+    out = []
+    for f in sorted((ROOT / "examples" / "proposals").glob("*.geojson")) * 2:
+        t = time.perf_counter()
+        run_review(om, str(f), crs=None, facility_type=None, display=f.name)
+        out.append((f.name, time.perf_counter() - t))
+    return out
+
+
 def first_paint(url: str, cookies: httpx.Cookies, *, verbose: bool = False) -> tuple[float, float]:
     """(first paint by the page's own clock, as the test driver saw it), seconds.
 
@@ -245,6 +321,10 @@ def main() -> None:
                     break
                 time.sleep(1)
             print(f"tiles seeded to zoom {seed['seeded_zoom']} {time.perf_counter() - t:.0f} s after start of warm-up")
+            view_cookies = dict(login(s.url, "view").cookies)
+            micro = {c: cached_throughput(s.url, view_cookies, s.proc.pid, c) for c in ("httpx", "aiohttp")}
+            lists = table_list_ms(gpkg)
+            in_process = warm_reviews(gpkg)
             idle_reviews = []
             tok = token(rev.get("/review").text)
             red = ROOT / "examples" / "proposals" / "river_crossing.geojson"
@@ -289,6 +369,12 @@ def main() -> None:
         v = [x[1] for x in citywide if x[0] == lid]
         size = max(x[2] for x in citywide if x[0] == lid)
         print(f"  city-wide {lid}: p50 {pct(v, 50):.0f} ms, p95 {pct(v, 95):.0f} ms ({size / 1e6:.1f} MB gzip)")
+    for c, m in micro.items():
+        print(f"  cached layer answer, 20 {c} clients: {m['requests_per_s']:,.0f} requests/s, server "
+              f"{m['server_cpu_ms']:.2f} ms CPU/request, client {m['client_cpu_ms']:.2f} ms CPU/request")
+    print(f"  listing the map's tables: sqlite3 {lists[0]:.1f} ms, pyogrio.list_layers {lists[1]:.1f} ms")
+    warm = [t for _, t in in_process[len(in_process) // 2:]]
+    print(f"  warm review in-process (second round of the samples): {min(warm) * 1000:.0f}-{max(warm) * 1000:.0f} ms")
     print(f"  idle review ({red.name}): p50 {pct(idle_reviews, 50):.0f} ms, max {pct(idle_reviews, 100):.0f} ms")
     print(f"  errors: {len(out['errors'])} {sorted(set(out['errors']))[:5]}")
     print(f"  first paint of {a.n:,} polygons, page clock: {', '.join(f'{p * 1000:.0f}' for p, _ in paints)} ms; "
