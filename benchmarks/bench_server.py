@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cityplan.server.tiles import tile_range  # noqa: E402
+from cityplan.server.viewlayers import BATCH_MAX  # noqa: E402  (as server.js: fetched together)
 from server_process import add_accounts, login, start, token  # noqa: E402
 
 LAYER = "bench_polygons"
-BATCH_MAX = 5000  # as server.js: layers up to this size are fetched together (/api/view)
 
 
 def add_synthetic_layer(gpkg: Path, n: int, extent: tuple[float, float, float, float]) -> None:
