@@ -161,3 +161,28 @@ def test_bad_requests_are_one_line_user_errors(tmp_path):
         read_cities(lst)
     with pytest.raises(CheckupError, match="unknown preset"):
         run_checkup(tmp_path / "a", presets="no-such-preset", scheduler="serial")
+
+
+def test_local_workers_run_without_the_sampling_profiler():
+    """The check-up's LocalCluster workers start with LOCAL_WORKER_CONFIG (no 10 ms stack sampling
+    under the GIL, 1 s event-loop ticks), and this process's own Dask config is left as it was."""
+    import dask
+    from distributed import Client
+
+    from cityplan.checkup.run import LOCAL_WORKER_CONFIG, local_cluster
+
+    before = {k: dask.config.get(k) for k in LOCAL_WORKER_CONFIG}
+    assert before["distributed.worker.profile.enabled"] is True  # Dask's default, so the test can fail
+    cluster = local_cluster(1)
+    try:
+        with Client(cluster) as client:
+            got = client.run(lambda: {k: dask.config.get(k) for k in LOCAL_WORKER_CONFIG})
+            # the worker itself started no profile loop (it reads the setting once, at start)
+            periodic = client.run(lambda dask_worker: sorted(dask_worker.periodic_callbacks))
+    finally:
+        cluster.close()
+    assert len(got) == 1
+    assert next(iter(got.values())) == LOCAL_WORKER_CONFIG
+    callbacks = next(iter(periodic.values()))
+    assert callbacks and "profile" not in callbacks and "profile-cycle" not in callbacks
+    assert {k: dask.config.get(k) for k in LOCAL_WORKER_CONFIG} == before

@@ -33,6 +33,19 @@ STANDARD_PRESETS = ("primary-school-500m", "middle-school-1000m", "park-service-
 
 Progress = Callable[[int, int, str], None]
 
+#: Dask settings of the check-up's own ``LocalCluster`` workers. A check-up task is one long,
+#: CPU-bound call; the worker's sampling profiler (a stack sample every 10 ms, taken under the
+#: GIL), its 20 ms event-loop ticks and 100-500 ms system/memory polls only take CPU from it:
+#: the same jobs took 19 % more CPU seconds on default workers than in a serial loop, 2 % with
+#: these (8 cities x 5 presets, docs/benchmarks.md). An existing cluster (``--scheduler``)
+#: keeps its own settings.
+LOCAL_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
 
 @dataclass
 class CheckupResult:
@@ -160,9 +173,22 @@ def _run_serial(jobs: list[tuple[str, City, str | None]], retries: int,
     return out
 
 
+def local_cluster(n_workers: int) -> Any:
+    """The check-up's ``LocalCluster``: ``n_workers`` processes x 1 thread, with :data:`LOCAL_WORKER_CONFIG`.
+
+    The workers' settings are taken when they start (each nanny hands its config to its worker).
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(LOCAL_WORKER_CONFIG):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                            silence_logs=logging.ERROR)
+
+
 def _run_dask(jobs: list[tuple[str, City, str | None]], scheduler: str | None, workers: int | None,
               retries: int, progress: Progress | None) -> tuple[list[dict[str, Any]], int, str]:
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     cluster = None
     if scheduler:
@@ -170,8 +196,7 @@ def _run_dask(jobs: list[tuple[str, City, str | None]], scheduler: str | None, w
         label = scheduler
     else:
         n = workers or usable_cores()
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        cluster = local_cluster(n)
         client = Client(cluster)
         label = f"LocalCluster({n} processes x 1 thread)"
     try:
