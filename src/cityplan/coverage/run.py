@@ -67,6 +67,7 @@ class ScenarioResult:
     facility_ok: np.ndarray       # per facility of the run: used in this scenario and reachable
     warnings: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    same_as: str | None = None    # key of the scenario whose results these are, relabelled
 
 
 @dataclass
@@ -253,7 +254,7 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
             key = scen if net == FULL else f"{scen} {net}"
             twin = "existing" if net == FULL else f"existing {net}"
             if scen == "planned" and existing.all() and twin in runs:  # no plan site: the same figures
-                runs[key] = _relabel(runs[twin], "planned")
+                runs[key] = _relabel(runs[twin], "planned", twin)
                 continue
             runs[key] = _run_scenario(spec, prep, mask, graph, scen, net, params)
     step("isochrone")
@@ -263,10 +264,11 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
     return _combine(spec, prep, runs, existing, params, warnings)
 
 
-def _relabel(r: ScenarioResult, scen: str) -> ScenarioResult:
-    """The same results under another scenario name (planned when there is no plan site)."""
+def _relabel(r: ScenarioResult, scen: str, key: str) -> ScenarioResult:
+    """The same results (those of scenario ``key``) under another name (planned when there is no plan site)."""
     return dataclasses.replace(r, scenario=scen, features=r.features.copy(), districts=r.districts.copy(),
-                               isochrones=r.isochrones.assign(scenario=scen), gaps=r.gaps.assign(scenario=scen))
+                               isochrones=r.isochrones.assign(scenario=scen), gaps=r.gaps.assign(scenario=scen),
+                               same_as=key)
 
 
 def _speed_used(spec: CoverageSpec, speeds: dict) -> float | None:

@@ -15,7 +15,7 @@ import pandas as pd
 from cityplan._errors import OutputExistsError
 from cityplan.coverage.run import CoverageResult
 from cityplan.crs import STORAGE_CRS
-from cityplan.io.write import atomic_path, write_gpkg, write_table
+from cityplan.io.write import LayerView, atomic_path, write_gpkg, write_table
 
 
 def _layer_suffix(key: str) -> str:
@@ -41,11 +41,21 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
     feats = res.features.to_crs(STORAGE_CRS)
     districts = res.by_scenario if res.by_scenario is not None else res.districts
     # isochrones / gaps: the headline scenario (its rows say which), then one layer per scenario
-    layers = {"demand": feats, "districts": districts, "facilities": res.facilities,
-              "isochrones": res.isochrones, "gaps": res.gaps}
+    # geometry stored once: a scenario that repeats another (planned without a plan site) and the
+    # headline layers are views of the layer that holds it (the isochrones and gaps of a large
+    # city are the bulk of the file)
+    layers: dict[str, pd.DataFrame | LayerView] = {"demand": feats, "districts": districts,
+                                                   "facilities": res.facilities}
     for key, r in (res.scenarios or {}).items():
-        layers[f"isochrones_{_layer_suffix(key)}"] = r.isochrones
-        layers[f"gaps_{_layer_suffix(key)}"] = r.gaps
+        for kind in ("isochrones", "gaps"):
+            if r.same_as in res.scenarios:
+                layers[f"{kind}_{_layer_suffix(key)}"] = LayerView(f"{kind}_{_layer_suffix(r.same_as)}",
+                                                                   {"scenario": r.scenario})
+            else:
+                layers[f"{kind}_{_layer_suffix(key)}"] = getattr(r, kind)
+    head = next((k for k, r in (res.scenarios or {}).items() if r.isochrones is res.isochrones), None)
+    for kind in ("isochrones", "gaps"):
+        layers[kind] = LayerView(f"{kind}_{_layer_suffix(head)}") if head else getattr(res, kind)
     if res.network_effect is not None:
         layers["network_effect"] = res.network_effect
     written.append(write_gpkg(layers, d / "coverage.gpkg", overwrite=overwrite))

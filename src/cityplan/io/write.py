@@ -13,8 +13,10 @@ import contextlib
 import errno
 import logging
 import os
+import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -166,14 +168,84 @@ def write_vector(
     return p
 
 
+@dataclass(frozen=True)
+class LayerView:
+    """A GeoPackage layer that shows another layer's rows instead of storing them again.
+
+    ``source`` is a layer written in the same file; ``constants`` replace some of its text columns
+    by one text (e.g. ``{"scenario": "planned"}`` for a scenario that is the same as another; a
+    view column computed from a number would lose its type in GDAL, so only text is allowed).
+    It is an SQL view registered as a feature table (GeoPackage 1.2 §2.1.6), read by GDAL, QGIS
+    and geopandas like any layer; it has no spatial index of its own.
+    """
+
+    source: str
+    constants: Mapping[str, str] = field(default_factory=dict)
+
+
 def write_gpkg(
-    layers: dict[str, pd.DataFrame], path: str | os.PathLike[str], *, overwrite: bool = False
+    layers: Mapping[str, pd.DataFrame | LayerView], path: str | os.PathLike[str], *, overwrite: bool = False
 ) -> Path:
-    """Write several layers / attribute tables into one GeoPackage atomically."""
+    """Write several layers / attribute tables into one GeoPackage atomically.
+
+    A :class:`LayerView` value becomes a view of an already written feature layer (large
+    geometries repeated under two names are stored once).
+    """
     with atomic_path(path, overwrite=overwrite) as tmp:
         for name, df in layers.items():
-            pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists())
+            if not isinstance(df, LayerView):
+                pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists())
+        views = {k: v for k, v in layers.items() if isinstance(v, LayerView)}
+        if views:
+            _add_views(tmp, views)
     return Path(path)
+
+
+def _add_views(gpkg: Path, views: Mapping[str, LayerView]) -> None:
+    """Create and register ``views`` in ``gpkg`` (one transaction)."""
+    def q(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    con = sqlite3.connect(gpkg, isolation_level=None)
+    try:
+        con.execute("BEGIN")
+        for name, view in views.items():
+            geom = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
+                               (view.source,)).fetchone()
+            if geom is None:
+                msg = f"{gpkg.name}: view {name!r} needs the feature layer {view.source!r}, which is not in the file"
+                raise SchemaError(msg)
+            cols = [r[1] for r in con.execute(f"PRAGMA table_info({q(view.source)})")]
+            unknown = sorted(set(view.constants) - set(cols))
+            if unknown:
+                msg = f"{gpkg.name}: view {name!r}: {unknown} are not columns of {view.source!r}; columns: {cols}"
+                raise SchemaError(msg)
+            # a view's SQL cannot bind parameters: the constants become quoted SQL literals
+            select = ", ".join(f"{_sql_literal(view.constants[c])} AS {q(c)}" if c in view.constants else q(c)
+                               for c in cols)
+            con.execute(f"CREATE VIEW {q(name)} AS SELECT {select} FROM {q(view.source)}")  # noqa: S608
+            con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, "
+                        "min_x, min_y, max_x, max_y, srs_id) SELECT ?, data_type, ?, description, last_change, "
+                        "min_x, min_y, max_x, max_y, srs_id FROM gpkg_contents WHERE table_name = ?",
+                        (name, name, view.source))
+            con.execute("INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name, srs_id, z, m) "
+                        "SELECT ?, column_name, geometry_type_name, srs_id, z, m FROM gpkg_geometry_columns "
+                        "WHERE table_name = ?", (name, view.source))
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+def _sql_literal(value: str) -> str:
+    """``value`` as a quoted SQL text literal."""
+    if not isinstance(value, str):
+        msg = f"view constant {value!r}: use text (a number would be read back as text)"
+        raise SchemaError(msg)
+    return "'" + value.replace("'", "''") + "'"
 
 
 def write_table(
