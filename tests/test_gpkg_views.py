@@ -73,3 +73,24 @@ def test_coverage_output_stores_each_geometry_once(onemap, tmp_path):
         want = getattr(res, kind)
         assert len(head) == len(want)
         assert shapely.equals(head.geometry.to_numpy(), want.geometry.to_numpy()).all()  # written as MultiPolygons
+
+
+def test_coverage_cli_summarises_a_table_too_long_for_the_terminal(onemap, tmp_path, monkeypatch):
+    """More per-district rows than MAX_PRINTED_ROWS: the terminal gets the whole-city rows and where
+    the district rows are; per_district.csv keeps every row."""
+    import pandas as pd
+
+    from cityplan.cli import coverage as cov_cli
+    from tests.cli_invoke import invoke
+
+    args = ("coverage", "--preset", "park-service-radius", "--onemap", onemap, "--no-map", "--overwrite")
+    full = invoke(*args, "--out", tmp_path / "a")
+    assert full.exit_code == 0, full.output
+    per = pd.read_csv(tmp_path / "a" / "per_district.csv", encoding="utf-8-sig")
+    assert len(per) > 6 and all(d in full.stdout for d in per["district"].unique())
+    monkeypatch.setattr(cov_cli, "MAX_PRINTED_ROWS", 5)
+    short = invoke(*args, "--out", tmp_path / "b")
+    assert short.exit_code == 0, short.output
+    assert "whole city" in short.stdout and f"{len(per) - 3} district rows are in per_district.csv" in short.stdout
+    assert "(all)" in short.stdout and per["district"].iloc[0] not in short.stdout
+    assert pd.read_csv(tmp_path / "b" / "per_district.csv", encoding="utf-8-sig").equals(per)

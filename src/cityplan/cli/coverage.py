@@ -10,6 +10,8 @@ from cityplan.cli._common import FiniteFloat, note, print_table, progress_bar, w
 METHODS = ("euclid", "walk", "bike", "drive", "transit")  # cityplan.coverage.presets.METHODS, not imported for speed
 SCENARIOS = ("existing", "planned", "both")  # cityplan.coverage.spec.SCENARIOS
 STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"]
+#: a per-district table longer than this is summarised on the terminal (the files have every row)
+MAX_PRINTED_ROWS = 150
 
 
 @click.group("coverage", invoke_without_command=True)
@@ -43,6 +45,7 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
              formats, no_map, overwrite) -> None:
     """Who lives within N metres / minutes of a facility, per district, and where the gaps are."""
     from cityplan.coverage import run_coverage, write_coverage
+    from cityplan.coverage.run import ALL
 
     if ctx.invoked_subcommand is not None:
         return
@@ -88,7 +91,14 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
     view = table[cols].rename(columns={"population": "population (est.)", "population_covered": "covered (est.)",
                                        "population_share": "pop. share", "features_covered": "compounds covered",
                                        "not_snapped_or_unreachable": "not routable"})
-    print_table(view, title=f"Coverage {name} by district: existing / planned / difference", caption=caption)
+    title = f"Coverage {name} by district: existing / planned / difference"
+    if len(view) > MAX_PRINTED_ROWS:  # a country-sized city: the terminal shows the city, the files every district
+        n_rows = len(view)
+        view = view[view["district"] == ALL]
+        title = f"Coverage {name}, whole city: existing / planned / difference"
+        caption += (f"; {n_rows - len(view)} district rows are in per_district.csv "
+                    f"(more than {MAX_PRINTED_ROWS} rows are not printed)")
+    print_table(view, title=title, caption=caption)
     if res.network_effect is not None:
         eff = res.network_effect
         print_table(eff, title=f"Residents within {p['within']} by transit, with and without {eff['without'].iloc[0]}",
