@@ -79,9 +79,9 @@ def test_coverage_cli_summarises_a_table_too_long_for_the_terminal(onemap, tmp_p
     """More per-district rows than MAX_PRINTED_ROWS: the terminal gets the whole-city rows and where
     the district rows are; per_district.csv keeps every row."""
     import pandas as pd
+    from tests.cli_invoke import invoke
 
     from cityplan.cli import coverage as cov_cli
-    from tests.cli_invoke import invoke
 
     args = ("coverage", "--preset", "park-service-radius", "--onemap", onemap, "--no-map", "--overwrite")
     full = invoke(*args, "--out", tmp_path / "a")

@@ -139,3 +139,32 @@ def test_snap_limit_flags_far_points(harbin_graph):
     s = snap_points(harbin_graph, far, mode="walk", max_snap_m=300)
     assert list(s.ok) == [False, True]
     assert shapely.points(far[1]).distance(harbin_graph.geoms[s.edge[1]]) == pytest.approx(s.dist[1])
+
+
+def test_snapping_reuses_one_edge_index_per_subset_and_equals_brute_force(harbin_graph):
+    """Facilities and demand snap to the same edges: the index is built once for that subset; a
+    different subset gets its own. Every snap equals the brute-force nearest usable edge."""
+    import dataclasses
+
+    g = dataclasses.replace(harbin_graph)  # a fresh graph: no index yet
+    assert g.edge_trees == {}
+    rng = np.random.default_rng(7)
+    lo, hi = g.node_xy.min(axis=0), g.node_xy.max(axis=0)
+    pts = rng.uniform(lo, hi, size=(60, 2))
+    main = g.main_component_edges()
+    a = snap_points(g, pts[:30], mode="walk", max_snap_m=300, mask=main)
+    (key, (_, tree)), = g.edge_trees.items()
+    b = snap_points(g, pts[30:], mode="walk", max_snap_m=300, mask=main)
+    assert list(g.edge_trees) == [key] and g.edge_trees[key][1] is tree  # reused, not rebuilt
+    c = snap_points(g, pts, mode="drive", max_snap_m=300)  # another subset: another index
+    assert list(g.edge_trees) != [key]
+    usable = np.flatnonzero(g.usable("walk") & main)
+    for s, chunk in ((a, pts[:30]), (b, pts[30:])):
+        d = shapely.distance(shapely.points(chunk)[:, None], g.geoms[usable][None, :])
+        best = d.min(axis=1)
+        ok = best <= 300
+        assert (s.ok == ok).all()
+        np.testing.assert_allclose(s.dist[ok], best[ok], atol=1e-9)
+    drive = np.flatnonzero(g.usable("drive"))
+    d = shapely.distance(shapely.points(pts)[:, None], g.geoms[drive][None, :]).min(axis=1)
+    np.testing.assert_allclose(c.dist[c.ok], d[c.ok], atol=1e-9)

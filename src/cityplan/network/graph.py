@@ -59,6 +59,8 @@ class RoadGraph:
     geoms: np.ndarray
     crs: object
     speeds: dict = field(default_factory=load_speeds)
+    #: spatial indexes of edge subsets (:func:`cityplan.network.snap.snap_points`), by subset
+    edge_trees: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:

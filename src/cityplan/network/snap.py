@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,17 @@ class Snap:
         return self.edge >= 0
 
 
+def _edge_tree(graph: RoadGraph, ok: np.ndarray) -> tuple[np.ndarray, shapely.STRtree]:
+    """The edges in ``ok`` and their spatial index, built once per graph and subset (a run snaps
+    facilities and demand to the same edges: a city of millions of edges builds one index)."""
+    key = hashlib.sha1(np.packbits(ok).tobytes()).hexdigest()  # noqa: S324 - a cache key, not security
+    if key not in graph.edge_trees:
+        usable = np.flatnonzero(ok)
+        graph.edge_trees.clear()  # one subset at a time: the index of millions of edges is large
+        graph.edge_trees[key] = (usable, shapely.STRtree(graph.geoms[usable]))
+    return graph.edge_trees[key]
+
+
 def snap_points(graph: RoadGraph, xy: np.ndarray, *, mode: str, max_snap_m: float,
                 mask: np.ndarray | None = None) -> Snap:
     """Nearest usable edge of ``mode`` within ``max_snap_m`` of each point (metric CRS).
@@ -34,8 +46,7 @@ def snap_points(graph: RoadGraph, xy: np.ndarray, *, mode: str, max_snap_m: floa
     ``mask`` restricts the candidate edges (e.g. to the main connected component).
     """
     ok = graph.usable(mode) if mask is None else graph.usable(mode) & mask
-    usable = np.flatnonzero(ok)
-    tree = shapely.STRtree(graph.geoms[usable])
+    usable, tree = _edge_tree(graph, ok)
     edge = np.full(len(xy), -1, dtype=np.int64)
     d = np.full(len(xy), np.nan)
     off = np.full(len(xy), np.nan)
