@@ -94,3 +94,19 @@ def test_coverage_cli_summarises_a_table_too_long_for_the_terminal(onemap, tmp_p
     assert "whole city" in short.stdout and f"{len(per) - 3} district rows are in per_district.csv" in short.stdout
     assert "(all)" in short.stdout and per["district"].iloc[0] not in short.stdout
     assert pd.read_csv(tmp_path / "b" / "per_district.csv", encoding="utf-8-sig").equals(per)
+
+
+def test_layers_arrow_cannot_type_are_still_written(tmp_path):
+    """A column of mixed Python objects (Arrow refuses it) is written the plain way, next to
+    layers written through Arrow; every row and value comes back."""
+    import pandas as pd
+
+    mixed = _base().assign(note=[1, "two", 3.5])
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any Arrow error: what the fallback is for
+        import pyarrow as pa
+
+        pa.Table.from_pandas(pd.DataFrame(mixed.drop(columns="geometry")))
+    path = write_gpkg({"plain": _base(), "mixed": mixed}, tmp_path / "m.gpkg")
+    back = gpd.read_file(path, layer="mixed")
+    assert back["note"].astype(str).tolist() == ["1", "two", "3.5"] and back["n"].tolist() == [1, 2, 3]
+    assert gpd.read_file(path, layer="plain").equals(_base())

@@ -194,11 +194,24 @@ def write_gpkg(
     with atomic_path(path, overwrite=overwrite) as tmp:
         for name, df in layers.items():
             if not isinstance(df, LayerView):
-                pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists())
+                _write_layer(df, tmp, name)
         views = {k: v for k, v in layers.items() if isinstance(v, LayerView)}
         if views:
             _add_views(tmp, views)
     return Path(path)
+
+
+def _write_layer(df: pd.DataFrame, gpkg: Path, name: str) -> None:
+    """One layer into ``gpkg`` through Arrow (about 2x faster on large layers), or, for a column
+    Arrow cannot type (mixed Python objects), the same way without it. The conversion fails
+    before anything is written, so the fallback starts from the same file."""
+    import pyarrow as pa
+
+    try:
+        pyogrio.write_dataframe(df, gpkg, layer=name, driver="GPKG", append=gpkg.exists(), use_arrow=True)
+    except pa.ArrowException as exc:
+        logger.debug("%s: layer %s written without Arrow (%s)", gpkg, name, exc)
+        pyogrio.write_dataframe(df, gpkg, layer=name, driver="GPKG", append=gpkg.exists())
 
 
 def _add_views(gpkg: Path, views: Mapping[str, LayerView]) -> None:
