@@ -92,7 +92,7 @@ class TransitGraph:
         return np.vstack([self.walk.node_xy, ent, plat])
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("u", "v", "length", "road_class", "oneway", "geoms", "crs", "speeds"):
+        if name in ("u", "v", "length", "road_class", "oneway", "geoms", "crs", "speeds", "edge_trees"):
             return getattr(self.walk, name)
         raise AttributeError(name)
 
