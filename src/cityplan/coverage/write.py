@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +41,7 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
     written = []
     feats = res.features.to_crs(STORAGE_CRS)
     districts = res.by_scenario if res.by_scenario is not None else res.districts
-    # isochrones / gaps: the headline scenario (its rows say which), then one layer per scenario
+    # isochrones / gaps: one layer per scenario, and the headline scenario's (its rows say which);
     # geometry stored once: a scenario that repeats another (planned without a plan site) and the
     # headline layers are views of the layer that holds it (the isochrones and gaps of a large
     # city are the bulk of the file)
@@ -58,7 +59,22 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
         layers[kind] = LayerView(f"{kind}_{_layer_suffix(head)}") if head else getattr(res, kind)
     if res.network_effect is not None:
         layers["network_effect"] = res.network_effect
-    written.append(write_gpkg(layers, d / "coverage.gpkg", overwrite=overwrite))
+    # the GeoPackage (GDAL, mostly outside the GIL) is written while this thread writes the tables
+    with ThreadPoolExecutor(1) as pool:
+        gpkg = pool.submit(write_gpkg, layers, d / "coverage.gpkg", overwrite=overwrite)
+        written += _write_tables(res, feats, districts, d, formats, overwrite)
+        written.insert(0, gpkg.result())
+    with atomic_path(d / "params.json", overwrite=overwrite) as tmp:
+        tmp.write_text(json.dumps({**res.params, "warnings": res.warnings}, ensure_ascii=False, indent=1,
+                                  default=str), encoding="utf-8")
+    written.append(d / "params.json")
+    return written
+
+
+def _write_tables(res: CoverageResult, feats: pd.DataFrame, districts: pd.DataFrame, d: Path,
+                  formats: tuple[str, ...], overwrite: bool) -> list[Path]:
+    """Per-district and per-feature tables (and the network effect) in each of ``formats``."""
+    written = []
     table = pd.DataFrame(feats.drop(columns="geometry"))
     extra = {"network_effect": res.network_effect} if res.network_effect is not None else {}
     for fmt in formats:
@@ -73,8 +89,4 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
             written.append(write_table(table, d / f"per_feature.{fmt}", overwrite=overwrite))
             for name, df in extra.items():
                 written.append(write_table(df, d / f"{name}.{fmt}", overwrite=overwrite))
-    with atomic_path(d / "params.json", overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps({**res.params, "warnings": res.warnings}, ensure_ascii=False, indent=1,
-                                  default=str), encoding="utf-8")
-    written.append(d / "params.json")
     return written
