@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -40,16 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from cityplan.checkup.run import STANDARD_PRESETS, run_checkup  # noqa: E402
-from cityplan.checkup.synthetic import copy_onemap, stitched_onemap, synthetic_country  # noqa: E402
+from cityplan.checkup.synthetic import clear_caches, copy_onemap, stitched_onemap, synthetic_country  # noqa: E402
 from cityplan.checkup.tasks import COLUMNS  # noqa: E402
-
-
-def clear_caches(paths: list[Path]) -> None:
-    """Empty every copy's derived-array cache, so each run starts cold."""
-    for p in paths:
-        with sqlite3.connect(p) as con:
-            if con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'cityplan_cache'").fetchone()[0]:
-                con.execute("DELETE FROM cityplan_cache")
 
 
 def makespan(seconds: list[float], workers: int) -> float:

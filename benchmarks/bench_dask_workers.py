@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import os
 import platform
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -32,16 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from cityplan.checkup import run as checkup_run  # noqa: E402
-from cityplan.checkup.synthetic import synthetic_country  # noqa: E402
+from cityplan.checkup.synthetic import clear_caches, synthetic_country  # noqa: E402
 from cityplan.checkup.tasks import COLUMNS  # noqa: E402
-
-
-def clear_caches(paths: list[Path]) -> None:
-    """Empty every copy's derived-array cache, so each run starts cold."""
-    for p in paths:
-        with sqlite3.connect(p) as con:
-            if con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'cityplan_cache'").fetchone()[0]:
-                con.execute("DELETE FROM cityplan_cache")
 
 
 def one_run(folder: Path, paths: list[Path], mode: str) -> tuple[dict, object]:

@@ -51,7 +51,7 @@ from pyproj import CRS, Transformer
 from cityplan._errors import CityplanError
 from cityplan.io.write import atomic_path, check_output
 from cityplan.onemap import OneMap, default_location
-from cityplan.store.base import CATALOG_TABLE, INFO_TABLE, BuildPayload
+from cityplan.store.base import CACHE_TABLE, CATALOG_TABLE, INFO_TABLE, BuildPayload
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +224,15 @@ def copy_onemap(source: str | os.PathLike[str], out: str | os.PathLike[str], *, 
             con.close()
     om.close()
     return Path(out)
+
+
+def clear_caches(paths: list[Path]) -> None:
+    """Empty the derived-array cache (road graph, demand estimates) of each GeoPackage one map,
+    so the next run starts cold (the benchmarks compare runs from the same state)."""
+    for p in paths:
+        with sqlite3.connect(p) as con:
+            if con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (CACHE_TABLE,)).fetchone()[0]:
+                con.execute(f"DELETE FROM {CACHE_TABLE}")  # noqa: S608 - a constant table name
 
 
 def _srs(con: sqlite3.Connection, srs_id: int) -> CRS:
