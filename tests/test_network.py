@@ -168,3 +168,60 @@ def test_snapping_reuses_one_edge_index_per_subset_and_equals_brute_force(harbin
     drive = np.flatnonzero(g.usable("drive"))
     d = shapely.distance(shapely.points(pts)[:, None], g.geoms[drive][None, :]).min(axis=1)
     np.testing.assert_allclose(c.dist[c.ok], d[c.ok], atol=1e-9)
+
+
+def _same_edge_loop(graph, reach, demand):
+    """The per-point loop access_costs used before it was vectorised (the reference)."""
+    from cityplan.network.search import _access
+
+    ok = np.flatnonzero(demand.ok)
+    e, t = demand.edge[ok], demand.offset[ok]
+    conn = _access(reach.unit, demand.dist[ok])
+    k = reach.per_m[e]
+    via_v = conn + (graph.length[e] - t) * k + reach.cost[graph.v[e]]
+    via_u = np.where(reach.back_ok[e], conn + t * k + reach.cost[graph.u[e]], np.inf)
+    best = np.minimum(via_u, via_v)
+    lab = np.where(via_u <= via_v, reach.label[graph.u[e]], reach.label[graph.v[e]])
+    s = reach.sources
+    by_edge: dict[int, list[int]] = {}
+    for j in np.flatnonzero(s.ok):
+        by_edge.setdefault(int(s.edge[j]), []).append(j)
+    for i, (edge, off) in enumerate(zip(e, t, strict=True)):
+        for j in by_edge.get(int(edge), ()):
+            d = s.offset[j] - off
+            if d < 0 and not reach.back_ok[edge]:
+                continue
+            c = conn[i] + abs(d) * k[i] + _access(reach.unit, np.array([s.dist[j]]))[0]
+            if c < best[i]:
+                best[i], lab[i] = c, reach.source_labels[j]
+    best = np.where(best <= reach.limit, best, np.inf)
+    cost, label = np.full(len(demand.edge), np.inf), np.full(len(demand.edge), -1)
+    cost[ok] = best
+    label[ok] = np.where(np.isfinite(best), lab, -1)
+    return cost, label
+
+
+@pytest.mark.parametrize(("mode", "unit"), [("walk", "m"), ("drive", "s")])
+def test_same_edge_facilities_equal_the_loop(harbin_graph, mode, unit):
+    """Demand points on the edges of facilities (several per edge, ties, one-way streets when
+    driving): the vectorised access_costs equals the loop, label by label."""
+    from cityplan.network.snap import Snap
+
+    g = harbin_graph
+    rng = np.random.default_rng(11)
+    usable = np.flatnonzero(g.usable(mode) & g.main_component_edges())
+    edges = rng.choice(usable, 40, replace=False)
+    f_edge = np.repeat(edges, 3)  # three facilities per edge, two of them at the same spot (a tie)
+    f_off = g.length[f_edge] * np.tile([0.2, 0.7, 0.7], 40)
+    sf = Snap(edge=f_edge, offset=f_off, dist=np.tile([5.0, 12.0, 12.0], 40))
+    labels = np.arange(len(f_edge)) // 2  # labels shared by pairs of access points
+    d_edge = np.concatenate([np.repeat(edges, 4), rng.choice(usable, 200)])
+    sd = Snap(edge=d_edge, offset=g.length[d_edge] * rng.uniform(0, 1, len(d_edge)),
+              dist=rng.uniform(0, 50, len(d_edge)))
+    sd.edge[::37] = -1  # some points not snapped
+    reach = reach_from_sources(g, sf, labels, mode=mode, unit=unit, limit=900.0)
+    got_cost, got_label = access_costs(g, reach, sd)
+    want_cost, want_label = _same_edge_loop(g, reach, sd)
+    np.testing.assert_array_equal(got_cost, want_cost)
+    np.testing.assert_array_equal(got_label, want_label)
+    assert np.isfinite(got_cost[: 160]).mean() > 0.9  # the same-edge trips were taken

@@ -105,25 +105,43 @@ def access_costs(graph: RoadGraph, reach: Reach, demand: Snap) -> tuple[np.ndarr
     via_u = np.where(reach.back_ok[e], conn + t * k + reach.cost[graph.u[e]], np.inf)
     best = np.minimum(via_u, via_v)
     lab = np.where(via_u <= via_v, reach.label[graph.u[e]], reach.label[graph.v[e]])
-    # a facility on the same edge may be reached directly along it
-    s = reach.sources
-    s_ok = np.flatnonzero(s.ok)
-    by_edge: dict[int, list[int]] = {}
-    for j in s_ok:
-        by_edge.setdefault(int(s.edge[j]), []).append(j)
-    for i_local, (edge, off) in enumerate(zip(e, t, strict=True)):
-        for j in by_edge.get(int(edge), ()):
-            d = s.offset[j] - off
-            if d < 0 and not reach.back_ok[edge]:
-                continue
-            c = conn[i_local] + abs(d) * k[i_local] + _access(reach.unit, np.array([s.dist[j]]))[0]
-            if c < best[i_local]:
-                best[i_local] = c
-                lab[i_local] = reach.source_labels[j]
+    _same_edge(reach, e, t, conn, k, best, lab)
     best = np.where(best <= reach.limit, best, np.inf)
     cost[ok] = best
     label[ok] = np.where(np.isfinite(best), lab, -1)
     return cost, label
+
+
+def _same_edge(reach: Reach, e: np.ndarray, t: np.ndarray, conn: np.ndarray, k: np.ndarray,
+               best: np.ndarray, lab: np.ndarray) -> None:
+    """A facility on a demand point's own edge may be reached directly along it (in place).
+
+    Every (point, source on the same edge) pair at once: ``best`` becomes the cheaper of its
+    value and the direct trip, and ``lab`` the label of the first source (in source order) at
+    that cost - as a loop over the points and then the sources updating on a strictly lower cost.
+    """
+    s = reach.sources
+    s_ok = np.flatnonzero(s.ok)
+    if len(s_ok) == 0 or len(e) == 0:
+        return
+    order = np.argsort(s.edge[s_ok], kind="stable")  # by edge, source order kept within an edge
+    fe, js = s.edge[s_ok][order], s_ok[order]
+    lo = np.searchsorted(fe, e, side="left")
+    cnt = np.searchsorted(fe, e, side="right") - lo
+    ii = np.repeat(np.arange(len(e)), cnt)  # pairs, point-major, sources in order within a point
+    jj = js[np.repeat(lo, cnt) + np.arange(len(ii)) - np.repeat(np.cumsum(cnt) - cnt, cnt)]
+    d = s.offset[jj] - t[ii]
+    ok = (d >= 0) | reach.back_ok[e[ii]]  # behind the point only where the edge is two-way
+    ii, jj, d = ii[ok], jj[ok], d[ok]
+    c = conn[ii] + np.abs(d) * k[ii] + _access(reach.unit, s.dist[jj])
+    if len(c) == 0:
+        return
+    # per point the cheapest pair, the first one among equals (lexsort: point, cost, pair order)
+    pick = np.lexsort((np.arange(len(c)), c, ii))
+    first = pick[np.r_[True, ii[pick][1:] != ii[pick][:-1]]]
+    i, better = ii[first], c[first] < best[ii[first]]
+    best[i[better]] = c[first][better]
+    lab[i[better]] = reach.source_labels[jj[first][better]]
 
 
 def reached_lines(graph: RoadGraph, reach: Reach, limit: float) -> np.ndarray:
