@@ -36,9 +36,9 @@ Progress = Callable[[int, int, str], None]
 #: Dask settings of the check-up's own ``LocalCluster`` workers. A check-up task is one long,
 #: CPU-bound call; the worker's sampling profiler (a stack sample every 10 ms, taken under the
 #: GIL), its 20 ms event-loop ticks and 100-500 ms system/memory polls only take CPU from it:
-#: the same jobs took 19 % more CPU seconds on default workers than in a serial loop, 2 % with
-#: these (8 cities x 5 presets, docs/benchmarks.md). An existing cluster (``--scheduler``)
-#: keeps its own settings.
+#: the jobs took 18 % more CPU seconds on default workers than in a serial loop (100 cities),
+#: 4 % with these (300 cities; docs/benchmarks.md, benchmarks/bench_dask_workers.py). An
+#: existing cluster (``--scheduler``) keeps its own settings.
 LOCAL_WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
