@@ -1,13 +1,15 @@
-"""Build the one-map GeoPackage: sources -> CRS policy -> validation -> one file.
+"""Build the one map: a city profile + its data folder -> CRS policy -> validation -> one store.
 
-Every catalog layer is read (or derived), checked against its declared schema
-and geometry type, repaired or dropped feature by feature with a reason in the
-ledger, and written with a catalog/provenance table, the ledger and build info.
+Every layer of the profile's catalog is read (or derived), checked against its declared schema
+and geometry type, repaired or dropped feature by feature with a reason in the ledger, and
+written with a catalog/provenance table, the ledger, build info and the profile itself (every
+settings file, so commands on the map read the city's settings from the map).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -26,8 +28,8 @@ from cityplan._errors import OutputExistsError, SchemaError
 from cityplan.catalog import Catalog, LayerSpec, load_catalog
 from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_table, read_vector
-from cityplan.onemap import default_location
-from cityplan.paths import data_dir
+from cityplan.paths import data_dir, default_location
+from cityplan.profile import Profile, load_profile
 from cityplan.store import is_url, location_label, open_store
 from cityplan.store.base import BuildPayload, LayerMeta
 from cityplan.store.styles import qml_for
@@ -130,8 +132,10 @@ def derive_layer(
     d = dict(spec.derive or {})
     op = d["op"]
     if op == "plan_sites":
-        reg = register() if register is not None else load_register()
-        return make_plan_sites(spec.id, d, loaded, reg)
+        if register is None:
+            msg = f"layer {spec.id!r}: plan sites need the city's task register (pass the profile's)"
+            raise SchemaError(msg)
+        return make_plan_sites(spec.id, d, loaded, register())
     if op == "dissolve_by_prefix":
         join = d.get("join") or {}
         return dissolve_by_prefix(
@@ -182,10 +186,9 @@ def load_layer(
 
 def build_onemap(
     *,
+    city: Profile | str | os.PathLike[str],
     data: str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
-    catalog: Catalog | str | os.PathLike[str] | None = None,
-    tasks: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     layers: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -194,15 +197,13 @@ def build_onemap(
 
     Parameters
     ----------
+    city : Profile, str or path-like
+        The city profile: a built-in id (``harbin``) or a profile folder (:mod:`cityplan.profile`).
     data : path-like, optional
-        Data folder (default ``$CITYPLAN_DATA`` or ``../shared/data/harbin``).
+        Data folder the catalog's paths are relative to (default: :func:`cityplan.paths.data_dir`).
     out : path-like or str, optional
         Output GeoPackage, or a ``postgresql://USER@HOST:PORT/DB[?schema=NAME]`` URL
-        (default ``$CITYPLAN_ONEMAP`` or ``layers/build/harbin.gpkg``).
-    catalog : Catalog or path-like, optional
-        Catalog (default ``layers/catalog.yaml``).
-    tasks : path-like, optional
-        Task register used by plan layers (default ``layers/tasks.yaml``).
+        (default: :func:`cityplan.paths.default_location`).
     overwrite : bool, default False
         Replace an existing output; otherwise :class:`OutputExistsError`.
     layers : list of str, optional
@@ -215,7 +216,8 @@ def build_onemap(
     BuildResult
         Output path, per-layer summary, the repair/drop ledger and build info.
     """
-    cat = catalog if isinstance(catalog, Catalog) else load_catalog(catalog)
+    profile = load_profile(city)
+    cat = load_catalog(profile)
     root = data_dir(data)
     target: Path | str = (out if is_url(out) else Path(out)) if out is not None else default_location()
     store = open_store(target)
@@ -229,7 +231,7 @@ def build_onemap(
 
     def register() -> Register:
         if not reg_cache:
-            reg_cache.append(load_register(tasks))
+            reg_cache.append(load_register(profile))
         return reg_cache[0]
 
     rows = []
@@ -266,11 +268,12 @@ def build_onemap(
         "build_id": uuid.uuid4().hex, "city": cat.city,
         "extract_bbox": json.dumps(list(cat.extract_bbox)),
         "cityplan_version": __version__, "data_dir": str(root.resolve()),
-        "catalog": str(cat.path), "catalog_sha256": sha256_file(cat.path),
+        "profile": profile.label, "profile_id": profile.id, "profile_sha256": profile.sha256,
+        "catalog": str(cat.path), "catalog_sha256": _sha256(cat.path),
         "storage_crs": cat.storage_crs, "working_crs": cat.working_crs or _working_crs_of(cat, loaded),
     }
-    if reg_cache:
-        info |= {"tasks": str(reg_cache[0].path), "tasks_sha256": sha256_file(reg_cache[0].path)}
+    if reg_cache and reg_cache[0].path is not None:
+        info |= {"tasks": str(reg_cache[0].path), "tasks_sha256": _sha256(reg_cache[0].path)}
     ledger_df = ledger.frame()
     if not len(ledger_df):
         ledger_df = pd.DataFrame({c: pd.Series(dtype="object") for c in ledger_df.columns})
@@ -278,14 +281,21 @@ def build_onemap(
                                qml=qml_for(spec.geometry, spec.style, illustrative=spec.illustrative,
                                            title=spec.title_en))
             for spec in cat.layers if spec.id in loaded}
-    store.replace_map(BuildPayload(layers=loaded, catalog=summary, ledger=ledger_df, info=info, meta=meta),
+    store.replace_map(BuildPayload(layers=loaded, catalog=summary, ledger=ledger_df, info=info, meta=meta,
+                                   profile=profile.table().assign(build_id=info["build_id"])),
                       overwrite=overwrite)
     logger.info("wrote %s: %d layers", location_label(target), len(loaded))
     return BuildResult(path=target, summary=summary, ledger=ledger_df, info=info)
 
 
+def _sha256(f: object) -> str:
+    """sha256 of a profile file's bytes."""
+    return hashlib.sha256(f.read_bytes()).hexdigest()  # type: ignore[attr-defined]
+
+
 def _working_crs_of(cat: Catalog, loaded: dict[str, pd.DataFrame]) -> str:
-    """The metric CRS of the data when the catalog names none: the GK3 zone of its centre."""
+    """The metric CRS of the data when the catalog names none: the GK3 zone of its centre in
+    China, the UTM zone elsewhere (:func:`cityplan.crs.working_crs`)."""
     from cityplan.crs import working_crs
 
     frames = [df for df in loaded.values() if isinstance(df, gpd.GeoDataFrame) and len(df)]

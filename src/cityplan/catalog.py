@@ -1,4 +1,4 @@
-"""Parse and validate the layer catalog (``layers/catalog.yaml``).
+"""Parse and validate the layer catalog (``catalog.yaml`` of the city profile).
 
 The catalog is data: it declares every layer of the one map (id, titles, role,
 geometry type, source or derivation, source CRS, required columns, style,
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from cityplan._errors import LayerNotFoundError
-from cityplan.paths import project_root
+from cityplan.profile import Profile, profile_file
 from cityplan.schema.catalog import (
     DERIVE_OPS,
     FORMATS,
@@ -27,13 +27,10 @@ from cityplan.schema.catalog import (
 
 # vocabularies live with the schema (cityplan.schema.catalog); re-exported for callers
 __all__ = ["DERIVE_OPS", "FORMATS", "FUNCTIONS", "GEOMETRY_TYPES", "ROLES", "Catalog", "FlagSpec", "LayerSpec",
-           "SourceSpec", "default_catalog_path", "load_catalog"]
+           "SourceSpec", "load_catalog"]
 
-
-def default_catalog_path() -> Path:
-    """``layers/catalog.yaml`` of the project (``$CITYPLAN_CATALOG`` overrides)."""
-    env = os.environ.get("CITYPLAN_CATALOG")
-    return Path(env) if env else project_root() / "layers" / "catalog.yaml"
+#: the catalog's file in a profile folder
+CATALOG_FILE = "catalog.yaml"
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ class LayerSpec:
 class Catalog:
     """The parsed catalog."""
 
-    path: Path
+    path: Traversable
     city: str
     storage_crs: str
     working_crs: str | None
@@ -149,8 +146,8 @@ def _layer_spec(m: LayerModel) -> LayerSpec:
     )
 
 
-def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
-    """Load and validate a catalog file (schema: :mod:`cityplan.schema.catalog`).
+def load_catalog(source: Profile | str | os.PathLike[str] | Traversable) -> Catalog:
+    """Load and validate a profile's catalog, or a catalog file (schema: :mod:`cityplan.schema.catalog`).
 
     Raises
     ------
@@ -160,7 +157,9 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
         Unknown or missing keys, wrong types, duplicate ids, bad roles/types/ops, derivations
         referring to layers not declared before them (one line naming the layer and field).
     """
-    p = Path(path) if path is not None else default_catalog_path()
+    if isinstance(source, Profile):
+        return source.memo("catalog", lambda: load_catalog(source.file(CATALOG_FILE)))
+    p = profile_file(source, CATALOG_FILE)
     doc = load_catalog_document(p)
     return Catalog(path=p, city=doc.city, storage_crs=doc.storage_crs, working_crs=doc.working_crs,
                    extract_bbox=tuple(doc.extract_bbox),  # type: ignore[arg-type]

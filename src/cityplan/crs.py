@@ -3,9 +3,10 @@
 Policy
 ------
 * **store** in WGS84 (EPSG:4326) or CGCS2000 (EPSG:4490) geographic coordinates;
-* **measure** (areas, buffers, distances) only in a metric CRS: EPSG:4551
-  (CGCS2000 / 3-degree Gauss-Kruger CM 126E) for central Harbin, otherwise the
-  3-degree zone of the data's longitude (EPSG:4534-4554) or a local UTM on request;
+* **measure** (areas, buffers, distances) only in a metric CRS: the one map's working CRS
+  (the profile's catalog names it, e.g. EPSG:4551 for Harbin), otherwise chosen from the data:
+  the CGCS2000 3-degree Gauss-Kruger zone of its longitude inside China (EPSG:4534-4554), the
+  WGS84 UTM zone elsewhere;
 * **display** in WGS84, or in GCJ-02 only for Amap (Gaode) tiles.
 
 GCJ-02 (Amap, Tencent, Aliyun DataV) and BD-09 (Baidu) are not CRSs pyproj knows:
@@ -119,21 +120,22 @@ def gk3_zone_epsg(lon: float) -> int:
     if not GK3_FIRST_CM <= cm <= GK3_LAST_CM:
         msg = (
             f"longitude {lon:.4f} is outside the CGCS2000 3-degree zones (73.5E-136.5E); "
-            "use a local UTM zone instead (utm=True / --utm)"
+            "measure in the local UTM zone instead (name it as working_crs in the profile's catalog.yaml)"
         )
         raise CRSMismatchError(msg)
     return GK3_FIRST_EPSG + (cm - GK3_FIRST_CM) // 3
 
 
-def working_crs(gdf: gpd.GeoDataFrame | None = None, *, utm: bool = False) -> CRS:
-    """Metric CRS in which to measure ``gdf``.
+def working_crs(gdf: gpd.GeoDataFrame | None = None, *, utm: bool | None = None) -> CRS:
+    """Metric CRS in which to measure ``gdf``, chosen from where the data lies.
 
     Parameters
     ----------
     gdf : GeoDataFrame
-        Data in a geographic storage CRS (its centre picks the zone).
-    utm : bool, default False
-        Use the local WGS84 UTM zone instead of the CGCS2000 3-degree zone.
+        Data in any CRS (its centre picks the zone).
+    utm : bool, optional
+        True: the local WGS84 UTM zone; False: the CGCS2000 3-degree Gauss-Kruger zone (China
+        only); None (default): the GK zone inside China, the UTM zone elsewhere.
     """
     if gdf is None or gdf.empty:
         msg = "working_crs needs data to choose a metric CRS from (or name one, e.g. EPSG:4551)"
@@ -141,8 +143,10 @@ def working_crs(gdf: gpd.GeoDataFrame | None = None, *, utm: bool = False) -> CR
     geo = gdf.to_crs(STORAGE_CRS) if gdf.crs is not None and not gdf.crs.is_geographic else gdf
     minx, miny, maxx, maxy = geo.total_bounds
     lon, lat = (minx + maxx) / 2.0, (miny + maxy) / 2.0
+    if utm is None:
+        utm = bool(_out_of_china(np.array([lon]), np.array([lat]))[0])
     if utm:
-        zone = int((lon + 180) // 6) + 1
+        zone = min(int((lon + 180) // 6) + 1, 60)
         return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
     return CRS.from_epsg(gk3_zone_epsg(lon))
 
@@ -409,8 +413,12 @@ def check_lonlat(gdf: gpd.GeoDataFrame, *, source: str) -> None:
         raise CRSMismatchError(msg)
 
 
-def to_working(gdf: gpd.GeoDataFrame, crs: CRS | int | None = None) -> gpd.GeoDataFrame:
-    """Project stored data to the metric working CRS (default EPSG:4551)."""
+def to_working(gdf: gpd.GeoDataFrame, crs: CRS | int | str | None = None) -> gpd.GeoDataFrame:
+    """Project stored data to the metric working CRS ``crs`` (the one map's :attr:`working_crs`).
+
+    Without ``crs`` the zone is chosen from the data (:func:`working_crs`: GK inside China, UTM
+    elsewhere) - for build steps that run before a map exists; analyses pass the map's CRS.
+    """
     if gdf.crs is None:
         msg = "cannot measure a layer without CRS; load it through cityplan.io.read_vector"
         raise MissingCRSError(msg)

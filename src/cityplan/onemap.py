@@ -24,13 +24,14 @@ import pandas as pd
 from pyproj import CRS
 
 from cityplan._errors import LayerNotFoundError, OneMapError
-from cityplan.paths import default_onemap
-from cityplan.store import is_url, open_store
-from cityplan.store.base import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE, Store
+from cityplan.paths import default_location
+from cityplan.profile import Profile, profile_from_store
+from cityplan.store import open_store
+from cityplan.store.base import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE, PROFILE_TABLE, Store
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CATALOG_TABLE", "INFO_TABLE", "LEDGER_TABLE", "OneMap", "OneMapLike"]
+__all__ = ["CATALOG_TABLE", "INFO_TABLE", "LEDGER_TABLE", "OneMap", "OneMapLike", "default_location"]
 
 OneMapLike = "OneMap | str | os.PathLike[str] | None"
 
@@ -57,8 +58,8 @@ class OneMap:
     # -- opening ----------------------------------------------------------------------------
     @classmethod
     def open(cls, location: str | os.PathLike[str] | None = None) -> OneMap:
-        """Open the one map at ``location`` (path or URL); default ``$CITYPLAN_ONEMAP`` or the
-        project's ``layers/build/harbin.gpkg``.
+        """Open the one map at ``location`` (path or URL); default: ``$CITYPLAN_ONEMAP``, else the
+        map a ``cityplan.toml`` here or above names (:func:`cityplan.paths.default_location`).
 
         Raises
         ------
@@ -118,6 +119,16 @@ class OneMap:
             self.__dict__.pop("build_info", None)
             _ = self.build_info  # reads build info and catalog in one snapshot
         return self.__dict__["catalog"]
+
+    @cached_property
+    def profile(self) -> Profile:
+        """The city profile this map was built with (settings, presets, rules, recipes, tasks).
+
+        Read from the map's ``cityplan_profile`` table, never from the working directory.
+        """
+        names = set(self.store.list_tables())
+        table = self.store.read(PROFILE_TABLE) if PROFILE_TABLE in names else None
+        return profile_from_store(table, label=self.label)
 
     @cached_property
     def ledger(self) -> pd.DataFrame:
@@ -198,7 +209,8 @@ class OneMap:
             if "build_info" in self.__dict__ and stamp != self.build_stamp:
                 logger.info("%s was rebuilt (%s -> %s); reading the new build", self.label,
                             self.build_stamp, stamp)
-                for attr in ("build_info", "catalog", "ledger", "working_crs", "extent", "_role_index"):
+                for attr in ("build_info", "catalog", "ledger", "working_crs", "extent", "_role_index",
+                             "profile"):
                     self.__dict__.pop(attr, None)
                 self._layers.clear()
             self.__dict__["build_info"] = info
@@ -273,14 +285,6 @@ def _parse_catalog(t: pd.DataFrame) -> pd.DataFrame:
     if "redistribute" in t.columns:
         t["redistribute"] = t["redistribute"].astype(bool)
     return t
-
-
-def default_location() -> str | Path:
-    """``$CITYPLAN_ONEMAP`` (path or URL) or the project's default GeoPackage."""
-    env = os.environ.get("CITYPLAN_ONEMAP")
-    if env:
-        return env if is_url(env) else Path(env)
-    return default_onemap()
 
 
 _CACHE: OrderedDict[tuple[str, str], OneMap] = OrderedDict()

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from cityplan._cores import usable_cores
+from cityplan._errors import CityplanError
 from cityplan.checkup.cities import CheckupError, City, read_cities
 from cityplan.checkup.tasks import city_outline, rows_frame, run_city_preset
 
@@ -63,18 +64,17 @@ class CheckupResult:
     written: list[Path] = field(default_factory=list)
 
 
-def check_presets(presets: Sequence[str] | str | None) -> tuple[str, ...]:
-    """Preset ids (``"a,b"`` or a list; default :data:`STANDARD_PRESETS`), each known."""
-    from cityplan.coverage import load_presets
-
+def check_presets(presets: Sequence[str] | str | None, known: Sequence[str] | None) -> tuple[str, ...]:
+    """Preset ids (``"a,b"`` or a list; default :data:`STANDARD_PRESETS`), each one of ``known``
+    (the presets of the first city's profile that opens: every city reports on the same
+    indicators; None when no city opens - each city then reports its own errors)."""
     if presets is None:
         return STANDARD_PRESETS
     ids = [p.strip() for p in (presets.split(",") if isinstance(presets, str) else presets) if p.strip()]
-    known = load_presets()
-    bad = [p for p in ids if p not in known]
+    bad = [p for p in ids if known is not None and p not in known]
     if bad or not ids:
         msg = (f"--presets {','.join(ids) or '(none)'}: unknown preset(s) {bad}; use ids of "
-               f"`cityplan coverage presets`: {', '.join(known)}")
+               f"`cityplan coverage presets`: {', '.join(known or [])}")
         raise CheckupError(msg)
     return tuple(dict.fromkeys(ids))
 
@@ -116,7 +116,7 @@ def run_checkup(
         todo: list[City] = list(cities)  # type: ignore[arg-type]
     else:
         todo = read_cities([str(c) for c in cities] if isinstance(cities, list) else cities)
-    ids = check_presets(presets)
+    ids = check_presets(presets, _known_presets(todo))
     if retries < 0:
         msg = f"retries {retries!r}: give 0 or more"
         raise CheckupError(msg)
@@ -154,6 +154,25 @@ def _call_many(jobs: list[tuple[str, City, str | None]]) -> list[dict[str, Any]]
 
 def _job_label(job: tuple[str, City, str | None]) -> str:
     return f"{job[1].name} {job[2] or 'districts'}"
+
+
+def _known_presets(cities: list[City]) -> list[str] | None:
+    """Preset ids of the first city's profile that opens (read from its one map)."""
+    from cityplan.coverage import load_presets
+    from cityplan.onemap import OneMap
+
+    for c in cities:
+        try:
+            om = OneMap.open(c.location)
+        except CityplanError:
+            continue
+        try:
+            return list(load_presets(om.profile))
+        except CityplanError:
+            continue
+        finally:
+            om.close()
+    return None
 
 
 def _run_serial(jobs: list[tuple[str, City, str | None]], retries: int,

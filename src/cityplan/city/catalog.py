@@ -1,6 +1,6 @@
 """The catalog of a new city: the Harbin catalog's layer ids and roles, this city's files.
 
-Presets (``layers/coverage_presets.yaml``) and map recipes (``maps/*.yaml``) name layers by
+Presets (``coverage_presets.yaml`` of the city profile) and map recipes (``maps/*.yaml``) name layers by
 id, so a new city uses the same id for the same kind of layer.
 """
 
@@ -58,7 +58,7 @@ DESCRIPTIONS = {
 def city_catalog(name: str, *, bbox: tuple[float, float, float, float], working_crs: str,
                  osm_file: str, districts_file: str, census_file: str | None,
                  counts: dict[str, int]) -> dict[str, Any]:
-    """The catalog as a YAML-ready mapping (``layers/catalog.yaml`` schema)."""
+    """The catalog as a YAML-ready mapping (``catalog.yaml`` of the city profile schema)."""
     layers: list[dict[str, Any]] = []
     if census_file:
         layers.append({

@@ -141,3 +141,38 @@ def track(items: Iterable[str], total: int, description: str) -> Iterable[str]:
             p.update(task, item=it)
             yield it
             p.advance(task)
+
+
+CITY_HELP = ("City profile: a built-in id (harbin) or a profile folder made by `cityplan city new` "
+             "(default: the city of ./cityplan.toml).")
+ONEMAP_HELP = ("One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP, else the map "
+               "./cityplan.toml names).")
+
+
+def resolve_city(city: str | None) -> str:
+    """``--city``, else the ``city`` of the nearest ``cityplan.toml``; a one-line error otherwise."""
+    from cityplan.paths import find_project_file
+    from cityplan.profile import builtin_profiles
+
+    if city:
+        return city
+    project = find_project_file()
+    if project is not None and project.city:
+        resolved = project.resolve(project.city) or project.city
+        return resolved if "/" in project.city or project.city.startswith(".") else project.city
+    raise click.UsageError(f"name the city: --city {'|'.join(builtin_profiles())} or --city DIR "
+                           "(a profile folder made by `cityplan city new`)")
+
+
+def build_target(out: str | None, city: str) -> str:
+    """Where a build writes: ``--out``, else ``$CITYPLAN_ONEMAP`` / ``cityplan.toml``'s map, else ``<city id>.gpkg``."""
+    from cityplan._errors import OneMapError
+    from cityplan.paths import default_location
+    from cityplan.profile import load_profile
+
+    if out:
+        return out
+    try:
+        return str(default_location())
+    except OneMapError:
+        return f"{load_profile(city).id}.gpkg"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from cityplan.cli._common import FiniteFloat, note, print_table, progress_bar, warn
+from cityplan.cli._common import ONEMAP_HELP, FiniteFloat, note, print_table, progress_bar, warn
 
 METHODS = ("euclid", "walk", "bike", "drive", "transit")  # cityplan.coverage.presets.METHODS, not imported for speed
 SCENARIOS = ("existing", "planned", "both")  # cityplan.coverage.spec.SCENARIOS
@@ -22,7 +22,7 @@ MAX_PRINTED_ROWS = 150
 @click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike, drive or transit (walk + metro).")
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="both", show_default=True,
               help="existing (real facilities only), planned (existing + plan sites) or both with their difference.")
-@click.option("--season", help="Speed preset of layers/speeds.yaml (winter, summer); default: the preset's.")
+@click.option("--season", help="Speed preset of speeds.yaml (winter, summer); default: the preset's.")
 @click.option("--without-line", "without_lines", multiple=True,
               help="Transit: leave out a metro line or section (e.g. 3-nw; repeatable); default: the planned sections.")
 @click.option("--speed", "speed_kmh", type=FiniteFloat(0, min_open=True), help="Travel speed in km/h (e.g. 3.6 for winter walking).")
@@ -34,7 +34,7 @@ MAX_PRINTED_ROWS = 150
 @click.option("--max-snap", type=FiniteFloat(0, min_open=True), default=300.0, show_default=True, help="Max distance (m) to snap to the network.")
 @click.option("--offroad", type=FiniteFloat(0), default=100.0, show_default=True, help="Isochrone width off the reached roads (m).")
 @click.option("--crs", help="Declared CRS of --facilities/--demand files without one (or gcj02).")
-@click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
+@click.option("--onemap", help=ONEMAP_HELP)
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default out/coverage-NAME).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "xlsx", "json"]), default=["csv"], show_default=True)
 @click.option("--no-map", is_flag=True, help="Do not write coverage_map.html.")
@@ -62,9 +62,9 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
                            offroad_m=offroad, network=network, crs=crs, scenario=scenario, season=season,
                            without_lines=list(without_lines) or None,
                            progress=lambda s: bar.update(task, advance=1, item=s))
-        from cityplan.paths import project_root
+        from cityplan.paths import output_dir
 
-        folder = out or project_root() / "out" / f"coverage-{name}"
+        folder = output_dir(out, f"coverage-{name}")
         bar.update(task, item="write")
         written = write_coverage(res, folder, formats=tuple(formats), overwrite=overwrite)
         if not no_map:

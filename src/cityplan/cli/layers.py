@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from cityplan.catalog import ROLES, load_catalog
-from cityplan.cli._common import FORMATS, console, note, print_table, warn
+from cityplan.cli._common import FORMATS, ONEMAP_HELP, console, note, print_table, warn
 
 
 @click.group()
@@ -17,12 +17,17 @@ def layers() -> None:
 
 
 @layers.command("list")
-@click.option("--catalog", type=click.Path(dir_okay=False), help="Layer catalog file.")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="A catalog file instead of a profile's.")
+@click.option("--city", help="A city profile (harbin, or a folder) instead of the one map's.")
+@click.option("--onemap", help=ONEMAP_HELP)
 @click.option("--role", type=click.Choice(ROLES), help="Only layers of this role.")
 @click.option("--format", "fmt", type=FORMATS, default="table")
-def list_(catalog: str | None, role: str | None, fmt: str) -> None:
-    """List the layers declared in the catalog."""
-    cat = load_catalog(catalog)
+def list_(catalog: str | None, city: str | None, onemap: str | None, role: str | None, fmt: str) -> None:
+    """List the layers declared in the catalog (of a one map's profile, a profile or a file)."""
+    from cityplan.onemap import OneMap
+    from cityplan.profile import load_profile
+
+    cat = load_catalog(catalog or (load_profile(city) if city else OneMap.coerce(onemap).profile))
     rows = [{"id": s.id, "title_zh": s.title_zh, "title_en": s.title_en, "role": s.role,
              "geometry": s.geometry, "source": s.source_label,
              "crs": (s.source.crs or "file") if s.source else "derived",
@@ -70,14 +75,14 @@ def validate(file: str, role: str, layer: str | None, crs: str | None, encoding:
     from cityplan.onemap import OneMap
     from cityplan.validate import validate_file
 
-    ref, bbox = None, load_catalog().extract_bbox
+    ref, bbox = None, None
     try:
         om = OneMap.coerce(onemap)
         ref, bbox = om.layer_for("roads"), om.extent
     except OneMapError:
         if onemap:
             raise
-        note("no one map built: the GCJ-02 alignment check is skipped (pass --onemap)")
+        note("no one map named: the GCJ-02 alignment and extent checks are skipped (pass --onemap)")
     rep = validate_file(file, role=role, layer=layer, crs=crs, encoding=encoding, required=require,
                         reference=ref, bbox=bbox)
     print_table(rep.frame(), title=f"{rep.source} as {role}: {rep.features} features", fmt=fmt)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cityplan.cli._common import note
+from cityplan.cli._common import ONEMAP_HELP, note
 
 BASEMAPS = ("osm", "tianditu", "gaode", "none")  # cityplan.maps.basemaps.BASEMAPS
 
@@ -49,7 +49,7 @@ def _map_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-_ONEMAP = click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
+_ONEMAP = click.option("--onemap", help=ONEMAP_HELP)
 
 
 def _write(result, out: str | None, name: str, overwrite: bool) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from cityplan.cli._common import ONEMAP_HELP as _ONEMAP_HELP
 from cityplan.cli._common import note, print_table, warn
 
-_ONEMAP_HELP = "One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg)."
 _TABLE_VIEW = ["task_id", "title_zh", "district", "metric", "unit", "target", "quota", "planned",
                "planned_illustrative", "achieved", "ratio", "status", "sites_overdue", "last_report"]
 
@@ -27,9 +27,9 @@ def _context(ctx: click.Context, onemap: str | None):
 
 @click.group(invoke_without_command=True)
 @click.option("--onemap", help=_ONEMAP_HELP)
-@click.option("--tasks", "tasks_file", type=click.Path(dir_okay=False), help="Task register (default layers/tasks.yaml).")
+@click.option("--tasks", "tasks_file", type=click.Path(dir_okay=False), help="Task register (default tasks.yaml).")
 @click.option("--quotas", "quotas_file", type=click.Path(dir_okay=False),
-              help="District quotas (default layers/quotas.yaml).")
+              help="District quotas (default quotas.yaml).")
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help="Progress on this date (default today).")
 @click.option("--by", type=click.Choice(["district"]), help="Split every target by district.")
 @click.option("--stale-days", type=click.IntRange(min=1), default=90, show_default=True,
@@ -141,14 +141,14 @@ def import_(ctx: click.Context, file: str, reported_by: str, onemap: str | None,
 def history(ctx: click.Context, task_id: str, district: str | None, onemap: str | None, until: str | None,
             chart: str | None, fmt: str, overwrite: bool) -> None:
     """Print a task's achieved quantity at every report date and write a burn-up chart (PNG, SVG)."""
-    from cityplan.paths import project_root
+    from cityplan.paths import output_dir
     from cityplan.progress.history import burnup_chart, task_history
 
     pc = _context(ctx, onemap)
     h = task_history(pc, task_id, district=district, until=until)
     item = pc.register.get(task_id)
     where = h.district.iloc[0] if len(h) else (district or "")
-    stem = chart or str(project_root() / "out" / "progress" /
+    stem = chart or str(output_dir(None, "progress") /
                         (f"history-{task_id}" + (f"-{h.adcode.iloc[0]}" if district and len(h) else "")))
     files = burnup_chart(h, stem, title=f"{task_id} {item.title_zh} · {where}",
                          title_en=f"{task_id} {item.title_en}" + (f" · {h.adcode.iloc[0]}" if district and len(h) else ""),
@@ -160,27 +160,28 @@ def history(ctx: click.Context, task_id: str, district: str | None, onemap: str 
 
 @progress.group("quotas")
 def quotas() -> None:
-    """District quotas (layers/quotas.yaml): derive from the one map, or import a table."""
+    """District quotas (quotas.yaml of the city profile): derive from the one map, or import a table."""
 
 
 @quotas.command("derive")
 @click.option("--onemap", help=_ONEMAP_HELP)
-@click.option("--out", type=click.Path(dir_okay=False), help="Default layers/quotas.yaml.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="The quota file to write: PROFILE_DIR/quotas.yaml, then rebuild the map.")
 @click.option("--overwrite", is_flag=True)
 @click.pass_context
 def quotas_derive(ctx: click.Context, onemap: str | None, out: str | None, overwrite: bool) -> None:
     """Split every city target per district by the documented (assumed) rules and write the quota file."""
     from cityplan.io.write import atomic_path
     from cityplan.onemap import OneMap
-    from cityplan.progress.quotas import default_quotas_path, derive_quotas, quotas_yaml
+    from cityplan.progress.quotas import derive_quotas, quotas_yaml
     from cityplan.tasks.link import link_plan_sites, load_plan_layers
     from cityplan.tasks.register import load_register
 
     om = OneMap.coerce(_onemap(ctx, onemap))
-    reg = load_register((ctx.obj or {}).get("tasks"))
+    reg = load_register((ctx.obj or {}).get("tasks") or om.profile)
     districts = om.layer_for("districts")
     link = link_plan_sites(reg, load_plan_layers(om), districts)
-    path = out or default_quotas_path()
+    path = out
     with atomic_path(path, overwrite=overwrite) as tmp:
         tmp.write_text(quotas_yaml(derive_quotas(reg, link, districts)), encoding="utf-8")
     note(f"[green]wrote[/] {path}")
@@ -189,14 +190,14 @@ def quotas_derive(ctx: click.Context, onemap: str | None, out: str | None, overw
 @quotas.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--onemap", help=_ONEMAP_HELP)
-@click.option("--out", type=click.Path(dir_okay=False), help="Default: the quota file in use (layers/quotas.yaml).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="The quota file to update (PROFILE_DIR/quotas.yaml; created from the map's quotas when new).")
 def quotas_import(file: str, onemap: str | None, out: str | None) -> None:
     """Replace the quotas of the targets a CSV/XLSX table gives (columns task_id, metric, district, quota)."""
     from cityplan.io.read import read_table
     from cityplan.io.write import atomic_path
     from cityplan.onemap import OneMap
     from cityplan.progress.quotas import (
-        default_quotas_path,
         import_quota_table,
         merge_quotas,
         quotas_yaml,
@@ -205,7 +206,7 @@ def quotas_import(file: str, onemap: str | None, out: str | None) -> None:
     from cityplan.tasks.register import load_register
 
     om = OneMap.coerce(onemap)
-    reg = load_register()
+    reg = load_register(om.profile)
     districts = om.layer_for("districts")
     if file.lower().endswith((".xlsx", ".xlsm")):
         import pandas as pd
@@ -214,8 +215,8 @@ def quotas_import(file: str, onemap: str | None, out: str | None) -> None:
     else:
         table = read_table(file)
     new = import_quota_table(table, register=reg, districts=districts, source=file)
-    path = out or default_quotas_path()
-    base = read_quotas(path if Path(path).exists() else None, register=reg, districts=districts)
+    path = out
+    base = read_quotas(path if Path(path).exists() else om.profile, register=reg, districts=districts)
     merged = merge_quotas(base, new)
     with atomic_path(path, overwrite=True) as tmp:
         tmp.write_text(quotas_yaml(merged), encoding="utf-8")

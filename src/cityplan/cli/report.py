@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cityplan.cli._common import note, progress_bar
+from cityplan.cli._common import ONEMAP_HELP, note, progress_bar
 
 
 @click.command()
@@ -15,7 +15,7 @@ from cityplan.cli._common import note, progress_bar
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default out/report-DISTRICT).")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "all"]), default="all", show_default=True)
 @click.option("--preset", "presets", multiple=True, help="Coverage presets to include (default: all).")
-@click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
+@click.option("--onemap", help=ONEMAP_HELP)
 @click.option("--paper", type=click.Choice(["A4", "A3"]), default="A4", show_default=True, help="Paper of the printed maps.")
 @click.option("--orientation", type=click.Choice(["portrait", "landscape"]), default="portrait", show_default=True)
 @click.option("--scale", default="auto", show_default=True, help="Map scale 1:N (e.g. 1:25000) or auto (smallest that fits).")
@@ -25,7 +25,7 @@ def report(district, all_districts, out, fmt, presets, onemap, paper, orientatio
     """District office report: progress, coverage per preset, uncovered compounds, static and interactive maps."""
     from cityplan.districts import district_names, resolve_district
     from cityplan.onemap import OneMap
-    from cityplan.paths import project_root
+    from cityplan.paths import output_dir
     from cityplan.report import build_district_report, prepare_inputs
     from cityplan.report.layout import PageSpec, parse_scale
 
@@ -43,7 +43,7 @@ def report(district, all_districts, out, fmt, presets, onemap, paper, orientatio
                                 progress=lambda s: bar.update(task, advance=1, item=s))
         for name in names:
             bar.update(task, item=name)
-            folder = (Path(out) / name if all_districts else Path(out)) if out else project_root() / "out" / f"report-{name}"
+            folder = (Path(out) / name if all_districts else Path(out)) if out else output_dir(None, f"report-{name}")
             rep = build_district_report(name, shared, folder, formats=formats, overwrite=overwrite, page=page)
             bar.update(task, advance=1)
             note(f"[green]wrote[/] {folder}: {len(rep.files)} files "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cityplan.cli._common import console, note, print_table
+from cityplan.cli._common import ONEMAP_HELP, console, note, print_table
 
 IMPACT_TYPES = ("school", "park", "parking", "ice-sports")  # cityplan.review.check.IMPACT_PRESETS
 PROJECT_TYPES = ("bridge", "pipeline", "road", "building", "park_facility", "sports", "school", "other")
@@ -15,7 +15,7 @@ PROJECT_TYPES = ("bridge", "pipeline", "road", "building", "park_facility", "spo
 
 @click.command()
 @click.argument("proposal", type=click.Path(dir_okay=False))
-@click.option("--rules", "rules_path", type=click.Path(dir_okay=False), help="Rules file (default layers/review_rules.yaml).")
+@click.option("--rules", "rules_path", type=click.Path(dir_okay=False), help="Rules file (default review_rules.yaml).")
 @click.option("--crs", help="Declared CRS if the file has none, or gcj02 / bd09 for Amap / Baidu coordinates.")
 @click.option("--layer", help="Layer of a multi-layer file.")
 @click.option("--encoding", help="Text encoding, e.g. gbk.")
@@ -27,7 +27,7 @@ PROJECT_TYPES = ("bridge", "pipeline", "road", "building", "park_facility", "spo
 @click.option("--applicant", default="", help="Applicant printed on the 审查意见 PDF.")
 @click.option("--scale", "scale", default="auto", show_default=True, help="Scale of the PDF's map: 1:N or auto.")
 @click.option("--dpi", type=click.IntRange(50, 1200), default=300, show_default=True, help="Raster resolution of print output.")
-@click.option("--onemap", help="One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg).")
+@click.option("--onemap", help=ONEMAP_HELP)
 @click.option("--out", type=click.Path(file_okay=False),
               help="Write review.json/.md/.html, review_map.html, overlaps.gpkg and the 审查意见 review_opinion.pdf here.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "md", "html"]), default="table")

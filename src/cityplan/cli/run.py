@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import click
 
-from cityplan.cli._common import note, print_table, progress_bar
+from cityplan.cli._common import CITY_HELP, ONEMAP_HELP, note, print_table, progress_bar
 
 
 @click.command("run")
-@click.option("--data", type=click.Path(file_okay=False), help="Data folder (default $CITYPLAN_DATA or ../shared/data/harbin).")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder for coverage outputs (default out/).")
+@click.option("--city", help=CITY_HELP)
+@click.option("--data", type=click.Path(file_okay=False),
+              help="Data folder (default $CITYPLAN_DATA, else ./cityplan.toml's data).")
+@click.option("--onemap", help=ONEMAP_HELP + " Built there when missing.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for outputs (default out/).")
 @click.option("--overwrite", is_flag=True, help="Rebuild the one map and replace earlier outputs.")
-def run(data: str | None, out: str | None, overwrite: bool) -> None:
-    """Build the one map, then progress, maps, coverage and the sample reviews."""
+def run(city: str | None, data: str | None, onemap: str | None, out: str | None, overwrite: bool) -> None:
+    """Build the city's one map, then progress, maps, coverage and reviews its profile's run.yaml names."""
+    from pathlib import Path
+
     from cityplan.build import summary_counts
+    from cityplan.paths import write_project_file
     from cityplan.pipeline import run_all
     from cityplan.review.report import VERDICT_TEXT
 
     with progress_bar(8, "run") as bar:
         task = bar.add_task("cityplan run", total=None, item="")
-        res = run_all(data=data, overwrite=overwrite, out=out, step=lambda s: bar.update(task, item=s))
+        res = run_all(city=city, data=data, onemap=onemap, overwrite=overwrite, out=out,
+                      step=lambda s: bar.update(task, item=s))
+    if res.built is not None and city:
+        write_project_file(Path.cwd(), onemap=str(res.onemap), city=city,
+                           data=res.built.info.get("data_dir"))
     if res.built is not None:
         tot = summary_counts(res.built.summary)
         note(f"[green]one map[/] {res.onemap}: {len(res.built.summary)} layers, {tot['source_features']:,} "

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import click
 
-from cityplan.cli._common import note
-
-ONEMAP_HELP = "One map: GeoPackage path or postgresql:// URL (default $CITYPLAN_ONEMAP or layers/build/harbin.gpkg)."
+from cityplan.cli._common import ONEMAP_HELP, note
 
 
 def default_data_dir() -> Path:
-    """``out/server`` of the project (git-ignored)."""
-    from cityplan.paths import project_root
+    """``out/server`` under the current folder."""
+    from cityplan.paths import output_dir
 
-    return project_root() / "out" / "server"
+    return output_dir(None, "server")
 
 
 @click.command()

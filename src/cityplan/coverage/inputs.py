@@ -19,7 +19,7 @@ from cityplan.coverage.demand import demand_population
 from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.io.read import read_vector
 from cityplan.network import RoadGraph, graph_from_edges, graph_from_lines
-from cityplan.network.graph import graph_from_arrays, graph_to_arrays
+from cityplan.network.graph import graph_from_arrays, graph_to_arrays, load_speeds
 from cityplan.onemap import OneMap
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,14 @@ def facilities_frame(specs: tuple[dict[str, Any], ...], extra: tuple[tuple[str, 
 
 
 def road_graph(om: OneMap, network: str | None) -> tuple[RoadGraph, str]:
-    """The routing graph: the map's ``road_graph`` role (cached in the store) or a line layer/file."""
+    """The routing graph with the city's speeds: the map's ``road_graph`` role (cached in the
+    store) or a line layer/file."""
+    graph, label = _road_graph(om, network)
+    graph.speeds = load_speeds(om.profile)
+    return graph, label
+
+
+def _road_graph(om: OneMap, network: str | None) -> tuple[RoadGraph, str]:
     default = om.layer_id_for("road_graph", required=network is None)
     if network is None or network == default:
         assert default is not None
@@ -110,10 +117,17 @@ def road_graph(om: OneMap, network: str | None) -> tuple[RoadGraph, str]:
 
 
 def walk_graph(om: OneMap) -> tuple[RoadGraph, str, list[str]]:
-    """The walkable network (role ``walk_network``, noded, cached in the store) for transit.
+    """The walkable network (role ``walk_network``, noded, cached in the store) for transit,
+    with the city's speeds.
 
     Falls back to the ``road_graph`` (drivable roads only) with a warning when the map has none.
     """
+    graph, label, notes = _walk_graph(om)
+    graph.speeds = load_speeds(om.profile)
+    return graph, label, notes
+
+
+def _walk_graph(om: OneMap) -> tuple[RoadGraph, str, list[str]]:
     lid = om.layer_id_for("walk_network", required=False)
     if lid is None:
         graph, label = road_graph(om, None)

@@ -1,4 +1,4 @@
-"""Coverage presets (``layers/coverage_presets.yaml``) and the ``--within`` parser."""
+"""Coverage presets (``coverage_presets.yaml`` of a city profile) and the ``--within`` parser."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from cityplan._errors import CoverageError
-from cityplan.paths import project_root
+from cityplan.profile import Profile, profile_file
 from cityplan.schema.presets import METHODS, load_presets_document  # noqa: F401 (METHODS re-exported)
 
 
@@ -115,16 +115,16 @@ class Preset:
     season: str | None = None
 
 
-def presets_path() -> Path:
-    """``layers/coverage_presets.yaml`` (``$CITYPLAN_PRESETS`` overrides)."""
-    env = os.environ.get("CITYPLAN_PRESETS")
-    return Path(env) if env else project_root() / "layers" / "coverage_presets.yaml"
+#: the presets' file in a profile folder (a profile without one has no presets)
+PRESETS_FILE = "coverage_presets.yaml"
 
 
-def load_presets(path: str | os.PathLike[str] | None = None) -> dict[str, Preset]:
-    """All presets by id, validated (schema: :mod:`cityplan.schema.presets`)."""
-    p = Path(path) if path else presets_path()
-    doc = load_presets_document(p)
+def load_presets(source: Profile | str | os.PathLike[str] | Traversable) -> dict[str, Preset]:
+    """All presets of a profile (or of a presets file) by id, validated (:mod:`cityplan.schema.presets`)."""
+    if isinstance(source, Profile):
+        return source.memo("presets", lambda: load_presets(source.file(PRESETS_FILE))
+                           if source.has(PRESETS_FILE) else {})
+    doc = load_presets_document(profile_file(source, PRESETS_FILE))
     return {r.id: Preset(
         id=r.id, title_zh=r.title_zh, title_en=r.title_en,
         facilities=tuple(f.model_dump(exclude_unset=True) for f in r.facilities), method=r.method,
@@ -134,9 +134,9 @@ def load_presets(path: str | os.PathLike[str] | None = None) -> dict[str, Preset
         for r in doc.presets}
 
 
-def get_preset(name: str, path: str | os.PathLike[str] | None = None) -> Preset:
-    """One preset; :class:`CoverageError` listing the valid ids otherwise."""
-    presets = load_presets(path)
+def get_preset(name: str, source: Profile | str | os.PathLike[str] | Traversable) -> Preset:
+    """One preset of a profile; :class:`CoverageError` listing the valid ids otherwise."""
+    presets = load_presets(source)
     if name not in presets:
         msg = f"unknown coverage preset {name!r}; presets: {sorted(presets)} (cityplan coverage presets)"
         raise CoverageError(msg)

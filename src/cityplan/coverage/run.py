@@ -8,7 +8,7 @@ Every run computes facility **scenarios**: ``existing`` (real facilities only: n
 and not from a plan layer) and ``planned`` (existing + plan sites), and their ``difference``.
 Transit runs also compute a **network counterfactual**: the same scenarios without the metro
 lines / sections named by ``without_lines`` (default: the sections marked ``planned`` in
-``layers/speeds.yaml``, i.e. the Line 3 north-west loop for Harbin).
+``speeds.yaml`` of the city profile, i.e. the Line 3 north-west loop for Harbin).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def run_coverage(
     scenario : {"both", "existing", "planned"}
         Which facility scenarios to compute (``both``: also their difference).
     season : str, optional
-        A speed preset of ``layers/speeds.yaml`` (``winter``, ``summer``); default: the preset's.
+        A speed preset of ``speeds.yaml`` of the city profile (``winter``, ``summer``); default: the preset's.
     without_lines : list of str, optional
         Transit: metro line / section ids of the counterfactual (default: the planned sections).
 
@@ -155,8 +155,9 @@ def run_coverage(
                      demand=demand, method=method, within=within, speed_kmh=speed_kmh,
                      capacity=capacity, population=population, demand_share=demand_share,
                      max_snap_m=max_snap_m, offroad_m=offroad_m, access_spacing_m=access_spacing_m,
-                     network=network, crs=crs, scenario=scenario, season=season, without_lines=without_lines)
-    return run_spec(OneMap.coerce(onemap), spec, progress=progress)
+                     network=network, crs=crs, scenario=scenario, season=season, without_lines=without_lines,
+                     profile=(om := OneMap.coerce(onemap)).profile)
+    return run_spec(om, spec, progress=progress)
 
 
 @dataclass
@@ -184,7 +185,7 @@ def _graphs(om: OneMap, spec: CoverageSpec, speeds: dict, params: dict[str, Any]
         return {FULL: dataclasses.replace(graph, speeds=speeds)}
     cfg = speeds.get("transit")
     if not cfg:
-        msg = "--mode transit needs a 'transit:' section in layers/speeds.yaml (metro speed, headways, lines)"
+        msg = "--mode transit needs a 'transit:' section in speeds.yaml (metro speed, headways, lines)"
         raise CoverageError(msg)
     if spec.network is not None:
         walk, label = road_graph(om, spec.network)
@@ -228,7 +229,7 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
         rep_xy[~empty] = shapely.get_coordinates(shapely.point_on_surface(rep))
     prep = _Prepared(fac=fac, fac_w=to_working(fac, om.working_crs), dem=dem, dem_w=dem_w, rep_xy=rep_xy,
                      empty=empty, districts=om.layer_for("districts"))
-    speeds = seasonal_speeds(load_speeds(), spec.season)
+    speeds = seasonal_speeds(load_speeds(om.profile), spec.season)
     existing = ~fac["is_illustrative"].to_numpy(bool) & ~fac["is_plan"].to_numpy(bool)
     lim = spec.within
     params: dict[str, Any] = {

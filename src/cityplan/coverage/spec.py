@@ -17,6 +17,7 @@ from cityplan.coverage.presets import (
     get_preset,
     parse_within,
 )
+from cityplan.profile import Profile
 
 #: a facility source: a catalog layer id / file path, or an in-memory frame with its label
 FacilityInput = str | tuple[str, gpd.GeoDataFrame]
@@ -74,8 +75,9 @@ def make_spec(
     max_snap_m: float = 300.0, offroad_m: float = 100.0, access_spacing_m: float = 50.0,
     network: str | None = None, crs: str | None = None, scenario: str = "both",
     season: str | None = None, without_lines: list[str] | tuple[str, ...] | None = None,
+    profile: Profile | None = None,
 ) -> CoverageSpec:
-    """Merge a preset with explicit options and validate every value.
+    """Merge a preset (of ``profile``, when named by id) with explicit options and validate every value.
 
     Raises
     ------
@@ -83,7 +85,10 @@ def make_spec(
         Missing method/limit/facilities, unknown method or scenario, non-finite or out-of-range
         numbers, transit with a distance limit, ``--without-line`` outside transit mode.
     """
-    p = get_preset(preset) if isinstance(preset, str) else preset
+    if isinstance(preset, str) and profile is None:
+        msg = f"preset {preset!r} named without the city profile holding it; pass profile=om.profile"
+        raise CoverageError(msg)
+    p = get_preset(preset, profile) if isinstance(preset, str) else preset
     method = method or (p.method if p else None)
     lim = parse_within(within) if isinstance(within, str) else within or (p.within if p else None)
     if method is None or lim is None:

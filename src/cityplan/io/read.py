@@ -11,6 +11,8 @@ the storage CRS.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 import re
@@ -31,9 +33,9 @@ from cityplan._errors import (
 from cityplan.crs import SourceCRS, ensure_crs, parse_crs
 from cityplan.io.archive import VECTOR_MEMBERS, extracted, member_for, vector_members
 from cityplan.io.dxf import dxf_layers, read_dxf
-from cityplan.io.encoding import check_encoding_name, detect_mojibake
+from cityplan.io.encoding import check_encoding_name, decode_table, detect_mojibake
 from cityplan.io.jzd import is_jzd, read_jzd
-from cityplan.io.pointtable import TABLE_SUFFIXES, read_csv_text, read_point_table, table_layers
+from cityplan.io.pointtable import TABLE_SUFFIXES, read_point_table, table_layers
 from cityplan.tools.geometry import sanitize_read
 
 logger = logging.getLogger(__name__)
@@ -293,7 +295,113 @@ def read_vector(
     return out
 
 
-def read_table(path: str | os.PathLike[str], *, encoding: str | None = None) -> pd.DataFrame:
-    """Read a plain attribute table (CSV) without geometry."""
+#: separators :func:`read_table` detects (any other is given with ``sep``)
+TABLE_SEPARATORS = (",", ";", "\t")
+_SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def _fields(line: str, sep: str) -> int:
+    try:
+        return len(next(csv.reader([line], delimiter=sep), []))
+    except csv.Error:
+        return 0
+
+
+def detect_separator(text: str) -> str:
+    """The field separator of a CSV text: ``,``, ``;`` or tab.
+
+    The one that splits the header (the first non-blank line) into the most fields wins;
+    on a tie, the one that splits the next lines into as many fields as the header, then
+    ``,`` before ``;`` before tab. A one-column table is comma-separated.
+    """
+    lines = [ln for ln in text.splitlines()[:51] if ln.strip()]
+    if not lines:
+        return ","
+    header, body = lines[0], lines[1:]
+
+    def rank(sep: str) -> tuple[int, int, int]:
+        width = _fields(header, sep)
+        same = sum(_fields(ln, sep) == width for ln in body)
+        return width, same, -TABLE_SEPARATORS.index(sep)
+
+    return max(TABLE_SEPARATORS, key=rank)
+
+
+def _check_ragged(text: str, sep: str, path: Path) -> None:
+    """Refuse rows with more or fewer fields than the header (one line naming the line)."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    try:
+        header = next(reader, [])
+        width = len(header)
+        for rec in reader:
+            if rec and len(rec) != width and any(c.strip() for c in rec):
+                row = reader.line_num - 2
+                what = {",": "commas", ";": "semicolons", "\t": "tabs"}.get(sep, repr(sep))
+                msg = (f"{path}: line {reader.line_num} (row {row}) has {len(rec)} fields but the header "
+                       f"has {width} ({rec[:4]!r}...); fix the row or quote values containing {what}")
+                raise SchemaError(msg)
+    except csv.Error as exc:
+        msg = f"{path}: line {reader.line_num}: not a readable CSV ({exc})"
+        raise SchemaError(msg) from None
+
+
+def read_table(path: str | os.PathLike[str], *, encoding: str | None = None, sep: str | None = None,
+               as_text: bool = False) -> pd.DataFrame:
+    """Read a plain attribute table (CSV) without geometry.
+
+    Parameters
+    ----------
+    path : path-like
+        A CSV file.
+    encoding : str, optional
+        Text encoding (``--encoding``); default: detected by
+        :func:`cityplan.io.encoding.decode_table` (UTF-8 with or without BOM, GB 18030 or
+        Windows-1252).
+    sep : str, optional
+        Field separator; default: detected by :func:`detect_separator` (``,``, ``;`` or tab).
+    as_text : bool, default False
+        Keep every cell as the text written in the file (empty cells as ``""``) and index the
+        rows by their spreadsheet row number (the header is row 1, so the first data row is
+        2); blank rows are dropped. Otherwise pandas infers the column types, with ``,`` as
+        the decimal mark in ``;``-separated files and ``.`` in the others.
+
+    Returns
+    -------
+    DataFrame
+        ``attrs`` holds ``encoding``, ``sep`` and ``decimal`` (the decimal mark: ``","`` for
+        ``;``-separated files, else ``"."``).
+
+    Raises
+    ------
+    SchemaError
+        Empty file, ragged rows or unreadable CSV, in one line naming the file and line.
+    EncodingError
+        Unknown or wrong ``encoding``; UTF-16, binary or undecidable text.
+    """
     p = _require_file(path)
-    return read_csv_text(p, encoding)
+    data = p.read_bytes()
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        msg = f"{p}: the file is empty (0 rows); export the table again"
+        raise SchemaError(msg)
+    text, used = decode_table(data, encoding, source=str(p))
+    sep = sep or detect_separator(text)
+    decimal = "," if sep == ";" else "."
+    level = logging.DEBUG if (used, sep) == ("utf-8", ",") else logging.INFO
+    logger.log(level, "%s: read as %s, %s-separated, decimal mark %r", p, used, _SEP_NAMES.get(sep, repr(sep)),
+               decimal)
+    _check_ragged(text, sep, p)
+    try:
+        if as_text:
+            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                             skip_blank_lines=False)
+            df.index = df.index + 2
+            filled = df.apply(lambda col: col.fillna("").str.strip().ne("")).any(axis=1)
+            df = df[filled.to_numpy(dtype=bool)]
+        else:
+            df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, dtype_backend="numpy_nullable",
+                             skip_blank_lines=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        msg = f"{p}: not a readable CSV ({str(exc).splitlines()[0]})"
+        raise SchemaError(msg) from None
+    df.attrs.update(encoding=used, sep=sep, decimal=decimal)
+    return df

@@ -35,7 +35,8 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
     covered demand and planned sites in purple. With point demand (compounds as points)
     the gaps are the demand points not covered.
     """
-    labels = {**load_labels(), "area_share": "住宅用地覆盖率 area share",
+    onemap = OneMap.coerce(onemap)
+    labels = {**load_labels(onemap.profile), "area_share": "住宅用地覆盖率 area share",
               "population_share": "人口覆盖率 population share", "distance_m": "距离 distance (m)",
               "time_min": "时间 time (min)", "nearest_facility": "最近设施 nearest",
               "covered_share": "覆盖比例 covered share", "status": "状态 status",

@@ -23,7 +23,7 @@ from cityplan.maps.elements import Assets, Chrome, CityMap, CompactLayer, Raw
 from cityplan.maps.payload import LayerView, layer_payload
 from cityplan.maps.recipes import Recipe, load_labels, load_recipe
 from cityplan.onemap import OneMap
-from cityplan.paths import project_root
+from cityplan.paths import output_dir
 from cityplan.tasks import compute_progress, load_register
 from cityplan.tasks.link import assign_districts
 from cityplan.tools.geometry import FAMILIES
@@ -58,9 +58,9 @@ class MapResult:
 
 
 def default_map_path(name: str) -> Path:
-    """``maps/build/NAME.html`` (git-ignored)."""
+    """``out/maps/NAME.html`` under the current folder."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    return project_root() / "maps" / "build" / f"{safe}.html"
+    return output_dir(None, "maps") / f"{safe}.html"
 
 
 def save_map(result: MapResult, out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -199,8 +199,8 @@ def recipe_views(
     """The layer views a recipe asks for, filtered to ``task`` / ``district`` when given."""
     om = OneMap.coerce(onemap)
     cat = om.catalog.set_index("layer")
-    labels = load_labels()
-    register = load_register()
+    labels = load_labels(om.profile)
+    register = load_register(om.profile)
     dist_gdf = om.layer_for("districts")
     views: list[LayerView] = []
     events = None  # the progress ledger, read once when a plan layer is shown
@@ -278,7 +278,7 @@ def _version_note(onemap) -> str:
 def onemap_map(onemap=None, *, recipe: str = "onemap", basemap: str = "osm", offline: bool = False) -> MapResult:
     """Every layer of the recipe, grouped (base / plan / facilities / constraints)."""
     onemap = OneMap.coerce(onemap)
-    r = load_recipe(recipe)
+    r = load_recipe(recipe, onemap.profile)
     views = recipe_views(r, onemap)
     res = compose(views, title=f"{r.title_zh} {r.title_en}", groups=list(r.groups), basemap=basemap,
                   offline=offline, minimap=r.minimap, attributions=source_credits(onemap, views),
@@ -290,9 +290,9 @@ def onemap_map(onemap=None, *, recipe: str = "onemap", basemap: str = "osm", off
 def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool = False) -> MapResult:
     """The task's plan sites with its targets and progress (overall and by district) in a side panel."""
     onemap = OneMap.coerce(onemap)
-    register = load_register()
+    register = load_register(onemap.profile)
     item = register.get(task_id)
-    r = load_recipe("task")
+    r = load_recipe("task", onemap.profile)
     views = recipe_views(r, onemap, task=task_id)
     prog = compute_progress(onemap, by="district").table
     mine = prog[prog.task_id == task_id]
@@ -394,7 +394,7 @@ def subdistrict_choropleth(onemap, district: pd.Series, views: list[LayerView]) 
     view = LayerView(id="progress_subdistricts", title="街道规划点位数 Plan sites per sub-district", gdf=subs,
                      group="progress", style={"color": "#555555", "weight": 1, "fillOpacity": 0.6},
                      fields=["name_en", "division_code", "plan_sites", "plan_sites_by_task"],
-                     labels={**load_labels(), "plan_sites": "规划点位(个) plan sites",
+                     labels={**load_labels(OneMap.coerce(onemap).profile), "plan_sites": "规划点位(个) plan sites",
                              "plan_sites_by_task": "按任务 by task"},
                      source="OSM sub-districts; counts by cityplan", color_column="_color")
     stops = [[str(lo) if lo == hi else f"{lo}–{hi}", c] for (lo, hi), c in zip(classes, colors, strict=True)]
@@ -412,7 +412,7 @@ def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[Lay
     subs["area_share"] = np.where(agg.area_m2 > 0, agg.covered_area_m2 / agg.area_m2.where(agg.area_m2 > 0, 1), np.nan)
     subs["_color"] = [share_color(v) for v in subs["area_share"]]
     preset = coverage.params.get("preset") or coverage.params["within"]
-    labels = {**load_labels(), "area_share": "住宅用地覆盖率 area share"}
+    labels = {**load_labels(OneMap.coerce(onemap).profile), "area_share": "住宅用地覆盖率 area share"}
     gaps = coverage.gaps[coverage.gaps["district"] == district["name"]]
     views = [
         LayerView(id="coverage_subdistricts", title=f"覆盖率 Coverage {preset}", gdf=subs, group="progress",
@@ -431,7 +431,7 @@ def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool 
     """One district: boundary, sub-district choropleths (plan sites; coverage if given), sites, panel."""
     onemap = OneMap.coerce(onemap)
     dist = resolve_district(name, onemap.layer_for("districts"))
-    r = load_recipe("district")
+    r = load_recipe("district", onemap.profile)
     views = recipe_views(r, onemap, district=dist)
     chor, legend = subdistrict_choropleth(onemap, dist, views)
     views.insert(1, chor)

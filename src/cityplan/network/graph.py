@@ -2,16 +2,24 @@
 
 Edges come from a routable edge table (``road_graph``: source/target node ids,
 one-way flag, road class) or from any line layer, noded. Costs are metres or
-seconds; speeds per road class and mode are data (``layers/speeds.yaml``).
+seconds; speeds per road class and mode are data (``speeds.yaml`` of the city profile).
+
+An edge table may also say, per edge, whether each mode may use it: boolean columns
+named after the modes (``walk``, ``bike``, ``drive``; written by
+:func:`cityplan.city.roadgraph.road_graph_edges` from the ways' OSM access tags). A mode
+whose column is absent may use every edge, and a missing value allows it too; where a
+column says ``False`` the mode has no speed on that edge (:meth:`RoadGraph.speed_ms` is
+``NaN``), as on a road class the speeds forbid, so it neither routes over it nor snaps to it.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import geopandas as gpd
 import numpy as np
@@ -21,19 +29,29 @@ from scipy import sparse
 
 from cityplan._errors import NetworkError, SchemaError
 from cityplan.crs import to_working
-from cityplan.paths import project_root
+from cityplan.profile import Profile, profile_file
 from cityplan.schema.speeds import load_speeds_document
 
 logger = logging.getLogger(__name__)
 
 MODES = ("walk", "bike", "drive")
 _EPS = 1e-6  # scipy's csgraph would read an explicit 0 as "no edge"
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 
-def load_speeds(path: str | os.PathLike[str] | None = None) -> dict:
-    """Speeds per mode and road class (km/h) from ``layers/speeds.yaml`` (schema: :mod:`cityplan.schema.speeds`)."""
-    p = Path(path) if path else project_root() / "layers" / "speeds.yaml"
-    return load_speeds_document(p)
+#: the speeds' file in a profile folder
+SPEEDS_FILE = "speeds.yaml"
+
+
+def load_speeds(source: Profile | str | os.PathLike[str] | Traversable) -> dict:
+    """Speeds per mode and road class (km/h) of a profile's ``speeds.yaml`` (or of a speeds file).
+
+    Schema: :mod:`cityplan.schema.speeds`. Each call returns a fresh copy (callers may change it).
+    """
+    if isinstance(source, Profile):
+        return copy.deepcopy(source.memo("speeds", lambda: load_speeds(source.file(SPEEDS_FILE))))
+    return load_speeds_document(profile_file(source, SPEEDS_FILE))
 
 
 @dataclass
@@ -48,6 +66,8 @@ class RoadGraph:
     road_class : class label per edge (e.g. OSM highway value)
     oneway : True where travel is only allowed u -> v (respected for driving only)
     geoms : edge LineStrings (metres), oriented u -> v
+    allowed : per mode, a boolean per edge: ``False`` where the mode may not use the edge
+        (OSM access tags); a mode not in the mapping may use every edge
     """
 
     node_xy: np.ndarray
@@ -58,7 +78,10 @@ class RoadGraph:
     oneway: np.ndarray
     geoms: np.ndarray
     crs: object
-    speeds: dict = field(default_factory=load_speeds)
+    #: the city's speeds (:func:`load_speeds` of its profile); analyses set them before searching
+    speeds: dict = field(default_factory=dict)
+    #: per mode, whether each edge may be used (OSM access tags); a mode absent = every edge
+    allowed: dict[str, np.ndarray] = field(default_factory=dict)
     #: spatial indexes of edge subsets (:func:`cityplan.network.snap.snap_points`), by subset
     edge_trees: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -81,7 +104,9 @@ class RoadGraph:
             kmh = np.where(np.isnan(kmh), np.nan, float(speed_kmh))
         banned = classes.isin([str(c) for c in spec.get("forbidden", [])]).to_numpy()
         kmh = np.where(banned, np.nan, kmh)
-        return (kmh / 3.6)[inv]
+        ms = (kmh / 3.6)[inv]
+        allowed = self.allowed.get(mode)
+        return ms if allowed is None else np.where(allowed, ms, np.nan)
 
     @cached_property
     def _class_index(self) -> tuple[np.ndarray, np.ndarray]:
@@ -168,11 +193,60 @@ def _nodes_from_ids(ids_u: np.ndarray, ids_v: np.ndarray) -> tuple[np.ndarray, n
     return uniq, inv[:n], inv[n:]
 
 
+def allowed_column(values: pd.Series, *, column: str) -> np.ndarray:
+    """A permission column as booleans: missing values allow the mode.
+
+    Parameters
+    ----------
+    values : Series
+        Booleans, ``0``/``1`` or text (``true``/``false``, ``yes``/``no``, ``1``/``0``), with nulls.
+    column : str
+        The column's name, for the error message.
+
+    Returns
+    -------
+    ndarray of bool
+        ``False`` only where the value says so.
+
+    Raises
+    ------
+    SchemaError
+        A value that is none of these.
+    """
+    if values.dtype == bool:
+        return values.to_numpy(dtype=bool)
+    num = pd.to_numeric(values, errors="coerce")
+    text = values.astype("string").str.strip().str.lower()
+    false = ((num == 0) | text.isin(_FALSE)).to_numpy(dtype=bool)
+    true = ((num == 1) | text.isin(_TRUE) | values.isna()).to_numpy(dtype=bool)
+    bad = ~(false | true)
+    if bad.any():
+        msg = (f"road graph: column {column!r} holds {values[bad].iloc[0]!r}; a mode's permission "
+               "is true/false, yes/no or 1/0 (empty = allowed)")
+        raise SchemaError(msg)
+    return ~false
+
+
+def _allowed_by_mode(table: pd.DataFrame, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The permission columns of an edge table (those present), optionally picked by ``rows``."""
+    out = {}
+    for mode in MODES:
+        if mode in table.columns:
+            ok = allowed_column(table[mode], column=mode)
+            out[mode] = ok if rows is None else ok[rows]
+    return out
+
+
 def graph_from_edges(
     edges: gpd.GeoDataFrame, *, source: str = "source", target: str = "target",
-    oneway: str = "reverse", road_class: str = "class_id", crs=None,
+    oneway: str = "reverse", road_class: str = "class_id", crs=None, speeds: dict | None = None,
 ) -> RoadGraph:
-    """Graph from a routable edge table (``road_graph`` layer: OSM node ids, ``reverse=-1`` one-way)."""
+    """Graph from a routable edge table (``road_graph`` layer: OSM node ids, ``reverse=-1`` one-way).
+
+    Boolean columns named after the modes (``walk``, ``bike``, ``drive``), when present, say
+    which edges each mode may use (see the module docstring). ``speeds`` (a :func:`load_speeds`
+    mapping) is set on the graph when given.
+    """
     need = [source, target, oneway, road_class]
     missing = [c for c in need if c not in edges.columns]
     if missing:
@@ -195,17 +269,19 @@ def graph_from_edges(
     xy = np.full((n, 2), np.nan)
     xy[u] = start
     xy[v] = end
+    extra = {} if speeds is None else {"speeds": speeds}
     return RoadGraph(node_xy=xy, u=u, v=v, length=shapely.length(geoms), road_class=edges[road_class].astype(str).to_numpy(),
                      oneway=(pd.to_numeric(edges[oneway], errors="coerce").to_numpy() == -1),
-                     geoms=geoms, crs=work.crs)
+                     geoms=geoms, crs=work.crs, allowed=_allowed_by_mode(edges), **extra)
 
 
 def graph_from_lines(lines: gpd.GeoDataFrame, *, road_class: str | None = "highway",
-                     oneway: str | None = None, crs=None) -> RoadGraph:
+                     oneway: str | None = None, crs=None, speeds: dict | None = None) -> RoadGraph:
     """Graph from any line layer: lines are noded (split where they cross or touch) first.
 
-    Attributes (class, one-way) are carried to the pieces by a spatial match with the
-    source line they lie on. Node identity = coordinates rounded to 1 cm.
+    Attributes (class, one-way, the per-mode permission columns ``walk``/``bike``/``drive``
+    when present) are carried to the pieces by a spatial match with the source line they lie
+    on. Node identity = coordinates rounded to 1 cm. ``speeds`` is set on the graph when given.
     """
     lines = lines[lines.geometry.notna() & ~lines.geometry.is_empty]
     if lines.empty or not lines.geom_type.isin(["LineString", "MultiLineString"]).all():
@@ -226,8 +302,10 @@ def graph_from_lines(lines: gpd.GeoDataFrame, *, road_class: str | None = "highw
     keys = np.concatenate([start, end])
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.ravel()
+    extra = {} if speeds is None else {"speeds": speeds}
     return RoadGraph(node_xy=uniq, u=inv[: len(noded)], v=inv[len(noded):], length=shapely.length(noded),
-                     road_class=cls, oneway=ow, geoms=noded, crs=work.crs)
+                     road_class=cls, oneway=ow, geoms=noded, crs=work.crs,
+                     allowed=_allowed_by_mode(work, src_idx), **extra)
 
 
 def graph_to_arrays(graph: RoadGraph) -> dict[str, np.ndarray]:
@@ -235,11 +313,13 @@ def graph_to_arrays(graph: RoadGraph) -> dict[str, np.ndarray]:
 
     Edge geometries are stored as their vertex coordinates with per-edge vertex counts when
     every edge is a LineString (rebuilt in one vectorised call), otherwise as their WKB bytes
-    concatenated into one ``uint8`` array with offsets; the CRS as WKT text.
+    concatenated into one ``uint8`` array with offsets; the CRS as WKT text; the per-mode
+    permissions as ``allowed_<mode>`` boolean arrays.
     """
     arrays = {"node_xy": graph.node_xy, "u": graph.u, "v": graph.v, "length": graph.length,
               "road_class": graph.road_class.astype(str), "oneway": graph.oneway.astype(bool),
-              "crs": np.array(graph.crs.to_wkt())}
+              "crs": np.array(graph.crs.to_wkt()),
+              **{f"allowed_{m}": np.asarray(a, dtype=bool) for m, a in graph.allowed.items()}}
     geoms = np.asarray(graph.geoms, dtype=object)
     if len(geoms) and (shapely.get_type_id(geoms) == 1).all():
         return arrays | {"line_xy": shapely.get_coordinates(geoms),
@@ -262,4 +342,6 @@ def graph_from_arrays(z: dict[str, np.ndarray]) -> RoadGraph:
         geoms = shapely.from_wkb([blob[a:b] for a, b in zip(off[:-1], off[1:], strict=True)])
     return RoadGraph(node_xy=z["node_xy"], u=z["u"], v=z["v"], length=z["length"],
                      road_class=z["road_class"], oneway=z["oneway"], geoms=np.asarray(geoms, dtype=object),
-                     crs=CRS.from_wkt(str(np.asarray(z["crs"]).ravel()[0])))
+                     crs=CRS.from_wkt(str(np.asarray(z["crs"]).ravel()[0])),
+                     allowed={m: np.asarray(z[f"allowed_{m}"], dtype=bool) for m in MODES
+                              if f"allowed_{m}" in z})

@@ -1,4 +1,4 @@
-"""Season presets of travel speeds (``seasons:`` in ``layers/speeds.yaml``): winter walking, cycling, driving."""
+"""Season presets of travel speeds (``seasons:`` in ``speeds.yaml`` of the city profile): winter walking, cycling, driving."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def seasonal_speeds(speeds: dict[str, Any], season: str | None) -> dict[str, Any
         return speeds
     seasons = speeds.get("seasons") or {}
     if season not in seasons:
-        msg = (f"--season {season!r} is not declared under 'seasons:' in layers/speeds.yaml; "
+        msg = (f"--season {season!r} is not declared under 'seasons:' in speeds.yaml; "
                f"declared: {sorted(seasons)}")
         raise CoverageError(msg)
     out = copy.deepcopy(speeds)

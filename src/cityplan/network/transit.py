@@ -17,7 +17,7 @@ edges, costs in seconds (the direction of travel is home -> facility):
 :class:`TransitGraph` answers the same calls as :class:`~cityplan.network.graph.RoadGraph`
 (its edges are the walk edges; :meth:`TransitGraph.matrix` adds the metro), so snapping and
 the one multi-source Dijkstra of :mod:`cityplan.network.search` run on it unchanged.
-Parameters come from ``transit:`` in ``layers/speeds.yaml``.
+Parameters come from ``transit:`` in ``speeds.yaml`` of the city profile.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def build_transit_graph(
     lines, stations : GeoDataFrame
         The metro layers (roles ``metro_lines`` and ``metro_stations``).
     config : dict
-        ``transit:`` of ``layers/speeds.yaml``.
+        ``transit:`` of ``speeds.yaml`` of the city profile.
     walk_kmh : float, optional
         Walking speed replacing the walk network's speeds (e.g. the season's).
     without : tuple of str
@@ -175,14 +175,14 @@ def build_transit_graph(
     known = line_ids(config)
     bad = [w for w in without if w not in known]
     if bad:
-        msg = f"--without-line {bad[0]!r}: not a line or section of the metro; use one of {known} (layers/speeds.yaml transit:)"
+        msg = f"--without-line {bad[0]!r}: not a line or section of the metro; use one of {known} (speeds.yaml transit:)"
         raise CoverageError(msg)
     crs = crs or walk.crs
     st = to_working(stations.reset_index(drop=True), crs)
     ln = to_working(lines.reset_index(drop=True), crs)
     col = config.get("line_column", "line")
     if col not in ln.columns:
-        msg = f"metro lines layer: no column {col!r} (transit.line_column in layers/speeds.yaml); columns: {list(ln.columns)}"
+        msg = f"metro lines layer: no column {col!r} (transit.line_column in speeds.yaml); columns: {list(ln.columns)}"
         raise CoverageError(msg)
     warnings: list[str] = []
     walk_ms = walk.speed_ms("walk", walk_kmh)
@@ -235,7 +235,7 @@ def build_transit_graph(
             if sec and sec["line"] == lid:
                 if sec["flag"] not in st.columns:
                     msg = (f"section {sid!r}: the stations layer has no flag column {sec['flag']!r}; "
-                           "declare it under the metro stations' flags in layers/catalog.yaml")
+                           "declare it under the metro stations' flags in catalog.yaml")
                     raise CoverageError(msg)
                 on = on[~on[sec["flag"]].astype(bool)]
         match = ln[ln[col].astype(str).str.contains(spec["match"], regex=False)]

@@ -67,14 +67,18 @@ class ProgressContext:
 def load_context(onemap: OneMap | str | os.PathLike[str] | None = None, *,
                  tasks: str | os.PathLike[str] | None = None,
                  quotas: str | os.PathLike[str] | None = None) -> ProgressContext:
-    """Open (or take) the one map and read what progress needs."""
+    """Open (or take) the one map and read what progress needs.
+
+    The register and quotas are the map's profile's, unless ``tasks``/``quotas`` name other files.
+    """
     om = OneMap.coerce(onemap)
-    register = load_register(tasks)
+    register = load_register(tasks if tasks is not None else om.profile)
     layers = load_plan_layers(om)
     districts = om.layer_for("districts")
     link = link_plan_sites(register, layers, districts)
     return ProgressContext(om=om, register=register, link=link, sites=site_table(register, link, layers),
-                           districts=districts, quotas=read_quotas(quotas, register=register, districts=districts),
+                           districts=districts, quotas=read_quotas(quotas if quotas is not None else om.profile,
+                                                              register=register, districts=districts),
                            events=read_events(om.store))
 
 
@@ -101,9 +105,9 @@ def compute_progress(
     Parameters
     ----------
     onemap : OneMap, path-like or URL, optional
-        The one map (default ``$CITYPLAN_ONEMAP`` or ``layers/build/harbin.gpkg``).
+        The one map (default: :func:`cityplan.paths.default_location`).
     tasks : path-like, optional
-        Task register (default ``layers/tasks.yaml``).
+        Task register file (default: the map's profile's).
     by : {None, "district"}
         Split rows by district.
     as_of : date or ``YYYY-MM-DD``, optional
@@ -111,7 +115,7 @@ def compute_progress(
     stale_days : int
         Reported sites whose status has not moved for longer are overdue.
     quotas : path-like, optional
-        District quotas (default ``layers/quotas.yaml``).
+        District quotas file (default: the map's profile's).
     """
     ctx = load_context(onemap, tasks=tasks, quotas=quotas)
     day = parse_date(as_of)

@@ -1,4 +1,4 @@
-"""District quotas: each city-wide target split per district (``layers/quotas.yaml``).
+"""District quotas: each city-wide target split per district (``quotas.yaml`` of the city profile).
 
 A district's progress ratio is achieved / its quota. The quota file (format:
 :mod:`cityplan.schema.quotas`) is human-edited; it can be regenerated from the one map
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ import pandas as pd
 
 from cityplan._errors import SchemaError
 from cityplan.districts import district_population
-from cityplan.paths import project_root
+from cityplan.profile import Profile, profile_file
 from cityplan.tasks.link import LinkResult
 from cityplan.tasks.register import Register
 from cityplan.tasks.sites import allocate
@@ -35,10 +35,8 @@ logger = logging.getLogger(__name__)
 QUOTA_COLUMNS = ["task_id", "metric", "unit", "adcode", "district", "quota", "rule"]
 
 
-def default_quotas_path() -> Path:
-    """``layers/quotas.yaml`` (``$CITYPLAN_QUOTAS`` overrides)."""
-    env = os.environ.get("CITYPLAN_QUOTAS")
-    return Path(env) if env else project_root() / "layers" / "quotas.yaml"
+#: the quotas' file in a profile folder (a profile without one has no district quotas)
+QUOTAS_FILE = "quotas.yaml"
 
 
 def derive_quotas(register: Register, link: LinkResult, districts: pd.DataFrame) -> pd.DataFrame:
@@ -69,14 +67,14 @@ def _num(v: float) -> str:
 def quotas_yaml(quotas: pd.DataFrame) -> str:
     """The quota file's text in the format of :mod:`cityplan.schema.quotas`; comments state the rule."""
     lines = [
-        "# District quotas: every city-wide target of layers/tasks.yaml split per district.",
+        "# District quotas: every city-wide target of tasks.yaml split per district.",
         "# ASSUMPTION (illustrative): the 2023 report gives city-wide numbers only. Split rules:",
         "#   sites      - the district's share of the planned quantity of the plan sites in it",
         "#                (most plan sites are illustrative, placed by docs/plan_sites.md);",
         "#   population - by 2020 census population of the one map's districts (largest remainder);",
         "#                the sample covers five central districts, which get the whole city target;",
         "#   given      - imported from a district table (cityplan progress quotas import).",
-        "# Regenerate: cityplan progress quotas derive --out layers/quotas.yaml --overwrite",
+        "# Regenerate: cityplan progress quotas derive --out quotas.yaml --overwrite",
         "# Format: cityplan.schema.quotas (docs/progress.md#quotas).",
         "version: 1",
         "quotas:",
@@ -89,19 +87,20 @@ def quotas_yaml(quotas: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read_quotas(path: str | os.PathLike[str] | None = None, *, register: Register | None = None,
+def read_quotas(source: Profile | str | os.PathLike[str] | Traversable, *, register: Register | None = None,
                 districts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The quota file (:func:`cityplan.schema.quotas.load_quotas`) as a frame (``QUOTA_COLUMNS``).
+    """A profile's quota file (or a quota file; :func:`cityplan.schema.quotas.load_quotas`) as a
+    frame (``QUOTA_COLUMNS``).
 
     Quotas are converted to the target's unit when the file gives a compatible one (ha -> m2).
-    A missing default file gives an empty frame (district ratios stay empty) with a warning.
+    A profile without a quota file gives an empty frame (district ratios stay empty) with a warning.
     """
     from cityplan.schema.quotas import load_quotas
     from cityplan.tasks.units import conversion_factor
 
-    p = Path(path) if path is not None else default_quotas_path()
-    if path is None and not p.exists():
-        logger.warning("%s: no quota file; district ratios are left empty", p)
+    p = profile_file(source, QUOTAS_FILE)
+    if isinstance(source, Profile) and not p.is_file():
+        logger.warning("%s: no %s; district ratios are left empty", source.label, QUOTAS_FILE)
         return pd.DataFrame(columns=QUOTA_COLUMNS)
     names = ({} if districts is None else
              dict(zip(districts["adcode"].astype(str), districts["name"].astype(str), strict=True)))
@@ -125,11 +124,11 @@ def read_quotas(path: str | os.PathLike[str] | None = None, *, register: Registe
     return out
 
 
-def _rule_comments(path: Path) -> dict[tuple[str, str], str]:
+def _rule_comments(path: Traversable) -> dict[tuple[str, str], str]:
     """``# rule: …`` comments the quota file keeps beside each entry (written by :func:`quotas_yaml`)."""
     out: dict[tuple[str, str], str] = {}
     pending: tuple[str, str] | None = None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         m = re.match(r'\s*-\s*task_id:\s*"?([\d.]+)"?\s*#\s*rule:\s*(.+?)\s*$', line)
         if m:
             pending = (m.group(1), m.group(2))

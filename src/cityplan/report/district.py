@@ -87,7 +87,7 @@ def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
     prog_res = compute_progress(om, by="district")
     prog = prog_res.table
     cov = {}
-    for pid in presets or list(load_presets()):
+    for pid in presets or list(load_presets(om.profile)):
         step(f"coverage {pid}")
         cov[pid] = run_coverage(om, preset=pid)
     return SharedInputs(transit=_transit_runs(om, cov, step), onemap=om, progress=prog, progress_context=prog_res.context, coverage=cov, districts=om.layer_for("districts"),
@@ -100,10 +100,10 @@ def _transit_runs(onemap, cov: dict[str, CoverageResult], step: Callable[[str], 
     from cityplan.onemap import OneMap as _OneMap
 
     om = _OneMap.coerce(onemap)
-    if not (om.layer_id_for("metro_stations", required=False) and load_speeds().get("transit")):
+    if not (om.layer_id_for("metro_stations", required=False) and load_speeds(om.profile).get("transit")):
         return {}
     out = {}
-    for pid, p in load_presets().items():
+    for pid, p in load_presets(om.profile).items():
         if pid in cov and p.within.unit == "s" and p.method == "walk":
             step(f"coverage {pid} by transit")
             out[pid] = run_coverage(om, preset=pid, method="transit")
@@ -115,7 +115,7 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
     d = resolve_district(name, shared.districts)
     adcode = str(d["adcode"])
     prog = shared.progress[shared.progress["adcode"].astype(str) == adcode][PROGRESS_COLUMNS].reset_index(drop=True)
-    presets = load_presets()
+    presets = load_presets(shared.onemap.profile)
     rows, unc = [], []
     for pid, res in [*shared.coverage.items(), *shared.transit.items()]:
         p = presets[pid]
@@ -202,7 +202,7 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     """Residential land covered / not covered (gaps) for one preset, with the facilities."""
     res = shared.coverage[preset]
     adcode = str(d["adcode"])
-    p = load_presets()[preset]
+    p = load_presets(shared.onemap.profile)[preset]
     row = res.districts[res.districts["adcode"].astype(str) == adcode]
     share = f"{row['area_share'].iloc[0]:.0%}" if len(row) else "n/a"
     fig, ax = static.new_map(static.label(f"{d['name']} {p.title_zh}", f"{d.get('name_en', '')}: {p.title_en}")

@@ -92,7 +92,7 @@ def review_proposal(
     name_column: str | None = None, project_type: str | None = None,
 ) -> ReviewReport:
     """Review features (any geometry and CRS) against the rules; areas in the one map's metric
-    working CRS (EPSG:4551 for Harbin).
+    working CRS (the one map's; its profile's catalog names it).
 
     ``project_type`` (one of :data:`~cityplan.review.rules.PROJECT_TYPES`) applies to every feature;
     otherwise each feature's ``type`` / ``project_type`` / ``项目类型`` attribute, else ``other``.
@@ -100,7 +100,7 @@ def review_proposal(
     The input frame is not modified.
     """
     om = OneMap.coerce(onemap)
-    rules = rules if rules is not None else load_rules()[0]
+    rules = rules if rules is not None else load_rules(om.profile)[0]
     input_crs = proposal.crs.to_string() if proposal.crs is not None else "none"
     prop, notes = clean_proposal(proposal, source=source, name_column=name_column, project_type=project_type)
     _check_extent(prop.to_crs(STORAGE_CRS), source, om)
@@ -256,7 +256,7 @@ def review_file(
         msg = f"--facility-type {facility_type!r} is unknown; use one of {sorted(IMPACT_PRESETS)}"
         raise ReviewError(msg)
     gdf = read_vector(p, layer=layer, crs=crs, encoding=encoding)
-    rules, rules_sha = load_rules(rules_path)
+    rules, rules_sha = load_rules(rules_path if rules_path is not None else om.profile)
     rep = review_proposal(gdf, onemap=om, rules=rules, source=str(p), name_column=name_column,
                           project_type=project_type)
     rep.data_version.update({"rules_sha256": rules_sha, "proposal": str(p), "proposal_sha256": sha256_file(p)})

@@ -1,13 +1,15 @@
 """控规 (regulatory detailed plan) parcels: land-use compatibility, FAR and height limits.
 
 Land-use codes follow 《国土空间调查、规划、用途管制用地用海分类指南》; the compatibility table
-(``layers/landuse_compat.yaml``) says which project types each class allows.
+(``landuse_compat.yaml`` beside the profile's rules) says which project types each class allows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from functools import lru_cache
+import threading
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +24,26 @@ from cityplan.review.rules import LandUseCompat, Rule, load_landuse_compat
 SLIVER_M2 = 1.0
 
 
-@lru_cache(maxsize=8)
-def _compat(path: Path) -> LandUseCompat:
-    return load_landuse_compat(path)
+#: parsed tables by (where, sha256 of the bytes): a server reviews many red lines against one table
+_PARSED: dict[tuple[str, str], LandUseCompat] = {}
+_LOCK = threading.Lock()
 
 
 def compat_for(rule: Rule) -> LandUseCompat:
     """The compatibility table a ``parcel_controls`` rule names (relative to its rules file)."""
     assert rule.parcels is not None
-    p = Path(rule.parcels["compat"])
-    if not p.is_absolute() and rule.base_dir is not None:
-        p = rule.base_dir / p
-    return _compat(p.resolve())
+    name = str(rule.parcels["compat"])
+    p: Traversable = Path(name)
+    if not Path(name).is_absolute() and rule.base_dir is not None:
+        p = rule.base_dir.joinpath(name)
+    data = p.read_bytes() if p.is_file() else b""
+    key = (str(p), hashlib.sha256(data).hexdigest())
+    with _LOCK:
+        if key not in _PARSED:
+            if len(_PARSED) > 8:
+                _PARSED.clear()
+            _PARSED[key] = load_landuse_compat(p)
+        return _PARSED[key]
 
 
 def _num(v: Any) -> float | None:

@@ -123,7 +123,7 @@ def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline
                     groups=({"id": "ctx", "title": "约束 Constraints touched"},),
                     layers=tuple(RecipeLayer(layer=lid, group="ctx") for lid in layer_ids))
     views = recipe_views(recipe, onemap) if layer_ids else []
-    labels = load_labels()
+    labels = load_labels(OneMap.coerce(onemap).profile)
     prop = rep.proposal.rename(columns={"feature_name": "name"})
     views.append(LayerView(id="review_proposal", title="拟建项目 Proposal", gdf=prop, group="review",
                            style={"color": "#000000", "fill": "#ffff99", "weight": 3, "fillOpacity": 0.3,

@@ -1,14 +1,15 @@
-"""Review rules as data (``layers/review_rules.yaml``; schema: :mod:`cityplan.schema.rules`)."""
+"""Review rules as data (``review_rules.yaml`` of a city profile; schema: :mod:`cityplan.schema.rules`)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from cityplan.paths import project_root
+from cityplan.profile import Profile, profile_file
 from cityplan.schema.rules import (
     PROJECT_TYPES,
     RELATIONS,
@@ -18,8 +19,11 @@ from cityplan.schema.rules import (
     load_rules_document,
 )
 
-__all__ = ["PROJECT_TYPES", "RELATIONS", "SEVERITIES", "LandUseCompat", "Outcome", "Rule", "default_rules_path",
-           "load_landuse_compat", "load_rules"]
+__all__ = ["PROJECT_TYPES", "RELATIONS", "SEVERITIES", "LandUseCompat", "Outcome", "Rule", "load_landuse_compat",
+           "load_rules"]
+
+#: the rules' file in a profile folder (a profile without one has no rules: nothing is checked)
+RULES_FILE = "review_rules.yaml"
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,8 @@ class Rule:
     label_fields: tuple[str, ...] = ()
     by_type: dict[str, Outcome] = field(default_factory=dict)
     parcels: dict[str, Any] | None = None
-    base_dir: Path | None = None
+    #: the folder of the rules file (files a rule names, e.g. its land-use table, are relative to it)
+    base_dir: Traversable | None = None
 
     def outcome(self, project_type: str) -> Outcome:
         """The outcome for ``project_type`` (the rule's default severity when the type is not listed)."""
@@ -81,30 +86,35 @@ class LandUseCompat:
         return None
 
 
-def default_rules_path() -> Path:
-    """``layers/review_rules.yaml``."""
-    return project_root() / "layers" / "review_rules.yaml"
-
-
 #: parsed rule files by (path, sha256): a server reviews many red lines against one file
 _PARSED: dict[tuple[str, str], list[Rule]] = {}
 
 
-def _sha256(p: Path) -> str:
+def _sha256(p: Traversable) -> str:
     try:
         return hashlib.sha256(p.read_bytes()).hexdigest()
     except OSError:
         return ""  # load_rules_document names the problem
 
 
-def load_rules(path: str | os.PathLike[str] | None = None) -> tuple[list[Rule], str]:
-    """Rules and the file's sha256 (recorded in every report); :class:`SchemaError` if malformed.
+def load_rules(source: Profile | str | os.PathLike[str] | Traversable) -> tuple[list[Rule], str]:
+    """Rules of a profile (or of a rules file) and the file's sha256 (recorded in every report).
 
-    A file parsed before with the same content (sha256) is not parsed again.
+    A profile without a rules file has no rules (``([], "")``): reviews then say that nothing
+    was checked. :class:`SchemaError` if malformed. A file parsed before with the same content
+    (sha256) is not parsed again.
     """
-    p = Path(path) if path else default_rules_path()
+    if isinstance(source, Profile):
+        rules, sha = source.memo("rules", lambda: _load_rules_file(source.file(RULES_FILE), source.root)
+                                 if source.has(RULES_FILE) else ([], ""))
+        return list(rules), sha
+    p = profile_file(source, RULES_FILE)
+    return _load_rules_file(p, p.parent if isinstance(p, Path) else None)
+
+
+def _load_rules_file(p: Traversable, base_dir: Traversable | None) -> tuple[list[Rule], str]:
     sha = _sha256(p)
-    key = (str(p.resolve()), sha)
+    key = (str(p.resolve()) if isinstance(p, Path) else f"{p}@{id(p)}", sha)
     if sha and key in _PARSED:
         return list(_PARSED[key]), sha
     doc = load_rules_document(p)
@@ -114,7 +124,7 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> tuple[list[Rule], 
                   label_fields=tuple(r.label_fields),
                   by_type={t: Outcome(**o.model_dump()) for t, o in r.by_type.items()},
                   parcels=(r.parcels or ParcelColumns()).model_dump() if r.relation == "parcel_controls" else None,
-                  base_dir=p.parent) for r in doc.rules]
+                  base_dir=base_dir) for r in doc.rules]
     after = _sha256(p)
     if after == sha and sha:
         if len(_PARSED) > 16:
@@ -123,7 +133,7 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> tuple[list[Rule], 
     return list(rules), after
 
 
-def load_landuse_compat(path: str | os.PathLike[str]) -> LandUseCompat:
+def load_landuse_compat(path: str | os.PathLike[str] | Traversable) -> LandUseCompat:
     """The compatibility table at ``path`` (:class:`SchemaError` if malformed)."""
     doc = load_landuse_compat_document(path)
     return LandUseCompat(source=doc.source, classes={k: (v.name, tuple(v.allows)) for k, v in doc.classes.items()})

@@ -9,6 +9,7 @@ anything is built from them.
 from __future__ import annotations
 
 import os
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -117,24 +118,26 @@ def _describe(exc: yaml.YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
-def load_yaml(path: str | os.PathLike[str], *, what: str) -> Any:
+def load_yaml(path: str | os.PathLike[str] | Traversable, *, what: str) -> Any:
     """Parse ``path``; :class:`LayerNotFoundError` if missing, :class:`SchemaError` if not usable YAML.
+
+    ``path`` is a file path or any :class:`~importlib.resources.abc.Traversable` (a file of a
+    profile shipped in the package, or of the profile stored in a one map).
 
     Refused with one line each: not a regular file, larger than :data:`MAX_BYTES`, not UTF-8,
     syntax errors, duplicate keys, alias bombs and recursive aliases. An empty file gives ``None``.
     """
-    p = Path(path)
-    if not p.exists():
-        msg = f"{p}: {what} not found"
-        raise LayerNotFoundError(msg)
+    p: Traversable = path if isinstance(path, Traversable) else Path(path)
     if not p.is_file():
-        msg = f"{p}: {what} is not a file"
-        raise SchemaError(msg)
-    size = p.stat().st_size
-    if size > MAX_BYTES:
-        msg = f"{p}: {what} is {size:,} bytes; refusing YAML files over {MAX_BYTES:,} bytes"
+        msg = f"{p}: {what} is not a file" if p.is_dir() else f"{p}: {what} not found"
+        raise SchemaError(msg) if p.is_dir() else LayerNotFoundError(msg)
+    if isinstance(p, Path) and p.stat().st_size > MAX_BYTES:
+        msg = f"{p}: {what} is {p.stat().st_size:,} bytes; refusing YAML files over {MAX_BYTES:,} bytes"
         raise SchemaError(msg)
     data = p.read_bytes()
+    if len(data) > MAX_BYTES:
+        msg = f"{p}: {what} is {len(data):,} bytes; refusing YAML files over {MAX_BYTES:,} bytes"
+        raise SchemaError(msg)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

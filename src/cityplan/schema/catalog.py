@@ -1,4 +1,4 @@
-"""Schema of the layer catalog (``layers/catalog.yaml``); parsed into dataclasses by :mod:`cityplan.catalog`.
+"""Schema of the layer catalog (``catalog.yaml`` of the city profile); parsed into dataclasses by :mod:`cityplan.catalog`.
 
 Top level: ``version``, ``city``, ``storage_crs``, ``working_crs``, ``extract_bbox`` (4 numbers,
 lon/lat), ``layers`` (list). Each layer: see :class:`LayerModel`. Rules across entries (checked by

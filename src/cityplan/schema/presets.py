@@ -1,8 +1,8 @@
-"""Schema of the coverage presets (``layers/coverage_presets.yaml``); parsed by :mod:`cityplan.coverage.presets`.
+"""Schema of the coverage presets (``coverage_presets.yaml`` of the city profile); parsed by :mod:`cityplan.coverage.presets`.
 
 ``presets``: a list of standards, each with an ``id``, titles, ``facilities`` (catalog layers with an
 optional attribute filter), ``method``, ``within`` (``500m``, ``1.5km``, ``15min``, ``1h``) and a
-``citation``; optional ``speed_kmh``, ``season`` (a speed preset of ``layers/speeds.yaml``),
+``citation``; optional ``speed_kmh``, ``season`` (a speed preset of ``speeds.yaml`` of the city profile),
 ``radius_rules`` (euclid), ``target`` and ``demand`` layer.
 Ids are unique.
 """
@@ -65,7 +65,7 @@ class PresetModel(StrictModel):
     radius_rules: list[RadiusRuleModel] = []
     target: TargetModel | None = None
     demand: str = "residential"
-    #: a speed preset of layers/speeds.yaml (``seasons:``), e.g. winter for the ice circle
+    #: a speed preset of speeds.yaml (``seasons:``), e.g. winter for the ice circle
     season: str | None = None
 
     @field_validator("within", mode="before")

@@ -1,10 +1,10 @@
-"""District quotas (``layers/quotas.yaml``): how a city target of the task register is split by district.
+"""District quotas (``quotas.yaml`` of the city profile): how a city target of the task register is split by district.
 
 File format::
 
     version: 1
     quotas:
-      - task_id: "2.3.3"          # an item of layers/tasks.yaml (quoted text)
+      - task_id: "2.3.3"          # an item of tasks.yaml (quoted text)
         metric: projects          # one of that item's target metrics
         unit: projects            # a unit of cityplan.tasks.units.UNITS (the target's, or convertible)
         districts:                # district adcode (6 digits, quoted or not) -> quota (number >= 0)
@@ -14,7 +14,7 @@ File format::
 Use::
 
     from cityplan.schema.quotas import load_quotas
-    quotas = load_quotas("layers/quotas.yaml")            # tuple[Quota, ...]
+    quotas = load_quotas("quotas.yaml")            # tuple[Quota, ...]
     quotas = load_quotas(path, register=load_register())  # also checked against the register
     q = quotas[0]; q.task_id, q.metric, q.unit, q.districts["230102"], q.total
 
@@ -32,6 +32,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -107,7 +108,7 @@ class QuotasModel(StrictModel):
     quotas: list[QuotaModel]
 
 
-def load_quotas(path: str | os.PathLike[str], *, register: Register | None = None) -> tuple[Quota, ...]:
+def load_quotas(path: str | os.PathLike[str] | Traversable, *, register: Register | None = None) -> tuple[Quota, ...]:
     """District quotas from ``path`` (format and checks: see the module docstring).
 
     Parameters
@@ -125,7 +126,7 @@ def load_quotas(path: str | os.PathLike[str], *, register: Register | None = Non
     SchemaError, UnitError, UnknownTaskIdError
         One line naming the file, the quota and the field.
     """
-    p = Path(path)
+    p = path if isinstance(path, Traversable) else Path(path)
     doc = load_document(p, QuotasModel, what="quotas file")
     out: list[Quota] = []
     seen: set[tuple[str, str]] = set()

@@ -1,5 +1,5 @@
-"""Schema of the review rules (``layers/review_rules.yaml``) and the land-use compatibility table
-(``layers/landuse_compat.yaml``); parsed by :mod:`cityplan.review.rules`.
+"""Schema of the review rules (``review_rules.yaml`` of the city profile) and the land-use compatibility table
+(``landuse_compat.yaml`` of the city profile); parsed by :mod:`cityplan.review.rules`.
 
 ``rules``: a non-empty list; each rule has a unique ``id``, titles, the constraint layers — either
 ``layers`` (catalog ids, merged) or ``role`` (every layer declaring that functional role; a rule
@@ -113,7 +113,7 @@ class LandUseClass(StrictModel):
 
 
 class LandUseCompatModel(StrictModel):
-    """``layers/landuse_compat.yaml``: code -> class; a code not listed falls back to its parent."""
+    """``landuse_compat.yaml`` of the city profile: code -> class; a code not listed falls back to its parent."""
 
     source: str = Field(min_length=1)
     classes: dict[str, LandUseClass] = Field(min_length=1)

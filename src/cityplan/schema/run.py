@@ -1,4 +1,4 @@
-"""Schema of ``layers/run.yaml``: what the main job (`cityplan run`) shows for this city.
+"""Schema of ``run.yaml`` of the city profile: what the main job (`cityplan run`) shows for this city.
 
 The generic pipeline knows no city; the city's showcase (which task and district maps to write,
 which presets to run, where the sample proposals and progress workbooks are) is data.
@@ -35,5 +35,5 @@ class RunSpec(StrictModel):
 
 
 def load_run_spec(path: str | os.PathLike[str]) -> RunSpec:
-    """Load and validate ``layers/run.yaml`` (one-line SchemaError on any problem)."""
+    """Load and validate ``run.yaml`` of the city profile (one-line SchemaError on any problem)."""
     return load_document(path, RunSpec, what="main-job file")

@@ -1,4 +1,4 @@
-"""Schema of the travel speeds (``layers/speeds.yaml``); read by :func:`cityplan.network.graph.load_speeds`.
+"""Schema of the travel speeds (``speeds.yaml`` of the city profile); read by :func:`cityplan.network.graph.load_speeds`.
 
 One mapping per mode (``walk``, ``bike``, ``drive``, all required): ``default_kmh`` (positive),
 optional ``by_class`` (``{road class: km/h}``; classes are OSM highway values or numeric class codes)

@@ -1,4 +1,4 @@
-"""Schema of the task register (``layers/tasks.yaml``); parsed by :mod:`cityplan.tasks.register`.
+"""Schema of the task register (``tasks.yaml`` of the city profile); parsed by :mod:`cityplan.tasks.register`.
 
 ``chapters`` → ``groups`` → ``items`` → ``targets``. Ids are quoted text, hierarchical
 (chapter ``"2"``, group ``"2.3"``, item ``"2.3.3"``), each under its parent and unique; target values

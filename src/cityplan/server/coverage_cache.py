@@ -21,7 +21,7 @@ class CoverageCache:
         self._build = ""
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.presets = list(load_presets())
+        self.presets = list(load_presets(om.profile))
 
     def start(self) -> None:
         """Start computing (no-op when running or done for this build)."""

@@ -57,7 +57,7 @@ def task_page(request: Request) -> Response:
         table = ctx.table(by="district")
     mine = table[table["task_id"] == tid]
     cols = [c for c in TASK_SHOW if c in mine.columns]
-    views = [v for v in recipe_views(load_recipe("task"), state.om, task=tid) if v.group == "plan"]
+    views = [v for v in recipe_views(load_recipe("task", state.om.profile), state.om, task=tid) if v.group == "plan"]
     static = [layer_payload(v) for v in views]
     bounds = [p["bounds"] for p in static if p["bounds"]]
     fit = None

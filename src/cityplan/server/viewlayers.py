@@ -63,7 +63,7 @@ class MapLayers:
         self._prepared: dict[str, Prepared] = {}
         self._order: list[str] = []
         self._attributions: list[str] = []
-        self.recipe = load_recipe(recipe)
+        self.recipe = load_recipe(recipe, om.profile)
 
     def _ensure(self) -> None:
         stamp = self.om.build_stamp

@@ -9,7 +9,7 @@ Table names every backend holds after a build:
 * one table per catalog layer (layer id = table name), geometry column ``geometry`` in the
   storage CRS (EPSG:4326 or EPSG:4490);
 * ``cityplan_catalog`` (one row per layer), ``cityplan_ledger`` (build repairs/drops),
-  ``cityplan_build_info`` (key/value);
+  ``cityplan_build_info`` (key/value), ``cityplan_profile`` (the city profile's files, as built);
 * ``cityplan_cache`` (derived arrays keyed by build; see :meth:`Store.read_cache`);
 * append-only tables created on first use by :meth:`Store.append_rows` (progress events,
   audit, reviews) — they survive rebuilds.
@@ -30,8 +30,10 @@ LEDGER_TABLE = "cityplan_ledger"
 INFO_TABLE = "cityplan_build_info"
 CACHE_TABLE = "cityplan_cache"
 STYLES_TABLE = "layer_styles"
+#: the city profile the map was built with (one row per profile file: path, text, sha256)
+PROFILE_TABLE = "cityplan_profile"
 #: tables a build writes (everything else but layers is kept across rebuilds)
-BUILD_TABLES = (CATALOG_TABLE, LEDGER_TABLE, INFO_TABLE)
+BUILD_TABLES = (CATALOG_TABLE, LEDGER_TABLE, INFO_TABLE, PROFILE_TABLE)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class BuildPayload:
     catalog: pd.DataFrame
     ledger: pd.DataFrame
     info: dict[str, str]
+    profile: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["path", "text", "sha256"]))
     meta: dict[str, LayerMeta] = field(default_factory=dict)
 
 

@@ -31,6 +31,7 @@ from cityplan.store.base import (
     BUILD_TABLES,
     CACHE_TABLE,
     INFO_TABLE,
+    PROFILE_TABLE,
     STYLES_TABLE,
     BuildPayload,
     Store,
@@ -272,6 +273,7 @@ class GpkgStore(Store):
                     pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists())
                 for name, df in ((n, d) for n, d in (
                         ("cityplan_catalog", payload.catalog), ("cityplan_ledger", payload.ledger),
+                        (PROFILE_TABLE, payload.profile),
                         (INFO_TABLE, pd.DataFrame({"key": list(payload.info),
                                                    "value": list(payload.info.values())})))):
                     pyogrio.write_dataframe(_nonempty(df), tmp, layer=name, driver="GPKG",

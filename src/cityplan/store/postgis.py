@@ -40,6 +40,7 @@ from cityplan.store.base import (
     CATALOG_TABLE,
     INFO_TABLE,
     LEDGER_TABLE,
+    PROFILE_TABLE,
     STYLES_TABLE,
     BuildPayload,
     LayerMeta,
@@ -490,6 +491,7 @@ class PostgisStore(Store):
         """
         stage = f"{self.schema}__build_{secrets.token_hex(4)}"
         tables = {**payload.layers, CATALOG_TABLE: payload.catalog, LEDGER_TABLE: payload.ledger,
+                  PROFILE_TABLE: payload.profile,
                   INFO_TABLE: pd.DataFrame({"key": list(payload.info),
                                             "value": [str(v) for v in payload.info.values()]})}
         conn = self._conn()

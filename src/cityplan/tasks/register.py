@@ -1,18 +1,21 @@
-"""Load the task register (``layers/tasks.yaml``; schema: :mod:`cityplan.schema.tasks`)."""
+"""Load a city's task register (``tasks.yaml`` of its profile; schema: :mod:`cityplan.schema.tasks`)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import pandas as pd
 
 from cityplan._errors import SchemaError, UnknownTaskIdError
-from cityplan.paths import project_root
+from cityplan.profile import Profile, profile_file
 from cityplan.schema.tasks import LEVELS, ItemModel, load_register_document
 
-__all__ = ["LEVELS", "Register", "TaskItem", "Target", "default_register_path", "load_register"]
+__all__ = ["LEVELS", "Register", "TaskItem", "Target", "load_register"]
+
+#: the register's file in a profile folder (a profile without one has no tasks)
+TASKS_FILE = "tasks.yaml"
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class TaskItem:
 class Register:
     """The parsed register: chapters, groups and items in report order."""
 
-    path: Path
+    path: Traversable | None  # None: the profile has no task register
     chapters: pd.DataFrame  # id, title_zh, title_en, goal_zh, goal_en
     groups: pd.DataFrame  # id, chapter, title_zh, title_en
     items: tuple[TaskItem, ...]
@@ -92,20 +95,20 @@ class Register:
             columns=["task_id", "chapter", "title_zh", "title_en", "metric", "target", "unit", "check"])
 
 
-def default_register_path() -> Path:
-    """``layers/tasks.yaml`` of the project (``$CITYPLAN_TASKS`` overrides)."""
-    env = os.environ.get("CITYPLAN_TASKS")
-    return Path(env) if env else project_root() / "layers" / "tasks.yaml"
-
-
 def _item(m: ItemModel, group: str) -> TaskItem:
     targets = tuple(Target(m.id, t.metric, float(t.value), t.unit, t.check) for t in m.targets)
     return TaskItem(id=m.id, chapter=m.id.split(".")[0], group=group, title_zh=m.title_zh,
                     title_en=m.title_en, level=m.level, mapped=m.mapped, targets=targets)
 
 
-def load_register(path: str | os.PathLike[str] | None = None) -> Register:
-    """Load and validate the task register.
+def empty_register() -> Register:
+    """The register of a city without tasks (its profile has no ``tasks.yaml``)."""
+    return Register(path=None, chapters=pd.DataFrame(columns=["title_zh", "title_en", "goal_zh", "goal_en", "id"]),
+                    groups=pd.DataFrame(columns=["id", "chapter", "title_zh", "title_en"]), items=())
+
+
+def load_register(source: Profile | str | os.PathLike[str] | Traversable) -> Register:
+    """Load and validate a profile's task register (none: an empty register), or a register file.
 
     Raises
     ------
@@ -118,7 +121,10 @@ def load_register(path: str | os.PathLike[str] | None = None) -> Register:
     UnitError
         A target uses an unknown unit.
     """
-    p = Path(path) if path is not None else default_register_path()
+    if isinstance(source, Profile):
+        return source.memo("register", lambda: load_register(source.file(TASKS_FILE))
+                           if source.has(TASKS_FILE) else empty_register())
+    p = profile_file(source, TASKS_FILE)
     doc = load_register_document(p)
     chapters = [{"title_zh": c.title_zh, "title_en": c.title_en, "goal_zh": c.goal_zh, "goal_en": c.goal_en,
                  "id": c.id} for c in doc.chapters]

@@ -160,20 +160,24 @@ def split_zones(poly: gpd.GeoDataFrame, *, names: list[str]) -> gpd.GeoDataFrame
 
 
 def split_by_districts(polys: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, *,
-                       min_area_m2: float = 1e4) -> gpd.GeoDataFrame:
-    """Cut polygons by district boundaries: one section per (polygon, district)."""
+                       min_area_m2: float = 1e4, name_format: str = "{district}") -> gpd.GeoDataFrame:
+    """Cut polygons by district boundaries: one section per (polygon, district).
+
+    Sections are named ``name_format`` with ``{district}`` replaced by the district's name (the
+    catalog's ``name_format``, e.g. ``"Corridor - {district}"``).
+    """
     work = to_working(polys)
     dist = to_working(districts)
     cut = gpd.overlay(work[["geometry"]], dist[["adcode", "name", "geometry"]], how="intersection",
                       keep_geom_type=True)
     cut = cut[cut.area >= min_area_m2].rename(columns={"adcode": "adcode_hint"})
-    cut["name"] = "松花江生态廊道·" + cut["name"].astype(str) + "段"
+    cut["name"] = [name_format.replace("{district}", str(n)) for n in cut["name"]]
     return cut.to_crs(polys.crs).reset_index(drop=True)
 
 
 def line_between_flagged(lines: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, *,
-                         line_flag: str, station_flag: str) -> gpd.GeoDataFrame:
-    """The part of the flagged line between the outermost flagged stations on it.
+                         line_flag: str, station_flag: str, name: str = "") -> gpd.GeoDataFrame:
+    """The part of the flagged line between the outermost flagged stations on it, named ``name``.
 
     For a loop line the section runs the short way round through all flagged stations.
     """
@@ -194,7 +198,7 @@ def line_between_flagged(lines: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, *,
         sec = shapely.ops.linemerge([shapely.ops.substring(geom, start, total),
                                      shapely.ops.substring(geom, 0, end)])
     sec = sec if sec.geom_type == "MultiLineString" else shapely.multilinestrings([sec])
-    out = gpd.GeoDataFrame({"name": ["地铁3号线二期西北环"]}, geometry=[sec], crs=line.crs)
+    out = gpd.GeoDataFrame({"name": [name]}, geometry=[sec], crs=line.crs)
     return out.to_crs(lines.crs)
 
 
@@ -247,12 +251,12 @@ def make_plan_sites(
     elif rule == "split_zones":
         out = split_zones(_filter(base, d.get("where")), names=d["names"])
     elif rule == "split_by_districts":
-        out = split_by_districts(base, loaded["districts"])
+        out = split_by_districts(base, loaded["districts"], name_format=str(d.get("name_format", "{district}")))
     elif rule == "flagged":
         out = base[base[d["flag"]].astype(bool)].copy()
     else:
         out = line_between_flagged(base, loaded[frm[1]], line_flag=d["line_flag"],
-                                   station_flag=d["station_flag"])
+                                   station_flag=d["station_flag"], name=str(d.get("name", "")))
     alloc = {col: {**spec, "total": register.target(d["task"], spec["metric"]).value}
              for col, spec in (d.get("allocate") or {}).items()}
     return _finish(layer_id, out, {**d, "allocate": alloc})
