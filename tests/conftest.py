@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from cityplan.build import BuildResult, build_onemap
-from cityplan.paths import data_dir
+from cityplan.profile import load_profile
 from synthetic_city import synthetic_onemap  # noqa: F401 (the tiny synthetic city, a session fixture)
+
+#: the repository (tests may know it; the package never does)
+REPO = Path(__file__).resolve().parents[1]
+#: the Harbin sample data: $CITYPLAN_DATA, else ../shared/data/harbin beside the repository
+HARBIN_DATA = Path(os.environ.get("CITYPLAN_DATA") or REPO.parent / "shared" / "data" / "harbin")
+#: the built-in Harbin profile, and its folder (sample proposals and progress workbooks)
+HARBIN = load_profile("harbin")
+HARBIN_DIR = HARBIN.folder
+assert HARBIN_DIR is not None
+PROPOSALS = HARBIN_DIR / "examples" / "proposals"
 
 
 @pytest.fixture(scope="session")
 def data() -> Path:
     """The Harbin sample data folder (tests fail, not skip, if it is missing)."""
-    return data_dir()
+    assert HARBIN_DATA.is_dir(), f"Harbin sample data missing: {HARBIN_DATA} (set CITYPLAN_DATA)"
+    return HARBIN_DATA
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory, data: Path) -> BuildResult:
     """The one map built once from the real sample data."""
     out = tmp_path_factory.mktemp("onemap") / "harbin.gpkg"
-    return build_onemap(data=data, out=out)
+    return build_onemap(city="harbin", data=data, out=out)
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +63,11 @@ def square(x: float, y: float, d: float = 0.001) -> dict:
 
 
 from pg_fixtures import pg_harbin_url, pg_server, pg_url  # noqa: E402,F401  (PostgreSQL/PostGIS fixtures)
+
+
+def write_profile(folder: Path, catalog: str, *, pid: str = "test", country: str = "CN") -> Path:
+    """A minimal city profile folder: ``profile.yaml`` and the given ``catalog.yaml`` text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "profile.yaml").write_text(f"version: 1\nid: {pid}\ncountry: {country}\n", encoding="utf-8")
+    (folder / "catalog.yaml").write_text(catalog, encoding="utf-8")
+    return folder

@@ -48,7 +48,7 @@ def pg_harbin_url(pg_server: PgServer, data) -> str:
     from cityplan.build import build_onemap
 
     url = pg_server.new_database("harbin") + "?schema=harbin"
-    build_onemap(data=data, out=url)
+    build_onemap(city="harbin", data=data, out=url)
     return url
 
 

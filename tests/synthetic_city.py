@@ -215,10 +215,10 @@ def build_city(folder: Path) -> Path:
     from cityplan.city.osm import gdal_config
 
     src = write_city(folder / "src")
-    cat = new_city("Synthetic 示例市", osm=src.osm, districts=src.districts, census=src.census,
-                   out=folder / "city")
+    city = new_city("Synthetic 示例市", osm=src.osm, districts=src.districts, census=src.census,
+                    out=folder / "city")
     with gdal_config({"OGR_SQLITE_SYNCHRONOUS": "OFF"}):  # a throw-away test map: no fsync per layer
-        return build_onemap(data=cat.parent, catalog=cat, out=folder / "synthetic.gpkg").path
+        return build_onemap(city=city, data=city, out=folder / "synthetic.gpkg").path
 
 
 @pytest.fixture(scope="session")

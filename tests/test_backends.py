@@ -16,11 +16,11 @@ from cityplan.build import build_onemap
 from cityplan.coverage import run_coverage
 from cityplan.errors import OneMapError
 from cityplan.onemap import OneMap
-from cityplan.paths import project_root
 from cityplan.review import review_file
 from cityplan.tasks import compute_progress
+from conftest import PROPOSALS as _PROPOSALS
 
-PROPOSALS = sorted((project_root() / "examples" / "proposals").glob("*.geojson"))
+PROPOSALS = sorted(_PROPOSALS.glob("*.geojson"))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_cli_prints_the_same_figures(onemap, pg_map):
 def test_rebuild_while_readers_run(pg_server, data, tmp_path):
     """Readers loop `cityplan progress` while the map is rebuilt: never an error, always complete."""
     url = pg_server.new_database("rebuild") + "?schema=onemap"
-    build_onemap(data=data, out=url, overwrite=True)
+    build_onemap(city="harbin", data=data, out=url, overwrite=True)
     baseline = _cli("progress", "--format", "csv", "--onemap", url)
     assert baseline.returncode == 0, baseline.stderr
     results: list[subprocess.CompletedProcess] = []

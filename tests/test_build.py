@@ -5,17 +5,16 @@ from __future__ import annotations
 import geopandas as gpd
 import pyogrio
 import pytest
-from tests.conftest import feature, square, write_geojson
+from tests.conftest import HARBIN, feature, square, write_geojson, write_profile
 
 from cityplan.build import build_onemap
 from cityplan.catalog import load_catalog
 from cityplan.errors import OutputExistsError, SchemaError
 from cityplan.onemap import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE, OneMap
-from cityplan.paths import project_root
 
 
 def test_every_catalog_layer_is_written(built, onemap):
-    cat = load_catalog()
+    cat = load_catalog(HARBIN)
     names = {str(n) for n, _ in pyogrio.list_layers(onemap)}
     assert set(cat.ids) <= names
     assert {CATALOG_TABLE, LEDGER_TABLE, INFO_TABLE} <= names
@@ -88,9 +87,7 @@ layers:
     attribution: test
     illustrative: true
 """
-    p = tmp_path / "cat.yaml"
-    p.write_text(text, encoding="utf-8")
-    return str(p)
+    return str(write_profile(tmp_path, text))
 
 
 def test_broken_geometries_are_repaired_or_dropped_with_reasons(tmp_path):
@@ -102,7 +99,7 @@ def test_broken_geometries_are_repaired_or_dropped_with_reasons(tmp_path):
         feature(None, name="nogeom"),
         feature({"type": "Point", "coordinates": [126.6, 45.7]}, name="point"),
     ])
-    res = build_onemap(data=tmp_path, out=tmp_path / "o.gpkg", catalog=_catalog(tmp_path))
+    res = build_onemap(city=_catalog(tmp_path), data=tmp_path, out=tmp_path / "o.gpkg")
     row = res.summary.iloc[0]
     assert (row.source_features, row.features, row.repaired, row.dropped) == (4, 2, 1, 2)
     reasons = res.ledger.set_index("ref").reason
@@ -115,8 +112,15 @@ def test_broken_geometries_are_repaired_or_dropped_with_reasons(tmp_path):
 def test_missing_column_names_file_and_fix(tmp_path):
     write_geojson(tmp_path / "sites.geojson", [feature(square(126.6, 45.7), title="x")])
     with pytest.raises(SchemaError, match=r"sites.geojson \(layer sites\): missing required column\(s\) \['name'\]"):
-        build_onemap(data=tmp_path, out=tmp_path / "o.gpkg", catalog=_catalog(tmp_path))
+        build_onemap(city=_catalog(tmp_path), data=tmp_path, out=tmp_path / "o.gpkg")
 
 
-def test_default_output_is_gitignored():
-    assert "layers/build/" in (project_root() / ".gitignore").read_text()
+def test_the_profile_is_stored_in_the_map_and_read_from_it(onemap):
+    om = OneMap.open(onemap)
+    prof = om.profile
+    assert prof.id == "harbin" and prof.settings.country == "CN"
+    assert prof.sha256 == HARBIN.sha256 == om.build_info["profile_sha256"]
+    # every settings file of the shipped profile, byte for byte; sample workbooks stay outside
+    assert prof.text_files() == HARBIN.text_files()
+    assert "maps/task.yaml" in prof.text_files() and not any(k.endswith(".xlsx") for k in prof.text_files())
+    assert load_catalog(prof).ids == load_catalog(HARBIN).ids

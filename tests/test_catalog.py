@@ -6,6 +6,7 @@ import pytest
 
 from cityplan.catalog import load_catalog
 from cityplan.errors import LayerNotFoundError, SchemaError
+from conftest import HARBIN
 
 REQUIRED_IDS = {
     "districts", "subdistricts", "roads", "road_graph", "metro_lines", "metro_stations",
@@ -15,7 +16,7 @@ REQUIRED_IDS = {
 
 
 def test_real_catalog():
-    cat = load_catalog()
+    cat = load_catalog(HARBIN)
     assert set(cat.ids) >= REQUIRED_IDS
     assert cat.get("songhua_corridor").illustrative
     assert cat.get("metro_stations").source.crs == "gcj02"

@@ -38,7 +38,7 @@ def city(src: syn.SyntheticCity, tmp_path_factory: pytest.TempPathFactory) -> Pa
 @pytest.fixture(scope="module")
 def built(city: Path) -> Path:
     gpkg = city.parent / "synthetic.gpkg"
-    res = run("build", "--catalog", city / "catalog.yaml", "--data", city, "--out", gpkg)
+    res = run("build", "--city", city, "--data", city, "--out", gpkg)
     assert res.exit_code == 0, res.output
     return gpkg
 

@@ -17,6 +17,7 @@ from cityplan.coverage.fca import two_step_fca
 from cityplan.errors import CoverageError
 from cityplan.onemap import OneMap
 from cli_invoke import invoke
+from conftest import HARBIN
 
 REQUIRED = ["district", "population", "population_covered", "population_share", "residential_area_m2",
             "residential_area_covered_m2", "area_share"]
@@ -123,7 +124,7 @@ def test_write_outputs(ice, tmp_path, onemap):
 
 
 def test_presets_have_citations():
-    presets = load_presets()
+    presets = load_presets(HARBIN)
     assert {"life-5min", "life-10min", "life-15min", "primary-school-500m", "middle-school-1000m",
             "park-service-radius", "fitness-15min", "ice-30min"} <= set(presets)
     for p in presets.values():
@@ -134,7 +135,7 @@ def test_presets_have_citations():
 
 def test_bad_inputs(synthetic_onemap, tmp_path):
     with pytest.raises(CoverageError, match=r"unknown coverage preset 'nope'.*ice-30min"):
-        get_preset("nope")
+        get_preset("nope", HARBIN)
     with pytest.raises(CoverageError, match="give a number with a unit"):
         parse_within("500")
     assert parse_within("1.5km").value == 1500 and parse_within("15min").value == 900

@@ -18,6 +18,7 @@ from cityplan.maps.encode import decode_polyline, encode_geometries, encode_ring
 from cityplan.maps.payload import LayerView, json_for_script, layer_payload
 from cityplan.maps.recipes import load_recipe
 from cli_invoke import invoke
+from conftest import HARBIN
 
 GEOD = Geod(ellps="WGS84")
 
@@ -104,10 +105,10 @@ def test_basemaps(monkeypatch):
 
 
 def test_recipes(tmp_path):
-    r = load_recipe("onemap")
+    r = load_recipe("onemap", HARBIN)
     assert {g["id"] for g in r.groups} == {"base", "plan", "facility", "constraint"}
     with pytest.raises(LayerNotFoundError, match="known recipes"):
-        load_recipe("nope")
+        load_recipe("nope", HARBIN)
     bad = tmp_path / "r.yaml"
     bad.write_text("groups: [{id: a, title: A}]\nlayers:\n  - {layer: parks, group: b}\n", encoding="utf-8")
     with pytest.raises(SchemaError, match="group 'b'"):

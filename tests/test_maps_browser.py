@@ -7,6 +7,7 @@ import pytest
 from pyproj import Geod
 from shapely.geometry import Point, box
 from tests.browser import launch, open_offline
+from tests.conftest import HARBIN
 
 from cityplan.catalog import load_catalog
 from cityplan.maps import district_map, file_map, onemap_map, save_map, task_map
@@ -34,8 +35,8 @@ def test_onemap_offline_every_layer_with_right_count(browser, onemap, tmp_path):
         assert page.evaluate("typeof L !== 'undefined' && L.version") == "1.9.4"
         counts = _counts(page)
         # every recipe layer is there with the feature count of the GeoPackage
-        cat = load_catalog()
-        recipe = load_recipe("onemap")
+        cat = load_catalog(HARBIN)
+        recipe = load_recipe("onemap", HARBIN)
         expected = {rl.layer for rl in recipe.layers if rl.layer}
         expected |= {s.id for s in cat.layers if s.role == "plan"}
         assert set(counts) == expected

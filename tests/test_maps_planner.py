@@ -18,6 +18,7 @@ import synthetic_city as syn
 from cityplan.maps import district_map, onemap_map, save_map
 from cityplan.maps.basemaps import BasemapError, custom_basemap
 from cityplan.maps.render import dedupe_attributions, integer_classes
+from conftest import HARBIN, HARBIN_DIR
 
 READY = "window.cityplan && window.cityplan.ready === true"
 INTRANET = "http://tiles.intranet/{z}/{x}/{y}.png"
@@ -90,11 +91,10 @@ def test_map_cli_tiles_options(synthetic_onemap, tmp_path):
 
 
 def test_main_job_uses_no_public_tiles():
-    from cityplan.paths import project_root
     from cityplan.pipeline import _basemap
     from cityplan.schema.run import RunSpec, load_run_spec
 
-    assert _basemap(load_run_spec(project_root() / "layers" / "run.yaml")) == "none"
+    assert _basemap(load_run_spec(HARBIN_DIR / "run.yaml")) == "none"
     bm = _basemap(RunSpec(tiles={"url": INTRANET, "attribution": "局", "max_zoom": 16}))
     assert bm.name == "custom" and bm.tiles[0][0] == INTRANET and bm.max_zoom == 16
 
@@ -197,7 +197,7 @@ def test_district_choropleth_whole_numbers(onemap):
     om = OneMap.coerce(onemap)
     dist = om.layer_for("districts").query("name == '南岗区'").iloc[0]
     subs = subdistricts_of(om, dist)
-    plan = [v.gdf for v in recipe_views(load_recipe("district"), om, district=dist) if v.group == "plan"]
+    plan = [v.gdf for v in recipe_views(load_recipe("district", HARBIN), om, district=dist) if v.group == "plan"]
     pts = np.concatenate([shapely.point_on_surface(g.geometry.to_numpy()) for g in plan if len(g)])
     want = [int(shapely.contains(geom, pts).sum()) for geom in subs.geometry]
     assert [r[i] for r in sub["rows"]] == want and sum(want) > 0

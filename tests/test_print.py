@@ -13,7 +13,6 @@ from tests.cli_invoke import invoke
 from tests.pdf_read import base_fonts, media_boxes, unicode_chars
 
 from cityplan._errors import CityplanError
-from cityplan.paths import project_root
 from cityplan.report import static
 from cityplan.report.fonts import cjk_font, shipped_font_file
 from cityplan.report.layout import (
@@ -23,10 +22,11 @@ from cityplan.report.layout import (
     parse_scale,
     source_lines,
 )
+from conftest import PROPOSALS
 
 PT_PER_MM = 72 / 25.4
 GK = CRS.from_epsg(4551)
-SAMPLES = project_root() / "examples" / "proposals"
+SAMPLES = PROPOSALS
 
 
 def _page(spec: PageSpec, *, source=None, illustrative=False, bounds=(548000, 5070000, 549000, 5071000)):

@@ -16,6 +16,7 @@ from cityplan.tasks import compute_progress, link_plan_sites, load_register
 from cityplan.tasks.link import PlanLayer, assign_districts, load_plan_layers
 from cityplan.tasks.sites import allocate, pick_features
 from cli_invoke import invoke
+from conftest import HARBIN
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def _layer(**cols):
 
 
 def test_unknown_task_id():
-    reg = load_register()
+    reg = load_register(HARBIN)
     pl = PlanLayer("p", _layer(task_id=["2.3.3", "9.9.9"], n=[1, 1]), [])
     with pytest.raises(UnknownTaskIdError, match=r"'p'.*\['9.9.9'\].*rows \[1\]"):
         link_plan_sites(reg, [pl], _districts())
@@ -128,11 +129,11 @@ def test_unknown_task_id():
 
 def test_plan_layer_without_task_id():
     with pytest.raises(SchemaError, match="no 'task_id' column"):
-        link_plan_sites(load_register(), [PlanLayer("p", _layer(n=[1, 2]), [])], _districts())
+        link_plan_sites(load_register(HARBIN), [PlanLayer("p", _layer(n=[1, 2]), [])], _districts())
 
 
 def test_unit_mismatch_and_conversion():
-    reg = load_register()
+    reg = load_register(HARBIN)
     bad = PlanLayer("p", _layer(task_id=["2.3.3", "2.3.3"], a=[1.0, 2.0]),
                     [{"metric": "floor_area", "column": "a", "unit": "seats"}])
     with pytest.raises(UnitError, match="'seats'.*'m2'"):

@@ -26,6 +26,7 @@ from cityplan.progress.events import EVENTS_TABLE
 from cityplan.progress.examples import example_files, import_examples
 from cityplan.progress.history import task_history
 from cityplan.progress.template import HEADERS, INFO_SHEET, KEYS, REPORT_SHEET, write_template
+from conftest import HARBIN
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "progress"
 
@@ -39,7 +40,7 @@ def location(request, onemap, tmp_path_factory, data) -> str:
         return str(p)
     server = request.getfixturevalue("pg_server")
     url = server.new_database("ledger")
-    build_onemap(data=data, out=url)
+    build_onemap(city="harbin", data=data, out=url)
     return url
 
 
@@ -305,7 +306,7 @@ def test_maps_and_report_show_the_ledger(onemap, tmp_path):
     shutil.copy(onemap, p)
     import_examples(str(p))
     om = OneMap.open(str(p))
-    views = {v.id: v for v in recipe_views(load_recipe("task"), om, task="2.3.3")}
+    views = {v.id: v for v in recipe_views(load_recipe("task", HARBIN), om, task="2.3.3")}
     done, rest = views["plan_renovation__completed"].gdf, views["plan_renovation"].gdf
     assert len(done) == 35 and set(done.status) == {"completed"}        # 19 南岗 + 16 道里
     assert len(done) + len(rest) == 224 and rest.status.value_counts()["started"] == 5
@@ -336,7 +337,7 @@ def test_quotas_derive_reproduces_the_file_and_import_merges(onemap, tmp_path):
     from cityplan.progress.quotas import read_quotas
     from cityplan.tasks import load_register
 
-    q = read_quotas(out, register=load_register())
+    q = read_quotas(out, register=load_register(HARBIN))
     jobs = q[q.metric == "new_urban_jobs"].set_index("adcode").quota
     assert jobs.to_dict() == dict(zip(dist.adcode.astype(str), base.astype(float), strict=True))
     assert q.groupby(["task_id", "metric"]).quota.sum().to_dict()[("2.5.2", "parking_spaces")] == 5000
@@ -344,7 +345,7 @@ def test_quotas_derive_reproduces_the_file_and_import_merges(onemap, tmp_path):
     table.write_text("task_id,metric,district,quota\n5.2.1,new_urban_jobs,南岗,30000\n", encoding="utf-8")
     r = _cli("progress", "quotas", "import", str(table), "--onemap", str(onemap), "--out", str(out))
     assert r.returncode == 0, r.stderr
-    q2 = read_quotas(out, register=load_register())
+    q2 = read_quotas(out, register=load_register(HARBIN))
     j2 = q2[q2.metric == "new_urban_jobs"].set_index("adcode").quota
     assert j2["230103"] == 30000 and (j2.drop("230103") == jobs.drop("230103")).all()
     assert len(q2) == len(q)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from cityplan.paths import project_root
+from conftest import REPO
 
 
 def test_ci_runs_readme_test_command():
-    root = project_root()
+    root = REPO
     blocks = re.findall(r"```bash\n(.+?)\n```", (root / "README.md").read_text(encoding="utf-8"))
     assert len(blocks) >= 2
     setup, tests = blocks[0], blocks[1]

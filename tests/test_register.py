@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from cityplan.errors import DuplicateTaskIdError, SchemaError, UnitError
-from cityplan.paths import project_root
 from cityplan.tasks import load_register
+from conftest import HARBIN, REPO
 
-SEED = project_root().parent / "shared" / "seeds" / "harbin_2023_work_report_summary.txt"
+SEED = REPO.parent / "shared" / "seeds" / "harbin_2023_work_report_summary.txt"
 CH5_SECTIONS = ("民生热线", "就业优先", "社会保障", "健康安全", "办好教育", "文体生活")
 # numbers that name things rather than count them: a metro line, a hotline, a year
 IDENTIFIERS = re.compile(r"\d+号线|12345热线|\d{4}年")
@@ -57,7 +57,7 @@ def numbers(text: str) -> list[float]:
 
 @pytest.fixture(scope="module")
 def register():
-    return load_register()
+    return load_register(HARBIN)
 
 
 def test_register_covers_every_item_of_the_seed(register):

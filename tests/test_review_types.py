@@ -15,12 +15,12 @@ from tests.conftest import feature, write_geojson
 from cityplan.build import build_onemap
 from cityplan.errors import ReviewError, SchemaError
 from cityplan.onemap import OneMap
-from cityplan.paths import project_root
 from cityplan.review import review_file, review_proposal
 from cityplan.review.check import M2_PER_MU
 from cityplan.review.rules import load_landuse_compat, load_rules
+from conftest import HARBIN_DIR, PROPOSALS
 
-SAMPLES = project_root() / "examples" / "proposals"
+SAMPLES = PROPOSALS
 
 
 def _finding(rep, rule):
@@ -161,7 +161,8 @@ layers:
     attribution: test office
     illustrative: false
 """, encoding="utf-8")
-    return build_onemap(catalog=str(d / "catalog.yaml"), data=d, out=d / "statutory.gpkg").path
+    (d / "profile.yaml").write_text("version: 1\nid: statutory\ncountry: CN\n", encoding="utf-8")
+    return build_onemap(city=d, data=d, out=d / "statutory.gpkg").path
 
 
 def _site(parcel: str, dx=0.001, **attrs):
@@ -217,7 +218,7 @@ def test_farmland_by_type_and_unchecked_list(statutory_map):
 
 
 def test_rules_and_compat_schema_errors(tmp_path):
-    compat = load_landuse_compat(project_root() / "layers" / "landuse_compat.yaml")
+    compat = load_landuse_compat(HARBIN_DIR / "landuse_compat.yaml")
     assert compat.lookup("0804")[1] == "教育用地" and compat.lookup(701)[0] == "0701"
     assert compat.lookup("080403")[0] == "0804" and compat.lookup("99") is None
     assert compat.lookup("1401")[2] and "building" not in compat.lookup("1401")[2]

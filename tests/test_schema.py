@@ -18,13 +18,13 @@ from cityplan.coverage.presets import load_presets
 from cityplan.errors import LayerNotFoundError, SchemaError, UnitError, UnknownTaskIdError
 from cityplan.maps.recipes import load_recipe
 from cityplan.network.graph import load_speeds
-from cityplan.paths import project_root
 from cityplan.review.rules import load_rules
 from cityplan.schema._yaml import MAX_BYTES, MAX_NODES
 from cityplan.schema.quotas import load_quotas
 from cityplan.tasks import load_register
+from conftest import HARBIN, HARBIN_DIR, write_profile
 
-ROOT = project_root()
+ROOT = HARBIN_DIR
 QUOTAS = """version: 1
 quotas:
   - task_id: "2.3.3"
@@ -34,18 +34,25 @@ quotas:
 """
 
 
+def _profile_with(folder, presets_file):
+    """A profile folder holding ``presets_file`` as its presets (named like it, for the error)."""
+    write_profile(folder, _real("catalog.yaml"))
+    (folder / "coverage_presets.yaml").write_bytes(presets_file.read_bytes())
+    return folder
+
+
 def _real(rel: str) -> str:
     return (ROOT / rel).read_text(encoding="utf-8")
 
 
 #: kind -> (loader, valid text, file suffix)
 KINDS = {
-    "catalog": (load_catalog, lambda: _real("layers/catalog.yaml")),
-    "tasks": (load_register, lambda: _real("layers/tasks.yaml")),
-    "presets": (load_presets, lambda: _real("layers/coverage_presets.yaml")),
-    "rules": (load_rules, lambda: _real("layers/review_rules.yaml")),
+    "catalog": (load_catalog, lambda: _real("catalog.yaml")),
+    "tasks": (load_register, lambda: _real("tasks.yaml")),
+    "presets": (load_presets, lambda: _real("coverage_presets.yaml")),
+    "rules": (load_rules, lambda: _real("review_rules.yaml")),
     "recipe": (load_recipe, lambda: _real("maps/onemap.yaml")),
-    "speeds": (load_speeds, lambda: _real("layers/speeds.yaml")),
+    "speeds": (load_speeds, lambda: _real("speeds.yaml")),
     "quotas": (load_quotas, lambda: QUOTAS),
 }
 
@@ -128,7 +135,7 @@ def test_bomb_is_refused_before_expansion():
 
 
 def test_duplicate_key_nested_names_lines(tmp_path):
-    text = _real("layers/catalog.yaml").replace("    role: base\n", "    role: base\n    role: plan\n", 1)
+    text = _real("catalog.yaml").replace("    role: base\n", "    role: base\n    role: plan\n", 1)
     p = tmp_path / "c.yaml"
     p.write_text(text, encoding="utf-8")
     line = text.splitlines().index("    role: plan") + 1
@@ -209,7 +216,7 @@ def test_missing_key_named(tmp_path):
 
 
 def test_duplicate_ids_and_units(tmp_path):
-    text = _real("layers/review_rules.yaml").replace("  - id: green-line", "  - id: blue-line")
+    text = _real("review_rules.yaml").replace("  - id: green-line", "  - id: blue-line")
     p = tmp_path / "r.yaml"
     p.write_text(text, encoding="utf-8")
     _one_line_schema_error(load_rules, p, "rule #2 (blue-line)", "duplicate rule id 'blue-line'")
@@ -224,7 +231,7 @@ def test_duplicate_ids_and_units(tmp_path):
 def test_quotas(tmp_path):
     p = tmp_path / "q.yaml"
     p.write_text(QUOTAS, encoding="utf-8")
-    (q,) = load_quotas(p, register=load_register())
+    (q,) = load_quotas(p, register=load_register(HARBIN))
     assert (q.task_id, q.metric, q.unit) == ("2.3.3", "projects", "projects")
     assert dict(q.districts) == {"230102": 60.0, "230103": 80.0} and q.total == 140.0
     with pytest.raises(TypeError):
@@ -239,7 +246,7 @@ def test_quotas(tmp_path):
     ]:
         p.write_text(QUOTAS.replace(old, new), encoding="utf-8")
         with pytest.raises(exc, match=match):
-            load_quotas(p, register=load_register())
+            load_quotas(p, register=load_register(HARBIN))
     with pytest.raises(LayerNotFoundError, match="quotas file not found"):
         load_quotas(tmp_path / "none.yaml")
 
@@ -258,7 +265,7 @@ def test_cli_broken_yaml_exit_2(damage, tmp_path):
     results = [
         _cli(["layers", "list", "--catalog", str(runs["catalog"])]),
         _cli(["tasks", "--tasks", str(runs["tasks"])]),
-        _cli(["coverage", "presets"], env={"CITYPLAN_PRESETS": str(runs["presets"])}),
+        _cli(["coverage", "presets", "--city", str(_profile_with(tmp_path / "city", runs["presets"]))]),
     ]
     for kind, r in zip(runs, results, strict=True):
         err = r.stderr.strip()

@@ -13,6 +13,7 @@ import shapely
 from cityplan.maps.encode import decode_polyline
 from cityplan.maps.payload import LayerView
 from cityplan.server import tiles
+from conftest import HARBIN
 
 
 def _squares(n: int, side: float = 0.0002) -> gpd.GeoDataFrame:
@@ -86,7 +87,7 @@ def test_review_constraints_prepared_once_per_build(onemap):
     from cityplan.review.rules import load_rules
 
     om = OneMap.open(onemap)
-    rules = load_rules()[0]
+    rules = load_rules(HARBIN)[0]
     red = gpd.read_file(check.Path(__file__).parents[1] / "examples" / "proposals" / "river_crossing.geojson")
     check._CONSTRAINTS.clear()
     first = check.review_proposal(red, onemap=om, rules=rules)

@@ -22,6 +22,7 @@ from cityplan.network.graph import load_speeds
 from cityplan.network.search import WALK_ACCESS_MS
 from cityplan.network.transit import build_transit_graph, planned_sections
 from cityplan.onemap import OneMap
+from conftest import HARBIN
 
 CRS = 4551
 CONFIG = {
@@ -107,7 +108,7 @@ def test_without_a_section_breaks_the_line():
 @pytest.fixture(scope="module")
 def harbin(onemap):
     om = OneMap.coerce(onemap)
-    cfg = load_speeds()["transit"]
+    cfg = load_speeds(HARBIN)["transit"]
     walk, _, _ = walk_graph(om)
     lines, stations = om.layer_for("metro_lines"), om.layer_for("metro_stations")
     g = build_transit_graph(walk, lines, stations, cfg, walk_kmh=3.6, crs=om.working_crs)

@@ -22,10 +22,12 @@ from cityplan.catalog import load_catalog
 from cityplan.city.catalog import CENSUS_FILE, DISTRICTS_FILE, OSM_FILE, OSM_LAYERS, city_catalog
 from cityplan.city.districts import clip_to_extract, read_census, read_districts
 from cityplan.city.osm import describe, gdal_config, read_osm, select_layers
+from cityplan.city.profile_files import write_profile
 from cityplan.city.roadgraph import road_graph_edges
 from cityplan.crs import working_crs
 from cityplan.io.hashing import sha256_file
 from cityplan.io.write import write_table
+from cityplan.profile import load_profile
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +105,12 @@ def new_city(
     name: str, *, osm: str | os.PathLike[str], districts: str | os.PathLike[str],
     name_column: str | None = None, districts_crs: str | None = None,
     census: str | os.PathLike[str] | None = None, out: str | os.PathLike[str], overwrite: bool = False,
+    population_column: str | None = None, country: str | None = None, timezone: str | None = None,
 ) -> Path:
-    """Write a city's data folder: OSM layers, districts, census, ``catalog.yaml``, ``city.json``.
+    """Write a city's folder: its profile (settings) and data (OSM layers, districts, census).
+
+    The folder is both the profile (``--city DIR``: ``profile.yaml``, ``catalog.yaml``, generic
+    presets, speeds, review rules and map recipes to edit) and the data folder (``--data DIR``).
 
     Parameters
     ----------
@@ -123,13 +129,20 @@ def new_city(
         :func:`cityplan.city.districts.read_census`).
     out : path-like
         Folder to write; must not exist (or be empty) unless ``overwrite``.
+    population_column : str, optional
+        The census column holding the population (default: ``population``, ``pop_YYYY``...).
+    country : str, optional
+        ISO 3166-1 alpha-2 code; default ``CN`` for an extract inside China, else not known (the
+        profile says so; units m²/ha, English labels, no Chinese datum checks).
+    timezone : str, optional
+        IANA time zone (default ``Asia/Shanghai`` in China, else ``UTC``, stated as an assumption).
     overwrite : bool, default False
         Replace an existing folder.
 
     Returns
     -------
     Path
-        ``out/catalog.yaml``; build it with ``cityplan build --catalog OUT/catalog.yaml --data OUT``.
+        ``out``; build it with ``cityplan build --city OUT --data OUT``.
     """
     osm_p = _require(Path(osm), "--osm")
     dist_p = _require(Path(districts), "--districts")
@@ -153,7 +166,8 @@ def new_city(
         msg = (f"--districts {dist_p}: no district overlaps the OSM extract {tuple(round(v, 4) for v in bbox)}; "
                "are the files of the same city (and the districts' CRS right)?")
         raise SchemaError(msg)
-    census_df = read_census(census_p, dist, name_column=name_column) if census_p else None
+    census_df = (read_census(census_p, dist, name_column=name_column, population_column=population_column)
+                 if census_p else None)
     if census_df is not None:
         pop = census_df.set_index("adcode")["population"]
         kept["population"] = kept["adcode"].astype(str).map(pop)
@@ -176,9 +190,10 @@ def new_city(
     try:
         _write_folder(tmp, layers=layers, districts=kept, census=census_df, catalog=catalog, summary=summary,
                       header=f"# {name}: written by `cityplan city new` from {osm_p.name} and {dist_p.name}.\n")
-        load_catalog(tmp / "catalog.yaml")  # what we write must load
+        write_profile(tmp, name=name, bbox=bbox, country=country, timezone=timezone)
+        load_catalog(load_profile(tmp))  # what we write must load
         _publish(tmp, target, overwrite=overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     logger.info("wrote %s: %s", target, counts)
-    return target / "catalog.yaml"
+    return target

@@ -111,14 +111,20 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
 
 
 @coverage.command("presets")
+@click.option("--onemap", help=ONEMAP_HELP)
+@click.option("--city", help="A city profile (harbin, or a folder) instead of the one map's.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def presets(fmt: str) -> None:
-    """List the coverage presets with their sources."""
+def presets(onemap: str | None, city: str | None, fmt: str) -> None:
+    """List the coverage presets of the city (the one map's profile) with their sources."""
     from cityplan.coverage import load_presets
+    from cityplan.onemap import OneMap
+    from cityplan.profile import load_profile
+
+    profile = load_profile(city) if city else OneMap.coerce(onemap).profile
 
     rows = [{"id": p.id, "title_zh": p.title_zh, "title_en": p.title_en, "method": p.method,
              "within": p.within.text, "speed_kmh": p.speed_kmh,
              "facilities": ", ".join(f["layer"] for f in p.facilities),
              "target": f"{p.target['metric']} >= {p.target['min']}" if p.target else "",
-             "citation": p.citation} for p in load_presets().values()]
-    print_table(pd.DataFrame(rows), title="Coverage presets", fmt=fmt)
+             "citation": p.citation} for p in load_presets(profile).values()]
+    print_table(pd.DataFrame(rows), title=f"Coverage presets of {profile.label}", fmt=fmt)

@@ -38,7 +38,7 @@ class ProfileSettings(StrictModel):
     id: str
     name_zh: str = ""
     name_en: str = ""
-    country: str
+    country: str | None = None  # None: not known (no country-specific checks)
     timezone: str = "UTC"
     languages: tuple[Literal[LANGUAGES], ...] = ("en",)  # type: ignore[valid-type]
     area_units: tuple[Literal[AREA_UNITS], ...] = ("m2", "ha")  # type: ignore[valid-type]
@@ -54,8 +54,8 @@ class ProfileSettings(StrictModel):
 
     @field_validator("country")
     @classmethod
-    def _country(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Z]{2}", v):
+    def _country(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Z]{2}", v):
             msg = f"{v!r} is not an ISO 3166-1 alpha-2 country code (e.g. CN, BR, DE)"
             raise ValueError(msg)
         return v
@@ -94,7 +94,7 @@ class ProfileSettings(StrictModel):
         return " ".join(dict.fromkeys(parts)) or self.id
 
 
-def defaults_for_country(country: str) -> dict[str, object]:
+def defaults_for_country(country: str | None) -> dict[str, object]:
     """Units, languages and datum checks a new profile gets for ``country`` (the user may edit them)."""
     if country == "CN":
         return {"languages": ("zh", "en"), "area_units": ("m2", "ha", "mu"), "datum_checks": ("gcj02", "bd09")}
