@@ -68,7 +68,7 @@ def test_catalog_table_records_provenance(onemap):
 def test_build_refuses_existing_output(synthetic_onemap, data):
     before = synthetic_onemap.read_bytes()
     with pytest.raises(OutputExistsError, match=rf"{synthetic_onemap.name}: output exists; pass --overwrite"):
-        build_onemap(data=data, out=synthetic_onemap)
+        build_onemap(city="harbin", data=data, out=synthetic_onemap)
     assert synthetic_onemap.read_bytes() == before
 
 

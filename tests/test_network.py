@@ -13,8 +13,10 @@ from shapely.geometry import LineString
 
 from cityplan.errors import NetworkError
 from cityplan.network import graph_from_edges, graph_from_lines, snap_points
+from cityplan.network.graph import load_speeds
 from cityplan.network.search import WALK_ACCESS_MS, access_costs, reach_from_sources
 from cityplan.onemap import OneMap
+from conftest import HARBIN
 
 
 def split_graph(graph, mode: str, unit: str, snaps: dict[str, object], speed_kmh=None) -> nx.DiGraph:
@@ -50,7 +52,7 @@ def _nx_costs(g: nx.DiGraph, n_dem: int, fac_ok: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def harbin_graph(onemap):
-    return graph_from_edges(OneMap.coerce(onemap).layer("road_graph"))
+    return graph_from_edges(OneMap.coerce(onemap).layer("road_graph"), speeds=load_speeds(HARBIN))
 
 
 @pytest.mark.parametrize(("mode", "unit", "speed"), [("walk", "m", None), ("drive", "s", None), ("walk", "s", 3.6)])
@@ -94,7 +96,7 @@ def _grid_lines(n: int = 5, step: float = 100.0, seed: int = 0) -> gpd.GeoDataFr
 @pytest.mark.parametrize("mode", ["walk", "drive"])
 def test_small_graph_equals_brute_force(mode):
     lines = _grid_lines()
-    g = graph_from_lines(lines, oneway="oneway")
+    g = graph_from_lines(lines, oneway="oneway", speeds=load_speeds(HARBIN))
     assert g.crs.to_epsg() == 4551
     rng = np.random.default_rng(3)
     fac_xy = rng.uniform(-10, 410, (4, 2)) + (X0, Y0)
@@ -121,7 +123,7 @@ def test_lines_are_noded():
     lines = gpd.GeoDataFrame(geometry=[LineString([(X0, Y0), (X0 + 200, Y0)]),
                                        LineString([(X0 + 100, Y0 - 100), (X0 + 100, Y0 + 100)])],
                              crs=4551).to_crs(4326)
-    g = graph_from_lines(lines, road_class=None)
+    g = graph_from_lines(lines, road_class=None, speeds=load_speeds(HARBIN))
     assert len(g.u) == 4 and g.n_nodes == 5
     assert g.length.sum() == pytest.approx(400, abs=0.01)
 
@@ -129,7 +131,7 @@ def test_lines_are_noded():
 def test_fragmented_network_is_refused():
     pieces = gpd.GeoDataFrame(geometry=[LineString([(X0 + i * 300, Y0), (X0 + i * 300 + 100, Y0)]) for i in range(10)],
                               crs=4551).to_crs(4326)
-    g = graph_from_lines(pieces, road_class=None)
+    g = graph_from_lines(pieces, road_class=None, speeds=load_speeds(HARBIN))
     with pytest.raises(NetworkError, match=r"falls apart into 10 components.*noded"):
         g.check_connected()
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import shapely
 
-from cityplan.network.graph import RoadGraph
+from cityplan.network.graph import RoadGraph, load_speeds
 from cityplan.network.search import isochrone
 from cityplan.network.union import disjoint_groups, map_threaded, union_all_threaded
+from conftest import HARBIN
 
 
 def _clusters(seed: int = 0, n_clusters: int = 12, per: int = 60) -> np.ndarray:
@@ -76,7 +77,8 @@ def test_matrix_keeps_the_cheapest_parallel_edge() -> None:
     length = rng.uniform(1, 100, m)
     xy = rng.uniform(0, 1000, (n, 2))
     g = RoadGraph(node_xy=xy, u=u, v=v, length=length, road_class=np.full(m, "residential", dtype=object),
-                  oneway=rng.random(m) < 0.3, geoms=shapely.linestrings(np.stack([xy[u], xy[v]], axis=1)), crs=None)
+                  oneway=rng.random(m) < 0.3, geoms=shapely.linestrings(np.stack([xy[u], xy[v]], axis=1)), crs=None,
+                  speeds=load_speeds(HARBIN))
     extra = (np.array([n, n, n, 2]), np.array([0, 1, 0, 3]), np.array([5.0, 3.0, 2.0, 0.5]))
     for mode, reverse in (("walk", False), ("drive", True)):
         got = g.matrix(mode, "m", extra=extra, n_extra=1, reverse=reverse).toarray()

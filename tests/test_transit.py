@@ -42,7 +42,7 @@ def _tiny():
         LineString([(0, 0), (1000, 0)]), LineString([(1000, 0), (5000, 0)]), LineString([(5000, 0), (9000, 0)]),
         LineString([(9000, 0), (10000, 0)]), LineString([(10000, 0), (10000, 4000)]),
         LineString([(10000, 4000), (5000, 4000)])], crs=CRS)
-    walk = graph_from_lines(streets, crs=CRS)
+    walk = graph_from_lines(streets, crs=CRS, speeds=load_speeds(HARBIN))
     lines = gpd.GeoDataFrame({"line": ["A", "B"]}, geometry=[
         LineString([(1000, 50), (9000, 50)]), LineString([(5000, -4000), (5000, 4050)])], crs=CRS)
     stations = gpd.GeoDataFrame({

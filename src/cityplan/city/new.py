@@ -169,9 +169,9 @@ def new_city(
     census_df = (read_census(census_p, dist, name_column=name_column, population_column=population_column)
                  if census_p else None)
     if census_df is not None:
-        pop = census_df.set_index("adcode")["population"]
-        kept["population"] = kept["adcode"].astype(str).map(pop)
-        kept["pop_2020"] = kept["population"]
+        by_code = census_df.set_index("adcode")
+        for col in ("population", "pop_2020", "population_year"):
+            kept[col] = kept["adcode"].astype(str).map(by_code[col])
     counts = {lid: len(layers[lid]) for lid in _GEOMETRY}
     catalog = city_catalog(name, bbox=bbox, working_crs=wcrs, osm_file=osm_p.name, districts_file=dist_p.name,
                            census_file=census_p.name if census_p else None, counts=counts)

@@ -20,22 +20,58 @@ from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_vector
 from cityplan.onemap import OneMap
-from cityplan.review.constraints import Constraint, build_constraint, describe, rule_layers
+from cityplan.review.constraints import Constraint, build_constraint, describe, missing_layers, rule_layers
 from cityplan.review.parcels import check_parcels
-from cityplan.review.proposal import M2_PER_MU, clean_proposal, proposal_summary
+from cityplan.review.proposal import (
+    DEFAULT_AREA_UNITS,
+    M2_PER_MU,  # noqa: F401 (re-exported: cityplan.review.check.M2_PER_MU)
+    area_columns,
+    area_values,
+    clean_proposal,
+    crs_label,
+    proposal_summary,
+)
 from cityplan.review.rules import Rule, load_rules
 from cityplan.tools.geometry import FAMILIES
 
 logger = logging.getLogger(__name__)
 
-VERDICTS = ("pass", "needs_approval", "fail")
+#: verdicts, weakest first. ``incomplete``: a rule that could forbid the proposal (severity
+#: ``forbidden`` for one of its project types) was not checked - its layers are missing or empty.
+#: Order: fail > incomplete > needs_approval > pass (stored reviews keep their older values).
+VERDICTS = ("pass", "needs_approval", "incomplete", "fail")
+#: the verdict as users read it: Chinese first, English beside it
+VERDICT_TEXT = {"pass": "通过 PASS", "needs_approval": "需审批 NEEDS APPROVAL", "incomplete": "不完整 INCOMPLETE",
+                "fail": "不通过 FAIL"}
 SEVERITY_RANK = {"note": 0, "needs_approval": 1, "forbidden": 2}
 #: declared facility type -> coverage preset used for the impact check
 IMPACT_PRESETS = {"school": "primary-school-500m", "park": "park-service-radius",
                   "parking": "parking-300m", "ice-sports": "ice-30min"}
-FINDING_COLUMNS = ["feature", "feature_name", "project_type", "rule", "title", "severity", "hit", "area_m2",
-                   "area_mu", "area_ha", "share", "length_m", "distance_m", "features_hit", "illustrative_hit",
-                   "condition", "citation", "message"]
+_FINDING_HEAD = ["feature", "feature_name", "project_type", "rule", "title", "severity", "hit"]
+_FINDING_TAIL = ["share", "length_m", "distance_m", "features_hit", "illustrative_hit", "condition", "citation",
+                 "message"]
+
+
+def finding_columns(units: tuple[str, ...] | list[str] = DEFAULT_AREA_UNITS) -> list[str]:
+    """Columns of the findings table; area columns in m² and the profile's ``units``."""
+    return [*_FINDING_HEAD, *area_columns(units), *_FINDING_TAIL]
+
+
+def verdict_text(verdict: str) -> str:
+    """``"不完整 INCOMPLETE"``; an unknown (stored) value as it is."""
+    return VERDICT_TEXT.get(verdict, verdict)
+
+
+def unchecked_text(u: dict[str, Any]) -> str:
+    """``"未核查（无数据）not checked (no data: layer parks has no features)"``."""
+    return f"未核查（无数据）not checked (no data: {u['reason']})"
+
+
+def unchecked_note(u: dict[str, Any]) -> str:
+    """The note a review carries for a rule it did not check (shown wherever notes are)."""
+    tail = ("; 禁止性规则 a forbidden-severity rule: the verdict cannot be pass"
+            if u.get("blocks_pass") else "")
+    return f"{u['title_zh']} {u['title_en']} ({u['rule']}): {unchecked_text(u)}{tail}"
 
 
 @dataclass
@@ -50,14 +86,21 @@ class ReviewReport:
     data_version: dict[str, str] = field(default_factory=dict)
     impact: pd.DataFrame | None = None
     rules: list[Rule] = field(default_factory=list)
-    #: rules that could not be checked (no such layer in this one map): rule, title, statutory, reason
+    #: rules that were not checked: rule, title_zh, title_en, role, layers, statutory, ``kind``
+    #: (``missing``: no such layer or role in the map; ``empty``: the layers hold no feature, or
+    #: none after the rule's ``where``), ``reason``, ``severity`` (the worst the rule gives this
+    #: proposal's project types) and ``blocks_pass`` (it could forbid the proposal)
     unchecked: list[dict[str, Any]] = field(default_factory=list)
-    #: the proposal's own area (m², 亩, ha), centroid and CRSs
+    #: the proposal's own area (m² and the profile's units), centroid and CRSs
     summary: dict[str, Any] = field(default_factory=dict)
+    #: the profile's area units (``m2``, ``ha``, ``mu``, ``km2``) the outputs show
+    area_units: tuple[str, ...] = DEFAULT_AREA_UNITS
+    #: the CRS areas are measured in, with its name: ``EPSG:4551 (CGCS2000 / 3-degree Gauss-Kruger CM 126E)``
+    areas_crs: str = ""
 
     @property
     def exit_code(self) -> int:
-        """0 pass, 1 review findings (needs approval or fail)."""
+        """0 pass, 1 review findings (fail, incomplete or needs approval)."""
         return 0 if self.verdict == "pass" else 1
 
     @property
@@ -65,10 +108,45 @@ class ReviewReport:
         """Statutory control lines this review did not check (the office's one map lacks them)."""
         return [u for u in self.unchecked if u["statutory"]]
 
+    @property
+    def forbidden_unchecked(self) -> list[dict[str, Any]]:
+        """Rules not checked that could have forbidden the proposal (they make it ``incomplete``)."""
+        return [u for u in self.unchecked if u.get("blocks_pass")]
+
+    @property
+    def approvals(self) -> pd.DataFrame:
+        """The needs-approval hits (listed with their conditions whatever the verdict)."""
+        f = self.findings
+        return f[f.hit & (f.severity == "needs_approval")]
+
+    @property
+    def verdict_reason(self) -> str:
+        """One line saying why the verdict is what it is (Chinese first, English beside it)."""
+        f = self.findings
+        forbidden = list(dict.fromkeys(f.loc[f.hit & (f.severity == "forbidden"), "rule"]))
+        approve = list(dict.fromkeys(self.approvals["rule"]))
+        blocked = [u["rule"] for u in self.forbidden_unchecked]
+        also = f"; 另需审批 also needs approval: {', '.join(approve)}" if approve else ""
+        if self.verdict == "fail":
+            text = f"违反禁止性规则 a forbidden-severity rule is hit: {', '.join(forbidden)}"
+            return text + (f"; 未核查 not checked: {', '.join(blocked)}" if blocked else "") + also
+        if self.verdict == "incomplete":
+            if not self.rules:
+                return "未核查任何规则 the profile has no review rules: nothing was checked"
+            return ("并非所有禁止性规则都已核查 not all forbidden-severity rules could be checked "
+                    f"(no data): {', '.join(blocked)}{also}")
+        if self.verdict == "needs_approval":
+            return f"需审批 approval needed: {', '.join(approve)}"
+        rest = f"; {len(self.unchecked)} 条规则未核查 rule(s) not checked, none could forbid it" if self.unchecked else ""
+        return "与已核查的规则无冲突 no conflict with the rules checked" + rest
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: verdict, proposal, findings, unchecked rules, notes, data version, impact."""
         f = self.findings.replace({np.nan: None})
-        return {"verdict": self.verdict, "proposal": self.summary, "findings": f.to_dict(orient="records"),
+        return {"verdict": self.verdict, "verdict_text": verdict_text(self.verdict),
+                "verdict_reason": self.verdict_reason, "proposal": self.summary,
+                "area_units": list(self.area_units), "areas_crs": self.areas_crs,
+                "findings": f.to_dict(orient="records"),
                 "unchecked": self.unchecked, "notes": self.notes, "data_version": self.data_version,
                 "impact": None if self.impact is None else self.impact.replace({np.nan: None}).to_dict(orient="records"),
                 "rules": [{"id": r.id, "title_zh": r.title_zh, "title_en": r.title_en, "severity": r.severity,
@@ -81,63 +159,127 @@ def _check_extent(proposal: gpd.GeoDataFrame, source: str, om: OneMap) -> None:
     area = box(*bbox)
     if not proposal.geometry.intersects(area).any():
         b = tuple(round(v, 4) for v in proposal.total_bounds)
+        amap = ("Amap/Gaode coordinates must be declared --crs gcj02, "
+                if "gcj02" in om.profile.settings.datum_checks else "")
         msg = (f"{source}: the proposal (bounds {b}) lies entirely outside the one map (lon {bbox[0]}-{bbox[2]}, "
-               f"lat {bbox[1]}-{bbox[3]}); check its CRS - Amap/Gaode coordinates must be declared --crs gcj02, "
+               f"lat {bbox[1]}-{bbox[3]}); check its CRS - {amap}"
                f"lon/lat may be swapped, or the site is not in the one map's area ({om.city or om.label})")
         raise ReviewError(msg)
+
+
+def _could_forbid(rule: Rule, project_types: list[str]) -> bool:
+    """True when ``rule`` can give ``forbidden`` to one of the project types (its severity, or
+    its ``over_severity`` above a ``max_share``)."""
+    for t in project_types:
+        o = rule.outcome(t)
+        if o.severity == "forbidden" or (o.max_share is not None and o.over_severity == "forbidden"):
+            return True
+    return False
+
+
+def _unchecked(rule: Rule, kind: str, reason: str, layer_ids: list[str], project_types: list[str]) -> dict[str, Any]:
+    worst = max((rule.outcome(t).severity for t in project_types), key=SEVERITY_RANK.__getitem__,
+                default=rule.severity)
+    blocks = _could_forbid(rule, project_types)
+    return {"rule": rule.id, "title_zh": rule.title_zh, "title_en": rule.title_en, "role": rule.role,
+            "layers": layer_ids or list(rule.layers), "statutory": rule.statutory, "kind": kind, "reason": reason,
+            "severity": "forbidden" if blocks else worst, "blocks_pass": blocks}
+
+
+def _verdict(findings: pd.DataFrame, unchecked: list[dict[str, Any]], rules: list[Rule]) -> str:
+    """fail > incomplete > needs_approval > pass (see :data:`VERDICTS`)."""
+    hit = findings[findings.hit]
+    if (hit.severity == "forbidden").any():
+        return "fail"
+    if not rules or any(u["blocks_pass"] for u in unchecked):
+        return "incomplete"
+    if (hit.severity == "needs_approval").any():
+        return "needs_approval"
+    return "pass"
 
 
 def review_proposal(
     proposal: gpd.GeoDataFrame, *, onemap=None, rules: list[Rule] | None = None, source: str = "proposal",
     name_column: str | None = None, project_type: str | None = None,
 ) -> ReviewReport:
-    """Review features (any geometry and CRS) against the rules; areas in the one map's metric
-    working CRS (the one map's; its profile's catalog names it).
+    """Review features (any geometry and CRS) against the rules.
 
-    ``project_type`` (one of :data:`~cityplan.review.rules.PROJECT_TYPES`) applies to every feature;
-    otherwise each feature's ``type`` / ``project_type`` / ``项目类型`` attribute, else ``other``.
-    Rules whose layers the one map lacks are listed in :attr:`ReviewReport.unchecked`.
-    The input frame is not modified.
+    Areas are measured in the one map's metric working CRS and given in m² and the profile's
+    ``area_units``.
+
+    Parameters
+    ----------
+    proposal : GeoDataFrame
+        The red line(s); not modified.
+    onemap : OneMap or path, optional
+        The one map (its profile gives the rules, units and datum checks).
+    rules : list of Rule, optional
+        Rules to apply instead of the profile's.
+    source : str
+        How messages name the proposal.
+    name_column : str, optional
+        Attribute naming each feature.
+    project_type : str, optional
+        One of :data:`~cityplan.review.rules.PROJECT_TYPES` for every feature; otherwise each
+        feature's ``type`` / ``project_type`` / ``项目类型`` attribute, else ``other``.
+
+    Returns
+    -------
+    ReviewReport
+        Findings per feature and rule, and the verdict. A rule whose layers are missing from the
+        map, or hold no feature (none left after its ``where``), is listed in
+        :attr:`ReviewReport.unchecked` with the reason - never as "no conflict" - and when it
+        could forbid the proposal the verdict is at least ``incomplete``.
     """
     om = OneMap.coerce(onemap)
+    settings = om.profile.settings
+    units = tuple(settings.area_units)
     rules = rules if rules is not None else load_rules(om.profile)[0]
     input_crs = proposal.crs.to_string() if proposal.crs is not None else "none"
     prop, notes = clean_proposal(proposal, source=source, name_column=name_column, project_type=project_type)
     _check_extent(prop.to_crs(STORAGE_CRS), source, om)
     work = to_working(prop[["feature", "feature_name", "project_type", "far", "height_m", "geometry"]],
                       om.working_crs)
+    ptypes = sorted(set(work["project_type"]))
     cache: dict[str, gpd.GeoDataFrame] = {}
     rows, overlaps, unchecked = [], [], []
     fams = work.geometry.geom_type.map(FAMILIES)
     if (fams == "point").any():
         notes.append("point feature(s): overlap area needs the site's red-line polygon; points are only "
                      "tested for hits and distances")
+    if not rules:
+        notes.append("未核查任何规则 the profile has no review rules (review_rules.yaml): nothing was checked")
     for rule in rules:
         layer_ids, why = rule_layers(rule, om)
         if why:
-            unchecked.append({"rule": rule.id, "title_zh": rule.title_zh, "title_en": rule.title_en,
-                              "role": rule.role, "statutory": rule.statutory, "reason": why})
+            unchecked.append(_unchecked(rule, "missing", why, [], ptypes))
             continue
         c = _constraint(rule, layer_ids, om, cache)
+        if c.is_empty:
+            unchecked.append(_unchecked(rule, "empty", c.empty_reason(rule), layer_ids, ptypes))
+            continue
+        partly = [*missing_layers(rule, om), *c.empty_layers()]
+        if partly and (rule.statutory or _could_forbid(rule, ptypes)):
+            notes.append(f"{rule.title_zh} {rule.title_en} ({rule.id}): 部分核查 checked against "
+                         f"{', '.join(k for k, (_, n) in c.counts.items() if n)} only; no data in "
+                         f"{', '.join(partly)}")
         for (_, f), fam in zip(work.iterrows(), fams, strict=True):
-            rows.append(_finding(rule, f, fam, c, overlaps))
-    findings = pd.DataFrame(rows, columns=FINDING_COLUMNS)
-    hit = findings[findings.hit]
-    verdict = ("fail" if (hit.severity == "forbidden").any() else
-               "needs_approval" if (hit.severity == "needs_approval").any() else "pass")
+            rows.append(_finding(rule, f, fam, c, overlaps, units))
+    findings = pd.DataFrame(rows, columns=finding_columns(units))
+    verdict = _verdict(findings, unchecked, rules)
     ov = gpd.GeoDataFrame(overlaps, columns=["rule", "feature", "severity", "geometry"], geometry="geometry",
                           crs=work.crs).to_crs(STORAGE_CRS) if overlaps else gpd.GeoDataFrame(
         {"rule": [], "feature": [], "severity": []}, geometry=[], crs=STORAGE_CRS)
     info = om.build_info
+    areas_crs = crs_label(om.working_crs)
     version = {"onemap": om.label, "onemap_built_at": info.get("built_at", ""),
                "onemap_build_id": info.get("build_id", ""), "data_dir": info.get("data_dir", ""),
-               "catalog_sha256": info.get("catalog_sha256", ""), "working_crs": f"EPSG:{om.working_epsg}"}
-    for u in unchecked:
-        if u["statutory"]:
-            notes.append(f"not checked: {u['title_zh']} {u['title_en']} - {u['reason']}")
+               "catalog_sha256": info.get("catalog_sha256", ""), "working_crs": areas_crs}
+    notes += [unchecked_note(u) for u in sorted(unchecked, key=lambda u: (not u["blocks_pass"], not u["statutory"]))]
     return ReviewReport(verdict=verdict, findings=findings, proposal=prop.to_crs(STORAGE_CRS), overlaps=ov,
                         notes=notes, data_version=version, rules=rules, unchecked=unchecked,
-                        summary=proposal_summary(prop, work, input_crs=input_crs))
+                        summary=proposal_summary(prop, work, input_crs=input_crs, units=units),
+                        area_units=units, areas_crs=areas_crs)
 
 
 #: prepared constraints (union, tree, labels) per one map build and rule: reviews reuse them
@@ -160,19 +302,17 @@ def _constraint(rule: Rule, layer_ids: list[str], om: OneMap, cache: dict[str, g
     return hit
 
 
-def _finding(rule: Rule, f: pd.Series, fam: str, c: Constraint, overlaps: list) -> dict[str, Any]:
+def _finding(rule: Rule, f: pd.Series, fam: str, c: Constraint, overlaps: list,
+             units: tuple[str, ...]) -> dict[str, Any]:
     g = f.geometry
     ptype = f["project_type"]
     outcome = rule.outcome(ptype)
     row: dict[str, Any] = {"feature": f["feature"], "feature_name": f["feature_name"], "project_type": ptype,
                            "rule": rule.id, "title": rule.title_en, "severity": outcome.severity, "hit": False,
-                           "area_m2": None, "area_mu": None, "area_ha": None, "share": None, "length_m": None,
+                           **dict.fromkeys(area_columns(units)), "share": None, "length_m": None,
                            "distance_m": None, "features_hit": "", "illustrative_hit": False,
                            "condition": outcome.condition,
                            "citation": "; ".join(x for x in (rule.citation, outcome.citation) if x), "message": ""}
-    if c.is_empty:
-        row["message"] = "constraint layer empty in this one map"
-        return row
     dist = float(shapely.distance(g, c.union))
     extra: list[str] = []
     if rule.relation == "must_be_inside":
@@ -199,7 +339,7 @@ def _finding(rule: Rule, f: pd.Series, fam: str, c: Constraint, overlaps: list) 
                 extra, over = _share_check(g, hits, outcome.max_share)
                 if over:
                     row["severity"] = outcome.over_severity
-    _measure(row, fam, g, zone_part)
+    _measure(row, fam, g, zone_part, units)
     if row["hit"]:
         verb = {"intersects": "overlaps", "within_distance": f"is within {rule.distance_m:g} m of",
                 "must_be_inside": "extends outside", "parcel_controls": "conflicts with"}[rule.relation]
@@ -232,11 +372,11 @@ def _share_check(g: shapely.Geometry, hits: gpd.GeoDataFrame, max_share: float) 
     return out, over
 
 
-def _measure(row: dict[str, Any], fam: str, g: shapely.Geometry, zone_part: shapely.Geometry) -> None:
+def _measure(row: dict[str, Any], fam: str, g: shapely.Geometry, zone_part: shapely.Geometry,
+             units: tuple[str, ...]) -> None:
     if fam == "polygon":
         a = float(zone_part.area) if row["hit"] else 0.0
-        row.update(area_m2=round(a, 2), area_mu=round(a / M2_PER_MU, 4), area_ha=round(a / 1e4, 4),
-                   share=round(a / g.area, 6) if g.area else None)
+        row.update(area_values(a, units), share=round(a / g.area, 6) if g.area else None)
     elif fam == "line":
         row["length_m"] = round(float(zone_part.length), 2) if row["hit"] else 0.0
         row["message"] = "line: overlap measured as length"
@@ -277,11 +417,13 @@ _GCJ_REFERENCES: dict[tuple[str, str, str], object] = {}
 def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None):
     """Whether an undeclared proposal looks like GCJ-02 (Amap) read as WGS84, against the roads.
 
-    None when the CRS was declared (the user said what it is) or the map has no roads layer.
+    None when the CRS was declared (the user said what it is), the map's profile does not enable
+    the ``gcj02`` datum check (``datum_checks`` in ``profile.yaml``: cities outside China) or the
+    map has no roads layer.
     On a single red line the check is a warning, not an error: it is right on whole layers but
     wrong about 1 in 25 single features (docs/gcj02.md).
     """
-    if declared:
+    if declared or "gcj02" not in om.profile.settings.datum_checks:
         return None
     roads = om.layer_id_for("roads", required=False)
     if roads is None:

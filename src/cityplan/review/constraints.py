@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -24,11 +24,31 @@ class Constraint:
     features: gpd.GeoDataFrame
     union: shapely.Geometry
     tree: shapely.STRtree
+    #: per layer: (features in the layer, features left after the rule's ``where`` filter)
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
         """True when the layers hold no feature."""
         return self.union.is_empty
+
+    def empty_layers(self) -> list[str]:
+        """The rule's layers that gave no feature (none at all, or none after ``where``)."""
+        return [lid for lid, (_, kept) in self.counts.items() if kept == 0]
+
+    def empty_reason(self, rule: Rule) -> str:
+        """Why the layers gave nothing: ``layer parks has no features`` (or none matching ``where``)."""
+        raw = [lid for lid, (n, _) in self.counts.items() if n == 0]
+        filtered = [lid for lid, (n, kept) in self.counts.items() if n > 0 and kept == 0]
+        parts = []
+        if raw:
+            parts.append(f"layer {raw[0]} has no features" if len(raw) == 1 else
+                         f"layers {', '.join(raw)} have no features")
+        if filtered:
+            where = "; ".join(f"{k} in {list(v)}" for k, v in rule.where.items())
+            parts.append((f"layer {filtered[0]} has" if len(filtered) == 1 else
+                          f"layers {', '.join(filtered)} have") + f" no features matching where {where}")
+        return "; ".join(parts) or "the layers have no features"
 
     def hits(self, geom: shapely.Geometry, distance: float = 0.0) -> gpd.GeoDataFrame:
         """The features ``geom`` intersects (or comes within ``distance`` m of)."""
@@ -44,12 +64,18 @@ def rule_layers(rule: Rule, om) -> tuple[list[str], str | None]:
     if rule.role:
         ids = om.layers_with_role(rule.role)
         if not ids:
-            return [], f"the one map has no layer with role {rule.role!r} (declare it in the catalog and rebuild)"
+            return [], (f"the one map has no layer with role {rule.role!r} "
+                        "(declare it in the catalog and rebuild)")
         return ids, None
     present = [lid for lid in rule.layers if om.has_layer(lid)]
     if not present:
         return [], f"none of the layers {list(rule.layers)} is in this one map"
     return present, None
+
+
+def missing_layers(rule: Rule, om) -> list[str]:
+    """Layers a ``layers:`` rule names that the one map lacks (a role rule names none)."""
+    return [] if rule.role else [lid for lid in rule.layers if not om.has_layer(lid)]
 
 
 def _label(row: pd.Series, layer: str, fields: tuple[str, ...]) -> str:
@@ -69,15 +95,18 @@ def build_constraint(rule: Rule, layer_ids: list[str], om, cache: dict[str, gpd.
     """Read (once per review), filter and label the features of ``rule``'s layers."""
     cat = om.catalog.set_index("layer")
     frames = []
+    counts: dict[str, tuple[int, int]] = {}
     fields = rule.label_fields or DEFAULT_LABEL_FIELDS
     for lid in layer_ids:
         if lid not in cache:
             cache[lid] = om.layer(lid).to_crs(om.working_crs)
         gdf = cache[lid]
+        gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+        total = len(gdf)
         for col, vals in rule.where.items():
             if col in gdf.columns:
                 gdf = gdf[gdf[col].isin(vals)]
-        gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+        counts[lid] = (total, len(gdf))
         if gdf.empty:
             continue
         layer_ill = bool(cat.loc[lid, "illustrative"]) if lid in cat.index else False
@@ -94,7 +123,7 @@ def build_constraint(rule: Rule, layer_ids: list[str], om, cache: dict[str, gpd.
     union = shapely.union_all(geoms) if len(geoms) else shapely.GeometryCollection()
     shapely.prepare(union)
     return Constraint(features=gpd.GeoDataFrame(feats, geometry="geometry", crs=om.working_crs), union=union,
-                      tree=shapely.STRtree(geoms))
+                      tree=shapely.STRtree(geoms), counts=counts)
 
 
 def describe(hits: gpd.GeoDataFrame) -> tuple[str, bool]:

@@ -15,6 +15,11 @@ from cityplan.review.rules import PROJECT_TYPES
 from cityplan.tools.geometry import FAMILIES
 
 M2_PER_MU = 10000.0 / 15.0
+#: area units a profile may list (``area_units``): square metres per unit, symbol, decimals
+AREA_UNITS: dict[str, tuple[float, str, int]] = {"m2": (1.0, "m²", 2), "ha": (1e4, "ha", 4),
+                                                 "mu": (M2_PER_MU, "亩", 4), "km2": (1e6, "km²", 6)}
+#: the units of a map whose profile names none (the profile schema's default)
+DEFAULT_AREA_UNITS = ("m2", "ha")
 #: attributes a proposal may declare its type in (first present wins)
 TYPE_COLUMNS = ("type", "project_type", "项目类型")
 #: Chinese names of the project types (accepted as attribute values, printed in the 审查意见)
@@ -24,6 +29,55 @@ _TYPE_ALIASES = {**{v: k for k, v in TYPE_ZH.items()}, "管道": "pipeline", "�
                  "park facility": "park_facility", "park-facility": "park_facility"}
 #: declared attributes checked against 控规 limits: name -> accepted column names
 ATTRIBUTE_COLUMNS = {"far": ("far", "容积率"), "height_m": ("height_m", "height", "建筑高度")}
+
+
+def area_columns(units: tuple[str, ...] | list[str]) -> list[str]:
+    """Area columns of findings and summaries: ``area_m2`` always (the measure), then one
+    ``area_<unit>`` per other unit the profile lists (``area_mu`` only where it lists ``mu``).
+
+    Parameters
+    ----------
+    units : sequence of str
+        The profile's ``area_units`` (keys of :data:`AREA_UNITS`).
+
+    Returns
+    -------
+    list of str
+        Column names, e.g. ``["area_m2", "area_ha", "area_mu"]``.
+    """
+    return ["area_m2", *(f"area_{u}" for u in units if u != "m2" and u in AREA_UNITS)]
+
+
+def area_values(m2: float, units: tuple[str, ...] | list[str]) -> dict[str, float]:
+    """``m2`` square metres in every column of :func:`area_columns` (rounded per unit)."""
+    out: dict[str, float] = {}
+    for col in area_columns(units):
+        per, _, digits = AREA_UNITS[col.removeprefix("area_")]
+        out[col] = round(m2 / per, digits)
+    return out
+
+
+def format_area(values: dict[str, Any], units: tuple[str, ...] | list[str]) -> str:
+    """``"1,234.50 m² = 0.1235 ha = 1.8518 亩"`` in the profile's units (its order), from the
+    ``area_<unit>`` values of a finding or summary; ``""`` when there is no area."""
+    parts = []
+    for u in units:
+        if u not in AREA_UNITS:
+            continue
+        per, sym, nd = AREA_UNITS[u]
+        v = values.get(f"area_{u}")
+        if v is None and values.get("area_m2") is not None:
+            v = float(values["area_m2"]) / per
+        if v is None or v != v:
+            continue
+        parts.append(f"{float(v):,.{nd}f} {sym}")
+    return " = ".join(parts)
+
+
+def crs_label(crs: Any) -> str:
+    """``"EPSG:32723 (WGS 84 / UTM zone 23S)"``: the code and the name of a metric CRS."""
+    code = crs.to_epsg()
+    return f"EPSG:{code} ({crs.name})" if code else str(crs.name)
 
 
 def normalise_type(value: object, *, where: str) -> str:
@@ -121,16 +175,19 @@ def _numbers(out: gpd.GeoDataFrame, ids: list[str], cols: tuple[str, ...], sourc
     return vals
 
 
-def proposal_summary(prop: gpd.GeoDataFrame, work: gpd.GeoDataFrame, *, input_crs: str) -> dict[str, Any]:
-    """The proposal's own area (m², 亩, ha, in the metric CRS), centroid (lon/lat and metric) and CRSs."""
+def proposal_summary(prop: gpd.GeoDataFrame, work: gpd.GeoDataFrame, *, input_crs: str,
+                     units: tuple[str, ...] = DEFAULT_AREA_UNITS) -> dict[str, Any]:
+    """The proposal's own area (m² and the profile's ``units``, in the metric CRS), centroid
+    (lon/lat and metric) and CRSs (``working_crs`` the code, ``working_crs_name`` code and name)."""
     geom = shapely.union_all(work.geometry.to_numpy())
     area = float(geom.area)
     c = geom.centroid if area > 0 or geom.length > 0 else shapely.centroid(geom)
     lonlat = gpd.GeoSeries([c], crs=work.crs).to_crs(4326).iloc[0]
     code = work.crs.to_epsg()
-    return {"features": len(prop), "area_m2": round(area, 2), "area_mu": round(area / M2_PER_MU, 4),
-            "area_ha": round(area / 1e4, 4), "length_m": round(float(geom.length), 2) if area == 0 else None,
+    return {"features": len(prop), **area_values(area, units),
+            "length_m": round(float(geom.length), 2) if area == 0 else None,
             "centroid_lon": round(float(lonlat.x), 6), "centroid_lat": round(float(lonlat.y), 6),
             "centroid_x": round(float(c.x), 2), "centroid_y": round(float(c.y), 2),
             "input_crs": input_crs, "working_crs": f"EPSG:{code}" if code else work.crs.name,
+            "working_crs_name": crs_label(work.crs),
             "project_types": sorted(set(prop["project_type"]))}

@@ -1,0 +1,1 @@
+"""City profiles shipped with the package (``--city harbin``); see :mod:`cityplan.profile`."""

@@ -1,0 +1,1 @@
+"""The ``cityplan`` command line: thin click commands over the library."""

@@ -1,0 +1,130 @@
+"""``cityplan coverage``: standards-based service areas, per district, with gaps."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+from cityplan.cli._common import ONEMAP_HELP, FiniteFloat, note, print_table, progress_bar, warn
+
+METHODS = ("euclid", "walk", "bike", "drive", "transit")  # cityplan.coverage.presets.METHODS, not imported for speed
+SCENARIOS = ("existing", "planned", "both")  # cityplan.coverage.spec.SCENARIOS
+STEPS = ["facilities", "demand", "search", "isochrone", "areas", "gaps", "write"]
+#: a per-district table longer than this is summarised on the terminal (the files have every row)
+MAX_PRINTED_ROWS = 150
+
+
+@click.group("coverage", invoke_without_command=True)
+@click.option("--preset", help="A coverage preset (see `cityplan coverage presets`).")
+@click.option("--facilities", multiple=True, help="Facility layer id or vector file (repeatable).")
+@click.option("--demand", help="Demand layer id or vector file (default: residential).")
+@click.option("--within", help="Limit with unit: 500m, 1.5km, 15min, 1h.")
+@click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike, drive or transit (walk + metro).")
+@click.option("--scenario", type=click.Choice(SCENARIOS), default="both", show_default=True,
+              help="existing (real facilities only), planned (existing + plan sites) or both with their difference.")
+@click.option("--season", help="Speed preset of speeds.yaml (winter, summer); default: the preset's.")
+@click.option("--without-line", "without_lines", multiple=True,
+              help="Transit: leave out a metro line or section (e.g. 3-nw; repeatable); default: the planned sections.")
+@click.option("--speed", "speed_kmh", type=FiniteFloat(0, min_open=True), help="Travel speed in km/h (e.g. 3.6 for winter walking).")
+@click.option("--by", type=click.Choice(["district"]), default="district", show_default=True, help="Aggregate by.")
+@click.option("--capacity", help="Facility column with capacity (seats, spaces): adds 2SFCA accessibility.")
+@click.option("--demand-share", type=FiniteFloat(0, 1, min_open=True), default=1.0, show_default=True, help="Share of population that needs the facility (2SFCA).")
+@click.option("--population", help="Demand column with population (default: estimated from the census).")
+@click.option("--network", help="Routing network: road_graph (default) or any line layer / file, noded.")
+@click.option("--max-snap", type=FiniteFloat(0, min_open=True), default=300.0, show_default=True, help="Max distance (m) to snap to the network.")
+@click.option("--offroad", type=FiniteFloat(0), default=100.0, show_default=True, help="Isochrone width off the reached roads (m).")
+@click.option("--crs", help="Declared CRS of --facilities/--demand files without one (or gcj02).")
+@click.option("--onemap", help=ONEMAP_HELP)
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default out/coverage-NAME).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["csv", "xlsx", "json"]), default=["csv"], show_default=True)
+@click.option("--no-map", is_flag=True, help="Do not write coverage_map.html.")
+@click.option("--overwrite", is_flag=True, help="Replace files in an existing output folder.")
+@click.pass_context
+def coverage(ctx: click.Context, preset, facilities, demand, within, method, scenario, season, without_lines,
+             speed_kmh, by, capacity, demand_share, population, network, max_snap, offroad, crs, onemap, out,
+             formats, no_map, overwrite) -> None:
+    """Who lives within N metres / minutes of a facility, per district, and where the gaps are."""
+    from cityplan.coverage import run_coverage, write_coverage
+    from cityplan.coverage.run import ALL
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if not preset and not (facilities and within and method):
+        raise click.UsageError("give --preset NAME, or --facilities, --within and --mode")
+    name = preset or f"{method}-{within}"
+    if preset and method:
+        name = f"{preset}-{method}"
+    with progress_bar(len(STEPS), "coverage") as bar:
+        task = bar.add_task(f"coverage {name}", total=len(STEPS), item="")
+        res = run_coverage(onemap, preset=preset, facilities=list(facilities) or None, demand=demand,
+                           method=method, within=within, speed_kmh=speed_kmh, capacity=capacity,
+                           population=population, demand_share=demand_share, max_snap_m=max_snap,
+                           offroad_m=offroad, network=network, crs=crs, scenario=scenario, season=season,
+                           without_lines=list(without_lines) or None,
+                           progress=lambda s: bar.update(task, advance=1, item=s))
+        from cityplan.paths import output_dir
+
+        folder = output_dir(out, f"coverage-{name}")
+        bar.update(task, item="write")
+        written = write_coverage(res, folder, formats=tuple(formats), overwrite=overwrite)
+        if not no_map:
+            from pathlib import Path
+
+            from cityplan.maps.coverage_map import coverage_map
+            from cityplan.maps.render import save_map
+
+            written.append(save_map(coverage_map(res, onemap, offline=True), Path(folder) / "coverage_map.html",
+                                    overwrite=True))
+        bar.update(task, advance=1)
+    p = res.params
+    # the terminal shows the figures a district office reads; per_district.csv/.xlsx have every column
+    cols = ["scenario", "district", "population", "population_covered", "population_share", "area_share",
+            "features_covered", "not_snapped_or_unreachable"] + [c for c in ("meets_target",) if c in res.districts.columns]
+    speed = f" at {p['speed_kmh']} km/h" if p.get("speed_kmh") else ""
+    season = f" ({p['season']} speeds)" if p.get("season") else ""
+    caption = (f"method {p['method']} within {p['within']}{speed}{season}; facilities {', '.join(p['facilities'])} "
+               f"({p['facility_count_existing']} existing, {p['facility_count_plan']} planned, "
+               f"{p['facility_count_illustrative']} of them illustrative); population: {p['population']}")
+    table = res.by_scenario
+    if "network" in table.columns:
+        table = table[table["network"] == "full"]
+    view = table[cols].rename(columns={"population": "population (est.)", "population_covered": "covered (est.)",
+                                       "population_share": "pop. share", "features_covered": "compounds covered",
+                                       "not_snapped_or_unreachable": "not routable"})
+    title = f"Coverage {name} by district: existing / planned / difference"
+    if len(view) > MAX_PRINTED_ROWS:  # a country-sized city: the terminal shows the city, the files every district
+        n_rows = len(view)
+        view = view[view["district"] == ALL]
+        title = f"Coverage {name}, whole city: existing / planned / difference"
+        caption += (f"; {n_rows - len(view)} district rows are in per_district.csv "
+                    f"(more than {MAX_PRINTED_ROWS} rows are not printed)")
+    print_table(view, title=title, caption=caption)
+    if res.network_effect is not None:
+        eff = res.network_effect
+        print_table(eff, title=f"Residents within {p['within']} by transit, with and without {eff['without'].iloc[0]}",
+                    caption="population_gained = covered with the line(s) minus covered without them (estimates)")
+    if p.get("citation"):
+        note(f"[dim]{p['citation']}[/]")
+    for w in res.warnings:
+        warn(w)
+    note(f"[green]wrote[/] {len(written)} files to {folder}")
+
+
+@coverage.command("presets")
+@click.option("--onemap", help=ONEMAP_HELP)
+@click.option("--city", help="A city profile (harbin, or a folder) instead of the one map's.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def presets(onemap: str | None, city: str | None, fmt: str) -> None:
+    """List the coverage presets of the city (the one map's profile) with their sources."""
+    from cityplan.coverage import load_presets
+    from cityplan.onemap import OneMap
+    from cityplan.profile import load_profile
+
+    profile = load_profile(city) if city else OneMap.coerce(onemap).profile
+
+    rows = [{"id": p.id, "title_zh": p.title_zh, "title_en": p.title_en, "method": p.method,
+             "within": p.within.text, "speed_kmh": p.speed_kmh,
+             "facilities": ", ".join(f["layer"] for f in p.facilities),
+             "target": f"{p.target['metric']} >= {p.target['min']}" if p.target else "",
+             "citation": p.citation} for p in load_presets(profile).values()]
+    print_table(pd.DataFrame(rows), title=f"Coverage presets of {profile.label}", fmt=fmt)

@@ -1,0 +1,100 @@
+"""Turn a GeoDataFrame into the compact, script-safe payload drawn by ``cityplan.js``."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cityplan.crs import to_display
+from cityplan.maps.encode import encode_geometries, simplify_metric
+
+DEFAULT_STYLE = {"color": "#3366cc", "weight": 1, "fillOpacity": 0.35, "radius": 4}
+
+
+@dataclass
+class LayerView:
+    """One map layer: data plus how to show it."""
+
+    id: str
+    title: str
+    gdf: gpd.GeoDataFrame
+    group: str = "base"
+    show: bool = True
+    style: dict[str, Any] = field(default_factory=dict)
+    fields: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    illustrative: bool = False
+    source: str = ""
+    note: str = ""
+    simplify_m: float = 0.25
+    color_column: str | None = None  # per-feature fill colours (choropleths)
+
+
+def _clean(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, np.bool_ | bool):
+        return bool(v)
+    if isinstance(v, float | np.floating):  # JSON has no NaN or infinity
+        return round(float(v), 3) if math.isfinite(v) else None
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, str):
+        return v
+    if pd.isna(v) if not isinstance(v, list | tuple | dict) else False:
+        return None
+    return str(v)
+
+
+def _style(view: LayerView) -> dict[str, Any]:
+    st = {**DEFAULT_STYLE, **view.style}
+    fill = st.get("fill")
+    if fill is True or fill is None:
+        st["fill"] = st["color"]
+    return st
+
+
+def json_for_script(obj: Any) -> str:
+    """JSON that cannot break out of a ``<script>`` element (``<``, ``>``, ``&`` escaped)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
+    """The dict ``cityplan.addLayer`` expects, geometry simplified, shifted and encoded.
+
+    Parameters
+    ----------
+    view : LayerView
+    gcj02 : bool
+        Shift to GCJ-02 for Amap tiles (display only; the data are not changed).
+    """
+    gdf = view.gdf[view.gdf.geometry.notna() & ~view.gdf.geometry.is_empty]
+    geoms = simplify_metric(gdf, view.simplify_m) if view.simplify_m else gdf.geometry
+    shown = to_display(gpd.GeoDataFrame(geometry=geoms, crs=gdf.crs), gcj02=gcj02)
+    kind, encoded = encode_geometries(shown.geometry)
+    fields = [f for f in view.fields if f in gdf.columns]
+    if "name" in gdf.columns and "name" not in fields:
+        fields.insert(0, "name")
+    rows = [[_clean(v) for v in row] for row in gdf[fields].itertuples(index=False, name=None)]
+    ill = None
+    if "illustrative" in gdf.columns:
+        flags = gdf["illustrative"].fillna(view.illustrative).astype(bool)
+        if flags.any():
+            ill = [int(v) for v in flags]
+    return {
+        "id": view.id, "title": view.title, "group": view.group, "kind": kind, "show": view.show,
+        "style": _style(view), "illustrative": view.illustrative, "ill": ill, "fields": fields,
+        "labels": [view.labels.get(f, f) for f in fields], "rows": rows, "geoms": encoded,
+        "source": view.source, "note": view.note,
+        "colors": gdf[view.color_column].astype(str).tolist() if view.color_column else None,
+        # display bounds (lon/lat, shifted for Amap if asked) for fitting the map; None if empty
+        "bounds": [float(v) for v in shown.total_bounds] if len(shown) else None,
+    }

@@ -1,0 +1,115 @@
+"""A task's progress over time: the time series from the ledger and a burn-up chart.
+
+The series has one point per distinct report date (``as_of``) of the task (in the district,
+with ``district``): achieved as of that date, computed exactly as ``cityplan progress --as-of``
+does, against the target (city) or quota (district) and the linear path from
+1 January to 31 December of the plan year.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from cityplan.districts import resolve_district
+from cityplan.io.write import atomic_path
+from cityplan.progress.asof import ALL, parse_date
+from cityplan.progress.context import ProgressContext
+from cityplan.progress.events import EARLIEST, YEAR_END
+
+HISTORY_COLUMNS = ["task_id", "metric", "unit", "adcode", "district", "date", "achieved", "reference",
+                   "ratio", "linear_path", "sites_completed"]
+
+
+def linear_path(day: dt.date, reference: float) -> float:
+    """Where a steady pace from 0 on 1 Jan to ``reference`` on 31 Dec of the plan year stands on ``day``."""
+    span = (YEAR_END - EARLIEST).days
+    frac = min(max((day - EARLIEST).days / span, 0.0), 1.0)
+    return reference * frac
+
+
+def task_history(ctx: ProgressContext, task_id: str, *, district: str | None = None,
+                 until: dt.date | str | None = None) -> pd.DataFrame:
+    """Achieved per target metric of ``task_id`` at every report date (``HISTORY_COLUMNS``)."""
+    item = ctx.register.get(task_id)
+    adcode, dname = "", ALL
+    if district:
+        d = resolve_district(district, ctx.districts)
+        adcode, dname = str(d["adcode"]), str(d["name"])
+    end = parse_date(until)
+    ev = ctx.events[(ctx.events.task_id == task_id) & (ctx.events.as_of <= end.isoformat())]
+    if adcode:
+        ev = ev[ev.adcode == adcode]
+    dates = sorted({EARLIEST.isoformat(), *ev.as_of.unique()})
+    metrics = [t.metric for t in item.targets if not t.check] or sorted(
+        set(ctx.link.quantities.loc[ctx.link.quantities.task_id == task_id, "metric"]))
+    rows = []
+    for day in dates:
+        t = ctx.table(as_of=day, by="district" if adcode else None)
+        t = t[(t.task_id == task_id) & t.metric.isin(metrics)]
+        if adcode:
+            t = t[t.adcode == adcode]
+        for r in t.itertuples():
+            ref = r.quota if adcode else r.target
+            rows.append({"task_id": task_id, "metric": r.metric, "unit": r.unit, "adcode": adcode,
+                         "district": dname, "date": day, "achieved": float(r.achieved), "reference": ref,
+                         "ratio": r.ratio, "linear_path": linear_path(dt.date.fromisoformat(day), ref)
+                         if pd.notna(ref) else float("nan"), "sites_completed": int(r.sites_completed)})
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: str, title_en: str | None = None,
+                 overwrite: bool = False) -> list[Path]:
+    """Write ``out``.png and ``out``.svg: achieved (steps) vs target and the linear path, per metric.
+
+    ``title_en`` replaces ``title`` when no CJK font is installed (no empty boxes in print).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    from cityplan.report.static import cjk_font
+
+    font = cjk_font()
+    if font:
+        plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
+    metrics = list(dict.fromkeys(history.metric)) or ["(no target)"]
+    fig, axes = plt.subplots(len(metrics), 1, figsize=(8, 2.6 * len(metrics) + 0.6), squeeze=False)
+    for ax, m in zip(axes[:, 0], metrics, strict=True):
+        h = history[history.metric == m].sort_values("date")
+        if h.empty:
+            ax.text(0.5, 0.5, "no reports", ha="center", va="center", transform=ax.transAxes)
+            continue
+        x = pd.to_datetime(h.date)
+        last = max(x.max(), pd.Timestamp(YEAR_END))
+        xs = list(x) + [last]
+        ys = list(h.achieved) + [h.achieved.iloc[-1]]
+        ax.step(xs, ys, where="post", color="#1b7837", lw=2, label="achieved (reported)")
+        ref = h.reference.iloc[-1]
+        if pd.notna(ref):
+            what = "district quota" if str(h.adcode.iloc[0]) else "target"
+            ax.axhline(ref, color="#762a83", lw=1.2, ls="--", label=f"{what} {ref:,.10g}")
+            ax.plot([pd.Timestamp(EARLIEST), pd.Timestamp(YEAR_END)], [0, ref], color="#999999", lw=1, ls=":",
+                    label="linear path to year end")
+        ax.set_title(f"{m} ({h.unit.iloc[0]})", fontsize=10, loc="left")
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(title if font or not title_en else title_en, fontsize=11)
+    fig.tight_layout()
+    base = Path(out)
+    base = base.with_suffix("") if base.suffix.lower() in (".png", ".svg") else base
+    written = []
+    for ext in (".png", ".svg"):
+        target = base.with_name(base.name + ext)
+        with atomic_path(target, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=150, format=ext[1:], metadata={"Date": None} if ext == ".svg" else None)
+        written.append(target)
+    plt.close(fig)
+    return written

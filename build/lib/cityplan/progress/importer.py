@@ -1,0 +1,415 @@
+"""Import a district's filled-in progress sheet (XLSX or CSV) into the ledger: all rows or none.
+
+Every row is validated before anything is written; the problems come back as a per-row report
+(row, column, value, problem, fix). Only when there are none are the rows recorded, in one
+transaction, idempotent on (file sha256, row): importing the same file again records nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cityplan._errors import SchemaError
+from cityplan.io.hashing import sha256_file
+from cityplan.progress.context import ProgressContext
+from cityplan.progress.events import (
+    EARLIEST,
+    STATUS_ZH,
+    STATUSES,
+    make_events,
+    read_events,
+    record_events,
+)
+from cityplan.progress.template import COLUMNS, INFO_SHEET, REPORT_SHEET
+
+logger = logging.getLogger(__name__)
+
+REQUIRED = ("site_id", "task_id", "metric", "status", "achieved", "as_of")
+PROBLEM_COLUMNS = ["row", "column", "value", "problem", "fix"]
+_ALIASES = {zh.lower(): key for key, zh, _en, _e in COLUMNS} | {en.lower(): key for key, _zh, en, _e in COLUMNS}
+_ALIASES |= {"quantity": "achieved", "date": "as_of", "完成量": "achieved", "日期": "as_of", "状态": "status"}
+_STATUS_IN = {s: s for s in STATUSES} | {zh: s for s, zh in STATUS_ZH.items()} | {
+    s.replace("_", " "): s for s in STATUSES}
+_FORWARD = {"planned": 0, "started": 1, "under_construction": 2, "completed": 3}
+
+
+class ProgressInputError(SchemaError):
+    """The progress file cannot be read at all (missing, not XLSX/CSV, no header) - exit 2."""
+
+
+@dataclass
+class ImportResult:
+    """What an import found and did."""
+
+    path: Path
+    sha256: str
+    adcode: str
+    district: str
+    rows_read: int
+    rows_reported: int
+    problems: pd.DataFrame
+    recorded: int = 0
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row was rejected."""
+        return self.problems.empty
+
+    @property
+    def already_recorded(self) -> int:
+        """Valid rows that were in the ledger already (same file and row)."""
+        return self.rows_reported - self.recorded if self.ok else 0
+
+
+def _key(header: object) -> str | None:
+    text = str(header or "").strip()
+    for part in [text, *[p.strip() for p in text.split("/")]]:
+        k = _ALIASES.get(part.lower())
+        if k:
+            return k
+    return None
+
+
+def read_report(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The rows of a progress file as text/values with ``source_row`` (the spreadsheet row number).
+
+    Formula cells are kept as ``=…`` text flagged in ``_formula`` so they are rejected, never
+    evaluated. Raises :class:`ProgressInputError` for a file that cannot be read.
+    """
+    p = Path(path)
+    if not p.is_file():
+        msg = f"{p}: file not found; give the XLSX or CSV written by `cityplan progress template`"
+        raise ProgressInputError(msg)
+    suffix = p.suffix.lower()
+    meta: dict[str, str] = {}
+    if suffix in (".xlsx", ".xlsm"):
+        rows, meta = _read_xlsx(p)
+    elif suffix in (".csv", ".txt"):
+        rows = _read_csv(p)
+    else:
+        msg = f"{p}: unsupported file type {suffix!r}; give an .xlsx or .csv progress sheet"
+        raise ProgressInputError(msg)
+    if not rows:
+        msg = f"{p}: no header row; use the sheet written by `cityplan progress template`"
+        raise ProgressInputError(msg)
+    header = rows[0][0]
+    keys = [_key(h) for h in header]
+    missing = [k for k in REQUIRED if k not in keys]
+    if missing:
+        msg = (f"{p}: missing column(s) {missing} in the header {[str(h) for h in header if h]}; "
+               "use the sheet written by `cityplan progress template`")
+        raise ProgressInputError(msg)
+    records = []
+    for values, formulas, rownum in rows[1:]:
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue
+        rec: dict[str, Any] = {"source_row": rownum, "_formula": []}
+        for k, v, f in zip(keys, values, formulas, strict=False):
+            if k is None or k in rec:
+                continue
+            rec[k] = v
+            if f:
+                rec["_formula"].append(k)
+        records.append(rec)
+    return pd.DataFrame(records, dtype=object), meta
+
+
+def _read_xlsx(p: Path) -> tuple[list[tuple[list[Any], list[bool], int]], dict[str, str]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(p, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        msg = f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); save it again as .xlsx"
+        raise ProgressInputError(msg) from None
+    ws = wb[REPORT_SHEET] if REPORT_SHEET in wb.sheetnames else wb.worksheets[0]
+    rows = []
+    for r in ws.iter_rows():
+        vals = [c.value for c in r]
+        forms = [c.data_type == "f" for c in r]
+        rows.append((vals, forms, r[0].row if r else 0))
+    meta: dict[str, str] = {}
+    if INFO_SHEET in wb.sheetnames:
+        for r in wb[INFO_SHEET].iter_rows(values_only=True):
+            if r and r[0]:
+                meta[str(r[0]).split(" ")[-1]] = "" if len(r) < 2 or r[1] is None else str(r[1])
+    return rows, meta
+
+
+def _read_csv(p: Path) -> list[tuple[list[Any], list[bool], int]]:
+    import csv
+
+    raw = p.read_bytes()
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any byte string
+        msg = f"{p}: not UTF-8 or GB18030 text; save the CSV as UTF-8"
+        raise ProgressInputError(msg)
+    if "\x00" in text:
+        msg = f"{p}: binary data, not a CSV table; give the CSV or XLSX progress sheet"
+        raise ProgressInputError(msg)
+    out = []
+    for i, row in enumerate(csv.reader(text.splitlines()), start=1):
+        vals = [None if v == "" else v for v in row]
+        out.append((vals, [False] * len(vals), i))
+    return out
+
+
+# ------------------------------------------------------------------------------ validation
+def _blank(v: object) -> bool:
+    return (v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+            or (isinstance(v, str) and not v.strip()))
+
+
+def _text(v: object) -> str:
+    if _blank(v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    s = str(v).strip()
+    return s[1:] if s.startswith("'") and len(s) > 1 and s[1] in "=+-@" else s
+
+
+def _number(v: object) -> float | None | str:
+    """A float, None for blank, or the string ``"bad"``."""
+    if _blank(v):
+        return None
+    if isinstance(v, bool):
+        return "bad"
+    if isinstance(v, int | float):
+        return float(v) if math.isfinite(v) else "bad"
+    try:
+        x = float(str(v).replace(",", "").strip())
+    except ValueError:
+        return "bad"
+    return x if math.isfinite(x) else "bad"
+
+
+def _date(v: object) -> dt.date | None | str:
+    if _blank(v):
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, int | float) and not isinstance(v, bool) and 20000 < v < 80000:  # an Excel serial day
+        return dt.date(1899, 12, 30) + dt.timedelta(days=int(v))
+    s = str(v).strip().replace("/", "-").replace(".", "-")
+    try:
+        return dt.date.fromisoformat(s[:10])
+    except ValueError:
+        return "bad"
+
+
+@dataclass
+class _Check:
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, row: int, column: str, value: object, problem: str, fix: str) -> None:
+        self.problems.append({"row": row, "column": column, "value": "" if _blank(value) else str(value),
+                              "problem": problem, "fix": fix})
+
+
+def validate_rows(frame: pd.DataFrame, ctx: ProgressContext, *, meta: dict[str, str] | None = None,
+                  today: dt.date | None = None) -> tuple[list[dict[str, Any]], pd.DataFrame, str, str]:
+    """Check every row; returns (valid report rows, problems, adcode, district)."""
+    today = today or dt.date.today()
+    chk = _Check()
+    sites = ctx.sites.set_index("site_id")
+    ns = ctx.nonspatial
+    nonspatial = {(a, b): u for a, b, u in zip(ns.task_id, ns.metric, ns.unit, strict=True)}
+    site_metrics = set(zip(ctx.link.quantities.task_id, ctx.link.quantities.metric, strict=True))
+    quotas = ctx.quotas.set_index(["task_id", "metric", "adcode"])["quota"].to_dict()
+    names = dict(zip(ctx.districts.adcode.astype(str), ctx.districts.name.astype(str), strict=True))
+    # the sheet's district: the instructions sheet, else the adcode column, else the first site's
+    adcode = (meta or {}).get("adcode", "")
+    if not adcode and "adcode" in frame.columns:
+        codes = [c for c in (_text(v) for v in frame["adcode"]) if c]
+        adcode = max(set(codes), key=codes.count) if codes else ""
+    if not adcode:
+        for v in frame.get("site_id", []):
+            if _text(v) in sites.index:
+                adcode = str(sites.loc[_text(v), "adcode"])
+                break
+    if adcode and adcode not in names:
+        chk.add(1, "adcode", adcode, "the sheet's district is not a district of the one map",
+                f"use a template of one of {sorted(names)}")
+    district = names.get(adcode, "")
+    current = ctx.site_status()
+    ledger_now = current.set_index("site_id")["status"].to_dict()
+    events = ctx.events
+    valid: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for rec in frame.to_dict("records"):
+        row = int(rec["source_row"])
+        for k in rec.get("_formula", []):
+            chk.add(row, k, rec.get(k), "a formula, not a value", "type the value itself (formulas are not read)")
+        if rec.get("_formula"):
+            continue
+        sid, tid, metric = _text(rec.get("site_id")), _text(rec.get("task_id")), _text(rec.get("metric"))
+        status_raw, note = _text(rec.get("status")), _text(rec.get("note"))
+        qty, day = _number(rec.get("achieved")), _date(rec.get("as_of"))
+        is_site = bool(sid)
+        exported = _text(rec.get("current_status")) if "current_status" in rec else ledger_now.get(sid, "")
+        unchanged = (qty is None and day is None and not note
+                     and (not is_site or not status_raw or _STATUS_IN.get(status_raw.lower(), status_raw) == exported))
+        if unchanged:
+            continue
+        n0 = len(chk.problems)
+        row_adcode = _text(rec.get("adcode"))
+        if row_adcode and adcode and row_adcode != adcode:
+            chk.add(row, "adcode", row_adcode, f"another district than the sheet's ({district} {adcode})",
+                    "report each district on its own sheet")
+        planned: float | None = None
+        unit = ""
+        if is_site:
+            if sid not in sites.index:
+                chk.add(row, "site_id", sid, "unknown site id",
+                        "use a site id of the one map (cityplan progress template --district NAME lists them)")
+                continue
+            s = sites.loc[sid]
+            if str(s["adcode"]) != adcode:
+                chk.add(row, "site_id", sid, f"the site lies in {s['district']} ({s['adcode']}), not in "
+                        f"{district} ({adcode})", "remove the row; that district reports it")
+            if tid and tid != str(s["task_id"]):
+                chk.add(row, "task_id", tid, f"site {sid} serves task {s['task_id']}",
+                        f"write {s['task_id']} (or leave the id column as exported)")
+            if metric and metric != str(s["metric"]):
+                chk.add(row, "metric", metric, f"site {sid} reports {s['metric']!r}",
+                        f"write {s['metric']} ({s['unit']})")
+            tid, metric, unit, planned = str(s["task_id"]), str(s["metric"]), str(s["unit"]), float(s["planned"])
+        else:
+            if not tid:
+                chk.add(row, "task_id", tid, "neither a site id nor a task id",
+                        "fill site_id for a site, or task_id + metric for a district figure")
+                continue
+            if tid not in ctx.register.ids:
+                chk.add(row, "task_id", tid, "unknown task id", "use a task id listed by `cityplan tasks`")
+                continue
+            if (tid, metric) not in nonspatial:
+                why = ("measured by plan sites" if (tid, metric) in site_metrics
+                       else f"not a target of task {tid}")
+                fix = ("report it on the site rows" if (tid, metric) in site_metrics else
+                       f"use one of {[m for (t, m) in nonspatial if t == tid] or 'the template metrics'}")
+                chk.add(row, "metric", metric, why, fix)
+                continue
+            unit = nonspatial[(tid, metric)]
+            planned = quotas.get((tid, metric, adcode))
+        status = ""
+        if status_raw:
+            status = _STATUS_IN.get(status_raw.lower(), _STATUS_IN.get(status_raw, ""))
+            if not status:
+                chk.add(row, "status", status_raw, "unknown status",
+                        f"choose one of {', '.join(STATUSES)} ({'/'.join(STATUS_ZH.values())})")
+        elif is_site:
+            chk.add(row, "status", status_raw, "no status", f"choose one of {', '.join(STATUSES)}")
+        if qty == "bad":
+            chk.add(row, "achieved", rec.get("achieved"), "not a number", f"write a number in {unit}, e.g. 1200")
+        elif qty is not None and qty < 0:
+            chk.add(row, "achieved", qty, "negative quantity", "write the cumulative quantity achieved (>= 0)")
+        elif qty is not None and planned is not None and not math.isnan(planned) and qty > planned + 1e-9 and not note:
+            what = "the site's planned quantity" if is_site else "the district's quota"
+            chk.add(row, "achieved", qty, f"above {what} ({planned:,.10g} {unit})",
+                    "check the number, or explain in the note column")
+        elif qty is None and not is_site:
+            chk.add(row, "achieved", "", "no figure", f"write the cumulative {metric} achieved ({unit})")
+        if day is None:
+            chk.add(row, "as_of", "", "no date", "write the date the figures refer to, YYYY-MM-DD")
+        elif day == "bad":
+            chk.add(row, "as_of", rec.get("as_of"), "not a date", "write YYYY-MM-DD, e.g. 2023-06-30")
+        elif day < EARLIEST:
+            chk.add(row, "as_of", day, f"before {EARLIEST.isoformat()}", f"the plan starts {EARLIEST.isoformat()}")
+        elif day > today:
+            chk.add(row, "as_of", day, "in the future", f"use a date up to {today.isoformat()}")
+        if len(chk.problems) > n0:
+            continue
+        k = (sid, tid, metric, day.isoformat())
+        if k in seen:
+            chk.add(row, "as_of", day, "the same site/target reported twice for this date",
+                    "keep one row per site and date")
+            continue
+        seen.add(k)
+        valid.append({"site_id": sid, "task_id": tid, "metric": metric, "quantity": qty, "unit": unit,
+                      "status": status, "as_of": day.isoformat(), "adcode": adcode, "district": district,
+                      "note": note, "source_row": row})
+    _check_backwards(valid, events, chk)
+    problems = pd.DataFrame(chk.problems, columns=PROBLEM_COLUMNS).sort_values(["row", "column"], kind="stable")
+    return valid, problems.reset_index(drop=True), adcode, district
+
+
+def _backwards(prev: str, new: str) -> bool:
+    if not prev or not new or prev == new or new == "cancelled":
+        return False
+    if prev == "cancelled":
+        return True
+    return _FORWARD[new] < _FORWARD[prev]
+
+
+def _check_backwards(valid: list[dict[str, Any]], events: pd.DataFrame, chk: _Check) -> None:
+    """A site's status going back (vs the ledger and earlier dates of the sheet) needs a note."""
+    site_ev = events[events.site_id != ""][["site_id", "as_of", "recorded_at", "source_row", "status"]]
+    by_site = {sid: g.sort_values(["as_of", "recorded_at", "source_row"]) for sid, g in site_ev.groupby("site_id")}
+    rows = sorted((r for r in valid if r["site_id"]), key=lambda r: (r["site_id"], r["as_of"], r["source_row"]))
+    bad: set[int] = set()
+    last_in_file: dict[str, tuple[str, str]] = {}
+    for r in rows:
+        g = by_site.get(r["site_id"])
+        prev, prev_day = "", ""
+        if g is not None:
+            before = g[g.as_of <= r["as_of"]]
+            if len(before):
+                prev, prev_day = str(before.status.iloc[-1]), str(before.as_of.iloc[-1])
+        f = last_in_file.get(r["site_id"])
+        if f and f[1] >= prev_day:
+            prev = f[0]
+        if _backwards(prev, r["status"]) and not r["note"]:
+            chk.add(r["source_row"], "status", r["status"], f"goes back from {prev!r}",
+                    "explain the change in the note column (or correct the status)")
+            bad.add(r["source_row"])
+        last_in_file[r["site_id"]] = (r["status"], r["as_of"])
+    if bad:
+        valid[:] = [r for r in valid if r["source_row"] not in bad]
+
+
+def import_progress(ctx: ProgressContext, path: str | os.PathLike[str], *, reported_by: str,
+                    today: dt.date | None = None, dry_run: bool = False) -> ImportResult:
+    """Validate every row of ``path``; record all of them in one transaction, or none.
+
+    Raises
+    ------
+    ProgressInputError
+        The file cannot be read (exit 2). Rejected rows are not raised: they are in
+        ``ImportResult.problems`` and nothing is recorded.
+    """
+    if not reported_by or not reported_by.strip():
+        msg = "--reported-by: give the name of the person or office reporting, e.g. --reported-by 南岗区住建局"
+        raise ProgressInputError(msg)
+    p = Path(path)
+    frame, meta = read_report(p)
+    sha = sha256_file(p)
+    ctx.reload_events()
+    valid, problems, adcode, district = validate_rows(frame, ctx, meta=meta, today=today)
+    res = ImportResult(path=p, sha256=sha, adcode=adcode, district=district, rows_read=len(frame),
+                       rows_reported=len(valid) if problems.empty else 0, problems=problems)
+    if not problems.empty or not valid or dry_run:
+        return res
+    events = make_events(valid, reported_by=reported_by.strip(), source_file=p.name, source_sha256=sha)
+    res.events = events
+    res.recorded = record_events(ctx.om.store, events)
+    ctx.events = read_events(ctx.om.store)
+    logger.info("%s: %d rows recorded (%d already in the ledger)", p, res.recorded, len(valid) - res.recorded)
+    return res

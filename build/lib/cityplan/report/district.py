@@ -1,0 +1,323 @@
+"""Assemble and write one district office's report (HTML, XLSX, PNG/PDF maps, interactive map)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+
+from cityplan._errors import OutputExistsError
+from cityplan.coverage import CoverageResult, load_presets, run_coverage
+from cityplan.districts import district_population, population_text, resolve_district
+from cityplan.io.write import atomic_path, write_table
+from cityplan.maps.coverage_map import METHOD_NAMES
+from cityplan.maps.render import GAP_STYLE
+from cityplan.network.graph import load_speeds
+from cityplan.onemap import OneMap
+from cityplan.report import static
+from cityplan.report.edges import extract_edge, split_outline
+from cityplan.report.headers import NUMBER_BLANK_NOTE, html_table, report_table
+from cityplan.report.templating import render
+from cityplan.tasks import compute_progress
+from cityplan.tasks.link import assign_districts
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
+                    "target", "quota", "planned", "planned_illustrative", "achieved", "ratio", "achieved_ratio",
+                    "features", "illustrative_features", "sites_overdue", "status", "last_report"]
+COVERAGE_COLUMNS = ["preset", "scenario", "network", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
+                    "population_covered", "population_share", "residential_area_m2",
+                    "residential_area_covered_m2", "area_share", "features", "features_covered",
+                    "not_snapped_or_unreachable", "extract_share", "target_metric", "target_min", "meets_target"]
+
+
+@dataclass
+class SharedInputs:
+    """What every district's report needs, computed once (progress, coverage of every preset)."""
+
+    onemap: OneMap
+    progress: pd.DataFrame
+    coverage: dict[str, CoverageResult]
+    districts: gpd.GeoDataFrame
+    catalog: pd.DataFrame
+    build_info: dict[str, str]
+    progress_context: object = None  # cityplan.progress.ProgressContext: the ledger, sites, register
+    _assigned: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    #: time-limited presets by transit (walk + metro), with and without the planned metro sections
+    transit: dict[str, CoverageResult] = field(default_factory=dict)
+
+    def assigned(self, layer: str) -> gpd.GeoDataFrame:
+        """A one-map layer with the ``adcode`` of the district each feature lies in most (read once)."""
+        if layer not in self._assigned:
+            gdf = self.onemap.layer(layer)
+            adcode = assign_districts(gdf, self.districts).adcode if len(gdf) else pd.Series(dtype=str)
+            self._assigned[layer] = gdf.assign(_adcode=adcode.to_numpy())
+        return self._assigned[layer]
+
+
+@dataclass
+class DistrictReport:
+    """One district's tables and the files written."""
+
+    district: pd.Series
+    progress: pd.DataFrame
+    coverage: pd.DataFrame
+    uncovered: pd.DataFrame
+    illustrative: pd.DataFrame
+    sources: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+    reports: pd.DataFrame = field(default_factory=pd.DataFrame)  # the district's latest progress reports
+
+
+def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
+                   progress: Callable[[str], None] | None = None) -> SharedInputs:
+    """Progress by district and coverage for every preset (default: all presets)."""
+    step = progress or (lambda _s: None)
+    om = OneMap.coerce(onemap)
+    step("progress")
+    prog_res = compute_progress(om, by="district")
+    prog = prog_res.table
+    cov = {}
+    for pid in presets or list(load_presets(om.profile)):
+        step(f"coverage {pid}")
+        cov[pid] = run_coverage(om, preset=pid)
+    return SharedInputs(transit=_transit_runs(om, cov, step), onemap=om, progress=prog, progress_context=prog_res.context, coverage=cov, districts=om.layer_for("districts"),
+                        catalog=om.catalog, build_info=dict(om.build_info))
+
+
+def _transit_runs(onemap, cov: dict[str, CoverageResult], step: Callable[[str], None]) -> dict[str, CoverageResult]:
+    """Time-limited walking presets again by transit (walk + metro), with and without the planned
+    metro sections (e.g. the Line 3 north-west loop), when the map has a metro."""
+    from cityplan.onemap import OneMap as _OneMap
+
+    om = _OneMap.coerce(onemap)
+    if not (om.layer_id_for("metro_stations", required=False) and load_speeds(om.profile).get("transit")):
+        return {}
+    out = {}
+    for pid, p in load_presets(om.profile).items():
+        if pid in cov and p.within.unit == "s" and p.method == "walk":
+            step(f"coverage {pid} by transit")
+            out[pid] = run_coverage(om, preset=pid, method="transit")
+    return out
+
+
+def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
+    """The report's tables for one district (the same rows the progress / coverage commands print)."""
+    d = resolve_district(name, shared.districts)
+    adcode = str(d["adcode"])
+    prog = shared.progress[shared.progress["adcode"].astype(str) == adcode][PROGRESS_COLUMNS].reset_index(drop=True)
+    presets = load_presets(shared.onemap.profile)
+    rows, unc = [], []
+    for pid, res in [*shared.coverage.items(), *shared.transit.items()]:
+        p = presets[pid]
+        by = res.by_scenario if res.by_scenario is not None else res.districts  # existing/planned/difference
+        per = by[by["adcode"].astype(str) == adcode]
+        for _, r in per.iterrows():
+            rows.append({"preset": pid, "title_en": p.title_en, "method": res.params["method"],
+                         "within": res.params["within"], "speed_kmh": res.params.get("speed_kmh"), **r.to_dict()})
+        if res.params["method"] == "transit":
+            continue
+        f = res.features[(res.features["adcode"].astype(str) == adcode) & ~res.features["covered"]]
+        for _, r in f.iterrows():
+            unc.append({"preset": pid, "name": r.get("name") if isinstance(r.get("name"), str) else "(unnamed)",
+                        "osm_ref": r.get("osm_ref"), "population_est": round(float(r["population"] or 0)),
+                        "nearest_facility": r["nearest_facility"], "distance_m": r["distance_m"],
+                        "time_min": r["time_min"], "covered_share": r["covered_share"], "status": r["status"]})
+    cov = pd.DataFrame(rows).reindex(columns=COVERAGE_COLUMNS)
+    uncovered = pd.DataFrame(unc, columns=["preset", "name", "osm_ref", "population_est", "nearest_facility",
+                                           "distance_m", "time_min", "covered_share", "status"])
+    cat = shared.catalog.set_index("layer")
+    ill_rows = []
+    for lid in cat.index[cat.illustrative]:
+        n = int((shared.assigned(lid)["_adcode"] == adcode).sum())
+        ill_rows.append({"layer": lid, "title_zh": cat.loc[lid, "title_zh"], "title_en": cat.loc[lid, "title_en"],
+                         "features_in_district": n, "how": cat.loc[lid, "description"]})
+    sources = shared.catalog[["layer", "title_en", "source", "licence", "attribution", "illustrative"]].copy()
+    from cityplan.progress.report import last_reports
+
+    return DistrictReport(district=d, progress=prog, coverage=cov, uncovered=uncovered,
+                          illustrative=pd.DataFrame(ill_rows), sources=sources,
+                          reports=last_reports(shared.progress_context, adcode))
+
+
+# ------------------------------------------------------------------------------------ maps
+def _plan_layers(shared: SharedInputs, adcode: str) -> list[tuple[str, gpd.GeoDataFrame, dict, bool]]:
+    cat = shared.catalog.set_index("layer")
+    out = []
+    for lid in cat.index[cat.role == "plan"]:
+        gdf = shared.assigned(lid)
+        gdf = gdf[gdf["_adcode"] == adcode].drop(columns="_adcode")
+        if len(gdf):
+            style = {**cat.loc[lid, "style"], "label": static.label(cat.loc[lid, "title_zh"], cat.loc[lid, "title_en"])}
+            out.append((lid, gdf, style, bool(cat.loc[lid, "illustrative"])))
+    return out
+
+
+def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
+    """District boundary (credited with its licence), water, labelled sub-districts and major roads."""
+    from cityplan.report.context import draw_context
+
+    om, crs = shared.onemap, shared.onemap.working_crs
+    boundary = shared.districts[shared.districts["adcode"].astype(str) == str(d["adcode"])]
+    real, cut = split_outline(om, boundary)  # the extract's edge is no district boundary
+    handles = [static.plot_layer(ax, real, {"color": "#000000", "weight": 2,
+                                            "label": static.label("区界", "District boundary")}, zorder=5,
+                                 source=om.catalog_row(om.layer_id_for("districts")))]
+    if len(cut):
+        handles.append(static.plot_layer(ax, extract_edge(om), {"color": "#7f7f7f", "weight": 1.2, "dash": True,
+                                         "label": static.label("数据范围边界", "Extract edge (district continues)")},
+                                         zorder=5))
+    handles += draw_context(ax, om, boundary)
+    minx, miny, maxx, maxy = boundary.to_crs(crs).total_bounds
+    ax.set_xlim(minx - 300, maxx + 300)
+    ax.set_ylim(miny - 300, maxy + 300)
+    return [x for x in handles if x is not None]
+
+
+def overview_figure(shared: SharedInputs, d: pd.Series, page: static.PageSpec | None = None):
+    """The district's plan sites (illustrative ones dashed) on a printed page in the metric CRS."""
+    title = static.label(f"{d['name']} 规划项目", f"{d.get('name_en', '')} plan sites")
+    fig, ax = static.new_map(title, crs=shared.onemap.working_crs, page=page)
+    handles = _context(ax, shared, d)
+    for lid, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
+        if ill and "illustrative" not in style["label"]:
+            style = {**style, "label": style["label"] + " (示意 illustrative)"}
+        h = static.plot_layer(ax, gdf, style, illustrative=ill, zorder=3, source=shared.onemap.catalog_row(lid))
+        if h is not None:
+            handles.append(h)
+    static.finish(ax, handles)
+    return fig
+
+
+def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: static.PageSpec | None = None):
+    """Residential land covered / not covered (gaps) for one preset, with the facilities."""
+    res = shared.coverage[preset]
+    adcode = str(d["adcode"])
+    p = load_presets(shared.onemap.profile)[preset]
+    row = res.districts[res.districts["adcode"].astype(str) == adcode]
+    share = f"{row['area_share'].iloc[0]:.0%}" if len(row) else "n/a"
+    fig, ax = static.new_map(static.label(f"{d['name']} {p.title_zh}", f"{d.get('name_en', '')}: {p.title_en}")
+                             + f"\n{res.params['method']} {res.params['within']} · residential land covered {share}",
+                             crs=shared.onemap.working_crs, page=page)
+    handles = _context(ax, shared, d)
+    feats = res.features[res.features["adcode"].astype(str) == adcode]
+    gaps = res.gaps[res.gaps["district"] == d["name"]]
+    iso = res.isochrones.clip(shared.districts[shared.districts["adcode"].astype(str) == adcode])
+    zh, en = METHOD_NAMES.get(res.params["method"], (res.params["method"], res.params["method"]))
+    reach = (static.label(f"{zh}{res.params['within']}缓冲区", f"Straight-line radius {res.params['within']}")
+             if res.params["method"] == "euclid" else
+             static.label(f"{zh}{res.params['within']}可达范围", f"Reachable by {en} within {res.params['within']}"))
+    for gdf, style in ((iso, {"color": "#252525", "fill": "#d9d9d9", "weight": 0.6, "alpha": 0.35, "dash": True,
+                              "label": reach}),
+                       (feats, {"color": "#54278f", "fill": "#9e9ac8", "weight": 0.3,
+                                "label": static.label("居住用地", "Residential land")}),
+                       (gaps, {**GAP_STYLE, "weight": 0.3, "alpha": 0.8,
+                               "label": static.label("未覆盖", "Not covered (gap)")})):
+        h = static.plot_layer(ax, gdf, style, zorder=2)
+        if h is not None:
+            handles.append(h)
+    crs = shared.onemap.working_crs
+    area = shared.districts[shared.districts["adcode"].astype(str) == adcode].to_crs(crs).buffer(1000)
+    fac = res.facilities.to_crs(crs).clip(area)
+    layer_col = "facility_layer" if "facility_layer" in fac.columns else None
+    for lid, part in (fac.groupby(layer_col, sort=True) if layer_col else [(None, fac)]):
+        # each facility layer in its own catalog style and title (parks green, rinks blue, ...)
+        row = shared.onemap.catalog_row(lid) if lid in set(shared.catalog["layer"]) else None
+        style = {**(row["style"] if row is not None else {"color": "#000000", "radius": 3}),
+                 "label": static.label(row["title_zh"], row["title_en"]) if row is not None
+                 else static.label("设施", f"Facilities ({lid})")}
+        for geom_kind in ("Polygon", "Line", "Point"):  # plot_layer styles one geometry family at a time
+            sub = part[part.geom_type.str.contains(geom_kind)]
+            h = static.plot_layer(ax, sub, style, illustrative=bool(row is not None and row["illustrative"]), zorder=4,
+                                  source=row)
+            if h is not None:
+                handles.append(h)
+    static.finish(ax, handles)
+    return fig
+
+
+# ------------------------------------------------------------------------------------ writers
+def _img(path: Path) -> dict[str, str]:
+    return {"alt": path.stem, "data": base64.b64encode(path.read_bytes()).decode("ascii")}
+
+
+def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], map_file: str,
+                history: list[Path] = ()) -> str:
+    """Self-contained HTML (images inlined) from ``templates/district.html.j2``; every value escaped."""
+    d = rep.district
+    share = d.get("extract_share")
+    cov_view = rep.coverage[["preset", "scenario", "network", "title_en", "method", "within", "population", "population_share",
+                             "residential_area_m2", "area_share", "features_covered", "features",
+                             "meets_target"]]
+    summary = [
+        f"adcode {d['adcode']} · census {population_text(d)}",
+        f"The sample data extract covers {share:.0%} of the district's area; populations are census-based estimates." if share == share else "",
+        f"Plan features in the district: {int(rep.progress[rep.progress.metric.notna()].groupby('task_id').features.max().sum())} "
+        f"(illustrative ones are placed by documented rules, not real project sites).",
+        f"One map built {shared.build_info.get('built_at')} from {shared.build_info.get('data_dir')}; report generated "
+        f"{dt.datetime.now().isoformat(timespec='minutes')}.",
+    ]
+    return render("district.html.j2", name=str(d["name"]), name_en=str(d.get("name_en", "")),
+                  summary=[x for x in summary if x], map_file=map_file,
+                  progress=html_table(rep.progress.drop(columns=["adcode", "district"])),
+                  coverage=html_table(cov_view), images=[_img(p) for p in images],
+                  uncovered=html_table(rep.uncovered), reports=html_table(rep.reports),
+                  history=[_img(p) for p in history], illustrative=html_table(rep.illustrative),
+                  sources=html_table(rep.sources), blank_note=NUMBER_BLANK_NOTE)
+
+
+def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,
+                          formats: tuple[str, ...] = ("html", "xlsx"), overwrite: bool = False,
+                          maps: bool = True, page: static.PageSpec | None = None) -> DistrictReport:
+    """Write the report of district ``name`` into ``out`` (a folder)."""
+    from cityplan.maps import district_map, save_map
+
+    rep = district_tables(name, shared)
+    folder = Path(out)
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        msg = f"{folder}: output folder is not empty; pass --overwrite"
+        raise OutputExistsError(msg)
+    folder.mkdir(parents=True, exist_ok=True)
+    d = rep.district
+    images: list[Path] = []
+    if maps:
+        figures = [("map_overview", lambda: overview_figure(shared, d, page))] + [
+            (f"map_coverage_{pid}", lambda pid=pid: coverage_figure(shared, d, pid, page)) for pid in shared.coverage]
+        with atomic_path(folder / "maps.pdf", overwrite=True) as tmp, PdfPages(tmp) as pdf:
+            for stem, make in figures:
+                png = folder / f"{stem}.png"
+                with atomic_path(png, overwrite=True) as tmp_png:
+                    static.save(make(), tmp_png, pdf)
+                images.append(png)
+        rep.files += [*images, folder / "maps.pdf"]
+        cov = shared.coverage.get("ice-30min") or next(iter(shared.coverage.values()), None)
+        interactive = save_map(district_map(str(d["adcode"]), shared.onemap, offline=True, coverage=cov),
+                               folder / "district_map.html", overwrite=True)
+        rep.files.append(interactive)
+    from cityplan.progress.report import district_history_charts
+
+    history = district_history_charts(shared.progress_context, str(d["adcode"]), folder)
+    rep.files += [f for p in history for f in (p, p.with_suffix(".svg"))]
+    if "html" in formats:
+        with atomic_path(folder / "report.html", overwrite=True) as tmp:
+            tmp.write_text(report_html(rep, shared, images, "district_map.html", history), encoding="utf-8")
+        rep.files.append(folder / "report.html")
+    if "xlsx" in formats:
+        summary = pd.DataFrame([{"district": d["name"], "name_en": d.get("name_en"), "adcode": d["adcode"],
+                                 "population": district_population(d.to_frame().T).iloc[0], "extract_share": d.get("extract_share"),
+                                 "onemap_built_at": shared.build_info.get("built_at")}])
+        rep.files.append(write_table(report_table(summary), folder / "report.xlsx", overwrite=True,
+                                     sheet_name="summary", sheets={  # same headers as the HTML (report/headers.py)
+            "progress": report_table(rep.progress), "last_reports": report_table(rep.reports),
+            "coverage": report_table(rep.coverage), "uncovered": report_table(rep.uncovered),
+            "illustrative": report_table(rep.illustrative), "sources": report_table(rep.sources)}))
+    return rep

@@ -1,0 +1,144 @@
+"""Bilingual column headers of the district report (中文 / English, with units), one map for HTML and XLSX.
+
+The report's tables keep the data model's column names (``population_covered``) internally;
+what a district office reads is ``覆盖人口(估算) / Population covered (est.)``. :func:`bilingual`
+renames for display, :func:`english` maps a read-back sheet to the data names again. Empty
+cells are filled with what they mean (:func:`explain_blanks`), never left silently blank.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: data column -> (中文, English with unit)
+HEADERS: dict[str, tuple[str, str]] = {
+    # the task and the place
+    "task_id": ("任务编号", "Task no."),
+    "chapter": ("章", "Chapter"),
+    "title_zh": ("任务", "Task (Chinese)"),
+    "title_en": ("任务(英文)", "Task (English)"),
+    "adcode": ("行政区划代码", "Adcode"),
+    "district": ("区", "District"),
+    "name": ("名称", "Name"),
+    "name_en": ("英文名", "Name (English)"),
+    # progress
+    "metric": ("指标", "Metric"),
+    "unit": ("单位", "Unit"),
+    "target": ("全市目标", "City target (unit)"),
+    "quota": ("本区任务量", "District quota (unit)"),
+    "planned": ("规划量", "Planned (unit)"),
+    "planned_illustrative": ("其中示意", "of which illustrative (unit)"),
+    "achieved": ("完成量(上报)", "Achieved, as reported (unit)"),
+    "ratio": ("完成率", "Achieved ÷ quota (0–1)"),
+    "achieved_ratio": ("完成率(同上)", "Achieved ratio (0–1, same)"),
+    "features": ("点位数(个)", "Sites / features (count)"),
+    "illustrative_features": ("示意点位(个)", "Illustrative sites (count)"),
+    "sites_overdue": ("逾期点位(个)", "Sites overdue (count)"),
+    "status": ("状态", "Status"),
+    "last_report": ("最近上报日期", "Last report (date)"),
+    # last progress reports
+    "as_of": ("截至日期", "As of (date)"),
+    "site_id": ("点位编号", "Site id"),
+    "quantity": ("数量", "Quantity (unit)"),
+    "reported_by": ("填报人", "Reported by"),
+    "note": ("备注", "Note"),
+    "source_file": ("来源文件", "Source file"),
+    "recorded_at": ("录入时间", "Recorded at"),
+    # coverage
+    "preset": ("标准", "Preset"),
+    "scenario": ("情景", "Scenario"),
+    "network": ("路网", "Network"),
+    "method": ("方法", "Method"),
+    "within": ("服务半径/时间", "Within (m or min)"),
+    "speed_kmh": ("速度(km/h)", "Speed (km/h)"),
+    "population": ("人口(估算)", "Population (est.)"),
+    "population_covered": ("覆盖人口(估算)", "Population covered (est.)"),
+    "population_share": ("人口覆盖率", "Population covered (share 0–1)"),
+    "residential_area_m2": ("居住用地面积(m²)", "Residential land (m²)"),
+    "residential_area_covered_m2": ("覆盖居住用地(m²)", "Residential land covered (m²)"),
+    "area_share": ("居住用地覆盖率", "Residential land covered (share 0–1)"),
+    "features_covered": ("覆盖小区(个)", "Compounds covered (count)"),
+    "not_snapped_or_unreachable": ("未接入路网(个)", "Not snapped or unreachable (count)"),
+    "extract_share": ("数据覆盖本区比例", "Extract share of district area (0–1)"),
+    "target_metric": ("考核指标", "Target metric"),
+    "target_min": ("目标下限", "Target minimum (0–1)"),
+    "meets_target": ("是否达标", "Meets target"),
+    # uncovered compounds
+    "osm_ref": ("OSM编号", "OSM ref"),
+    "population_est": ("小区人口(估算)", "Compound population (est.)"),
+    "nearest_facility": ("最近设施", "Nearest facility"),
+    "distance_m": ("距离(m)", "Distance (m)"),
+    "time_min": ("时间(min)", "Time (min)"),
+    "covered_share": ("覆盖比例", "Covered share (0–1)"),
+    # illustrative data, sources, summary
+    "layer": ("图层", "Layer"),
+    "features_in_district": ("本区要素(个)", "Features in district (count)"),
+    "how": ("生成方法", "How it was placed"),
+    "source": ("来源", "Source"),
+    "licence": ("许可", "Licence"),
+    "attribution": ("署名", "Attribution"),
+    "illustrative": ("示意", "Illustrative"),
+    "onemap_built_at": ("一张图构建时间", "One map built at"),
+}
+
+#: what an empty cell means, per column (text columns only: numbers stay numbers in the XLSX)
+BLANKS: dict[str, str] = {
+    "last_report": "无上报 none yet",
+    "status": "未评估 not assessed",
+    "network": "不适用 n/a (not transit)",
+    "meets_target": "不适用 n/a (no target for this row)",
+    "target_metric": "无目标 no target",
+    "name": "(未命名 unnamed)",
+    "osm_ref": "无 none",
+    "nearest_facility": "无可达设施 none reachable",
+    "note": "—",
+    "reported_by": "—",
+    "how": "—",
+}
+
+#: how an empty numeric cell is shown in HTML, and the note under the table explaining it
+NUMBER_BLANK = "—"
+NUMBER_BLANK_NOTE = "— 不适用或无数据 / not applicable or no data (e.g. no quota, no target, straight-line method has no speed)"
+
+
+def header(column: str) -> str:
+    """``中文 / English`` header of a data column (the column name itself if it has none)."""
+    zh, en = HEADERS.get(column, ("", ""))
+    return f"{zh} / {en}" if zh else column
+
+
+def bilingual(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with bilingual headers."""
+    return df.rename(columns={c: header(c) for c in df.columns})
+
+
+def english(df: pd.DataFrame) -> pd.DataFrame:
+    """A bilingual table (e.g. a sheet read back from the report's XLSX) with the data column names."""
+    back = {header(c): c for c in HEADERS}
+    return df.rename(columns={c: back.get(c, c) for c in df.columns})
+
+
+def explain_blanks(df: pd.DataFrame) -> pd.DataFrame:
+    """Fill empty text cells with what they mean (:data:`BLANKS`); numeric columns are left as they are."""
+    out = df.copy()
+    for col, text in BLANKS.items():
+        if col in out.columns and not pd.api.types.is_numeric_dtype(out[col]):
+            s = out[col].astype(object)
+            blank = s.isna() | s.astype(str).str.strip().eq("")
+            out[col] = s.where(~blank, text)
+    return out
+
+
+def report_table(df: pd.DataFrame) -> pd.DataFrame:
+    """What the report shows of a table: blanks explained, bilingual headers."""
+    return bilingual(explain_blanks(df))
+
+
+def html_table(df: pd.DataFrame) -> dict[str, list]:
+    """The HTML template's ``{"columns", "rows"}`` of a report table: bilingual, every cell filled
+    (empty numbers shown as :data:`NUMBER_BLANK`, explained by :data:`NUMBER_BLANK_NOTE`)."""
+    from cityplan.report.templating import table
+
+    t = table(report_table(df))
+    t["rows"] = [[NUMBER_BLANK if isinstance(v, str) and v == "" else v for v in row] for row in t["rows"]]
+    return t

@@ -1,0 +1,169 @@
+"""Review report in Markdown / HTML, and the review map."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from cityplan.onemap import OneMap
+from cityplan.review.check import ReviewReport
+
+VERDICT_TEXT = {"pass": "PASS 通过", "needs_approval": "NEEDS APPROVAL 需审批", "fail": "FAIL 不通过"}
+SHOW = ["feature_name", "project_type", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha", "share",
+        "length_m", "distance_m", "features_hit", "illustrative_hit", "message"]
+
+
+def proposal_lines(rep: ReviewReport) -> list[tuple[str, str]]:
+    """(label, value) lines about the proposal itself: area, centroid, CRSs, project types."""
+    s = rep.summary
+    if not s:
+        return []
+    area = (f"{s['area_m2']:,.2f} m² = {s['area_mu']:,.4f} 亩 = {s['area_ha']:,.4f} ha"
+            if s.get("area_m2") else f"no area (line length {s.get('length_m') or 0:,.2f} m or points)")
+    return [("面积 Area", area),
+            ("中心点 Centroid", f"{s['centroid_lon']:.6f}°E {s['centroid_lat']:.6f}°N "
+                                f"({s['working_crs']} x {s['centroid_x']:,.2f} y {s['centroid_y']:,.2f})"),
+            ("坐标系 CRS", f"file {s['input_crs']}; measured in {s['working_crs']}"),
+            ("项目类型 Project type", ", ".join(s.get("project_types", []))),
+            ("要素 Features", str(s["features"]))]
+
+
+def unchecked_lines(rep: ReviewReport) -> list[str]:
+    """One line per rule not checked (statutory ones first)."""
+    rows = sorted(rep.unchecked, key=lambda u: not u["statutory"])
+    return [f"{u['title_zh']} {u['title_en']}{' (statutory 法定)' if u['statutory'] else ''}: {u['reason']}"
+            for u in rows]
+
+
+def to_markdown(rep: ReviewReport) -> str:
+    """A Markdown report: verdict, findings table, notes, impact, data version, citations."""
+    lines = [f"# One-map review: **{VERDICT_TEXT[rep.verdict]}**", ""]
+    props = proposal_lines(rep)
+    if props:
+        lines += ["## Proposal", *[f"- {md_text(k)}: {md_text(v)}" for k, v in props], ""]
+    f = rep.findings[SHOW].copy()
+    lines += ["## Findings", _md_table(f), ""]
+    if rep.unchecked:
+        lines += ["## Not checked (no such layer in this one map)", *[f"- {md_text(x)}" for x in unchecked_lines(rep)],
+                  ""]
+    if rep.notes:
+        lines += ["## Notes", *[f"- {md_text(n)}" for n in rep.notes], ""]
+    if rep.impact is not None and len(rep.impact):
+        lines += ["## Coverage impact", _md_table(rep.impact), ""]
+    lines += ["## Data checked against", *[f"- {md_text(k)}: {md_text(v)}" for k, v in rep.data_version.items()], "",
+              "## Rules", *[f"- **{md_text(r.id)}** ({md_text(r.severity)}): {md_text(r.title_en)} - "
+                            f"{md_text(r.citation)}" for r in rep.rules]]
+    return "\n".join(lines) + "\n"
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"})
+
+
+def md_text(value: object) -> str:
+    """User text made inert in Markdown: HTML escaped, Markdown syntax backslash-escaped, one line."""
+    text = " ".join(str(value).split())
+    return html.escape(text, quote=True).translate(_MD_SPECIAL)
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cells = df.astype(object).where(df.notna(), "")
+    head = "| " + " | ".join(md_text(c) for c in df.columns) + " |"
+    sep = "|" + "---|" * len(df.columns)
+    body = ["| " + " | ".join(md_text(v) for v in row) + " |" for row in cells.to_numpy()]
+    return "\n".join([head, sep, *body])
+
+
+def to_html(rep: ReviewReport, *, map_file: str | None = None) -> str:
+    """A self-contained HTML report (no external resources); every value escaped."""
+    def table(df: pd.DataFrame) -> str:
+        cells = df.astype(object).where(df.notna(), "")
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
+                       for r in cells.to_numpy())
+        return f"<table><tr>{head}</tr>{rows}</table>"
+
+    colour = {"pass": "#1a9641", "needs_approval": "#fdae61", "fail": "#d7191c"}[rep.verdict]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>One-map review</title><style>"
+        "body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+        "padding:2px 6px}th{background:#eee}.v{padding:6px 12px;color:#fff;display:inline-block}</style></head><body>",
+        f"<h1>One-map review <span class='v' style='background:{colour}'>{html.escape(VERDICT_TEXT[rep.verdict])}</span></h1>",
+        "<h2>Proposal</h2><ul>" + "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>"
+                                          for k, v in proposal_lines(rep)) + "</ul>",
+        "<h2>Findings</h2>", table(rep.findings[SHOW]),
+    ]
+    if rep.unchecked:
+        parts.append("<h2>Not checked (no such layer in this one map)</h2><ul>" + "".join(
+            f"<li>{html.escape(x)}</li>" for x in unchecked_lines(rep)) + "</ul>")
+    if map_file:
+        parts.append(f"<p><a href='{html.escape(map_file)}'>Review map</a></p>")
+    if rep.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in rep.notes) + "</ul>")
+    if rep.impact is not None and len(rep.impact):
+        parts += ["<h2>Coverage impact</h2>", table(rep.impact)]
+    parts.append("<h2>Data checked against</h2><ul>" + "".join(
+        f"<li>{html.escape(k)}: {html.escape(str(v))}</li>" for k, v in rep.data_version.items()) + "</ul>")
+    parts.append("<h2>Rules</h2><ul>" + "".join(
+        f"<li><b>{html.escape(r.id)}</b> ({html.escape(r.severity)}): {html.escape(r.title_en)} - "
+        f"{html.escape(r.citation)}</li>" for r in rep.rules) + "</ul></body></html>")
+    return "".join(parts)
+
+
+def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline: bool = True):
+    """The proposal, the constraint layers it touches, and the overlaps highlighted."""
+    from cityplan.maps.payload import LayerView
+    from cityplan.maps.recipes import Recipe, RecipeLayer, load_labels
+    from cityplan.maps.render import compose, recipe_views, source_credits
+
+    touched = rep.findings[rep.findings.hit]
+    rules = {r.id: r for r in rep.rules}
+    layer_ids = list(dict.fromkeys(lid for rid in touched.rule.unique() for lid in _layer_ids(rules[rid], onemap)))
+    recipe = Recipe(path=None, id="review", title_zh="", title_en="",  # type: ignore[arg-type]
+                    groups=({"id": "ctx", "title": "约束 Constraints touched"},),
+                    layers=tuple(RecipeLayer(layer=lid, group="ctx") for lid in layer_ids))
+    views = recipe_views(recipe, onemap) if layer_ids else []
+    labels = load_labels(OneMap.coerce(onemap).profile)
+    prop = rep.proposal.rename(columns={"feature_name": "name"})
+    views.append(LayerView(id="review_proposal", title="拟建项目 Proposal", gdf=prop, group="review",
+                           style={"color": "#000000", "fill": "#ffff99", "weight": 3, "fillOpacity": 0.3,
+                                  "radius": 7}, fields=["feature"], labels=labels, source="proposal"))
+    sev_colour = {"forbidden": "#d7191c", "needs_approval": "#fdae61", "note": "#2b83ba"}
+    for sev, col in sev_colour.items():
+        part = rep.overlaps[rep.overlaps.severity == sev]
+        if len(part):
+            views.append(LayerView(id=f"review_overlap_{sev}", title=f"重叠 Overlap: {sev}", gdf=part,
+                                   group="review", style={"color": col, "fill": col, "fillOpacity": 0.6,
+                                                          "weight": 2}, fields=["rule", "feature"],
+                                   labels=labels, source="cityplan review"))
+    panel = {"title": f"Review: {VERDICT_TEXT[rep.verdict]}",
+             "sections": [{"title": "Findings", "columns": ["feature", "rule", "severity", "area m²", "overlaps"],
+                           "rows": [[r.feature_name, r.rule, r.severity, r.area_m2, r.features_hit]
+                                    for r in touched.itertuples()]}],
+             "notes": rep.notes + [f"one map built {rep.data_version.get('onemap_built_at', '?')}"]}
+    return compose(views, title=f"One-map review {VERDICT_TEXT[rep.verdict]}",
+                   groups=[{"id": "review", "title": "审查 Review"}, {"id": "ctx", "title": "约束 Constraints"}],
+                   basemap=basemap, offline=offline, panel=panel, fit_bounds=_focus(rep),
+                   attributions=source_credits(onemap, views))
+
+
+def _layer_ids(rule, onemap) -> list[str]:
+    """The one map's layers behind a rule (its ``layers``, or those with its ``role``)."""
+    from cityplan.review.constraints import rule_layers
+
+    return rule_layers(rule, OneMap.coerce(onemap))[0]
+
+
+def _focus(rep: ReviewReport, pad_m: float = 150.0) -> tuple[float, float, float, float]:
+    """The proposal's lon/lat box with a margin: the review map opens zoomed to it."""
+    from cityplan.crs import working_crs
+
+    prop = rep.proposal
+    metric = prop.to_crs(working_crs(prop))
+    x0, y0, x1, y1 = metric.total_bounds
+    pad = max(pad_m, 0.15 * max(x1 - x0, y1 - y0))
+    import geopandas as gpd
+
+    corners = gpd.GeoSeries.from_xy([x0 - pad, x1 + pad], [y0 - pad, y1 + pad], crs=metric.crs).to_crs(4326)
+    b = corners.total_bounds
+    return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))

@@ -1,0 +1,115 @@
+"""Schema of the coverage presets (``coverage_presets.yaml`` of the city profile); parsed by :mod:`cityplan.coverage.presets`.
+
+``presets``: a list of standards, each with an ``id``, titles, ``facilities`` (catalog layers with an
+optional attribute filter), ``method``, ``within`` (``500m``, ``1.5km``, ``15min``, ``1h``) and a
+``citation``; optional ``speed_kmh``, ``season`` (a speed preset of ``speeds.yaml`` of the city profile),
+``radius_rules`` (euclid), ``target`` and ``demand`` layer.
+Ids are unique.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from cityplan._errors import CoverageError
+from cityplan.schema._base import StrictModel, check_unique_ids, load_document
+
+METHODS = ("euclid", "walk", "bike", "drive", "transit")
+
+
+def _positive(v: float) -> float:
+    if not (math.isfinite(v) and v > 0):
+        msg = f"{v!r} must be a positive number"
+        raise ValueError(msg)
+    return v
+
+
+class FacilityModel(StrictModel):
+    """A facility layer (catalog id) and an optional filter ``{column: [values]}``."""
+
+    layer: str
+    where: dict[str, list[Any]] = {}
+
+
+class RadiusRuleModel(StrictModel):
+    """Facilities of at least ``min_area_m2`` serve ``radius_m`` (first matching rule wins)."""
+
+    min_area_m2: float = Field(ge=0)
+    radius_m: float
+
+    _r = field_validator("radius_m")(_positive)
+
+
+class TargetModel(StrictModel):
+    """The share a standard asks for."""
+
+    metric: Literal["population_share", "area_share"]
+    min: float = Field(gt=0, le=1)
+
+
+class PresetModel(StrictModel):
+    """One coverage standard."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title_zh: str
+    title_en: str
+    facilities: list[FacilityModel] = Field(min_length=1)
+    method: Literal[METHODS]  # type: ignore[valid-type]
+    within: str
+    citation: str = Field(min_length=1)
+    speed_kmh: float | None = None
+    radius_rules: list[RadiusRuleModel] = []
+    target: TargetModel | None = None
+    demand: str = "residential"
+    #: a speed preset of speeds.yaml (``seasons:``), e.g. winter for the ice circle
+    season: str | None = None
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _unitless(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            msg = f"{v!r} has no unit; write {v}m (metres) or {v}min (minutes)"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("within")
+    @classmethod
+    def _within(cls, v: str) -> str:
+        from cityplan.coverage.presets import parse_within  # noqa: PLC0415 (that module imports this one)
+
+        try:
+            parse_within(v)
+        except CoverageError:
+            msg = f"{v!r} needs a number with a unit: metres (500m, 1.5km) or minutes (15min, 1h)"
+            raise ValueError(msg) from None
+        return v
+
+    @field_validator("speed_kmh")
+    @classmethod
+    def _speed(cls, v: float | None) -> float | None:
+        return None if v is None else _positive(v)
+
+
+class PresetsModel(StrictModel):
+    """The whole presets file."""
+
+    presets: list[PresetModel] = Field(min_length=1)
+
+
+def load_presets_document(path: str | os.PathLike[str]) -> PresetsModel:
+    """Read and validate a presets file (ids unique).
+
+    Raises
+    ------
+    LayerNotFoundError
+        The file does not exist.
+    SchemaError
+        Anything wrong with it, one line naming the preset and field.
+    """
+    doc = load_document(path, PresetsModel, what="coverage presets file")
+    check_unique_ids(doc.presets, path, "preset")
+    return doc

@@ -1,0 +1,252 @@
+"""The ASGI application: :func:`create_app` wires the one map, accounts, desks and OGC API."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cityplan._cores import usable_cores
+from cityplan.maps.assets import leaflet_css, leaflet_js, own_asset
+from cityplan.onemap import OneMap
+from cityplan.server import audit, csrf, ogc, pages, progress_desk, review_desk, viewlayers
+from cityplan.server.auth import SESSION_COOKIE, RateLimiter, Sessions, client_address, session_of
+from cityplan.server.coverage_cache import CoverageCache
+from cityplan.server.review_pool import ReviewPool
+from cityplan.server.uploads import DEFAULT_MAX_BYTES
+from cityplan.server.users import UserStore
+from cityplan.server.web import render
+
+logger = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------ static assets
+@cache
+def _asset(name: str) -> tuple[bytes, bytes, str, str]:
+    """(body, gzipped body, media type, etag) of a packaged asset (compressed once, not per request)."""
+    if name == "leaflet.js":
+        text, media = leaflet_js(), "text/javascript"
+    elif name == "leaflet.css":
+        text, media = leaflet_css(), "text/css"
+    elif name in ("cityplan.js", "cityplan.css"):
+        text, media = own_asset(name), "text/javascript" if name.endswith(".js") else "text/css"
+    elif name in ("server.js", "server.css"):
+        text = (resources.files("cityplan.server") / "static" / name).read_text(encoding="utf-8")
+        media = "text/javascript" if name.endswith(".js") else "text/css"
+    else:
+        raise KeyError(name)
+    body = text.encode("utf-8")
+    return (body, gzip.compress(body, compresslevel=9, mtime=0), f"{media}; charset=utf-8",
+            '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+
+
+def static(request: Request) -> Response:
+    """``/static/{name}``: Leaflet (from the installed wheel) and cityplan's JS/CSS - no CDN."""
+    try:
+        body, gz, media, etag = _asset(request.path_params["name"])
+    except KeyError:
+        return Response("not found", status_code=404)
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600", "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(gz, media_type=media, headers={**headers, "Content-Encoding": "gzip"})
+    return Response(body, media_type=media, headers=headers)
+
+
+# ------------------------------------------------------------------------------ login / logout
+def _safe_next(value: str | None) -> str:
+    v = value or "/"
+    return v if v.startswith("/") and not v.startswith("//") and "\\" not in v else "/"
+
+
+def login_form(request: Request, *, message: str = "", status: int = 200, nxt: str | None = None) -> Response:
+    """``GET /login``: the form, with a fresh double-submit token."""
+    token = csrf.new_token()
+    resp = render(request, "login.html.j2", status=status, title="Log in 登录", message=message, login_csrf=token,
+                  next=_safe_next(nxt if nxt is not None else request.query_params.get("next")))
+    resp.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
+                    secure=request.app.state.secure_cookies)
+    return resp
+
+
+async def login_submit(request: Request) -> Response:
+    """``POST /login``: rate limited; a new session (and CSRF token) on success."""
+    form = await request.form(max_files=0, max_fields=10)
+    name, password = str(form.get("username") or "")[:64], str(form.get("password") or "")[:1024]
+    nxt = str(form.get("next") or "/")
+    state = request.app.state
+    if not csrf.check_login(request, str(form.get(csrf.FIELD) or "")):
+        return await run_in_threadpool(login_form, request, message="the form expired; try again", status=403, nxt=nxt)
+    keys = (f"ip:{client_address(request)}", f"user:{name}")
+    wait = state.limiter.retry_after(*keys)
+    if wait:
+        await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
+                                outcome="denied", detail={"why": "rate limited"}, client=client_address(request))
+        resp = await run_in_threadpool(login_form, request, message=f"too many failed logins; try again in {wait} s",
+                                       status=429, nxt=nxt)
+        resp.headers["Retry-After"] = str(wait)
+        return resp
+    user = await run_in_threadpool(state.users.authenticate, name, password)
+    if user is None:
+        state.limiter.fail(*keys)
+        await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
+                                outcome="denied", detail={"why": "wrong name or password"}, client=client_address(request))
+        return await run_in_threadpool(login_form, request, message="wrong user name or password", status=401, nxt=nxt)
+    state.limiter.reset(f"user:{name}")
+    old = session_of(request)
+    if old is not None:
+        state.sessions.drop(old.id)
+    s = state.sessions.create(user.name)
+    await run_in_threadpool(audit.record, state.om.store, who=user.name, role=user.role, action="login",
+                            target=user.name, client=client_address(request))
+    resp = RedirectResponse(_safe_next(nxt), status_code=303)
+    resp.set_cookie(SESSION_COOKIE, s.id, httponly=True, samesite="strict", path="/", secure=state.secure_cookies)
+    resp.delete_cookie(csrf.LOGIN_COOKIE, path="/login")
+    return resp
+
+
+async def logout(request: Request) -> Response:
+    """``POST /logout`` (CSRF-checked)."""
+    form = await request.form(max_files=0, max_fields=5)
+    s = session_of(request)
+    if s is not None and csrf.check(request, s, str(form.get(csrf.FIELD) or "")):
+        request.app.state.sessions.drop(s.id)
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+# ------------------------------------------------------------------------------ headers
+class SecurityHeaders:
+    """Pure ASGI middleware adding CSP, framing, sniffing and referrer headers to every response."""
+
+    def __init__(self, app: Any, *, img_src: str) -> None:
+        self.app = app
+        csp = (f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src {img_src}; "
+               "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+        self.headers = [(b"content-security-policy", csp.encode()), (b"x-frame-options", b"DENY"),
+                        (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def _send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + self.headers
+            await send(message)
+
+        await self.app(scope, receive, _send)
+
+
+# ------------------------------------------------------------------------------ factory
+def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str | os.PathLike[str],
+               max_upload: int = DEFAULT_MAX_BYTES, secure_cookies: bool = False, basemap: str = "osm",
+               recipe: str = "onemap", warm: bool = True, login_limit: int = 5,
+               review_workers: int | None = None) -> Starlette:
+    """The cityplan server over a one map.
+
+    Parameters
+    ----------
+    onemap : OneMap, path or URL
+        The one map (GeoPackage or PostGIS).
+    data_dir : path
+        The server's data folder: uploads (sha256-named), review reports, temporary files. The
+        process's temporary folder is set inside it, so nothing is written anywhere else.
+    max_upload : int
+        Largest upload in bytes (default 20 MiB).
+    secure_cookies : bool
+        Mark cookies ``Secure`` (serve behind TLS).
+    basemap : {"osm", "tianditu", "gaode", "none"}
+        Tiles under the map (``none`` for an intranet without a tile server).
+    recipe : str
+        The map recipe (``maps/NAME.yaml``) whose layers the map page shows.
+    warm : bool
+        Prepare the map layers in a background thread at start.
+    login_limit : int
+        Failed logins allowed per client address and per account in 5 minutes.
+    review_workers : int, optional
+        Processes running reviews (each opens the one map and keeps its rule constraints ready);
+        0 runs them in one background thread of the server process. Default: 2 where the
+        machine has 2 or more cores (reviewers submitting together are not queued behind one
+        another; the workers run at a lower priority than the map), else 1.
+    """
+    om = OneMap.coerce(onemap)
+    data = Path(data_dir).resolve()
+    for sub in ("uploads", "reports", "tmp"):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+    tempfile.tempdir = str(data / "tmp")  # readers' scratch files (zip members...) stay in the data folder
+    os.environ["TMPDIR"] = str(data / "tmp")
+
+    map_layers = viewlayers.MapLayers(om, recipe=recipe, basemap=basemap)
+    img_src = "'self' data:" + (" https:" if map_layers.basemap.tiles else "")
+    routes = [
+        Route("/login", login_form, methods=["GET"]), Route("/login", login_submit, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]), Route("/static/{name}", static),
+        Route("/favicon.ico", lambda _r: Response(status_code=204)),
+        *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *ogc.routes(),
+    ]
+    location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
+    if review_workers is None:
+        review_workers = min(2, usable_cores())
+    reviews = ReviewPool(om, location, workers=review_workers, tmpdir=str(data / "tmp"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        reviews.shutdown()
+
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, img_src=img_src),
+                                               Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)])
+    st = app.state
+    st.om, st.data_dir, st.max_upload, st.secure_cookies = om, data, int(max_upload), bool(secure_cookies)
+    st.users, st.sessions, st.limiter = UserStore(om.store), Sessions(), RateLimiter(limit=login_limit)
+    st.map_layers, st.progress, st.coverage = map_layers, progress_desk.ProgressState(om), CoverageCache(om)
+    st.reviews = reviews
+    extents: dict[tuple[str, str], tuple[float, float, float, float] | None] = {}
+
+    def layer_extent(lid: str) -> tuple[float, float, float, float] | None:
+        key = (om.build_stamp, lid)
+        if key not in extents:
+            gdf = om.layer(lid)
+            extents[key] = None if gdf.empty else tuple(float(v) for v in gdf.to_crs(4326).total_bounds)
+        return extents[key]
+
+    st.layer_extent = layer_extent
+    if warm:
+        threading.Thread(target=_warm, args=(map_layers, reviews), name="cityplan-warm", daemon=True).start()
+    logger.info("cityplan server over %s, data folder %s", om.label, data)
+    return app
+
+
+def _warm(map_layers: viewlayers.MapLayers, reviews: ReviewPool) -> None:
+    for attempt in range(3):  # a read racing another process's first open of the file can fail once
+        try:
+            map_layers.warm()
+            reviews.start()
+            map_layers.seed()
+            return
+        except Exception:  # noqa: BLE001 - the first request will report it
+            logger.exception("preparing the map layers failed (attempt %d of 3)", attempt + 1)
+            time.sleep(2)

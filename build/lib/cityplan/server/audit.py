@@ -1,0 +1,59 @@
+"""The audit trail: one append-only row per write (and per refused write) in ``cityplan_audit``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from typing import Any
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+AUDIT_TABLE = "cityplan_audit"
+AUDIT_COLUMNS = ["event_id", "at", "who", "role", "action", "target", "outcome", "detail", "client"]
+
+
+def utc_now() -> str:
+    """Now in UTC, ISO 8601 with milliseconds."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(store: Any, *, who: str, role: str, action: str, target: str = "", outcome: str = "ok",
+           detail: dict[str, Any] | None = None, client: str = "") -> str:
+    """Append one audit row; returns its id.
+
+    Parameters
+    ----------
+    store : Store
+        The one map's store (GeoPackage or PostGIS).
+    who, role : str
+        The account (``"-"`` when anonymous) and its role.
+    action : str
+        What was done, e.g. ``review.create``, ``progress.import``, ``user.add``, ``login``.
+    target : str
+        What it was done to (review id, district adcode, site id, user name).
+    outcome : str
+        ``ok``, ``denied``, ``rejected`` (validation) or ``failed``.
+    detail : dict, optional
+        Extra facts, stored as JSON text.
+    """
+    eid = uuid.uuid4().hex
+    row = pd.DataFrame([{
+        "event_id": eid, "at": utc_now(), "who": who, "role": role, "action": action, "target": str(target),
+        "outcome": outcome, "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str),
+        "client": client}], columns=AUDIT_COLUMNS)
+    store.append_rows(AUDIT_TABLE, row, key=["event_id"])
+    logger.info("audit %s %s %s %s", who, action, target, outcome)
+    return eid
+
+
+def read_audit(store: Any, *, limit: int | None = None) -> pd.DataFrame:
+    """The audit rows, newest first."""
+    t = store.table_or_empty(AUDIT_TABLE)
+    if t.empty:
+        return pd.DataFrame(columns=AUDIT_COLUMNS)
+    t = t[[c for c in AUDIT_COLUMNS if c in t.columns]].sort_values("at", ascending=False, kind="stable")
+    return t.head(limit) if limit else t

@@ -1,0 +1,52 @@
+"""Coverage of every preset for the district dashboards, computed once per build in the background."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from cityplan.coverage import load_presets, run_coverage
+
+logger = logging.getLogger(__name__)
+
+
+class CoverageCache:
+    """Runs every coverage preset once (one background thread); results by preset id."""
+
+    def __init__(self, om: Any) -> None:
+        self.om = om
+        self.results: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+        self._build = ""
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.presets = list(load_presets(om.profile))
+
+    def start(self) -> None:
+        """Start computing (no-op when running or done for this build)."""
+        stamp = self.om.build_stamp
+        with self._lock:
+            if self._build == stamp and (self._thread is not None):
+                return
+            self._build = stamp
+            self.results, self.errors = {}, {}
+            self._thread = threading.Thread(target=self._run, args=(stamp,), name="cityplan-coverage", daemon=True)
+            self._thread.start()
+
+    def _run(self, stamp: str) -> None:
+        for pid in self.presets:
+            try:
+                res = run_coverage(self.om, preset=pid)
+            except Exception as exc:  # noqa: BLE001 - shown on the dashboard, never fatal
+                logger.warning("coverage %s failed: %s", pid, exc)
+                self.errors[pid] = str(exc)
+                continue
+            if self._build != stamp:
+                return
+            self.results[pid] = res
+
+    @property
+    def done(self) -> bool:
+        """True when every preset has a result or an error."""
+        return len(self.results) + len(self.errors) >= len(self.presets)

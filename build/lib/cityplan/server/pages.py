@@ -1,0 +1,77 @@
+"""Read-only pages: home, the one map, the task list and task pages."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from cityplan.maps.payload import layer_payload
+from cityplan.maps.recipes import load_recipe
+from cityplan.maps.render import recipe_views
+from cityplan.server.auth import current_user
+from cityplan.server.web import login_redirect, page_json, render
+
+TASK_SHOW = ["district", "metric", "unit", "target", "quota", "planned", "achieved", "ratio", "sites_completed",
+             "status"]
+
+
+def home(request: Request) -> Response:
+    """``GET /``."""
+    if current_user(request) is None:
+        return login_redirect(request)
+    om = request.app.state.om
+    return render(request, "home.html.j2", title=f"一张图 {om.city}", build=om.build_info, layers=len(om.layer_ids))
+
+
+def map_page(request: Request) -> Response:
+    """``GET /map``: the one map; layers are fetched for the view by ``server.js``."""
+    if current_user(request) is None:
+        return login_redirect(request)
+    cfg = request.app.state.map_layers.page_config()
+    return render(request, "map.html.j2", title=cfg["title"], page=page_json({"map": cfg}))
+
+
+def tasks_index(request: Request) -> Response:
+    """``GET /tasks``: the register with the city-wide progress of each target."""
+    if current_user(request) is None:
+        return login_redirect(request)
+    ctx = request.app.state.progress.context()
+    table = ctx.table()
+    rows = table[[c for c in ("task_id", "title_zh", "title_en", "metric", "unit", "target", "planned", "achieved",
+                              "ratio", "status") if c in table.columns]]
+    return render(request, "tasks.html.j2", title="Tasks 任务", rows=rows.to_dict("records"), columns=list(rows.columns))
+
+
+def task_page(request: Request) -> Response:
+    """``GET /tasks/{id}``: targets, progress per district, the task's sites on the map."""
+    if current_user(request) is None:
+        return login_redirect(request)
+    state = request.app.state
+    tid = request.path_params["tid"]
+    with state.progress.lock:
+        ctx = state.progress.context()
+        if tid not in ctx.register.ids:
+            return render(request, "error.html.j2", status=404, title="404", message=f"no task {tid}")
+        item = ctx.register.get(tid)
+        table = ctx.table(by="district")
+    mine = table[table["task_id"] == tid]
+    cols = [c for c in TASK_SHOW if c in mine.columns]
+    views = [v for v in recipe_views(load_recipe("task", state.om.profile), state.om, task=tid) if v.group == "plan"]
+    static = [layer_payload(v) for v in views]
+    bounds = [p["bounds"] for p in static if p["bounds"]]
+    fit = None
+    if bounds:
+        fit = [[min(b[1] for b in bounds), min(b[0] for b in bounds)],
+               [max(b[3] for b in bounds), max(b[2] for b in bounds)]]
+    ml = state.map_layers
+    cfg = ml.page_config(ids=[lid for lid in ("districts", "metro_lines", "parks") if ml.get(lid) is not None])
+    cfg["groups"] = [{"id": "plan", "title": "规划任务 Plan tasks"}, *[g for g in cfg["groups"] if g["id"] != "plan"]]
+    cfg.update({"static": static, "fit": fit})
+    return render(request, "task.html.j2", title=f"{item.id} {item.title_zh}", item=item, columns=cols,
+                  rows=mine[cols].to_dict("records"), page=page_json({"map": cfg}))
+
+
+def routes() -> list[Route]:
+    """Page routes."""
+    return [Route("/", home), Route("/map", map_page), Route("/tasks", tasks_index), Route("/tasks/{tid}", task_page)]

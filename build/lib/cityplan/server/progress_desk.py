@@ -1,0 +1,274 @@
+"""The progress desk and district dashboards.
+
+``GET /districts`` lists the districts; ``GET /districts/{adcode}`` shows the district's progress
+per target, the burn-up chart of a task (``?task=``), coverage per preset with its gaps on the map
+(``?preset=``) and the district's sites with a status form. A district office (bound to one
+adcode) and admins may write: ``POST /districts/{adcode}/progress`` (the filled-in template, all
+rows or none, with the importer's per-row report) and ``POST /districts/{adcode}/sites/{site}/status``.
+Every other account gets 403 - checked here, on every write, against the account's adcode *and*
+the district of every site written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+from typing import Any
+
+import pandas as pd
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cityplan._errors import CityplanError
+from cityplan.maps.payload import LayerView, layer_payload
+from cityplan.progress.context import ProgressContext, load_context
+from cityplan.progress.events import STATUSES, make_events, record_events
+from cityplan.progress.history import task_history
+from cityplan.progress.importer import import_progress, read_report, validate_rows
+from cityplan.progress.template import write_template
+from cityplan.server import csrf, uploads
+from cityplan.server.auth import current_user, session_of
+from cityplan.server.chart import burnup_series
+from cityplan.server.web import login_redirect, page_json, record, refuse, render
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_SHOW = ["task_id", "title_zh", "metric", "unit", "quota", "planned", "achieved", "ratio", "sites_completed",
+                 "status", "last_report"]
+SITE_SHOW = ["site_id", "name", "task_id", "metric", "unit", "planned", "status", "achieved_quantity", "last_report"]
+
+
+class ProgressState:
+    """The progress context of the current build (read once), guarded by a lock for writes."""
+
+    def __init__(self, om: Any) -> None:
+        self.om = om
+        self.lock = threading.RLock()
+        self._ctx: ProgressContext | None = None
+        self._build = ""
+
+    def context(self) -> ProgressContext:
+        """The context, events re-read from the ledger (other servers or the CLI may have written)."""
+        with self.lock:
+            if self._ctx is None or self._build != self.om.build_stamp:
+                self._ctx = load_context(self.om)
+                self._build = self.om.build_stamp
+            else:
+                self._ctx.reload_events()
+            return self._ctx
+
+
+def _district(ctx: ProgressContext, adcode: str) -> pd.Series | None:
+    hit = ctx.districts[ctx.districts["adcode"].astype(str) == str(adcode)]
+    return None if hit.empty else hit.iloc[0]
+
+
+def districts_index(request: Request) -> Response:
+    """``GET /districts``."""
+    if current_user(request) is None:
+        return login_redirect(request)
+    ctx = request.app.state.progress.context()
+    rows = ctx.districts[["adcode", "name"] + [c for c in ("name_en",) if c in ctx.districts.columns]]
+    return render(request, "districts.html.j2", title="Districts 分区", districts=rows.to_dict("records"))
+
+
+def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None = None, status: int = 200,
+               message: str = "") -> Response:
+    state = request.app.state
+    with state.progress.lock:
+        ctx = state.progress.context()
+        d = _district(ctx, adcode)
+        if d is None:
+            return render(request, "error.html.j2", status=404, title="404", message=f"no district {adcode}")
+        table = ctx.table(by="district")
+        mine = table[table["adcode"].astype(str) == adcode]
+        sites = ctx.site_status()
+        sites = sites[sites["adcode"].astype(str) == adcode]
+        tasks = list(sites["task_id"].value_counts().index) + [t for t in mine["task_id"].unique()
+                                                               if t not in set(sites["task_id"])]
+        task = request.query_params.get("task") or (tasks[0] if tasks else "")
+        charts: list[dict[str, Any]] = []
+        if task in ctx.register.ids:
+            charts = burnup_series(task_history(ctx, task, district=adcode))
+    cov = state.coverage
+    cov.start()
+    preset = request.query_params.get("preset") or (cov.presets[0] if cov.presets else "")
+    cov_rows, static = [], []
+    for pid in cov.presets:
+        res = cov.results.get(pid)
+        if res is None:
+            cov_rows.append({"preset": pid, "state": cov.errors.get(pid, "computing…")})
+            continue
+        per = res.districts[res.districts["adcode"].astype(str) == adcode]
+        gaps = res.gaps[res.gaps["district"] == d["name"]] if "district" in res.gaps.columns else res.gaps.iloc[:0]
+        r = per.iloc[0].to_dict() if len(per) else {}
+        cov_rows.append({"preset": pid, "state": "done", "population_share": r.get("population_share"),
+                         "area_share": r.get("area_share"), "population": r.get("population"),
+                         "gaps": len(gaps), "gap_area_m2": float(gaps["gap_area_m2"].sum())
+                         if "gap_area_m2" in gaps.columns else None})
+        if pid == preset and len(gaps):
+            static.append(layer_payload(LayerView(
+                id="coverage_gaps", title=f"未覆盖 Gaps {pid}", gdf=gaps, group="district",
+                style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6, "weight": 1},
+                fields=[c for c in ("district", "gap_area_m2", "population_uncovered") if c in gaps.columns],
+                source="cityplan coverage")))
+    boundary = ctx.districts[ctx.districts["adcode"].astype(str) == adcode]
+    static.insert(0, layer_payload(LayerView(
+        id="district_boundary", title=f"{d['name']}", gdf=boundary, group="district",
+        style={"color": "#222222", "weight": 3, "fill": False}, fields=["name", "adcode"], source="one map")))
+    b = static[0]["bounds"]
+    ml = state.map_layers
+    plan_ids = [lid for lid in state.om.plan_layer_ids if ml.get(lid) is not None]
+    cfg = ml.page_config(ids=["residential", *plan_ids], show=set(plan_ids))
+    cfg["groups"] = [{"id": "district", "title": "分区 District"}, *cfg["groups"]]
+    cfg.update({"static": static, "fit": [[b[1], b[0]], [b[3], b[2]]] if b else None})
+    user = current_user(request)
+    can_write = bool(user and user.can_write_district(adcode))
+    return render(request, "district.html.j2", status=status, title=f"{d['name']} progress", district=d.to_dict(),
+                  adcode=adcode, progress=mine[[c for c in PROGRESS_SHOW if c in mine.columns]].to_dict("records"),
+                  progress_columns=[c for c in PROGRESS_SHOW if c in mine.columns],
+                  sites=sites[[c for c in SITE_SHOW if c in sites.columns]].to_dict("records"),
+                  site_columns=[c for c in SITE_SHOW if c in sites.columns], tasks=tasks, task=task, charts=charts,
+                  coverage=cov_rows, preset=preset, can_write=can_write, statuses=STATUSES, report=report,
+                  message=message, page=page_json({"map": cfg}), max_mb=state.max_upload // (1024 * 1024))
+
+
+def district_page(request: Request) -> Response:
+    """``GET /districts/{adcode}``."""
+    if current_user(request) is None:
+        return login_redirect(request)
+    return _dashboard(request, request.path_params["adcode"])
+
+
+def template_download(request: Request) -> Response:
+    """``GET /districts/{adcode}/template.xlsx``: the district's reporting sheet."""
+    if current_user(request) is None:
+        return login_redirect(request)
+    adcode = request.path_params["adcode"]
+    state = request.app.state
+    with state.progress.lock:
+        ctx = state.progress.context()
+        if _district(ctx, adcode) is None:
+            return Response("no such district", status_code=404)
+        tmp = state.data_dir / "tmp" / f"template-{secrets.token_hex(8)}.xlsx"
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write_template(ctx, adcode, tmp)
+            body = tmp.read_bytes()
+        finally:
+            tmp.unlink(missing_ok=True)
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="progress-{adcode}.xlsx"'})
+
+
+def _foreign_sites(ctx: ProgressContext, frame: pd.DataFrame, meta: dict[str, str], adcode: str) -> str:
+    """Why the sheet writes another district (empty when it writes only ``adcode``)."""
+    if meta.get("adcode") and str(meta["adcode"]) != adcode:
+        return f"the sheet is {meta.get('district', '')} ({meta['adcode']})'s, not district {adcode}'s"
+    where = ctx.sites.set_index("site_id")["adcode"].astype(str)
+    for sid in frame.get("site_id", pd.Series(dtype=object)).dropna().astype(str):
+        sid = sid.strip()
+        if sid and sid in where.index and where[sid] != adcode:
+            return f"site {sid} lies in district {where[sid]}, not {adcode}"
+    for code in frame.get("adcode", pd.Series(dtype=object)).dropna().astype(str):
+        if code.strip() and code.strip() != adcode:
+            return f"a row names district {code.strip()}, not {adcode}"
+    return ""
+
+
+async def progress_upload(request: Request) -> Response:
+    """``POST /districts/{adcode}/progress``: import the filled-in template (all rows or none)."""
+    user = current_user(request)
+    if user is None:
+        return login_redirect(request)
+    adcode = request.path_params["adcode"]
+    if not user.can_write_district(adcode):
+        return await run_in_threadpool(refuse, request, user, "progress.import", adcode,
+                                       f"{user.role} {user.name} cannot write district {adcode}")
+    state = request.app.state
+    session = session_of(request)
+    try:
+        up = await uploads.receive(request, state.data_dir, max_bytes=state.max_upload, kinds=uploads.PROGRESS_KINDS,
+                                   csrf_ok=lambda f: csrf.check(request, session, f.get(csrf.FIELD)))
+    except uploads.UploadError as exc:
+        if exc.status == 403:
+            return await run_in_threadpool(refuse, request, user, "progress.import", adcode, str(exc))
+        await run_in_threadpool(record, request, user, "progress.import", adcode, "rejected", why=str(exc))
+        return await run_in_threadpool(_dashboard, request, adcode, status=exc.status, message=str(exc))
+    return await run_in_threadpool(_import, request, user, adcode, up)
+
+
+def _import(request: Request, user: Any, adcode: str, up: uploads.Upload) -> Response:
+    state = request.app.state
+    with state.progress.lock:
+        ctx = state.progress.context()
+        try:
+            frame, meta = read_report(up.path)
+        except CityplanError as exc:
+            msg = str(exc).replace(str(up.path), up.file_name)
+            record(request, user, "progress.import", adcode, "rejected", why=msg, file=up.file_name)
+            return _dashboard(request, adcode, status=422, message=msg)
+        why = _foreign_sites(ctx, frame, meta, adcode)
+        if why:
+            return refuse(request, user, "progress.import", adcode, why)
+        res = import_progress(ctx, up.path, reported_by=user.name)
+    report = {"file": up.file_name, "rows_read": res.rows_read, "rows_reported": res.rows_reported,
+              "recorded": res.recorded, "already": res.already_recorded, "ok": res.ok,
+              "problems": res.problems.astype(object).where(res.problems.notna(), "").to_dict("records")}
+    record(request, user, "progress.import", adcode, "ok" if res.ok else "rejected", file=up.file_name,
+           sha256=up.sha256, recorded=res.recorded, problems=len(res.problems))
+    return _dashboard(request, adcode, report=report, status=200 if res.ok else 422)
+
+
+async def site_status(request: Request) -> Response:
+    """``POST /districts/{adcode}/sites/{site}/status``: one site's status from the form."""
+    user = current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await request.form(max_files=0, max_fields=20)
+    return await run_in_threadpool(_site_status, request, user, dict(form))
+
+
+def _site_status(request: Request, user: Any, form: dict[str, Any]) -> Response:
+    adcode, sid = request.path_params["adcode"], request.path_params["site"]
+    if not csrf.check(request, session_of(request), str(form.get(csrf.FIELD) or "")):
+        return refuse(request, user, "progress.status", sid, "missing or wrong CSRF token")
+    if not user.can_write_district(adcode):
+        return refuse(request, user, "progress.status", sid, f"{user.role} {user.name} cannot write district {adcode}")
+    state = request.app.state
+    with state.progress.lock:
+        ctx = state.progress.context()
+        where = ctx.sites.set_index("site_id")["adcode"].astype(str)
+        if sid not in where.index:
+            return render(request, "error.html.j2", status=404, title="404", message=f"no site {sid}")
+        if where[sid] != adcode:
+            return refuse(request, user, "progress.status", sid, f"site {sid} lies in district {where[sid]}, not {adcode}")
+        frame = pd.DataFrame([{"source_row": 1, "_formula": [], "site_id": sid, "adcode": adcode,
+                               "status": str(form.get("status") or ""), "achieved": str(form.get("achieved") or "") or None,
+                               "as_of": str(form.get("as_of") or "") or None, "note": str(form.get("note") or "")[:500]}])
+        valid, problems, _, _ = validate_rows(frame, ctx, meta={"adcode": adcode})
+        if not problems.empty or not valid:
+            report = {"file": "form", "ok": False, "rows_read": 1, "rows_reported": 0, "recorded": 0, "already": 0,
+                      "problems": problems.astype(object).where(problems.notna(), "").to_dict("records")
+                      or [{"row": 1, "column": "status", "value": "", "problem": "nothing changed", "fix": ""}]}
+            record(request, user, "progress.status", sid, "rejected", problems=len(problems))
+            return _dashboard(request, adcode, report=report, status=422)
+        nonce = secrets.token_hex(16)
+        sha = hashlib.sha256(f"form:{user.name}:{sid}:{nonce}".encode()).hexdigest()
+        events = make_events(valid, reported_by=user.name, source_file="web form", source_sha256=sha)
+        n = record_events(state.om.store, events)
+        ctx.reload_events()
+    record(request, user, "progress.status", sid, status=valid[0]["status"], as_of=valid[0]["as_of"], recorded=n)
+    return RedirectResponse(f"/districts/{adcode}?task={valid[0]['task_id']}", status_code=303)
+
+
+def routes() -> list[Route]:
+    """Progress desk routes."""
+    return [Route("/districts", districts_index), Route("/districts/{adcode}", district_page),
+            Route("/districts/{adcode}/template.xlsx", template_download),
+            Route("/districts/{adcode}/progress", progress_upload, methods=["POST"]),
+            Route("/districts/{adcode}/sites/{site}/status", site_status, methods=["POST"])]

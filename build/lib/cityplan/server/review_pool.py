@@ -1,0 +1,205 @@
+"""Reviews off the event loop: a worker process (or a thread) with the one map open and its
+rule constraints prepared once per build.
+
+A review is CPU-bound Python (pandas, GEOS): run in the server's own process it holds the GIL and
+stalls every layer request. :class:`ReviewPool` runs reviews in ``workers`` spawned processes
+(``cityplan serve`` starts 2 on a machine with 2 or more cores) that open the one map once and keep
+:func:`cityplan.review.check.review_file`'s per-build constraint cache warm. Only strings cross
+the process boundary (paths and options in; the report's JSON, its HTML, verdict and hit count
+out). ``workers=0`` runs reviews in one background thread instead (one at a time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import json
+import logging
+import multiprocessing
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: the review workers' scheduling niceness (the server process keeps its own)
+REVIEW_NICENESS = 3
+#: reviews waiting beyond this are refused with 503 (the desk says: try again)
+MAX_QUEUED = 64
+
+_OM: Any = None  # the worker's one map
+
+
+@dataclass
+class Outcome:
+    """A finished review: JSON document, HTML report, verdict and hit count; or an error message."""
+
+    doc_json: str = ""
+    html: str = ""
+    verdict: str = ""
+    hits: int = 0
+    error: str = ""
+    row_json: str = ""  # the stored review's row (when the job stored it)
+    layers_json: str = ""  # the review's own map layers (proposal, overlaps) for its page
+    status: int = 422  # the HTTP status of ``error`` (422: the file; 503: the server could not store it)
+
+
+class ReviewBusyError(RuntimeError):
+    """Too many reviews queued (answered with 503)."""
+
+
+def _init_worker(location: str, tmpdir: str) -> None:
+    """Open the one map and prepare every rule's constraint (a review of a dot at the centre)."""
+    global _OM
+    if hasattr(os, "nice"):
+        os.nice(REVIEW_NICENESS)  # panning the map comes first when the cores are busy
+    tempfile.tempdir = tmpdir
+    os.environ["TMPDIR"] = tmpdir
+    from cityplan.onemap import OneMap
+
+    _OM = OneMap.open(location)
+    _warm(_OM)
+
+
+def _warm(om: Any) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from cityplan.review.check import review_proposal
+
+    try:
+        x0, y0, x1, y1 = om.extent
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        dot = gpd.GeoDataFrame({"name": ["warm-up"]}, geometry=[shapely.box(cx, cy, cx + 1e-4, cy + 1e-4)], crs=4326)
+        review_proposal(dot, onemap=om)
+    except Exception:  # noqa: BLE001 - the first real review reports what is wrong
+        logger.exception("preparing the review constraints failed")
+
+
+def review_job(path: str, crs: str | None, facility_type: str | None, display: str, store_as: str = "",
+               om: Any = None) -> Outcome:
+    """Review the stored upload ``path`` (in a worker); the outcome as strings.
+
+    With ``store_as`` (a JSON object: review id, user, upload fields, data folder) the worker also
+    writes the HTML report and appends the review to ``cityplan_reviews`` itself - the build it
+    reviewed against is the one recorded - so the server process does no pandas work for it.
+    """
+    from cityplan._errors import CityplanError
+    from cityplan.review.report import to_html
+    from cityplan.server.review_desk import run_review, static_layers, store_review
+
+    the_map = om if om is not None else _OM
+    try:
+        rep, doc = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display)
+    except CityplanError as exc:
+        return Outcome(error=str(exc))
+    hits = int(rep.findings["hit"].sum()) if "hit" in rep.findings.columns else 0
+    out = Outcome(doc_json=json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False),
+                  html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hits)
+    if store_as:
+        try:
+            row = store_review(the_map, json.loads(store_as), out)
+        except (CityplanError, OSError) as exc:  # a full disk, a read-only map: say so, keep the upload
+            logger.exception("review of %s could not be stored", display)
+            return Outcome(error=f"{display}: reviewed ({out.verdict}) but not stored: {exc}; fix the server's "
+                                 "data folder / one map and submit again", status=503)
+        out.row_json = json.dumps(row, ensure_ascii=False, default=str)
+        out.layers_json = json.dumps(static_layers(doc), ensure_ascii=False, default=str)
+        out.html = ""  # written to the reports folder
+    return out
+
+
+def opinion_job(path: str, crs: str | None, facility_type: str | None, display: str, out_pdf: str,
+                om: Any = None) -> Outcome:
+    """Review the stored upload again (same build) and write its 审查意见 PDF to ``out_pdf``."""
+    from cityplan._errors import CityplanError
+    from cityplan.review.opinion import write_opinion
+    from cityplan.server.review_desk import run_review
+
+    the_map = om if om is not None else _OM
+    try:
+        rep, _ = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display)
+        write_opinion(rep, out_pdf, onemap=the_map, submitted=display, dpi=150, overwrite=True)
+    except CityplanError as exc:
+        return Outcome(error=str(exc))
+    except OSError as exc:  # the reports folder is full or read-only
+        logger.exception("审查意见 PDF for %s not written", display)
+        return Outcome(error=f"{out_pdf}: the 审查意见 PDF could not be written ({exc}); free or fix the server's "
+                             "data folder and download again", status=503)
+    return Outcome(verdict=str(rep.verdict))
+
+
+class ReviewPool:
+    """Runs :func:`review_job` in ``workers`` processes (or, with 0, one thread) with a bounded queue."""
+
+    def __init__(self, om: Any, location: str | None, *, workers: int = 1, tmpdir: str | None = None) -> None:
+        self.om = om
+        self.queued = 0
+        self._lock = threading.Lock()
+        self._args = (workers, location, tmpdir or tempfile.gettempdir())
+        self._exec: cf.Executor | None = None
+        if workers > 0 and location:
+            self.processes = True  # started by start() (after the server's own warm-up) or the first review
+        else:
+            self._exec = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cityplan-review")
+            self.processes = False
+            self._exec.submit(_warm, om)
+
+    def start(self) -> None:
+        """Start the worker processes (they open the one map and prepare the rules' constraints).
+
+        Started after the server's own reads at start: two processes first opening the same
+        GeoPackage at once can make one of SQLite's read-only opens fail."""
+        with self._lock:
+            if self._exec is None:
+                self._exec = self._processes()
+
+    def _processes(self) -> cf.ProcessPoolExecutor:
+        workers, location, tmpdir = self._args
+        ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_init_worker, initargs=(location, tmpdir))
+        for _ in range(workers):  # start the workers now: they open the map and warm up
+            ex.submit(os.getpid)
+        return ex
+
+    async def opinion(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
+                      out_pdf: str) -> Outcome:
+        """Write a stored review's 审查意见 PDF in the review worker (made on first download)."""
+        return await self._run(opinion_job, (path, crs, facility_type, display, out_pdf))
+
+    async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
+                     store_as: str = "") -> Outcome:
+        """Queue a review and wait for it (ReviewBusyError when the queue is full); ``store_as``:
+        see :func:`review_job`."""
+        return await self._run(review_job, (path, crs, facility_type, display, store_as))
+
+    async def _run(self, job: Any, job_args: tuple) -> Outcome:
+        with self._lock:
+            if self.queued >= MAX_QUEUED:
+                raise ReviewBusyError(f"{self.queued} reviews are waiting; try again in a minute")
+            self.queued += 1
+        try:
+            args = job_args + (() if self.processes else (self.om,))
+            self.start()
+            ex = self._exec
+            try:
+                return await asyncio.wrap_future(ex.submit(job, *args))
+            except cf.BrokenExecutor:
+                if not self.processes:
+                    raise
+                with self._lock:
+                    if self._exec is ex:  # the first to notice starts a new worker
+                        logger.error("the review worker died; starting a new one")
+                        self._exec = self._processes()
+                        ex.shutdown(wait=False, cancel_futures=True)
+                return await asyncio.wrap_future(self._exec.submit(job, *args))
+        finally:
+            with self._lock:
+                self.queued -= 1
+
+    def shutdown(self) -> None:
+        """Stop the workers (queued reviews are cancelled)."""
+        if self._exec is not None:
+            self._exec.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""Pure operations on GeoDataFrames: no I/O, inputs never modified."""
