@@ -71,3 +71,12 @@ def write_profile(folder: Path, catalog: str, *, pid: str = "test", country: str
     (folder / "profile.yaml").write_text(f"version: 1\nid: {pid}\ncountry: {country}\n", encoding="utf-8")
     (folder / "catalog.yaml").write_text(catalog, encoding="utf-8")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _run_in_an_empty_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in an empty folder of its own: commands that write ``cityplan.toml`` or
+    ``out/`` there leave the checkout alone, and no test can lean on a file of the repository
+    being in the working directory."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    monkeypatch.delenv("CITYPLAN_ONEMAP", raising=False)

@@ -75,7 +75,7 @@ def test_layers_validate(tmp_path, data, onemap):
 
 
 def test_layers_list_and_inspect(data):
-    r = run("layers", "list", "--format", "csv")
+    r = run("layers", "list", "--city", "harbin", "--format", "csv")
     assert r.exit_code == 0 and "songhua_corridor" in r.stdout and "illustrative" in r.stdout
     r = run("layers", "inspect", str(data / "osm_central_harbin_2024/harbin_central_2024-04.osm.pbf"),
             "--layer", "multipolygons", "--format", "json")

@@ -157,7 +157,7 @@ def test_progress_cli(onemap, tmp_path):
     r = invoke("progress", "--onemap", onemap, "--format", "xlsx", "--out", out)
     assert r.exit_code == 0, r.output
     assert set(pd.read_excel(out, sheet_name=None)) == {"table", "chapters", "overdue", "problems"}
-    r = invoke("tasks", "--mapped-only", "--format", "json")
+    r = invoke("tasks", "--onemap", onemap, "--mapped-only", "--format", "json")
     assert r.exit_code == 0 and '"2.3.3"' in r.stdout and '"1.1.1"' not in r.stdout
     r = invoke("progress", "--onemap", tmp_path / "no.gpkg")
     assert r.exit_code == 2 and "run `cityplan build` first" in r.stderr

@@ -26,9 +26,9 @@ from cityplan.progress.events import EVENTS_TABLE
 from cityplan.progress.examples import example_files, import_examples
 from cityplan.progress.history import task_history
 from cityplan.progress.template import HEADERS, INFO_SHEET, KEYS, REPORT_SHEET, write_template
-from conftest import HARBIN
+from conftest import HARBIN, HARBIN_DIR
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "progress"
+EXAMPLES = HARBIN_DIR / "examples" / "progress"
 
 
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
@@ -293,7 +293,7 @@ def test_no_illustrative_achievement_and_template(onemap, tmp_path):
 
 
 def test_example_files_in_order():
-    assert [f.name for f in example_files()] == ["daoli-2023-06.xlsx", "nangang-2023-06.xlsx",
+    assert [f.name for f in example_files(EXAMPLES)] == ["daoli-2023-06.xlsx", "nangang-2023-06.xlsx",
                                                  "daoli-2023-11.xlsx", "nangang-2023-11.xlsx"]
 
 
@@ -323,11 +323,10 @@ def test_maps_and_report_show_the_ledger(onemap, tmp_path):
 
 
 def test_quotas_derive_reproduces_the_file_and_import_merges(onemap, tmp_path):
-    root = Path(__file__).resolve().parents[1]
     out = tmp_path / "q.yaml"
     r = _cli("progress", "quotas", "derive", "--onemap", str(onemap), "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert out.read_text(encoding="utf-8") == (root / "layers" / "quotas.yaml").read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == (HARBIN_DIR / "quotas.yaml").read_text(encoding="utf-8")
     # population rule by hand: 83,000 jobs over the 2020 census populations, largest remainder
     dist = OneMap.open(str(onemap)).layer_for("districts").sort_values("adcode")
     pop = dist.pop_2020.to_numpy(float)

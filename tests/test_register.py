@@ -139,7 +139,7 @@ def test_tasks_json_gives_structured_targets():
 
     from cityplan.cli.main import cli
 
-    r = CliRunner().invoke(cli, ["tasks", "--format", "json", "--mapped-only"])
+    r = CliRunner().invoke(cli, ["tasks", "--city", "harbin", "--format", "json", "--mapped-only"])
     assert r.exit_code == 0, r.output
     items = {i["task_id"]: i for i in json.loads(r.stdout)}
     parking = {t["metric"]: t for t in items["2.5.2"]["targets"]}

@@ -83,12 +83,16 @@ def test_on_an_existing_park(onemap):
     assert "pavilion" in set(rep.findings.feature_name)
 
 
-def test_clean_site_passes(onemap):
+def test_clean_site_has_no_conflict_but_is_incomplete(onemap):
     x, y = CLEAN
     site = box(x, y, x + 0.0008, y + 0.0006)
     rep = review_proposal(_gdf(site, crs=4326), onemap=onemap)
-    assert rep.verdict == "pass" and rep.exit_code == 0
     assert not rep.findings.hit.any()
+    # no conflict with what was checked, but the Harbin sample map has no statutory lines: the
+    # forbidden ones (farmland, red line, boundary, 控规, yellow line) were not checked - not a pass
+    assert rep.verdict == "incomplete" and rep.exit_code == 1
+    assert {u["rule"] for u in rep.forbidden_unchecked} == {"permanent-farmland", "ecological-redline",
+                                                            "urban-growth-boundary", "regulatory-plan", "yellow-line"}
     d = _finding(rep, "blue-line").distance_m
     water = _union(onemap, "songhua_water")
     assert d == pytest.approx(gpd.GeoSeries([site], crs=4326).to_crs(4551).iloc[0].distance(water), rel=1e-6)
@@ -153,7 +157,7 @@ def test_cli_exit_codes_and_json(synthetic_onemap, tmp_path):
     assert {p.name for p in (tmp_path / "rev").iterdir()} >= {"review.json", "review.md", "review.html",
                                                                "review_map.html", "overlaps.gpkg"}
     saved = json.loads((tmp_path / "rev" / "review.json").read_text(encoding="utf-8"))
-    green = {f["rule"]: f for f in saved["findings"]}["green-line"]
+    green = {f["rule"]: f for f in saved["findings"]}["green-space"]  # the generic rules of `city new`
     assert green["hit"] and green["area_m2"] == pytest.approx(site.area, rel=1e-3)
     r = run(tmp_path / "missing.geojson")
     assert r.exit_code == 2 and "missing.geojson" in r.stderr and "Traceback" not in r.output

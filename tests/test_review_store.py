@@ -10,8 +10,9 @@ from pathlib import Path
 from cityplan.onemap import OneMap
 from cityplan.server import review_desk
 from cityplan.server.review_pool import review_job
+from conftest import HARBIN_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = HARBIN_DIR
 
 
 def test_worker_stores_the_review_and_both_reads_agree(onemap: Path, tmp_path: Path) -> None:

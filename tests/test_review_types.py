@@ -30,7 +30,11 @@ def _finding(rep, rule):
 # ------------------------------------------------------------------ Harbin sample proposals
 def test_footbridge_needs_approval_citing_the_river_permit(onemap):
     rep = review_file(SAMPLES / "footbridge.geojson", onemap=onemap)
-    assert rep.verdict == "needs_approval" and rep.exit_code == 1
+    # needs approval on the checked rules; the 控规 rule (forbidden for bridges) has no data in the
+    # Harbin sample map, so the verdict is incomplete, never a plain needs-approval
+    assert rep.verdict == "incomplete" and rep.exit_code == 1
+    assert [u["rule"] for u in rep.forbidden_unchecked] == ["regulatory-plan"]
+    assert "blue-line" in set(rep.approvals.rule)
     blue = _finding(rep, "blue-line")
     assert blue.hit and blue.project_type == "bridge" and blue.severity == "needs_approval"
     assert "水法" in blue.citation and "河道管理条例" in blue.citation and "涉河" in blue.condition
@@ -62,7 +66,10 @@ def test_river_apartments_fail(onemap):
 def test_park_visitor_centre_needs_approval_within_the_share(onemap):
     rep = review_file(SAMPLES / "park_visitor_centre.geojson", onemap=onemap)
     green = _finding(rep, "green-line")
-    assert rep.verdict == "needs_approval" and green.severity == "needs_approval"
+    # within the share: needs approval; farmland / 控规 (forbidden for park facilities) are not in
+    # the Harbin sample map, so the verdict is incomplete
+    assert rep.verdict == "incomplete" and green.severity == "needs_approval"
+    assert "green-line" in set(rep.approvals.rule)
     assert "黑龙江省森林植物园" in green.features_hit and "within the 5% limit" in green.message
     # an independent share: the centre's area over the park's
     parks = OneMap.coerce(onemap).layer("parks").to_crs(4551)
@@ -162,6 +169,8 @@ layers:
     illustrative: false
 """, encoding="utf-8")
     (d / "profile.yaml").write_text("version: 1\nid: statutory\ncountry: CN\n", encoding="utf-8")
+    for name in ("review_rules.yaml", "landuse_compat.yaml"):  # the Harbin rules on this map
+        (d / name).write_bytes((HARBIN_DIR / name).read_bytes())
     return build_onemap(city=d, data=d, out=d / "statutory.gpkg").path
 
 
@@ -198,7 +207,9 @@ def test_control_plan_without_declared_height_needs_approval(statutory_map):
     rep = _review(statutory_map, [_site("R1", name="no height", far=2.0)], project_type="building")
     f = _finding(rep, "regulatory-plan")
     assert f.hit and f.severity == "needs_approval" and "declares no height_m" in f.message
-    assert rep.verdict == "needs_approval"
+    # needs approval on the 控规; the Harbin layer rules (blue line, green line) have no data here
+    assert rep.verdict == "incomplete" and "regulatory-plan" in set(rep.approvals.rule)
+    assert {"blue-line", "green-line"} <= {u["rule"] for u in rep.forbidden_unchecked}
 
 
 def test_farmland_by_type_and_unchecked_list(statutory_map):

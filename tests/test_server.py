@@ -20,9 +20,10 @@ import pytest
 import shapely
 
 from browser import launch
+from conftest import HARBIN_DIR
 from server_process import PASSWORD, add_accounts, cityplan, login, login_form, start, token
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = HARBIN_DIR
 PROPOSALS = ROOT / "examples" / "proposals"
 WORKBOOK = ROOT / "examples" / "progress" / "nangang-2023-06.xlsx"
 NANGANG, DAOLI = "230103", "230102"

@@ -13,7 +13,7 @@ import shapely
 from cityplan.maps.encode import decode_polyline
 from cityplan.maps.payload import LayerView
 from cityplan.server import tiles
-from conftest import HARBIN
+from conftest import HARBIN, HARBIN_DIR
 
 
 def _squares(n: int, side: float = 0.0002) -> gpd.GeoDataFrame:
@@ -88,7 +88,7 @@ def test_review_constraints_prepared_once_per_build(onemap):
 
     om = OneMap.open(onemap)
     rules = load_rules(HARBIN)[0]
-    red = gpd.read_file(check.Path(__file__).parents[1] / "examples" / "proposals" / "river_crossing.geojson")
+    red = gpd.read_file(HARBIN_DIR / "examples" / "proposals" / "river_crossing.geojson")
     check._CONSTRAINTS.clear()
     first = check.review_proposal(red, onemap=om, rules=rules)
     keys = set(check._CONSTRAINTS)

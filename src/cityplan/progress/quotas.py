@@ -67,14 +67,14 @@ def _num(v: float) -> str:
 def quotas_yaml(quotas: pd.DataFrame) -> str:
     """The quota file's text in the format of :mod:`cityplan.schema.quotas`; comments state the rule."""
     lines = [
-        "# District quotas: every city-wide target of tasks.yaml split per district.",
+        "# District quotas: every city-wide target of the profile's tasks.yaml split per district.",
         "# ASSUMPTION (illustrative): the 2023 report gives city-wide numbers only. Split rules:",
         "#   sites      - the district's share of the planned quantity of the plan sites in it",
         "#                (most plan sites are illustrative, placed by docs/plan_sites.md);",
         "#   population - by 2020 census population of the one map's districts (largest remainder);",
         "#                the sample covers five central districts, which get the whole city target;",
         "#   given      - imported from a district table (cityplan progress quotas import).",
-        "# Regenerate: cityplan progress quotas derive --out quotas.yaml --overwrite",
+        "# Regenerate: cityplan progress quotas derive --out PROFILE_DIR/quotas.yaml --overwrite (then rebuild)",
         "# Format: cityplan.schema.quotas (docs/progress.md#quotas).",
         "version: 1",
         "quotas:",
@@ -100,7 +100,8 @@ def read_quotas(source: Profile | str | os.PathLike[str] | Traversable, *, regis
 
     p = profile_file(source, QUOTAS_FILE)
     if isinstance(source, Profile) and not p.is_file():
-        logger.warning("%s: no %s; district ratios are left empty", source.label, QUOTAS_FILE)
+        log = logger.warning if register is not None and register.items else logger.info
+        log("%s: no %s; district ratios are left empty", source.label, QUOTAS_FILE)
         return pd.DataFrame(columns=QUOTA_COLUMNS)
     names = ({} if districts is None else
              dict(zip(districts["adcode"].astype(str), districts["name"].astype(str), strict=True)))

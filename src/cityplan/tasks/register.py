@@ -83,7 +83,8 @@ class Register:
             "group_title": groups.loc[i.group, "title_zh"], "title_zh": i.title_zh,
             "title_en": i.title_en, "level": i.level, "mapped": i.mapped,
             "targets": "; ".join(f"{t.metric} {t.value:,.10g} {t.unit}" for t in i.targets),
-        } for i in self.items])
+        } for i in self.items], columns=["task_id", "chapter", "group", "group_title", "title_zh", "title_en",
+                                         "level", "mapped", "targets"])
 
     def targets_frame(self) -> pd.DataFrame:
         """One row per target: task_id, chapter, title_zh, title_en, metric, target, unit."""
