@@ -186,9 +186,11 @@ def test_cli(synthetic_onemap, tmp_path):
     assert json.loads((out / "params.json").read_text(encoding="utf-8"))["method"] == "walk"
     r = invoke(*args)
     assert r.exit_code == 2 and "--overwrite" in r.stderr
-    r = invoke("coverage", "presets", "--format", "json")
+    r = invoke("coverage", "presets", "--onemap", synthetic_onemap, "--format", "json")
     data = json.loads(r.stdout)
-    assert r.exit_code == 0 and all(p["citation"] for p in data)
+    assert r.exit_code == 0 and all(p["citation"] for p in data) and all(p["available"] for p in data)
+    r = invoke("coverage", "presets", "--city", "harbin", "--format", "json")
+    assert r.exit_code == 0 and "ice-30min" in {p["id"] for p in json.loads(r.stdout)}
     r = invoke("coverage", "--facilities", "parks", "--within", "500", "--mode", "walk", "--onemap",
                synthetic_onemap, "--out", tmp_path / "x")
     assert r.exit_code == 2 and "unit" in r.stderr and "Traceback" not in r.output

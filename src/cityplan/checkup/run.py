@@ -7,6 +7,9 @@ per core, one thread each) unless ``scheduler="tcp://HOST:PORT"`` names an exist
 ``scheduler="serial"`` for the same tasks in a plain loop in this process (the reference the
 Dask run must equal). Tasks that raise are retried (``retries``); a city whose one map is
 missing or broken is reported once, with its one-line error, and every other city completes.
+A preset a city's map cannot run (it lacks a role the preset names, e.g. no parking layer) is no
+error: the table gets one row for it with ``status`` ``skipped`` and the ``reason``
+(``skipped: not available here: needs parking``); every row that ran has ``status`` ``ok``.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ LOCAL_WORKER_CONFIG = {
 class CheckupResult:
     """What a check-up produced."""
 
-    table: pd.DataFrame                    # city x district x preset x scenario (checkup.csv)
+    table: pd.DataFrame                    # city x district x preset x scenario (checkup.csv); status, reason
     errors: pd.DataFrame                   # city, location, preset, error (errors.csv)
     outlines: dict[str, dict[str, Any]]    # city -> outline record (district WKB, names)
     tasks: pd.DataFrame                    # city, preset, seconds, worker pid, ok
@@ -268,6 +271,8 @@ def _assemble(cities: list[City], presets: tuple[str, ...], jobs: list[tuple[str
         if kind == "outline":
             outlines[city.name] = r
         else:
+            if r.get("skipped"):  # the city's map cannot run this preset: a row says so, no error
+                logger.warning("checkup: %s: preset %s skipped: %s", city.name, preset, r["skipped"])
             records.append(r["rows"])
     table = rows_frame(records)
     err = pd.DataFrame(errors, columns=["city", "location", "preset", "error"])

@@ -29,6 +29,9 @@ COLUMNS = ("city", "district", "preset", "scenario", "population_share", "area_s
 EXTRAS = ("adcode", "population", "population_covered", "residential_area_m2", "residential_area_covered_m2",
           "features", "features_covered", "not_snapped_or_unreachable", "extract_share", "target_metric",
           "network")
+#: every row's ``status``: the preset ran, or the city's map cannot run it (``reason`` says why)
+OK, SKIPPED = "ok", "skipped"
+ALL = "(all)"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -58,16 +61,42 @@ def checkup_rows(city: str, preset: str, districts: pd.DataFrame) -> pd.DataFram
     for c in EXTRAS:
         if c in d.columns:
             out[c] = d[c].to_numpy()
+    out["status"] = OK
+    out["reason"] = ""
     return out
 
 
+def skipped_rows(city: str, preset: str, reason: str, target: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The one check-up row of a preset the city's map cannot run: district ``(all)``, no scenario,
+    no shares, ``status`` ``skipped`` and ``reason`` ``skipped: not available here: needs ROLE``."""
+    return pd.DataFrame({
+        "city": [city], "district": [ALL], "preset": [preset], "scenario": [""],
+        "population_share": [np.nan], "area_share": [np.nan],
+        "target": [float(target["min"]) if target else np.nan],
+        "met": pd.array([None], dtype="boolean"), "status": [SKIPPED], "reason": [f"{SKIPPED}: {reason}"],
+    })
+
+
 def run_city_preset(city: str, location: str, preset: str) -> dict[str, Any]:
-    """Coverage ``preset`` for one city: ``{"rows": {column: list}, "seconds", "pid"}`` or ``{"error"}``."""
-    from cityplan.coverage import run_coverage
+    """Coverage ``preset`` for one city: ``{"rows": {column: list}, "seconds", "pid"}`` or ``{"error"}``.
+
+    A preset the city's map cannot run (:func:`cityplan.coverage.preset_availability`) is no
+    error: its one row says ``skipped`` and why (:func:`skipped_rows`), and ``"skipped"`` holds the reason.
+    """
+    from cityplan.coverage import get_preset, preset_availability, run_coverage
+    from cityplan.onemap import OneMap
 
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        res = run_coverage(location, preset=preset)
+        om = OneMap.coerce(location)
+        p = get_preset(preset, om.profile)
+        available, reason = preset_availability(p, om)
+        if not available:
+            logger.info("checkup: %s %s skipped: %s", city, preset, reason)
+            return {"rows": _plain(skipped_rows(city, preset, reason, p.target)), "skipped": reason,
+                    "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                    "pid": os.getpid(), "warnings": []}
+        res = run_coverage(om, preset=preset)
     except CityplanError as exc:
         return {"error": _one_line(exc), "seconds": time.perf_counter() - t0, "pid": os.getpid()}
     table = res.by_scenario if getattr(res, "by_scenario", None) is not None else res.districts
@@ -120,4 +149,7 @@ def rows_frame(records: list[dict[str, list[Any]]]) -> pd.DataFrame:
     df["met"] = pd.array(df["met"].tolist(), dtype="boolean")
     for c in ("population_share", "area_share", "target"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    return df[list(COLUMNS) + [c for c in df.columns if c not in COLUMNS]]
+    last = [c for c in ("status", "reason") if c in df.columns]
+    if "reason" in df.columns:
+        df["reason"] = df["reason"].fillna("")
+    return df[list(COLUMNS) + [c for c in df.columns if c not in COLUMNS and c not in last] + last]

@@ -1,7 +1,9 @@
 """The catalog of a new city: the Harbin catalog's layer ids and roles, this city's files.
 
-Presets (``coverage_presets.yaml`` of the city profile) and map recipes (``maps/*.yaml``) name layers by
-id, so a new city uses the same id for the same kind of layer.
+Coverage presets (``coverage_presets.yaml`` of the city profile) name functional **roles**
+(``parks``, ``parking``, ``sports_grounds`` ...): each layer here declares the roles it serves, the
+same as its Harbin namesake. Map recipes (``maps/*.yaml``) name layers by id, so a new city also
+uses the same id for the same kind of layer.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ OSM_LAYERS: tuple[tuple[str, list[str], str, str, str, str, list[str], dict[str,
      {"color": "#6a3d9a", "fill": "#cab2d6", "weight": 1}),
     ("schools_points", ["schools"], "facility", "Point", "学校(点)", "Schools (points)",
      ["osm_ref", "name", "amenity", "from_layer"], {"color": "#6a3d9a", "radius": 4}),
-    ("parking", [], "facility", "MultiPolygon", "停车场(面)", "Parking (areas)", ["osm_ref", "amenity"],
+    ("parking", ["parking"], "facility", "MultiPolygon", "停车场(面)", "Parking (areas)", ["osm_ref", "amenity"],
      {"color": "#1f4e79", "fill": "#9ecae1", "weight": 1}),
     ("parking_points", ["parking"], "facility", "Point", "停车场(点)", "Parking (points)", ["osm_ref", "amenity"],
      {"color": "#1f4e79", "radius": 3}),
-    ("sports_facilities", [], "facility", "MultiPolygon", "体育设施(面)", "Sports facilities (areas)",
+    ("sports_facilities", ["sports", "sports_grounds"], "facility", "MultiPolygon", "体育设施(面)", "Sports facilities (areas)",
      ["osm_ref", "leisure"], {"color": "#e31a1c", "fill": "#fb9a99", "weight": 1}),
     ("sports_facility_points", ["sports"], "facility", "Point", "体育设施(点)", "Sports facilities (points)",
      ["osm_ref", "leisure"], {"color": "#e31a1c", "radius": 3}),

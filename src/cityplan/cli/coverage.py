@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import pandas as pd
+from rich.markup import escape
 
 from cityplan.cli._common import ONEMAP_HELP, FiniteFloat, note, print_table, progress_bar, warn
 
@@ -105,6 +106,8 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
                     caption="population_gained = covered with the line(s) minus covered without them (estimates)")
     if p.get("citation"):
         note(f"[dim]{p['citation']}[/]")
+    for text in res.notes:  # e.g. population unavailable: the map has no census
+        note(f"[bold]note:[/] {escape(text)}")
     for w in res.warnings:
         warn(w)
     note(f"[green]wrote[/] {len(written)} files to {folder}")
@@ -112,19 +115,25 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
 
 @coverage.command("presets")
 @click.option("--onemap", help=ONEMAP_HELP)
-@click.option("--city", help="A city profile (harbin, or a folder) instead of the one map's.")
+@click.option("--city", help="A city profile (harbin, or a folder) instead of the one map's: "
+                             "availability then follows the catalog's roles only (not built).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def presets(onemap: str | None, city: str | None, fmt: str) -> None:
-    """List the coverage presets of the city (the one map's profile) with their sources."""
+    """List the coverage presets of the city (the one map's profile), whether this map can run each, and their sources."""
     from cityplan.coverage import load_presets
+    from cityplan.coverage.roles import describe_facilities, preset_availability
     from cityplan.onemap import OneMap
     from cityplan.profile import load_profile
 
-    profile = load_profile(city) if city else OneMap.coerce(onemap).profile
+    source = load_profile(city) if city else OneMap.coerce(onemap)
+    profile = source if city else source.profile
 
-    rows = [{"id": p.id, "title_zh": p.title_zh, "title_en": p.title_en, "method": p.method,
-             "within": p.within.text, "speed_kmh": p.speed_kmh,
-             "facilities": ", ".join(f["layer"] for f in p.facilities),
-             "target": f"{p.target['metric']} >= {p.target['min']}" if p.target else "",
-             "citation": p.citation} for p in load_presets(profile).values()]
-    print_table(pd.DataFrame(rows), title=f"Coverage presets of {profile.label}", fmt=fmt)
+    rows = []
+    for p in load_presets(profile).values():
+        available, reason = preset_availability(p, source)
+        rows.append({"id": p.id, "available": available, "reason": reason, "method": p.method,
+                     "within": p.within.text, "facilities": describe_facilities(p, source),
+                     "speed_kmh": p.speed_kmh, "target": f"{p.target['metric']} >= {p.target['min']}" if p.target else "",
+                     "title_zh": p.title_zh, "title_en": p.title_en, "citation": p.citation})
+    what = f"profile {profile.label} (catalog roles; not built)" if city else source.label
+    print_table(pd.DataFrame(rows), title=f"Coverage presets of {what}", fmt=fmt)

@@ -1,4 +1,5 @@
-"""``cityplan review``: a proposal against the one map; exit 0 pass, 1 findings, 2 input error."""
+"""``cityplan review``: a proposal against the one map; exit 0 pass, 1 findings (fail, incomplete or
+needs approval), 2 input error."""
 
 from __future__ import annotations
 
@@ -34,10 +35,26 @@ PROJECT_TYPES = ("bridge", "pipeline", "road", "building", "park_facility", "spo
 @click.option("--overwrite", is_flag=True, help="Replace files in --out.")
 def review(proposal, rules_path, crs, layer, encoding, name_column, project_type, facility_type, project, applicant,
            scale, dpi, onemap, out, fmt, overwrite) -> None:
-    """Check PROPOSAL against the one map's control lines and plans; print findings and a verdict."""
+    """Check PROPOSAL against the one map's control lines and plans; print findings and a verdict.
+
+    Exit 0 pass; 1 fail, incomplete (a forbidden-severity rule had no data to check) or needs
+    approval; 2 input error.
+    """
+    from rich.markup import escape
+
     from cityplan.report.layout import parse_scale
     from cityplan.review import review_file
-    from cityplan.review.report import VERDICT_TEXT, to_html, to_markdown
+    from cityplan.review.check import verdict_text
+    from cityplan.review.proposal import format_area
+    from cityplan.review.report import (
+        areas_line,
+        finding_table,
+        notes_shown,
+        to_html,
+        to_markdown,
+        unchecked_lines,
+        verdict_lines,
+    )
 
     map_scale = parse_scale(scale)
     rep = review_file(proposal, layer=layer, crs=crs, encoding=encoding, rules_path=rules_path,
@@ -57,20 +74,24 @@ def review(proposal, rules_path, crs, layer, encoding, name_column, project_type
     elif fmt == "html":
         click.echo(to_html(rep))
     else:
-        show = rep.findings[["feature_name", "project_type", "rule", "severity", "hit", "area_m2", "area_mu",
-                             "area_ha", "share", "distance_m", "features_hit", "message"]]
-        print_table(show, title=f"One-map review of {proposal}: {VERDICT_TEXT[rep.verdict]}",
-                    caption=f"one map built {rep.data_version.get('onemap_built_at')}; areas in EPSG:4551")
+        show = finding_table(rep, ["feature_name", "project_type", "rule", "severity", "hit", "area_m2", "share",
+                                   "distance_m", "features_hit", "message"])
+        print_table(show, title=f"One-map review of {proposal}: {verdict_text(rep.verdict)}",
+                    caption=f"one map built {rep.data_version.get('onemap_built_at')}; areas {areas_line(rep)}")
         if rep.impact is not None:
             print_table(rep.impact, title="Coverage impact")
         s = rep.summary
         if s.get("area_m2"):
-            console.print(f"proposal: {s['area_m2']:,.2f} m² = {s['area_mu']:,.4f} 亩 = {s['area_ha']:,.4f} ha; "
+            console.print(f"proposal: {format_area(s, rep.area_units)}; "
                           f"centroid {s['centroid_lon']:.6f}, {s['centroid_lat']:.6f}; file CRS {s['input_crs']}, "
-                          f"measured in {s['working_crs']}")
-        for n in rep.notes:
-            console.print(f"[yellow]note:[/] {n}")
-        console.print(f"verdict: [bold]{VERDICT_TEXT[rep.verdict]}[/]")
+                          f"measured in {s.get('working_crs_name') or s['working_crs']}")
+        for line in unchecked_lines(rep):
+            console.print(escape(line), style="magenta", soft_wrap=True)
+        for n in notes_shown(rep):
+            console.print(f"[yellow]note:[/] {escape(n)}", soft_wrap=True)
+        console.print(f"verdict: [bold]{verdict_text(rep.verdict)}[/]")
+        for line in verdict_lines(rep):
+            console.print(f"  {escape(line)}", soft_wrap=True)
     raise SystemExit(rep.exit_code)
 
 

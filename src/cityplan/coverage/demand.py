@@ -22,6 +22,10 @@ on what basis):
 
 Census columns are detected, not assumed: the population is ``population`` or ``pop_YYYY``
 (the year names the census in the label) or ``人口``.
+
+A map without a usable census (``census_required=False``, as coverage on the one map asks) gets
+no population at all: ``population`` is NaN and ``population_source`` is ``"unavailable"``;
+coverage then reports residential land shares only.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ NON_RESIDENTIAL = frozenset({
     "storage_tank", "silo", "boathouse", "pavilion",
 })
 LEVEL_COLUMNS = ("building:levels", "building_levels", "levels")
+#: ``population_source`` of demand without population (the map has no usable census)
+POPULATION_UNAVAILABLE = "unavailable"
 
 
 def population_basis(sources: pd.Series) -> str | None:
@@ -152,15 +158,20 @@ def demand_population(
     demand: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None, census: pd.DataFrame | None, *,
     population: str | None = None, source: str = "demand", crs: object = None,
     buildings: gpd.GeoDataFrame | None = None, full_districts: gpd.GeoDataFrame | None = None,
+    census_required: bool = True,
 ) -> gpd.GeoDataFrame:
     """Add ``adcode``, ``district``, ``area_m2``, ``population``, ``population_source`` and
     ``floor_area_m2`` (the building weight, 0 where none is mapped).
 
+    With ``census_required=False`` demand without a population column and without a census (with
+    ``adcode``) or districts to estimate from gets ``population`` NaN and ``population_source``
+    :data:`POPULATION_UNAVAILABLE` instead of an error.
+
     Raises
     ------
     CoverageError
-        No population column and no census / districts to estimate from; a census without a
-        population column.
+        No population column and no census / districts to estimate from (``census_required``); a
+        census without a population column.
     """
     out = demand.copy()
     work = to_working(out, crs)
@@ -177,6 +188,11 @@ def demand_population(
         out["floor_area_m2"] = 0.0
         return out
     if census is None or districts is None or "adcode" not in census.columns:
+        if not census_required:
+            out["population"] = np.nan
+            out["population_source"] = POPULATION_UNAVAILABLE
+            out["floor_area_m2"] = 0.0
+            return out
         msg = (f"{source}: no population column {POPULATION_COLUMNS} and no census table (with adcode) to "
                "estimate from; add a population column (--population COL) or use demand inside the one "
                "map's districts")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cityplan._errors import CoverageError
-from cityplan.coverage.demand import demand_population
+from cityplan.coverage.demand import census_population_column, demand_population
 from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.io.read import read_vector
 from cityplan.network import RoadGraph, graph_from_edges, graph_from_lines
@@ -144,25 +144,57 @@ def _walk_graph(om: OneMap) -> tuple[RoadGraph, str, list[str]]:
     return graph, f"{lid} (walkable ways, noded)", []
 
 
+#: how a population-less run is explained (the start of every :func:`census_status` reason)
+POPULATION_UNAVAILABLE_NOTE = "population unavailable"
+_AREA_ONLY = "coverage gives residential land shares (area_share) only"
+
+
+def census_status(om: OneMap) -> tuple[pd.DataFrame | None, str]:
+    """The map's census if population can be estimated from it, else ``None`` and why not.
+
+    The reason is one line starting ``population unavailable:`` - the map has no census (no layer
+    with the role ``census``), or its census has no ``adcode`` column, no population column or no
+    population figure.
+    """
+    census_id = om.layer_id_for("census", required=False)
+    if census_id is None:
+        return None, (f"{POPULATION_UNAVAILABLE_NOTE}: the map has no census (no layer with the role "
+                      f"'census'); {_AREA_ONLY}")
+    census = om.layer(census_id)
+    if "adcode" not in census.columns:
+        return None, (f"{POPULATION_UNAVAILABLE_NOTE}: the census {census_id} has no adcode column to join "
+                      f"the districts; {_AREA_ONLY}")
+    try:
+        col, _ = census_population_column(census, census_id)
+    except CoverageError:
+        return None, (f"{POPULATION_UNAVAILABLE_NOTE}: the census {census_id} has no population column "
+                      f"(population, pop, 人口 or pop_YYYY); {_AREA_ONLY}")
+    if not pd.to_numeric(census[col], errors="coerce").notna().any():
+        return None, f"{POPULATION_UNAVAILABLE_NOTE}: the census {census_id} holds no population figure; {_AREA_ONLY}"
+    return census, ""
+
+
 def prepared_demand(value: str | None, om: OneMap, population: str | None,
-                    crs: str | None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str]:
+                    crs: str | None, role: str = "residential") -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, str]:
     """Demand with district and population, and its metric copy, and its label.
 
+    ``value`` is a layer id or file; None takes the (first) layer with the functional ``role``.
     For a layer of the one map the district assignment and the population estimate are
-    cached in the store (keyed by the build); files are always prepared afresh.
+    cached in the store (keyed by the build); files are always prepared afresh. Without a usable
+    census (:func:`census_status`) and a population column, ``population`` is NaN and
+    ``population_source`` ``"unavailable"``.
     """
-    value = value or om.layer_id_for("residential")
+    value = value or om.layer_id_for(role)
     assert value is not None
     districts = om.layer_for("districts")
-    census_id = om.layer_id_for("census", required=False)
-    census = om.layer(census_id) if census_id else None
+    census, _ = census_status(om)
 
     def estimate(raw: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
         b_id = om.layer_id_for("buildings", required=False)
         f_id = om.layer_id_for("district_boundaries_full", required=False)
         return demand_population(raw, districts, census, population=population, source=source,
                                  crs=om.working_crs, buildings=om.layer(b_id) if b_id else None,
-                                 full_districts=om.layer(f_id) if f_id else None)
+                                 full_districts=om.layer(f_id) if f_id else None, census_required=False)
 
     if om.has_layer(value):
         raw = om.layer(value).reset_index(drop=True)

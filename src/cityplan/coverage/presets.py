@@ -99,7 +99,12 @@ def check_capacity(values: Any, column: str, source: str = "the facilities") -> 
 
 @dataclass(frozen=True)
 class Preset:
-    """A coverage standard."""
+    """A coverage standard.
+
+    ``facilities``: entries ``{"role": R}`` (every layer of the map with the functional role R,
+    resolved by :func:`cityplan.coverage.roles.resolve_facilities`) or ``{"layer": ID}``, each with
+    an optional ``where`` filter. ``demand``: ``{"role": R}`` or ``{"layer": ID}``.
+    """
 
     id: str
     title_zh: str
@@ -111,7 +116,7 @@ class Preset:
     speed_kmh: float | None = None
     radius_rules: tuple[dict[str, float], ...] = ()
     target: dict[str, Any] = field(default_factory=dict)
-    demand: str = "residential"
+    demand: dict[str, str] = field(default_factory=lambda: {"role": "residential"})
     season: str | None = None
 
 
@@ -130,8 +135,15 @@ def load_presets(source: Profile | str | os.PathLike[str] | Traversable) -> dict
         facilities=tuple(f.model_dump(exclude_unset=True) for f in r.facilities), method=r.method,
         within=parse_within(r.within), citation=r.citation, speed_kmh=r.speed_kmh,
         radius_rules=tuple(x.model_dump() for x in r.radius_rules),
-        target=r.target.model_dump() if r.target else {}, demand=r.demand, season=r.season)
+        target=r.target.model_dump() if r.target else {}, demand=_demand(r.demand), season=r.season)
         for r in doc.presets}
+
+
+def _demand(value: Any) -> dict[str, str]:
+    """``{"role": R}`` or ``{"layer": ID}`` from the file's ``demand`` (a plain text is a layer id)."""
+    if isinstance(value, str):
+        return {"layer": value}
+    return value.model_dump(exclude_none=True)
 
 
 def get_preset(name: str, source: Profile | str | os.PathLike[str] | Traversable) -> Preset:

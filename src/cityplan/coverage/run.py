@@ -27,10 +27,17 @@ import shapely
 
 from cityplan._errors import CoverageError
 from cityplan.coverage import search as strategies
-from cityplan.coverage.demand import population_basis
+from cityplan.coverage.demand import POPULATION_UNAVAILABLE, population_basis
 from cityplan.coverage.fca import two_step_fca
-from cityplan.coverage.inputs import facilities_frame, prepared_demand, road_graph, walk_graph
+from cityplan.coverage.inputs import (
+    census_status,
+    facilities_frame,
+    prepared_demand,
+    road_graph,
+    walk_graph,
+)
 from cityplan.coverage.presets import Preset, Within, check_capacity
+from cityplan.coverage.roles import check_roles, resolve_facilities
 from cityplan.coverage.spec import CoverageSpec, FacilityInput, make_spec
 from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.network.graph import load_speeds
@@ -94,6 +101,8 @@ class CoverageResult:
     scenarios: dict[str, ScenarioResult] = field(default_factory=dict)
     by_scenario: pd.DataFrame | None = None
     network_effect: pd.DataFrame | None = None
+    #: what the figures are not (e.g. "population unavailable: the map has no census"); the CLI prints them
+    notes: list[str] = field(default_factory=list)
 
 
 def run_coverage(
@@ -148,8 +157,16 @@ def run_coverage(
 
     Raises
     ------
+    PresetUnavailableError
+        The preset needs a role the map lacks (:func:`cityplan.coverage.roles.preset_availability`).
     CoverageError
-        Bad or inconsistent options (non-finite numbers, no facilities, no population...).
+        Bad or inconsistent options (non-finite numbers, no facilities, --capacity without population...).
+
+    Notes
+    -----
+    A map without a usable census gives residential land shares only: ``population`` and
+    ``population_covered`` are NaN, ``population_share`` NaN, ``params["population"]`` is
+    ``"unavailable"`` and :attr:`CoverageResult.notes` says why.
     """
     spec = make_spec(preset=preset, facilities=facilities, extra_facilities=extra_facilities,
                      demand=demand, method=method, within=within, speed_kmh=speed_kmh,
@@ -213,7 +230,10 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
     """Run a validated :class:`CoverageSpec` on the one map ``om``: every scenario, every network."""
     step = progress or (lambda _s: None)
     step("facilities")
-    fac = facilities_frame(spec.facilities, spec.extra, om, spec.crs, spec.extra_plan)
+    check_roles(spec.facilities, spec.demand_role if spec.demand is None and spec.preset else None, om,
+                spec.preset)
+    entries, warnings = resolve_facilities(spec.facilities, om)
+    fac = facilities_frame(entries, spec.extra, om, spec.crs, spec.extra_plan)
     if spec.capacity:
         if spec.capacity not in fac.columns:
             msg = (f"--capacity {spec.capacity!r} is not a column of the facilities; columns: "
@@ -221,7 +241,15 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
             raise CoverageError(msg)
         check_capacity(fac[spec.capacity], spec.capacity)
     step("demand")
-    dem, dem_w, dem_label = prepared_demand(spec.demand, om, spec.population, spec.crs)
+    dem, dem_w, dem_label = prepared_demand(spec.demand, om, spec.population, spec.crs, role=spec.demand_role)
+    notes: list[str] = []
+    known = not (dem["population_source"] == POPULATION_UNAVAILABLE).all() or dem.empty
+    if not known:
+        notes.append(census_status(om)[1])
+        if spec.capacity:
+            msg = (f"--capacity {spec.capacity!r}: 2SFCA accessibility needs population, and {notes[0]}; "
+                   "pass --population COL (a demand column) or leave out --capacity")
+            raise CoverageError(msg)
     empty = (dem.geometry.isna() | dem.geometry.is_empty).to_numpy()
     rep_xy = np.full((len(dem), 2), np.nan)
     if (~empty).any():
@@ -236,7 +264,9 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
         "preset": spec.preset.id if spec.preset else None, "citation": spec.preset.citation if spec.preset else None,
         "method": spec.method, "within": lim.text, "speed_kmh": _speed_used(spec, speeds),
         "season": spec.season, "season_source": season_source(speeds, spec.season),
-        "facilities": [s["layer"] for s in spec.facilities] + [label for label, _ in spec.extra],
+        "facilities": [s["layer"] for s in entries] + [label for label, _ in spec.extra],
+        "facility_roles": {r: [s["layer"] for s in entries if s.get("role") == r]
+                           for r in dict.fromkeys(s["role"] for s in spec.facilities if "role" in s)},
         "facility_count": len(fac), "facility_count_illustrative": int(fac["is_illustrative"].sum()),
         "facility_count_existing": int(existing.sum()), "facility_count_plan": int((~existing).sum()),
         "scenarios": {k: v for k, v in SCENARIO_TEXT.items()
@@ -244,8 +274,8 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
         "demand": dem_label, "max_snap_m": spec.max_snap_m, "offroad_m": spec.offroad_m,
         "population": population_basis(dem["population_source"]),
         "working_crs": f"EPSG:{om.working_epsg}", "onemap": om.label,
+        "notes": notes,
     }
-    warnings: list[str] = []
     step("search")
     graphs = _graphs(om, spec, speeds, params, warnings)
     runs: dict[str, ScenarioResult] = {}
@@ -436,7 +466,8 @@ def _combine(spec: CoverageSpec, prep: _Prepared, runs: dict[str, ScenarioResult
     districts = _tagged(head.districts, primary, FULL if transit else None)
     return CoverageResult(features=feats, districts=districts, isochrones=head.isochrones, gaps=head.gaps,
                           facilities=fac_out, params=params, warnings=warnings, scenario=primary,
-                          scenarios=runs, by_scenario=by_scenario, network_effect=effect)
+                          scenarios=runs, by_scenario=by_scenario, network_effect=effect,
+                          notes=list(params.get("notes", [])))
 
 
 def overlay_tiled(geoms: np.ndarray, area: shapely.Geometry, *, tile_m: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
@@ -534,7 +565,13 @@ def _fca(feats, fac, fac_w, rep_xy, capacity, demand_share, lim: Within, method,
 
 
 def aggregate_districts(feats: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, target: dict[str, Any]) -> pd.DataFrame:
-    """Per district (and ``(all)``): population and residential area covered, with shares."""
+    """Per district (and ``(all)``): population and residential area covered, with shares.
+
+    Without population (every feature's ``population_source`` is ``"unavailable"``: the map has
+    no usable census) ``population``, ``population_covered`` and ``population_share`` are NaN and
+    a ``population_share`` target is not assessed (``meets_target`` None).
+    """
+    known = feats.empty or not (feats["population_source"] == POPULATION_UNAVAILABLE).all()
     f = pd.DataFrame({
         "district": feats["district"].to_numpy(), "adcode": feats["adcode"].astype(str).to_numpy(),
         "population": feats["population"].fillna(0).to_numpy(),
@@ -552,12 +589,16 @@ def aggregate_districts(feats: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, ta
     per["population_share"] = np.where(per.population > 0, per.population_covered / per.population, np.nan)
     per["area_share"] = np.where(per.residential_area_m2 > 0,
                                  per.residential_area_covered_m2 / per.residential_area_m2, np.nan)
+    if not known:  # no census: no population figure at all, never a 0
+        per[["population", "population_covered", "population_share"]] = np.nan
     share = districts.set_index(districts["adcode"].astype(str))["extract_share"] if "extract_share" in districts.columns else pd.Series(dtype=float)
     per["extract_share"] = per["adcode"].map(share)
     if target:
         per["target_metric"] = target["metric"]
         per["target_min"] = float(target["min"])
         per["meets_target"] = per[target["metric"]] >= float(target["min"])
+        if not known and target["metric"] == "population_share":
+            per["meets_target"] = None
     for c in ("population", "population_covered"):
         per[c] = per[c].round(0)
     for c in ("residential_area_m2", "residential_area_covered_m2"):

@@ -31,8 +31,10 @@ class CoverageSpec:
 
     method: str
     within: Within
+    #: ``{"layer": ID_OR_FILE}`` or ``{"role": R}`` entries (roles resolved on the map at run time)
     facilities: tuple[dict[str, Any], ...]
-    demand: str | None = None          # layer id / file; None -> the map's ``residential`` role
+    demand: str | None = None          # layer id / file; None -> the (first) layer with ``demand_role``
+    demand_role: str = "residential"
     preset: Preset | None = None
     speed_kmh: float | None = None
     capacity: str | None = None
@@ -136,7 +138,10 @@ def make_spec(
         raise CoverageError(msg)
     if capacity:
         specs = [{**s, "keep": [capacity]} for s in specs]
-    return CoverageSpec(method=method, within=lim, facilities=tuple(specs), demand=demand or (p.demand if p else None),
+    demand_role = "residential"
+    if not demand and p is not None:
+        demand, demand_role = p.demand.get("layer"), p.demand.get("role", demand_role)
+    return CoverageSpec(method=method, within=lim, facilities=tuple(specs), demand=demand, demand_role=demand_role,
                         preset=p, speed_kmh=None if speed_kmh is None else float(speed_kmh),
                         capacity=capacity, population=population, demand_share=float(demand_share),
                         max_snap_m=float(max_snap_m), offroad_m=float(offroad_m),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,13 @@ import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 
 from cityplan._errors import OutputExistsError
-from cityplan.coverage import CoverageResult, load_presets, run_coverage
+from cityplan.coverage import (
+    CoverageResult,
+    get_preset,
+    load_presets,
+    preset_availability,
+    run_coverage,
+)
 from cityplan.districts import district_population, population_text, resolve_district
 from cityplan.io.write import atomic_path, write_table
 from cityplan.maps.coverage_map import METHOD_NAMES
@@ -37,7 +44,10 @@ PROGRESS_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "dis
 COVERAGE_COLUMNS = ["preset", "scenario", "network", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
                     "population_covered", "population_share", "residential_area_m2",
                     "residential_area_covered_m2", "area_share", "features", "features_covered",
-                    "not_snapped_or_unreachable", "extract_share", "target_metric", "target_min", "meets_target"]
+                    "not_snapped_or_unreachable", "extract_share", "target_metric", "target_min", "meets_target",
+                    "note"]
+#: the coverage table's ``note`` of a preset the map cannot run (followed by the reason)
+SKIPPED = "skipped"
 
 
 @dataclass
@@ -54,6 +64,8 @@ class SharedInputs:
     _assigned: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     #: time-limited presets by transit (walk + metro), with and without the planned metro sections
     transit: dict[str, CoverageResult] = field(default_factory=dict)
+    #: presets the map cannot run, with the reason (``not available here: needs parks``)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def assigned(self, layer: str) -> gpd.GeoDataFrame:
         """A one-map layer with the ``adcode`` of the district each feature lies in most (read once)."""
@@ -80,18 +92,29 @@ class DistrictReport:
 
 def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
                    progress: Callable[[str], None] | None = None) -> SharedInputs:
-    """Progress by district and coverage for every preset (default: all presets)."""
+    """Progress by district and coverage for every preset (default: all presets).
+
+    A preset the map cannot run (:func:`cityplan.coverage.preset_availability`: a role it lacks)
+    is skipped, not an error: :attr:`SharedInputs.skipped` holds its reason and every district's
+    coverage table a row saying ``skipped: not available here: needs ROLE``.
+    """
     step = progress or (lambda _s: None)
     om = OneMap.coerce(onemap)
     step("progress")
     prog_res = compute_progress(om, by="district")
     prog = prog_res.table
-    cov = {}
+    cov, skipped = {}, {}
     for pid in presets or list(load_presets(om.profile)):
         step(f"coverage {pid}")
+        available, reason = preset_availability(get_preset(pid, om.profile), om)
+        if not available:
+            logger.warning("report: preset %s skipped: %s", pid, reason)
+            skipped[pid] = reason
+            continue
         cov[pid] = run_coverage(om, preset=pid)
-    return SharedInputs(transit=_transit_runs(om, cov, step), onemap=om, progress=prog, progress_context=prog_res.context, coverage=cov, districts=om.layer_for("districts"),
-                        catalog=om.catalog, build_info=dict(om.build_info))
+    return SharedInputs(transit=_transit_runs(om, cov, step), onemap=om, progress=prog,
+                        progress_context=prog_res.context, coverage=cov, districts=om.layer_for("districts"),
+                        catalog=om.catalog, build_info=dict(om.build_info), skipped=skipped)
 
 
 def _transit_runs(onemap, cov: dict[str, CoverageResult], step: Callable[[str], None]) -> dict[str, CoverageResult]:
@@ -128,10 +151,17 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
             continue
         f = res.features[(res.features["adcode"].astype(str) == adcode) & ~res.features["covered"]]
         for _, r in f.iterrows():
+            pop = float(r["population"]) if r["population"] is not None else 0.0
             unc.append({"preset": pid, "name": r.get("name") if isinstance(r.get("name"), str) else "(unnamed)",
-                        "osm_ref": r.get("osm_ref"), "population_est": round(float(r["population"] or 0)),
+                        "osm_ref": r.get("osm_ref"),
+                        "population_est": round(pop) if math.isfinite(pop) else None,  # None: no census
                         "nearest_facility": r["nearest_facility"], "distance_m": r["distance_m"],
                         "time_min": r["time_min"], "covered_share": r["covered_share"], "status": r["status"]})
+    for pid, reason in shared.skipped.items():
+        p = presets[pid]
+        rows.append({"preset": pid, "title_en": p.title_en, "method": p.method, "within": p.within.text,
+                     "speed_kmh": p.speed_kmh, "district": d["name"], "adcode": adcode,
+                     "note": f"{SKIPPED}: {reason}"})
     cov = pd.DataFrame(rows).reindex(columns=COVERAGE_COLUMNS)
     uncovered = pd.DataFrame(unc, columns=["preset", "name", "osm_ref", "population_est", "nearest_facility",
                                            "distance_m", "time_min", "covered_share", "status"])
@@ -257,7 +287,7 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
     share = d.get("extract_share")
     cov_view = rep.coverage[["preset", "scenario", "network", "title_en", "method", "within", "population", "population_share",
                              "residential_area_m2", "area_share", "features_covered", "features",
-                             "meets_target"]]
+                             "meets_target", "note"]]
     summary = [
         f"adcode {d['adcode']} · census {population_text(d)}",
         f"The sample data extract covers {share:.0%} of the district's area; populations are census-based estimates." if share == share else "",

@@ -20,7 +20,13 @@ from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_vector
 from cityplan.onemap import OneMap
-from cityplan.review.constraints import Constraint, build_constraint, describe, missing_layers, rule_layers
+from cityplan.review.constraints import (
+    Constraint,
+    build_constraint,
+    describe,
+    missing_layers,
+    rule_layers,
+)
 from cityplan.review.parcels import check_parcels
 from cityplan.review.proposal import (
     DEFAULT_AREA_UNITS,
@@ -266,6 +272,7 @@ def review_proposal(
         for (_, f), fam in zip(work.iterrows(), fams, strict=True):
             rows.append(_finding(rule, f, fam, c, overlaps, units))
     findings = pd.DataFrame(rows, columns=finding_columns(units))
+    findings["hit"] = findings["hit"].astype(bool)  # also when no rule was checked (no rows)
     verdict = _verdict(findings, unchecked, rules)
     ov = gpd.GeoDataFrame(overlaps, columns=["rule", "feature", "severity", "geometry"], geometry="geometry",
                           crs=work.crs).to_crs(STORAGE_CRS) if overlaps else gpd.GeoDataFrame(

@@ -25,11 +25,12 @@ from cityplan.onemap import OneMap  # noqa: E402
 from cityplan.report import static  # noqa: E402
 from cityplan.report.fonts import font_families  # noqa: E402
 from cityplan.report.layout import MM_PER_INCH, PageSpec, _wrap  # noqa: E402
-from cityplan.review.check import SEVERITY_RANK, ReviewReport  # noqa: E402
-from cityplan.review.report import proposal_lines  # noqa: E402
+from cityplan.review.check import SEVERITY_RANK, VERDICT_TEXT, ReviewReport, unchecked_text  # noqa: E402
+from cityplan.review.proposal import format_area  # noqa: E402
+from cityplan.review.report import VERDICT_COLOUR, notes_shown, proposal_lines, verdict_lines  # noqa: E402
 
-VERDICT_ZH = {"pass": "通过 PASS", "needs_approval": "需审批 NEEDS APPROVAL", "fail": "不通过 FAIL"}
-VERDICT_COLOUR = {"pass": "#1a9641", "needs_approval": "#e08214", "fail": "#d7191c"}
+#: the verdict as the 审查意见 prints it (Chinese first): the report's :data:`VERDICT_TEXT`
+VERDICT_ZH = VERDICT_TEXT
 RESULT_ZH = {"forbidden": "不符合 conflict", "needs_approval": "需审批 approval needed", "note": "提示 note"}
 SEVERITY_COLOUR = {"forbidden": "#d7191c", "needs_approval": "#fdae61", "note": "#2b83ba"}
 MARGIN_MM = 18.0
@@ -108,9 +109,10 @@ def _rule_result(rep: ReviewReport, rule_id: str) -> tuple[str | None, pd.DataFr
     return worst, hit
 
 
-def _area(r) -> str:
-    if r.area_m2 is not None and r.area_m2 == r.area_m2 and r.area_m2 > 0:
-        return f"; 面积 {r.area_m2:,.1f} m² ({r.area_mu:,.2f} 亩, {r.area_ha:,.4f} ha)"
+def _area(r: pd.Series, units: tuple[str, ...]) -> str:
+    """``"; 面积 Area 1,234.50 m² = 0.1235 ha"`` in the profile's units; ``""`` without an overlap area."""
+    if r.get("area_m2") is not None and r["area_m2"] == r["area_m2"] and r["area_m2"] > 0:
+        return f"; 面积 Area {format_area(dict(r), units)}"
     return ""
 
 
@@ -135,17 +137,20 @@ def text_pages(rep: ReviewReport, *, project: str, applicant: str, submitted: st
     w.need(16)
     pw, _ = spec.size_mm
     w.ax.add_patch(Rectangle((MARGIN_MM, w.y - 12), pw - 2 * MARGIN_MM, 12,
-                             facecolor=VERDICT_COLOUR[rep.verdict], edgecolor="none", gid="verdict"))
-    w.ax.text(MARGIN_MM + 3, w.y - 6, f"审查结论 Verdict: {VERDICT_ZH[rep.verdict]}", fontsize=13,
+                             facecolor=VERDICT_COLOUR.get(rep.verdict, "#777777"), edgecolor="none", gid="verdict"))
+    w.ax.text(MARGIN_MM + 3, w.y - 6, f"审查结论 Verdict: {VERDICT_ZH.get(rep.verdict, rep.verdict)}", fontsize=13,
               color="white", va="center")
-    w.space(16)
+    w.space(14)
+    for line in verdict_lines(rep):
+        w.text(line, size=8, color="#333333")
+    w.space(2)
     w.text("逐条审查 Rule by rule", size=11)
     w.rule_line()
     for i, rule in enumerate(rep.rules, 1):
         unchecked = next((u for u in rep.unchecked if u["rule"] == rule.id), None)
         worst, hit = _rule_result(rep, rule.id)
         if unchecked:
-            result, colour = "未核查 not checked", "#777777"
+            result, colour = "未核查（无数据）not checked (no data)", "#777777"
         elif worst is None:
             result, colour = "符合 no conflict", "#1a9641"
         else:
@@ -155,22 +160,23 @@ def text_pages(rep: ReviewReport, *, project: str, applicant: str, submitted: st
                + ("  (法定 statutory)" if rule.statutory else "") + ("  (示意 illustrative)" if rule.illustrative else ""),
                size=8.5, color=colour if colour != "#fdae61" else "#c05a00")
         if unchecked:
-            w.text(f"未核查原因 Why: {unchecked['reason']}", size=7, indent=5, color="#555555")
-        for r in hit.itertuples():
-            w.text(f"{r.feature_name} ({r.project_type}): {r.message}{_area(r)}", size=7, indent=5)
-            if r.condition:
-                w.text(f"条件 Condition: {r.condition}", size=7, indent=5, color="#333333")
+            w.text(f"未核查原因 Why: {unchecked_text(unchecked)}", size=7, indent=5, color="#555555")
+        for _, r in hit.iterrows():
+            w.text(f"{r['feature_name']} ({r['project_type']}): {r['message']}{_area(r, rep.area_units)}", size=7,
+                   indent=5)
+            if r["condition"]:
+                w.text(f"条件 Condition: {r['condition']}", size=7, indent=5, color="#333333")
         citation = "; ".join(dict.fromkeys(hit.citation)) if len(hit) else rule.citation
         w.text(f"依据 Citation: {citation}", size=6.5, indent=5, color="#555555")
         w.space(1)
-    statutory = [u for u in rep.unchecked if u["statutory"]]
+    statutory = [u for u in rep.unchecked if u["statutory"] or u.get("blocks_pass")]
     if statutory:
         w.space(1)
-        w.text("未核查的法定图层 Statutory layers NOT checked: "
+        w.text("未核查的法定或禁止性图层 Statutory or forbidden-severity layers NOT checked (no data): "
                + "、".join(u["title_zh"] for u in statutory)
-               + " - the one map holds no such layer; obtain them from the planning office before approval.",
+               + " - the one map has no features for them; obtain them from the planning office before approval.",
                size=8, color="#b2182b")
-    notes = [n for n in rep.notes if not n.startswith("not checked:")]
+    notes = notes_shown(rep)
     if notes:
         w.space(2)
         w.text("说明 Notes", size=10)
@@ -216,7 +222,8 @@ def map_page(rep: ReviewReport, onemap, *, spec: PageSpec, project: str = ""):
     pad = max(100.0, 0.3 * max(x1 - x0, y1 - y0))
     bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
     title = f"{project or '拟建项目 Proposal'} 审查图 Review map"
-    fig, ax = static.new_map(title, crs=crs, page=spec, subtitle=f"审查结论 Verdict: {VERDICT_ZH[rep.verdict]}")
+    fig, ax = static.new_map(title, crs=crs, page=spec,
+                             subtitle=f"审查结论 Verdict: {VERDICT_ZH.get(rep.verdict, rep.verdict)}")
     handles = draw_context(ax, om, prop.assign(geometry=prop.envelope.buffer(pad)), pad_m=pad * 4)
     touched = rep.findings[rep.findings.hit]
     rules = {r.id: r for r in rep.rules}

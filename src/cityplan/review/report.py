@@ -7,11 +7,39 @@ import html
 import pandas as pd
 
 from cityplan.onemap import OneMap
-from cityplan.review.check import ReviewReport
+from cityplan.review.check import (
+    VERDICT_TEXT,
+    ReviewReport,
+    unchecked_note,
+    unchecked_text,
+    verdict_text,
+)
+from cityplan.review.proposal import AREA_UNITS, format_area
 
-VERDICT_TEXT = {"pass": "PASS 通过", "needs_approval": "NEEDS APPROVAL 需审批", "fail": "FAIL 不通过"}
-SHOW = ["feature_name", "project_type", "rule", "severity", "hit", "area_m2", "area_mu", "area_ha", "share",
-        "length_m", "distance_m", "features_hit", "illustrative_hit", "message"]
+__all__ = ["SHOW", "VERDICT_COLOUR", "VERDICT_TEXT", "areas_line", "finding_table", "notes_shown", "proposal_lines",
+           "review_map", "to_html", "to_markdown", "unchecked_lines", "verdict_lines"]
+
+SHOW = ["feature_name", "project_type", "rule", "severity", "hit", "area_m2", "share", "length_m", "distance_m",
+        "features_hit", "illustrative_hit", "message"]
+VERDICT_COLOUR = {"pass": "#1a9641", "needs_approval": "#e08214", "incomplete": "#5e3c99", "fail": "#d7191c"}
+
+
+def finding_table(rep: ReviewReport, columns: list[str] | None = None) -> pd.DataFrame:
+    """The findings to show: ``columns`` (default :data:`SHOW`) with the area columns of the
+    profile's units in place of ``area_m2`` (``area_m2`` only where the profile lists m²)."""
+    cols = []
+    for c in columns or SHOW:
+        if c == "area_m2":
+            cols += [f"area_{u}" for u in rep.area_units if u in AREA_UNITS]
+        else:
+            cols.append(c)
+    return rep.findings[[c for c in cols if c in rep.findings.columns]]
+
+
+def areas_line(rep: ReviewReport) -> str:
+    """``"m², ha in EPSG:32723 (WGS 84 / UTM zone 23S)"``: the units and CRS areas are given in."""
+    units = ", ".join(AREA_UNITS[u][1] for u in rep.area_units if u in AREA_UNITS)
+    return f"{units} in {rep.areas_crs or rep.summary.get('working_crs', '?')}"
 
 
 def proposal_lines(rep: ReviewReport) -> list[tuple[str, str]]:
@@ -19,36 +47,53 @@ def proposal_lines(rep: ReviewReport) -> list[tuple[str, str]]:
     s = rep.summary
     if not s:
         return []
-    area = (f"{s['area_m2']:,.2f} m² = {s['area_mu']:,.4f} 亩 = {s['area_ha']:,.4f} ha"
-            if s.get("area_m2") else f"no area (line length {s.get('length_m') or 0:,.2f} m or points)")
+    area = (format_area(s, rep.area_units) if s.get("area_m2")
+            else f"no area (line length {s.get('length_m') or 0:,.2f} m or points)")
     return [("面积 Area", area),
             ("中心点 Centroid", f"{s['centroid_lon']:.6f}°E {s['centroid_lat']:.6f}°N "
                                 f"({s['working_crs']} x {s['centroid_x']:,.2f} y {s['centroid_y']:,.2f})"),
-            ("坐标系 CRS", f"file {s['input_crs']}; measured in {s['working_crs']}"),
+            ("坐标系 CRS", f"file {s['input_crs']}; measured in {s.get('working_crs_name') or s['working_crs']}"),
+            ("面积单位 Areas", areas_line(rep)),
             ("项目类型 Project type", ", ".join(s.get("project_types", []))),
             ("要素 Features", str(s["features"]))]
 
 
+def verdict_lines(rep: ReviewReport) -> list[str]:
+    """Why the verdict, then the approvals needed whatever the verdict (rule, feature, condition)."""
+    lines = [rep.verdict_reason]
+    for r in rep.approvals.itertuples():
+        cond = f": {r.condition}" if r.condition else ""
+        lines.append(f"需审批 needs approval - {r.rule} ({r.feature_name}, {r.project_type}){cond}")
+    return lines
+
+
 def unchecked_lines(rep: ReviewReport) -> list[str]:
-    """One line per rule not checked (statutory ones first)."""
-    rows = sorted(rep.unchecked, key=lambda u: not u["statutory"])
-    return [f"{u['title_zh']} {u['title_en']}{' (statutory 法定)' if u['statutory'] else ''}: {u['reason']}"
-            for u in rows]
+    """One line per rule not checked (those that could forbid the proposal first, then statutory)."""
+    rows = sorted(rep.unchecked, key=lambda u: (not u.get("blocks_pass"), not u["statutory"]))
+    return [f"{u['title_zh']} {u['title_en']} ({u['rule']}){' (法定 statutory)' if u['statutory'] else ''}"
+            f"{' (禁止性 forbidden)' if u.get('blocks_pass') else ''}: {unchecked_text(u)}" for u in rows]
+
+
+def notes_shown(rep: ReviewReport) -> list[str]:
+    """The notes without the per-rule "not checked" ones (reports list those in their own section)."""
+    own = {unchecked_note(u) for u in rep.unchecked}
+    return [n for n in rep.notes if n not in own]
 
 
 def to_markdown(rep: ReviewReport) -> str:
     """A Markdown report: verdict, findings table, notes, impact, data version, citations."""
-    lines = [f"# One-map review: **{VERDICT_TEXT[rep.verdict]}**", ""]
+    lines = [f"# One-map review 一张图审查: **{verdict_text(rep.verdict)}**", "",
+             *[f"- {md_text(x)}" for x in verdict_lines(rep)], ""]
     props = proposal_lines(rep)
     if props:
         lines += ["## Proposal", *[f"- {md_text(k)}: {md_text(v)}" for k, v in props], ""]
-    f = rep.findings[SHOW].copy()
-    lines += ["## Findings", _md_table(f), ""]
+    f = finding_table(rep).copy()
+    lines += ["## Findings", f"Areas 面积: {md_text(areas_line(rep))}", "", _md_table(f), ""]
     if rep.unchecked:
-        lines += ["## Not checked (no such layer in this one map)", *[f"- {md_text(x)}" for x in unchecked_lines(rep)],
-                  ""]
-    if rep.notes:
-        lines += ["## Notes", *[f"- {md_text(n)}" for n in rep.notes], ""]
+        lines += ["## 未核查 Not checked (no data)", *[f"- {md_text(x)}" for x in unchecked_lines(rep)], ""]
+    notes = notes_shown(rep)
+    if notes:
+        lines += ["## Notes", *[f"- {md_text(n)}" for n in notes], ""]
     if rep.impact is not None and len(rep.impact):
         lines += ["## Coverage impact", _md_table(rep.impact), ""]
     lines += ["## Data checked against", *[f"- {md_text(k)}: {md_text(v)}" for k, v in rep.data_version.items()], "",
@@ -83,23 +128,26 @@ def to_html(rep: ReviewReport, *, map_file: str | None = None) -> str:
                        for r in cells.to_numpy())
         return f"<table><tr>{head}</tr>{rows}</table>"
 
-    colour = {"pass": "#1a9641", "needs_approval": "#fdae61", "fail": "#d7191c"}[rep.verdict]
+    colour = VERDICT_COLOUR.get(rep.verdict, "#777777")
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>One-map review</title><style>"
         "body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
         "padding:2px 6px}th{background:#eee}.v{padding:6px 12px;color:#fff;display:inline-block}</style></head><body>",
-        f"<h1>One-map review <span class='v' style='background:{colour}'>{html.escape(VERDICT_TEXT[rep.verdict])}</span></h1>",
+        f"<h1>One-map review 一张图审查 <span class='v' style='background:{colour}'>"
+        f"{html.escape(verdict_text(rep.verdict))}</span></h1>",
+        "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in verdict_lines(rep)) + "</ul>",
         "<h2>Proposal</h2><ul>" + "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>"
                                           for k, v in proposal_lines(rep)) + "</ul>",
-        "<h2>Findings</h2>", table(rep.findings[SHOW]),
+        "<h2>Findings</h2>", f"<p>Areas 面积: {html.escape(areas_line(rep))}</p>", table(finding_table(rep)),
     ]
     if rep.unchecked:
-        parts.append("<h2>Not checked (no such layer in this one map)</h2><ul>" + "".join(
+        parts.append("<h2>未核查 Not checked (no data)</h2><ul>" + "".join(
             f"<li>{html.escape(x)}</li>" for x in unchecked_lines(rep)) + "</ul>")
     if map_file:
         parts.append(f"<p><a href='{html.escape(map_file)}'>Review map</a></p>")
-    if rep.notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in rep.notes) + "</ul>")
+    notes = notes_shown(rep)
+    if notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     if rep.impact is not None and len(rep.impact):
         parts += ["<h2>Coverage impact</h2>", table(rep.impact)]
     parts.append("<h2>Data checked against</h2><ul>" + "".join(
@@ -136,12 +184,13 @@ def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline
                                    group="review", style={"color": col, "fill": col, "fillOpacity": 0.6,
                                                           "weight": 2}, fields=["rule", "feature"],
                                    labels=labels, source="cityplan review"))
-    panel = {"title": f"Review: {VERDICT_TEXT[rep.verdict]}",
+    panel = {"title": f"Review: {verdict_text(rep.verdict)}",
              "sections": [{"title": "Findings", "columns": ["feature", "rule", "severity", "area m²", "overlaps"],
                            "rows": [[r.feature_name, r.rule, r.severity, r.area_m2, r.features_hit]
                                     for r in touched.itertuples()]}],
-             "notes": rep.notes + [f"one map built {rep.data_version.get('onemap_built_at', '?')}"]}
-    return compose(views, title=f"One-map review {VERDICT_TEXT[rep.verdict]}",
+             "notes": [rep.verdict_reason, *rep.notes,
+                       f"areas in {rep.areas_crs}; one map built {rep.data_version.get('onemap_built_at', '?')}"]}
+    return compose(views, title=f"One-map review {verdict_text(rep.verdict)}",
                    groups=[{"id": "review", "title": "审查 Review"}, {"id": "ctx", "title": "约束 Constraints"}],
                    basemap=basemap, offline=offline, panel=panel, fit_bounds=_focus(rep),
                    attributions=source_credits(onemap, views))

@@ -21,6 +21,9 @@ ROLES = ("base", "plan", "facility", "demand", "constraint")
 FUNCTIONS = ("districts", "subdistricts", "district_boundaries_full", "census", "roads", "road_graph",
              "walk_network", "residential", "buildings", "water", "river_centerline", "metro_lines",
              "metro_stations", "parks", "schools", "parking", "sports", "ice_sports",
+             # sports facilities mapped as grounds (areas: stadiums, sports centres, pitches); coverage
+             # presets that count sites with land (GB 50180 sports centres) name it
+             "sports_grounds",
              # statutory layers a planning office may hold (review rule templates use them when present)
              "permanent_farmland", "ecological_redline", "urban_growth_boundary", "regulatory_parcels",
              "purple_line", "yellow_line")

@@ -1,10 +1,15 @@
 """Schema of the coverage presets (``coverage_presets.yaml`` of the city profile); parsed by :mod:`cityplan.coverage.presets`.
 
-``presets``: a list of standards, each with an ``id``, titles, ``facilities`` (catalog layers with an
-optional attribute filter), ``method``, ``within`` (``500m``, ``1.5km``, ``15min``, ``1h``) and a
-``citation``; optional ``speed_kmh``, ``season`` (a speed preset of ``speeds.yaml`` of the city profile),
-``radius_rules`` (euclid), ``target`` and ``demand`` layer.
+``presets``: a list of standards, each with an ``id``, titles, ``facilities``, ``method``, ``within``
+(``500m``, ``1.5km``, ``15min``, ``1h``) and a ``citation``; optional ``speed_kmh``, ``season`` (a speed
+preset of ``speeds.yaml`` of the city profile), ``radius_rules`` (euclid), ``target`` and ``demand``.
 Ids are unique.
+
+A facility entry names a functional **role** of the catalog (``{role: parking}``: every layer
+declaring it, in catalog order, so one preset fits every city) or one **layer** id
+(``{layer: parking_points}``: explicit or user presets), with an optional filter
+``where: {column: [values]}``. ``demand`` is ``{role: residential}`` (the default) or
+``{layer: ID}``; a plain text names a layer id.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import math
 import os
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from cityplan._errors import CoverageError
 from cityplan.schema._base import StrictModel, check_unique_ids, load_document
+from cityplan.schema.catalog import FUNCTIONS
 
 METHODS = ("euclid", "walk", "bike", "drive", "transit")
 
@@ -28,11 +34,29 @@ def _positive(v: float) -> float:
     return v
 
 
-class FacilityModel(StrictModel):
-    """A facility layer (catalog id) and an optional filter ``{column: [values]}``."""
+class _LayerOrRole(StrictModel):
+    """Exactly one of a functional ``role`` of the catalog or a ``layer`` id."""
 
-    layer: str
+    role: Literal[FUNCTIONS] | None = None  # type: ignore[valid-type]
+    layer: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> _LayerOrRole:
+        if (self.role is None) == (self.layer is None):
+            msg = ("give exactly one of 'role' (a functional role of the catalog, e.g. role: parks) "
+                   "or 'layer' (a layer id)")
+            raise ValueError(msg)
+        return self
+
+
+class FacilityModel(_LayerOrRole):
+    """Facilities: every layer with a ``role`` (or one ``layer``) and an optional filter ``{column: [values]}``."""
+
     where: dict[str, list[Any]] = {}
+
+
+class DemandModel(_LayerOrRole):
+    """The demand: the (first) layer with a ``role`` (default ``residential``) or one ``layer``."""
 
 
 class RadiusRuleModel(StrictModel):
@@ -64,7 +88,8 @@ class PresetModel(StrictModel):
     speed_kmh: float | None = None
     radius_rules: list[RadiusRuleModel] = []
     target: TargetModel | None = None
-    demand: str = "residential"
+    #: ``{role: R}`` or ``{layer: ID}``; a plain text is a layer id
+    demand: DemandModel | str = DemandModel(role="residential")
     #: a speed preset of speeds.yaml (``seasons:``), e.g. winter for the ice circle
     season: str | None = None
 

@@ -29,7 +29,7 @@ from starlette.routing import Route
 from cityplan._errors import CityplanError
 from cityplan.io.write import atomic_path
 from cityplan.maps.payload import LayerView, layer_payload
-from cityplan.review.check import IMPACT_PRESETS, review_file
+from cityplan.review.check import IMPACT_PRESETS, review_file, verdict_text
 from cityplan.server import csrf, uploads
 from cityplan.server.audit import utc_now
 from cityplan.server.auth import current_user, session_of
@@ -43,8 +43,9 @@ REVIEW_COLUMNS = ["review_id", "created_at", "user", "file_name", "sha256", "sto
                   "facility_type", "verdict", "hits", "build_id", "built_at", "report_json"]
 CRS_RE = re.compile(r"^[A-Za-z0-9:_.\- ]{0,64}$")
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
-FINDING_SHOW = ["feature_name", "rule", "title", "severity", "hit", "area_m2", "area_mu", "share", "length_m",
-                "distance_m", "message"]
+#: findings columns of the verdict page (area columns only where the map's profile lists the unit)
+FINDING_SHOW = ["feature_name", "rule", "title", "severity", "hit", "area_m2", "area_ha", "area_mu", "area_km2",
+                "share", "length_m", "distance_m", "message"]
 SEVERITY_STYLE = {"forbidden": "#d7191c", "needs_approval": "#fdae61", "note": "#2b83ba"}
 
 
@@ -243,6 +244,9 @@ def review_show(request: Request) -> Response:
     if rv is None:
         return render(request, "error.html.j2", status=404, title="404", message="no such review")
     doc = rv["report"]
+    # the verdict in words and why (a stored review of an older version has no reason): first note
+    why = f"{verdict_text(str(doc.get('verdict', '')))}: {doc['verdict_reason']}" if doc.get("verdict_reason") else ""
+    doc = {**doc, "notes": [*([why] if why else []), *(doc.get("notes") or [])]}
     findings = pd.DataFrame(doc.get("findings") or [])
     if not findings.empty and "hit" in findings.columns:
         findings = findings.sort_values("hit", ascending=False, kind="stable")
