@@ -1,6 +1,6 @@
 """Regenerate the map and report screenshots in docs/screenshots/ (headless Chromium, network blocked).
 
-    .venv/bin/python docs/screenshots/make.py [--onemap layers/build/harbin.gpkg]
+    .venv/bin/python docs/screenshots/make.py [--onemap harbin.gpkg]
 
 Writes onemap.png, district_nangang.png, coverage_park.png (the maps as the offline main job
 writes them: no public tiles) and report_tables.png (the district report's tables with their
@@ -45,7 +45,7 @@ def _shoot(browser, html: Path, png: Path, *, size=(1280, 860)) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--onemap", default=None, help="one map (default: $CITYPLAN_ONEMAP or layers/build/harbin.gpkg)")
+    ap.add_argument("--onemap", default=None, help="one map (default: $CITYPLAN_ONEMAP or the map ./cityplan.toml names)")
     args = ap.parse_args()
 
     from cityplan.coverage import run_coverage
