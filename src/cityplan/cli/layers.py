@@ -78,7 +78,12 @@ def validate(file: str, role: str, layer: str | None, crs: str | None, encoding:
     ref, bbox = None, None
     try:
         om = OneMap.coerce(onemap)
-        ref, bbox = om.layer_for("roads"), om.extent
+        bbox = om.extent
+        if "gcj02" in om.profile.settings.datum_checks:
+            ref = om.layer_for("roads")
+        else:
+            note(f"{om.profile.label}: no Chinese datum checks for this city (profile datum_checks); "
+                 "the GCJ-02 alignment check is skipped")
     except OneMapError:
         if onemap:
             raise

@@ -149,7 +149,8 @@ def compose(
         Open the map on this box (e.g. the reviewed proposal) instead of every visible layer.
     """
     bm: Basemap = get_basemap(basemap)
-    m = CityMap(location=[45.75, 126.63], zoom_start=12, tiles=None, prefer_canvas=True)
+    # the view opens on the layers' bounds (below); the whole world until they are known
+    m = CityMap(location=[0.0, 0.0], zoom_start=2, tiles=None, prefer_canvas=True)
     m.get_root().header.add_child(Raw(f"<title>{html.escape(title)}</title>"), name="title")
     m.add_child(Assets(offline=offline))
     for url, attr, subdomains in bm.tiles:
@@ -168,6 +169,8 @@ def compose(
     if bounds:
         b = np.array(bounds)
         fit = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+        m.location = [(fit[0][0] + fit[1][0]) / 2, (fit[0][1] + fit[1][1]) / 2]
+        m.options["zoom"] = 12
     attrs = dedupe_attributions([a for _, a, _ in bm.tiles] + [html.escape(a) for a in (attributions or [])])
     control_groups = [{"title": g["title"], "layers": [v.id for v in views if v.group == g["id"]]}
                       for g in groups]

@@ -65,7 +65,8 @@ def task_page(request: Request) -> Response:
         fit = [[min(b[1] for b in bounds), min(b[0] for b in bounds)],
                [max(b[3] for b in bounds), max(b[2] for b in bounds)]]
     ml = state.map_layers
-    cfg = ml.page_config(ids=[lid for lid in ("districts", "metro_lines", "parks") if ml.get(lid) is not None])
+    context = [state.om.layer_id_for(role, required=False) for role in ("districts", "metro_lines", "parks")]
+    cfg = ml.page_config(ids=[lid for lid in context if lid is not None and ml.get(lid) is not None])
     cfg["groups"] = [{"id": "plan", "title": "规划任务 Plan tasks"}, *[g for g in cfg["groups"] if g["id"] != "plan"]]
     cfg.update({"static": static, "fit": fit})
     return render(request, "task.html.j2", title=f"{item.id} {item.title_zh}", item=item, columns=cols,
