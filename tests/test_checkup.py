@@ -148,7 +148,7 @@ def test_cities_list_with_a_missing_path_and_a_formula_name(country, tmp_path):
     assert again.returncode == 2 and "--overwrite" in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
 
-def test_bad_requests_are_one_line_user_errors(tmp_path):
+def test_bad_requests_are_one_line_user_errors(tmp_path, synthetic_onemap):
     with pytest.raises(CheckupError, match="no such folder or list file"):
         read_cities(tmp_path / "nowhere")
     with pytest.raises(CheckupError, match=r"no \*.gpkg"):
@@ -159,8 +159,8 @@ def test_bad_requests_are_one_line_user_errors(tmp_path):
     lst.write_text(f"{tmp_path / 'a' / 'x.gpkg'}\n{tmp_path / 'x.gpkg'}\n", encoding="utf-8")
     with pytest.raises(CheckupError, match="two cities are named 'x'"):
         read_cities(lst)
-    with pytest.raises(CheckupError, match="unknown preset"):
-        run_checkup(tmp_path / "a", presets="no-such-preset", scheduler="serial")
+    with pytest.raises(CheckupError, match="unknown preset"):  # checked against the first city's profile
+        run_checkup([str(synthetic_onemap)], presets="no-such-preset", scheduler="serial")
 
 
 def test_local_workers_run_without_the_sampling_profiler():

@@ -63,13 +63,14 @@ def test_city_json_accounts_for_every_feature(city: Path) -> None:
     assert s["districts"]["kept"] == 2
 
 
-def test_catalog_uses_harbin_ids_and_roles(city: Path) -> None:
+def test_catalog_declares_the_roles_analyses_look_up(city: Path) -> None:
     cat = load_catalog(city / "catalog.yaml")
     assert cat.working_crs == "EPSG:4548" and cat.city == "Synthetic"
     for role, lid in [("districts", "districts"), ("census", "census_population"), ("road_graph", "road_graph"),
                       ("residential", "residential"), ("parks", "parks"), ("schools", "schools_points"),
-                      ("water", "water"), ("ice_sports", "ice_sports"), ("parking", "parking_points")]:
+                      ("water", "water"), ("ice_sports", "ice_sports")]:
         assert [s.id for s in cat.with_role(role)] == [lid]
+    assert [s.id for s in cat.with_role("parking")] == ["parking", "parking_points"]
     assert cat.get("parks").licence == "ODbL-1.0" and cat.get("districts").licence == "as supplied"
     lon0, lat0 = syn.lonlat(0, -100)
     lon1, lat1 = syn.lonlat(1600, 900)

@@ -171,7 +171,7 @@ WRONG_TYPES = [
     ("tasks", "level: city, mapped: false}", "level: town, mapped: false}", ["level 'town' is not one of"]),
     ("presets", "within: 300m", "within: 300", ["preset #0 (life-5min)", "within: 300 has no unit; write 300m"]),
     ("presets", "within: 300m", "within: 300 metres", ["preset #0 (life-5min)", "needs a number with a unit"]),
-    ("presets", "facilities: [{layer: parks}]", "facilities: parks", ["preset #0", "facilities: expected a list"]),
+    ("presets", "facilities: [{role: parks}]", "facilities: parks", ["preset #0", "facilities: expected a list"]),
     ("presets", "season: winter", "season: 3", ["preset #7 (ice-30min)", "season: expected text"]),
     ("rules", "layers: [songhua_water]", "layers: songhua_water", ["rule #0 (blue-line)", "layers: expected a list"]),
     ("rules", "illustrative: true", "illustrative: maybe", ["rule #1 (riverside-setback)", "illustrative"]),

@@ -44,8 +44,9 @@ def city_name(location: str) -> str:
 
 
 def read_cities(source: str | os.PathLike[str] | list[str]) -> list[City]:
-    """The cities of ``source``: a folder (every ``*.gpkg``, sorted), a text file (one path or URL per
-    line, ``#`` comments and blank lines ignored, relative paths from the file's folder) or a list.
+    """The cities of ``source``: a folder (every ``*.gpkg``, sorted), one ``*.gpkg`` (one city), a text
+    file (one path or URL per line, ``#`` comments and blank lines ignored, relative paths from the
+    file's folder) or a list.
 
     A path that does not exist is kept: the check-up reports it as a failed city.
 
@@ -65,9 +66,17 @@ def read_cities(source: str | os.PathLike[str] | list[str]) -> list[City]:
             if not locs:
                 msg = f"--cities {p}: no *.gpkg one map in this folder; build one per city or pass a list file"
                 raise CheckupError(msg)
+        elif p.is_file() and p.read_bytes()[:16] == b"SQLite format 3\x00":
+            locs = [str(p)]  # one one-map GeoPackage
         elif p.is_file():
             locs = []
-            for raw in p.read_text(encoding="utf-8-sig").splitlines():
+            try:
+                text = p.read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError as exc:
+                msg = (f"--cities {p}: not a GeoPackage nor a UTF-8 list of one map per line (byte {exc.start}); "
+                       "give a folder of *.gpkg, one *.gpkg, or a text file of paths/URLs")
+                raise CheckupError(msg) from None
+            for raw in text.splitlines():
                 line = raw.split("#", 1)[0].strip() if not is_url(raw.strip()) else raw.strip()
                 if not line:
                     continue

@@ -164,7 +164,7 @@ def _check_extent(proposal: gpd.GeoDataFrame, source: str, om: OneMap) -> None:
     bbox = om.extent
     area = box(*bbox)
     if not proposal.geometry.intersects(area).any():
-        b = tuple(round(v, 4) for v in proposal.total_bounds)
+        b = tuple(round(float(v), 4) for v in proposal.total_bounds)
         amap = ("Amap/Gaode coordinates must be declared --crs gcj02, "
                 if "gcj02" in om.profile.settings.datum_checks else "")
         msg = (f"{source}: the proposal (bounds {b}) lies entirely outside the one map (lon {bbox[0]}-{bbox[2]}, "
