@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import os
@@ -149,6 +150,7 @@ def compose(
         Open the map on this box (e.g. the reviewed proposal) instead of every visible layer.
     """
     bm: Basemap = get_basemap(basemap)
+    views = split_by_family(views)
     # the view opens on the layers' bounds (below); the whole world until they are known
     m = CityMap(location=[0.0, 0.0], zoom_start=2, tiles=None, prefer_canvas=True)
     m.get_root().header.add_child(Raw(f"<title>{html.escape(title)}</title>"), name="title")
@@ -463,6 +465,26 @@ def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool 
                   extra_legend=legends, attributions=source_credits(onemap, views))
     res.notes = panel["notes"]
     return res
+
+
+def split_by_family(views: list[LayerView]) -> list[LayerView]:
+    """Views whose geometries mix points, lines and polygons (e.g. parking areas and parking
+    nodes as facilities) as one view per family (``ID__point``...): a drawn layer has one kind."""
+    out: list[LayerView] = []
+    for v in views:
+        fam = v.gdf.geometry.geom_type.map(FAMILIES) if len(v.gdf) else pd.Series(dtype=object)
+        kinds = [f for f in ("polygon", "line", "point") if (fam == f).any()]
+        if len(kinds) < 2:
+            out.append(v)
+            continue
+        for f in kinds:
+            out.append(dataclasses.replace(v, id=f"{v.id}__{f}", title=f"{v.title} ({FAMILY_TITLE[f]})",
+                                           gdf=v.gdf[(fam == f).to_numpy()]))
+    return out
+
+
+#: how a geometry family is named beside a layer's title
+FAMILY_TITLE = {"polygon": "面 areas", "line": "线 lines", "point": "点 points"}
 
 
 def file_map(path: str | os.PathLike[str], *, layer: str | None = None, crs: str | None = None,
