@@ -47,13 +47,16 @@ def test_city_json_accounts_for_every_feature(city: Path) -> None:
     s = json.loads((city / "city.json").read_text(encoding="utf-8"))
     f = s["osm"]["features"]
     # 4 tagged nodes (school, pitch, parking, shop), 17 lines (14 streets, trunk, construction, stream),
-    # 39 areas (32 compounds, park, school, rink, parking, lake, wetland, building)
+    # 39 areas (32 compounds, park, school, rink, parking, lake, wetland, building): all used (the
+    # building by the buildings layer); the shop node is the one feature no layer takes
     assert (f["points"]["read"], f["points"]["used"], f["points"]["unused"]) == (4, 3, 1)
     assert (f["lines"]["read"], f["lines"]["unused"]) == (17, 0)
-    assert (f["multipolygons"]["read"], f["multipolygons"]["unused"]) == (39, 1)
-    assert s["layers"] == {"residential": 32, "roads": 16, "road_graph": syn.EXPECTED_EDGES, "water": 1,
+    assert (f["multipolygons"]["read"], f["multipolygons"]["unused"]) == (39, 0)
+    assert s["layers"] == {"residential": 32, "roads": 16, "road_graph": syn.EXPECTED_EDGES, "buildings": 1,
+                           "metro_lines": 0, "metro_stations": 0, "railways": 0, "water": 1,
                            "water_polygons": 1, "waterways": 1, "parks": 1, "schools": 1,
-                           "schools_points": 2, "parking": 1, "parking_points": 1, "sports_facilities": 1,
+                           "schools_points": 2, "health_facilities": 0, "health_facility_points": 0,
+                           "parking": 1, "parking_points": 1, "sports_facilities": 1,
                            "sports_facility_points": 1, "ice_sports": 2}
     g = s["road_graph"]
     assert (g["edges"], g["nodes"], g["oneway_edges"]) == (syn.EXPECTED_EDGES, syn.EXPECTED_NODES,

@@ -14,6 +14,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -70,8 +71,13 @@ def test_the_static_check_finds_what_it_looks_for(tmp_path: Path) -> None:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel of this checkout unpacked into a folder of its own (no editable link to src/)."""
     base = tmp_path_factory.mktemp("wheel")
+    tree = base / "tree"  # a copy: setuptools writes build/ beside the sources it builds
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, tree / name)
+    shutil.copytree(REPO / "src", tree / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(base / "dist"), str(REPO)], check=True, timeout=300)
+                    "-w", str(base / "dist"), str(tree)], check=True, timeout=300)
     (wheel,) = (base / "dist").glob("cityplan-*.whl")
     site = base / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),

@@ -2,8 +2,8 @@
 
 The extract is read with GDAL's OSM driver (:func:`cityplan.io.read.read_vector`), one
 read per OSM layer (points, lines, multipolygons, ...); the selections below are data.
-Every feature read is counted: used by one or more layers, or unused (buildings, shops
-and the like a city's one map does not hold).
+Every feature read is counted: used by one or more layers, or unused (shops, tram lines,
+route relations and the like a city's one map does not hold).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import contextlib
 import logging
 import math
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +29,16 @@ from cityplan.tools.derive import select_points
 
 logger = logging.getLogger(__name__)
 
+#: tags of a school's level, read in this order (the first that names a level wins)
+SCHOOL_LEVEL_TAGS = ("isced:level", "school:level", "school")
 #: the OSM layers of GDAL's driver, and the tags each needs beyond its own columns
 OSM_LAYERS: dict[str, tuple[str, ...]] = {
-    "points": ("amenity", "leisure", "sport"),
-    "lines": ("oneway", "junction"),
+    "points": ("amenity", "leisure", "sport", "healthcare", *SCHOOL_LEVEL_TAGS, "railway", "station",
+               "public_transport", "subway", "light_rail"),
+    "lines": ("oneway", "junction", "ref", "usage", "service"),
     "multilinestrings": (),
-    "multipolygons": ("water", "wetland", "waterway"),
+    "multipolygons": ("water", "wetland", "waterway", "healthcare", *SCHOOL_LEVEL_TAGS, "building:levels",
+                      "height"),
     "other_relations": (),
 }
 SCHOOL = ("school", "kindergarten", "college", "university")
@@ -43,6 +48,30 @@ PARK_LEISURE = ("park", "garden", "nature_reserve")
 ICE_SPORTS = ("ice_skating", "ice_hockey", "skating", "curling", "ice_stock", "speed_skating",
               "figure_skating", "skiing")
 WATERWAY_LINES = ("river", "stream", "canal", "drain", "ditch")
+#: ``amenity`` values of health facilities (any ``healthcare`` value counts too)
+HEALTH_AMENITY = ("hospital", "clinic", "doctors")
+#: ``railway`` values of metro lines (trams, monorails and main-line rail are not metro)
+METRO_RAILWAY = ("subway", "light_rail")
+#: school levels, youngest first (the ``level`` column joins several with ``;`` in this order)
+SCHOOL_LEVELS = ("kindergarten", "primary", "secondary", "tertiary")
+#: ISCED 2011 levels: 0 early childhood, 1 primary, 2-3 lower/upper secondary, 4 post-secondary
+#: non-tertiary (taught in upper-secondary schools), 5-8 tertiary
+ISCED_LEVEL = {0: "kindergarten", 1: "primary", 2: "secondary", 3: "secondary", 4: "secondary",
+               5: "tertiary", 6: "tertiary", 7: "tertiary", 8: "tertiary"}
+#: words of ``school:level`` / ``school`` (OSM values in use), lower case
+SCHOOL_LEVEL_WORDS = {
+    "kindergarten": "kindergarten", "preschool": "kindergarten", "pre_school": "kindergarten",
+    "nursery": "kindergarten", "primary": "primary", "elementary": "primary",
+    "secondary": "secondary", "lower_secondary": "secondary", "upper_secondary": "secondary",
+    "middle": "secondary", "junior_high": "secondary", "high": "secondary", "high_school": "secondary",
+    "senior_high": "secondary", "tertiary": "tertiary", "college": "tertiary", "university": "tertiary",
+}
+#: the level of an ``amenity`` when no level tag names one (``school`` says nothing)
+AMENITY_LEVEL = {"kindergarten": "kindergarten", "college": "tertiary", "university": "tertiary"}
+#: a number at the start of ``building:levels`` (the rule coverage's floor-area weights read)
+_LEADING_NUMBER = r"^\s*(\d+(?:\.\d+)?)"
+#: ``height`` in metres: a number, optionally followed by ``m`` (other units are not read)
+_METRES = r"^\s*(\d+(?:\.\d+)?)\s*(?:m|metres|meters)?\s*$"
 
 
 @dataclass(frozen=True)
@@ -58,10 +87,16 @@ class Selection:
 SELECTIONS: tuple[Selection, ...] = (
     Selection("roads", "lines", "highway=*", ("osm_ref", "name", "highway", "oneway")),
     Selection("waterways", "lines", f"waterway in {WATERWAY_LINES}", ("osm_ref", "name", "waterway")),
+    Selection("metro_lines", "lines", f"railway in {METRO_RAILWAY}", ("osm_ref", "name", "ref", "railway")),
+    Selection("railways", "lines", "railway=rail", ("osm_ref", "name", "ref", "railway", "usage", "service")),
     Selection("residential", "multipolygons", "landuse=residential", ("osm_ref", "name", "landuse")),
+    Selection("buildings", "multipolygons", "building=* (not building=no)",
+              ("osm_ref", "name", "building", "building:levels")),
     Selection("parks", "multipolygons", f"leisure in {PARK_LEISURE} or tourism=zoo",
               ("osm_ref", "name", "leisure", "tourism")),
     Selection("schools", "multipolygons", f"amenity in {SCHOOL}", ("osm_ref", "name", "amenity")),
+    Selection("health_facilities", "multipolygons", f"amenity in {HEALTH_AMENITY} or healthcare=*",
+              ("osm_ref", "name", "amenity", "healthcare")),
     Selection("parking", "multipolygons", "amenity=parking", ("osm_ref", "name", "amenity")),
     Selection("sports_facilities", "multipolygons", f"leisure in {SPORTS}",
               ("osm_ref", "name", "leisure", "sport")),
@@ -69,9 +104,18 @@ SELECTIONS: tuple[Selection, ...] = (
               ("osm_ref", "name", "natural", "water", "landuse", "waterway")),
     Selection("water_polygons", "multipolygons", "natural=wetland", ("osm_ref", "name", "natural", "wetland")),
     Selection("schools_points", "points", f"amenity in {SCHOOL}", ("osm_ref", "name", "amenity")),
+    Selection("health_facility_points", "points", f"amenity in {HEALTH_AMENITY} or healthcare=*",
+              ("osm_ref", "name", "amenity", "healthcare")),
+    Selection("metro_stations", "points",
+              "railway=station with station in (subway, light_rail) or on a metro line's way, "
+              "or public_transport=station with subway=yes or light_rail=yes",
+              ("osm_ref", "name", "railway", "station", "public_transport")),
     Selection("parking_points", "points", "amenity=parking", ("osm_ref", "name", "amenity")),
     Selection("sports_facility_points", "points", f"leisure in {SPORTS}", ("osm_ref", "name", "leisure", "sport")),
 )
+#: point layers that also hold a representative point of each area of the areas layer holding no
+#: such point (features mapped only as areas still count)
+MERGED_POINTS = {"schools_points": "schools", "health_facility_points": "health_facilities"}
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
@@ -80,24 +124,126 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series("", index=df.index, dtype="string")
 
 
-def _mask(sel: Selection, df: pd.DataFrame) -> np.ndarray:
+def _on_ways(points: gpd.GeoDataFrame, ways: gpd.GeoDataFrame) -> pd.Series:
+    """Whether each point is a node of one of ``ways`` (same coordinates as one of their vertices:
+    GDAL writes a node's location to both, so this is OSM's topology, not a distance)."""
+    if not len(points) or not len(ways):
+        return pd.Series(False, index=points.index)
+    vertices = {tuple(xy) for xy in shapely.get_coordinates(ways.geometry.to_numpy())}
+    xy = shapely.get_coordinates(points.geometry.to_numpy(), include_z=False)
+    has = ~(shapely.is_missing(points.geometry.to_numpy()) | shapely.is_empty(points.geometry.to_numpy()))
+    on = np.zeros(len(points), bool)
+    on[np.flatnonzero(has)] = [tuple(p) in vertices for p in xy]
+    return pd.Series(on, index=points.index)
+
+
+def _metro_ways(osm: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    lines = osm.get("lines")
+    if lines is None or not len(lines):
+        return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    return lines[_col(lines, "railway").isin(METRO_RAILWAY).to_numpy(bool)]
+
+
+def _mask(sel: Selection, df: gpd.GeoDataFrame, osm: dict[str, gpd.GeoDataFrame]) -> np.ndarray:
     c = lambda k: _col(df, k)  # noqa: E731
-    m = {
-        "roads": c("highway") != "",
-        "waterways": c("waterway").isin(WATERWAY_LINES),
-        "residential": c("landuse") == "residential",
-        "parks": c("leisure").isin(PARK_LEISURE) | (c("tourism") == "zoo"),
-        "schools": c("amenity").isin(SCHOOL),
-        "schools_points": c("amenity").isin(SCHOOL),
-        "parking": c("amenity") == "parking",
-        "parking_points": c("amenity") == "parking",
-        "sports_facilities": c("leisure").isin(SPORTS),
-        "sports_facility_points": c("leisure").isin(SPORTS),
-        "water": (c("natural") == "water") | (c("waterway") == "riverbank")
-                 | c("landuse").isin(["reservoir", "basin"]),
-        "water_polygons": c("natural") == "wetland",
-    }[sel.layer]
-    return m.to_numpy(bool)
+    health = lambda: c("amenity").isin(HEALTH_AMENITY) | (c("healthcare") != "")  # noqa: E731
+    tests: dict[str, Callable[[], pd.Series]] = {
+        "roads": lambda: c("highway") != "",
+        "waterways": lambda: c("waterway").isin(WATERWAY_LINES),
+        "metro_lines": lambda: c("railway").isin(METRO_RAILWAY),
+        "railways": lambda: c("railway") == "rail",
+        "residential": lambda: c("landuse") == "residential",
+        "buildings": lambda: ~c("building").isin(["", "no"]),
+        "parks": lambda: c("leisure").isin(PARK_LEISURE) | (c("tourism") == "zoo"),
+        "schools": lambda: c("amenity").isin(SCHOOL),
+        "schools_points": lambda: c("amenity").isin(SCHOOL),
+        "health_facilities": health,
+        "health_facility_points": health,
+        "metro_stations": lambda: (
+            ((c("railway") == "station")
+             & (c("station").isin(METRO_RAILWAY) | _on_ways(df, _metro_ways(osm))))
+            | ((c("public_transport") == "station") & ((c("subway") == "yes") | (c("light_rail") == "yes")))),
+        "parking": lambda: c("amenity") == "parking",
+        "parking_points": lambda: c("amenity") == "parking",
+        "sports_facilities": lambda: c("leisure").isin(SPORTS),
+        "sports_facility_points": lambda: c("leisure").isin(SPORTS),
+        "water": lambda: (c("natural") == "water") | (c("waterway") == "riverbank")
+                         | c("landuse").isin(["reservoir", "basin"]),
+        "water_polygons": lambda: c("natural") == "wetland",
+    }
+    return tests[sel.layer]().to_numpy(bool)
+
+
+def _tokens_level(value: str) -> set[str]:
+    """School levels named by one tag value: ISCED numbers (``2;3``, ``1-3``) or words (``primary``)."""
+    out: set[str] = set()
+    for tok in re.split(r"[;,]", value.lower()):
+        tok = tok.strip()
+        if m := re.fullmatch(r"(\d)\s*-\s*(\d)", tok):
+            out |= {ISCED_LEVEL[n] for n in range(int(m[1]), int(m[2]) + 1) if n in ISCED_LEVEL}
+        elif tok.isdigit():
+            out |= {ISCED_LEVEL[int(tok)]} if int(tok) in ISCED_LEVEL else set()
+        elif tok in SCHOOL_LEVEL_WORDS:
+            out.add(SCHOOL_LEVEL_WORDS[tok])
+    return out
+
+
+def school_level(tags: dict[str, str]) -> str | None:
+    """The ``level`` of a school: from ``isced:level``, else ``school:level``, else ``school``, else
+    the ``amenity`` (kindergarten; college and university are tertiary).
+
+    Parameters
+    ----------
+    tags : dict
+        OSM tags of the school (missing or empty tags are ignored).
+
+    Returns
+    -------
+    str or None
+        ``kindergarten``, ``primary``, ``secondary`` or ``tertiary``; several joined with ``;``
+        youngest first (``primary;secondary``); None when nothing says (a bare ``amenity=school``).
+
+    Examples
+    --------
+    >>> school_level({"amenity": "school", "isced:level": "2;3"})
+    'secondary'
+    >>> school_level({"amenity": "school", "isced:level": "1;2"})
+    'primary;secondary'
+    >>> school_level({"amenity": "university"})
+    'tertiary'
+    """
+    for key in SCHOOL_LEVEL_TAGS:
+        if found := _tokens_level(tags.get(key) or ""):
+            return ";".join(lv for lv in SCHOOL_LEVELS if lv in found)
+    return AMENITY_LEVEL.get((tags.get("amenity") or "").strip().lower())
+
+
+def _school_columns(part: pd.DataFrame) -> dict[str, pd.Series]:
+    keys = ("amenity", *SCHOOL_LEVEL_TAGS)
+    cols = {k: _col(part, k) for k in keys}
+    level = [school_level(dict(zip(keys, row, strict=True))) for row in zip(*cols.values(), strict=True)]
+    return {"level": pd.Series(level, index=part.index, dtype="string")}
+
+
+def _number(values: pd.Series, pattern: str) -> pd.Series:
+    return pd.to_numeric(values.str.extract(pattern, expand=False), errors="coerce").astype(float)
+
+
+def _building_columns(part: pd.DataFrame) -> dict[str, pd.Series]:
+    return {"levels": _number(_col(part, "building:levels"), _LEADING_NUMBER),
+            "height": _number(_col(part, "height"), _METRES)}
+
+
+def _line_columns(part: pd.DataFrame) -> dict[str, pd.Series]:
+    name, ref = _col(part, "name"), _col(part, "ref")
+    return {"line": name.where(name != "", ref).replace("", pd.NA)}
+
+
+#: columns computed from a selection's tags (beyond the tags it copies)
+DERIVED: dict[str, Callable[[pd.DataFrame], dict[str, pd.Series]]] = {
+    "schools": _school_columns, "schools_points": _school_columns, "buildings": _building_columns,
+    "metro_lines": _line_columns,
+}
 
 
 def osm_ref(gdf: pd.DataFrame, osm_layer: str) -> pd.Series:
@@ -155,33 +301,44 @@ def read_osm(path: str | os.PathLike[str]) -> dict[str, gpd.GeoDataFrame]:
     return out
 
 
+def _merge_points(pts: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The points (``from_layer`` ``points``) plus a representative point of each area holding none
+    (``from_layer`` ``multipolygons``)."""
+    pts = pts.assign(from_layer="points")
+    if not len(areas):
+        return pts
+    holds = gpd.sjoin(areas[["geometry"]], pts[["geometry"]], predicate="contains").index.unique()
+    extra = areas.drop(index=holds)
+    extra = extra.set_geometry(extra.geometry.representative_point()).assign(from_layer="multipolygons")
+    return gpd.GeoDataFrame(pd.concat([pts, extra], ignore_index=True), crs=pts.crs)
+
+
 def select_layers(osm: dict[str, gpd.GeoDataFrame]) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, dict[str, int]]]:
     """The city's OSM layers and, per OSM layer, features read / used / unused.
 
-    ``schools_points`` also holds a representative point of every school ground without a
-    school node inside it (so schools mapped only as areas still count); ``ice_sports``
-    is every point or area with ``leisure=ice_rink`` or an ice/snow ``sport``, as points.
+    ``schools_points`` and ``health_facility_points`` also hold a representative point of every
+    school ground or health facility area without such a node inside it (so features mapped only
+    as areas still count); ``ice_sports`` is every point or area with ``leisure=ice_rink`` or an
+    ice/snow ``sport``, as points. Derived columns: ``level`` of schools (:func:`school_level`),
+    ``levels`` and ``height`` (numbers, NaN where untagged) of buildings, ``line`` (name, else
+    ref) of metro lines.
     """
     layers: dict[str, gpd.GeoDataFrame] = {}
     used = {k: np.zeros(len(v), bool) for k, v in osm.items()}
     empty = gpd.GeoDataFrame({"osm_ref": pd.Series(dtype="string")}, geometry=[], crs="EPSG:4326")
     for sel in SELECTIONS:
         src = osm.get(sel.osm_layer, empty)
-        m = _mask(sel, src) if len(src) else np.zeros(0, bool)
+        m = _mask(sel, src, osm) if len(src) else np.zeros(0, bool)
         if len(src):
             used[sel.osm_layer] |= m
         part = src[m]
-        layers[sel.layer] = gpd.GeoDataFrame(
-            {c: _col(part, c).replace("", pd.NA) if c != "osm_ref" else part[c] for c in sel.columns},
-            geometry=part.geometry.to_numpy(), crs=src.crs).reset_index(drop=True)
-    pts = layers["schools_points"].assign(from_layer="points")
-    grounds = layers["schools"]
-    if len(grounds):
-        holds = gpd.sjoin(grounds[["geometry"]], pts[["geometry"]], predicate="contains").index.unique()
-        extra = grounds.drop(index=holds)
-        extra = extra.set_geometry(extra.geometry.representative_point()).assign(from_layer="multipolygons")
-        pts = gpd.GeoDataFrame(pd.concat([pts, extra], ignore_index=True), crs=pts.crs)
-    layers["schools_points"] = pts
+        cols = {c: _col(part, c).replace("", pd.NA) if c != "osm_ref" else part[c] for c in sel.columns}
+        if sel.layer in DERIVED:
+            cols.update(DERIVED[sel.layer](part))
+        layers[sel.layer] = gpd.GeoDataFrame(cols, geometry=part.geometry.to_numpy(),
+                                             crs=src.crs).reset_index(drop=True)
+    for points, areas in MERGED_POINTS.items():
+        layers[points] = _merge_points(layers[points], layers[areas])
     ice_src = {k: osm[k] for k in ("points", "multipolygons") if k in osm and len(osm[k])}
     any_of = {"leisure": ["ice_rink"], "sport": list(ICE_SPORTS)}
     ice = select_points(ice_src, any_of=any_of) if ice_src else empty.assign(from_layer=None)
@@ -197,7 +354,12 @@ def select_layers(osm: dict[str, gpd.GeoDataFrame]) -> tuple[dict[str, gpd.GeoDa
 
 def describe() -> list[dict[str, str]]:
     """The selections as rows (layer, OSM layer, test) for docs and the summary."""
-    rows = [{"layer": s.layer, "osm_layer": s.osm_layer, "test": s.test} for s in SELECTIONS]
+    rows = []
+    for s in SELECTIONS:
+        test = s.test
+        if s.layer in MERGED_POINTS:
+            test += f" (plus a representative point of each {MERGED_POINTS[s.layer]} area holding none)"
+        rows.append({"layer": s.layer, "osm_layer": s.osm_layer, "test": test})
     rows.append({"layer": "ice_sports", "osm_layer": "points, multipolygons",
                  "test": f"leisure=ice_rink or sport in {ICE_SPORTS} (areas as representative points)"})
     return rows

@@ -5,27 +5,29 @@ from __future__ import annotations
 import numpy as np
 
 from cityplan.maps.payload import LayerView
-from cityplan.maps.recipes import load_labels
 from cityplan.maps.render import (
     GAP_STYLE,
     MapResult,
     compose,
+    map_labels,
     share_classes,
     share_color,
     source_credits,
 )
 from cityplan.onemap import OneMap
+from cityplan.text import bilingual, languages_of, localize
 
 METHOD_NAMES = {"euclid": ("直线距离", "straight-line radius"), "walk": ("步行", "walking"),
                 "bike": ("骑行", "cycling"), "drive": ("驾车", "driving"), "transit": ("公交+步行", "transit + walking")}
 
 
-def reach_title(method: str, within: str) -> str:
-    """The service-area layer named by its method: a straight-line radius is not a reachable area."""
+def reach_title(method: str, within: str, languages=None) -> str:
+    """The service-area layer named by its method: a straight-line radius is not a reachable area
+    (in the city's ``languages``; default Chinese and English)."""
     zh, en = METHOD_NAMES.get(method, (method, method))
     if method == "euclid":
-        return f"{zh} {within} 缓冲区 Straight-line radius {within} (not a route)"
-    return f"{zh} {within} 可达范围 Reachable by {en} within {within} (road network)"
+        return bilingual(f"{zh} {within} 缓冲区", f"Straight-line radius {within} (not a route)", languages)
+    return bilingual(f"{zh} {within} 可达范围", f"Reachable by {en} within {within} (road network)", languages)
 
 
 def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> MapResult:
@@ -36,13 +38,12 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
     the gaps are the demand points not covered.
     """
     onemap = OneMap.coerce(onemap)
-    labels = {**load_labels(onemap.profile), "area_share": "住宅用地覆盖率 area share",
-              "population_share": "人口覆盖率 population share", "distance_m": "距离 distance (m)",
-              "time_min": "时间 time (min)", "nearest_facility": "最近设施 nearest",
-              "covered_share": "覆盖比例 covered share", "status": "状态 status",
-              "gap_area_m2": "未覆盖面积 gap (m²)", "population_uncovered": "未覆盖人口 people (est.)",
-              "population": "人口(估算) population (est.)"}
-    onemap = OneMap.coerce(onemap)
+    langs = languages_of(onemap)
+    labels = map_labels(onemap, {
+        "area_share": "住宅用地覆盖率 area share", "population_share": "人口覆盖率 population share",
+        "distance_m": "距离 distance (m)", "time_min": "时间 time (min)", "nearest_facility": "最近设施 nearest",
+        "covered_share": "覆盖比例 covered share", "status": "状态 status", "gap_area_m2": "未覆盖面积 gap (m²)",
+        "population_uncovered": "未覆盖人口 people (est.)", "population": "人口(估算) population (est.)"})
     districts = onemap.layer_for("districts")
     per = res.districts.set_index("adcode")
     metric = res.params.get("target_metric") or "area_share"
@@ -51,7 +52,7 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
     d = districts.assign(area_share=districts["adcode"].astype(str).map(per["area_share"]),
                          population_share=districts["adcode"].astype(str).map(per["population_share"]))
     d["_color"] = [share_color(v) for v in d[metric].astype(float)]
-    _, stops = share_classes()
+    _, stops = share_classes(langs)
     title = res.params.get("preset") or f"{res.params['method']} {res.params['within']}"
     feats = res.features[res.features.geometry.notna()]
     points = len(feats) > 0 and feats.geom_type.isin(["Point", "MultiPoint"]).all()
@@ -61,19 +62,21 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
         gap_fields = ["district", "population", "nearest_facility", "distance_m", "time_min", "status"]
     tag = f" ({res.scenario})" if getattr(res, "scenario", None) else ""
     views = [
-        LayerView(id="coverage_districts", title=f"区县覆盖率 District {metric}{tag}", gdf=d, group="cov",
+        LayerView(id="coverage_districts", title=bilingual("区县覆盖率", f"District {metric}", langs) + tag, gdf=d,
+                  group="cov",
                   style={"color": "#333333", "weight": 2, "fillOpacity": 0.45}, color_column="_color",
                   fields=["name_en", "area_share", "population_share"], labels=labels,
                   source="cityplan coverage"),
-        LayerView(id="coverage_isochrone", title=reach_title(res.params["method"], res.params["within"]) + tag,
+        LayerView(id="coverage_isochrone", title=reach_title(res.params["method"], res.params["within"], langs) + tag,
                   gdf=res.isochrones, group="cov", style={"color": "#252525", "fill": "#ffffff",
                   "fillOpacity": 0.2, "weight": 1.5, "dash": "6 4"}, fields=["method", "within", "area_m2"],
                   labels=labels, source="cityplan coverage", simplify_m=1.0),
-        LayerView(id="coverage_gaps", title=(f"未覆盖居住点 Demand points not covered{tag}" if points else
-                                             f"未覆盖居住用地 Residential land not covered{tag}"), gdf=gaps,
+        LayerView(id="coverage_gaps", title=(localize("未覆盖居住点 Demand points not covered", langs) if points else
+                                             localize("未覆盖居住用地 Residential land not covered", langs)) + tag,
+                  gdf=gaps,
                   group="cov", style={**GAP_STYLE, "radius": 5} if points else GAP_STYLE, fields=gap_fields,
                   labels=labels, source="cityplan coverage"),
-        LayerView(id="coverage_demand", title="居住用地 Demand (residential)", gdf=feats, group="cov",
+        LayerView(id="coverage_demand", title=localize("居住用地 Demand (residential)", langs), gdf=feats, group="cov",
                   show=False, style={"color": "#666666", "fill": "#bbbbbb", "weight": 1},
                   fields=["district", "population", "nearest_facility", "distance_m", "time_min",
                           "covered_share", "status"], labels=labels, source=str(res.params.get("demand"))),
@@ -84,18 +87,22 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
     planned = fac[scen == "planned"] if scen is not None else fac.iloc[:0]
     fields = ["facility_layer", "facility_ref", "is_illustrative", "reachable"]
     src = ", ".join(res.params.get("facilities", []))
-    views.append(LayerView(id="coverage_facilities", title="现有设施 Existing facilities (real)", gdf=existing,
+    views.append(LayerView(id="coverage_facilities", title=localize("现有设施 Existing facilities (real)", langs),
+                           gdf=existing,
                            group="cov", style={"color": "#1a1a1a", "fill": "#ffffff", "radius": 7, "weight": 2.5},
                            fields=[*fields, "scenario"], labels=labels, source=src))
     if len(planned):
         planned = planned.assign(illustrative=planned["is_illustrative"].astype(bool))
-        views.append(LayerView(id="coverage_facilities_planned", title="规划设施 Planned facilities (dashed = illustrative 示意)",
+        views.append(LayerView(id="coverage_facilities_planned",
+                               title=bilingual("规划设施", "Planned facilities (dashed = illustrative)", langs,
+                                               legacy="规划设施 Planned facilities (dashed = illustrative 示意)"),
                                gdf=planned, group="cov", style={"color": "#5e3c99", "fill": "#b2abd2", "radius": 5,
                                                                 "weight": 2}, fields=[*fields, "scenario"],
                                labels=labels, source=src))
     if "newly_covered" in res.features.columns:
         new = feats[feats["newly_covered"].astype(bool)]
-        views.insert(3, LayerView(id="coverage_newly_covered", title="规划后新覆盖 Newly covered by planned sites",
+        views.insert(3, LayerView(id="coverage_newly_covered",
+                                  title=localize("规划后新覆盖 Newly covered by planned sites", langs),
                                   gdf=new, group="cov", style={"color": "#5e3c99", "fill": "#b2abd2",
                                                                "fillOpacity": 0.7, "weight": 2},
                                   fields=["district", "population", "nearest_facility", "time_min", "status"],
@@ -109,13 +116,16 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
         notes.append(str(res.params["citation"]))
     tot = per.loc[""] if "" in per.index else None
     rows = [[r.district, r.population_share, r.area_share] for r in res.districts.itertuples()]
-    panel = {"title": f"Coverage 覆盖分析: {title}", "subtitle": notes[0],
-             "sections": [{"title": "By district 分区", "columns": ["district", "population share", "area share"],
+    panel = {"title": bilingual("覆盖分析", "Coverage", langs, legacy="Coverage 覆盖分析") + f": {title}",
+             "subtitle": notes[0],
+             "sections": [{"title": bilingual("分区", "By district", langs, legacy="By district 分区"),
+                           "columns": ["district", "population share", "area share"],
                            "rows": rows}], "notes": notes[1:]}
     if tot is not None and np.isfinite(tot.get("area_share", np.nan)):
         panel["subtitle"] += f" · overall area share {tot['area_share']:.0%}"
-    return compose(views, title=f"Coverage {title}", groups=[{"id": "cov", "title": "覆盖 Coverage"}],
-                   basemap=basemap, offline=offline, panel=panel,
-                   extra_legend=[{"title": f"{metric} 覆盖率", "stops": stops}],
+    return compose(views, title=f"Coverage {title}", groups=[{"id": "cov", "title": localize("覆盖 Coverage", langs)}],
+                   basemap=basemap, offline=offline, panel=panel, languages=langs,
+                   extra_legend=[{"title": bilingual("覆盖率", metric, langs, legacy=f"{metric} 覆盖率"),
+                                  "stops": stops}],
                    attributions=source_credits(onemap, [], [onemap.layer_id_for("districts"),
                                                             *res.params.get("facilities", [])]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import folium
@@ -17,6 +18,32 @@ from cityplan.maps.assets import (
     script_safe,
 )
 from cityplan.maps.payload import json_for_script
+from cityplan.text import BOTH, bilingual
+
+#: the bilingual texts ``cityplan.js`` writes itself (legend head, search, buttons...) -> (中文, English)
+UI_TEXTS: dict[str, tuple[str, str]] = {
+    "示意 illustrative - not a real site": ("示意", "illustrative - not a real site"),
+    "底图瓦片无法加载 basemap tiles unavailable — neutral background shown":
+        ("底图瓦片无法加载", "basemap tiles unavailable — neutral background shown"),
+    "Layers 图层": ("图层", "Layers"),
+    "Legend 图例": ("图例", "Legend"),
+    "click to fold 点击折叠": ("点击折叠", "click to fold"),
+    " 示意 illustrative": (" 示意", " illustrative"),
+    "Search 搜索…": ("搜索…", "Search…"),
+    "no match 无结果": ("无结果", "no match"),
+    "Fullscreen 全屏": ("全屏", "Fullscreen"),
+    "Measure distance 测距 (click points, click the button again to stop)":
+        ("测距（点击各点，再次点击按钮结束）", "Measure distance (click points, click the button again to stop)"),
+}
+
+
+def ui_texts(languages: Iterable[str] | None) -> dict[str, str]:
+    """What ``cityplan.js`` shows instead of each of its bilingual :data:`UI_TEXTS` for ``languages``
+    (``Chrome``'s ``texts``); empty when both Chinese and English are shown, as always."""
+    langs = tuple(languages or BOTH)
+    if set(BOTH) <= set(langs):
+        return {}
+    return {k: bilingual(zh, en, langs) for k, (zh, en) in UI_TEXTS.items()}
 
 
 class Raw(Element):
@@ -91,6 +118,9 @@ class CompactLayer(_Script):
 
 
 class Chrome(_Script):
-    """Layer control, legend, search, scale bar, fullscreen, measure, minimap, panel, attribution."""
+    """Layer control, legend, search, scale bar, fullscreen, measure, minimap, panel, attribution.
+
+    ``texts`` (:func:`ui_texts`), when given, replaces the chrome's own bilingual texts.
+    """
 
     func = "init"

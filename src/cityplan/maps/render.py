@@ -20,13 +20,14 @@ from cityplan.districts import population_text, resolve_district
 from cityplan.io.read import read_vector
 from cityplan.io.write import atomic_path, check_output
 from cityplan.maps.basemaps import Basemap, get_basemap
-from cityplan.maps.elements import Assets, Chrome, CityMap, CompactLayer, Raw
+from cityplan.maps.elements import Assets, Chrome, CityMap, CompactLayer, Raw, ui_texts
 from cityplan.maps.payload import LayerView, layer_payload
 from cityplan.maps.recipes import Recipe, load_labels, load_recipe
 from cityplan.onemap import OneMap
 from cityplan.paths import output_dir
 from cityplan.tasks import compute_progress, load_register
 from cityplan.tasks.link import assign_districts
+from cityplan.text import bilingual, languages_of, localize, localize_all
 from cityplan.tools.geometry import FAMILIES
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ FAMILY_STYLE = {
     "line": {"color": "#c53030", "weight": 2},
     "point": {"color": "#dd6b20", "radius": 5},
 }
+#: the panel note of maps showing illustrative plan sites (Chinese part dropped for English-only cities)
+ILLUSTRATIVE_NOTE = "示意 Illustrative sites are placed by a documented rule, not real project sites."
 
 
 @dataclass
@@ -109,11 +112,12 @@ def finite(obj: Any) -> Any:
     return obj
 
 
-def share_classes() -> tuple[list[float], list[list[str]]]:
-    """Class breaks 0, 20 %, ..., 100 % and legend stops for a covered share in :data:`COVERAGE_COLORS`."""
+def share_classes(languages=None) -> tuple[list[float], list[list[str]]]:
+    """Class breaks 0, 20 %, ..., 100 % and legend stops for a covered share in :data:`COVERAGE_COLORS`
+    (the no-data stop named in the profile's ``languages``; default Chinese and English)."""
     breaks = [i / len(COVERAGE_COLORS) for i in range(len(COVERAGE_COLORS) + 1)]
     stops = [[f"{breaks[i]:.0%}–{breaks[i + 1]:.0%}", c] for i, c in enumerate(COVERAGE_COLORS)]
-    return breaks, [*stops, ["no data 无数据", NO_DATA]]
+    return breaks, [*stops, [bilingual("无数据", "no data", languages, legacy="no data 无数据"), NO_DATA]]
 
 
 def share_color(v: float) -> str:
@@ -128,7 +132,7 @@ def compose(
     views: list[LayerView], *, title: str, groups: list[dict[str, Any]], basemap: str | Basemap = "osm",
     offline: bool = False, minimap: tuple[str, ...] = (), panel: dict[str, Any] | None = None,
     extra_legend: list[dict[str, Any]] | None = None, attributions: list[str] | None = None,
-    fit_bounds: tuple[float, float, float, float] | None = None,
+    fit_bounds: tuple[float, float, float, float] | None = None, languages=None,
 ) -> MapResult:
     """Assemble a Leaflet map from layer views.
 
@@ -148,9 +152,12 @@ def compose(
         Inline Leaflet and every asset: the page needs no network (tiles aside).
     fit_bounds : (minlon, minlat, maxlon, maxlat), optional
         Open the map on this box (e.g. the reviewed proposal) instead of every visible layer.
+    languages : sequence of {"zh", "en"}, optional
+        The city's languages (``om.profile.settings.languages``) for the map's own texts (legend
+        head, buttons, geometry families); default Chinese and English.
     """
     bm: Basemap = get_basemap(basemap)
-    views = split_by_family(views)
+    views = split_by_family(views, languages)
     # the view opens on the layers' bounds (below); the whole world until they are known
     m = CityMap(location=[0.0, 0.0], zoom_start=2, tiles=None, prefer_canvas=True)
     m.get_root().header.add_child(Raw(f"<title>{html.escape(title)}</title>"), name="title")
@@ -178,18 +185,32 @@ def compose(
                       for g in groups]
     mini_tiles = ({"url": bm.tiles[0][0], "subdomains": bm.tiles[0][2], "maxZoom": bm.max_zoom}
                   if bm.tiles else None)
-    m.add_child(Chrome({
+    chrome = {
         "title": title, "groups": control_groups, "attributions": attrs, "bounds": fit,
         "minimap": [i for i in minimap if i in result.layers], "minimapTiles": mini_tiles,
         "panel": finite(panel), "extraLegend": finite(extra_legend or []), "basemap": bm.name,
-    }))
+    }
+    texts = ui_texts(languages)
+    if texts:  # only where the city does not read both languages: bilingual maps stay as they were
+        chrome["texts"] = texts
+    m.add_child(Chrome(chrome))
     return result
 
 
 # ---------------------------------------------------------------------------- recipe layers
-def _task_label(register, task_id: str) -> str:
+def _task_label(register, task_id: str, languages=None) -> str:
     it = register.get(task_id)
-    return f"{it.id} {it.title_zh} / {it.title_en}"
+    return f"{it.id} {bilingual(it.title_zh, it.title_en, languages, sep=' / ')}"
+
+
+def _groups(recipe: Recipe, languages) -> list[dict[str, Any]]:
+    """The recipe's layer groups, titles (``基础 Base``) in the city's languages."""
+    return [{**g, "title": localize(g["title"], languages)} for g in recipe.groups]
+
+
+def map_labels(onemap: OneMap, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Popup labels of the city's maps (``maps/labels.yaml``, then ``extra``) in its languages."""
+    return localize_all({**load_labels(onemap.profile), **(extra or {})}, languages_of(onemap))
 
 
 def _plan_fields(meta: pd.Series) -> list[str]:
@@ -203,8 +224,9 @@ def recipe_views(
 ) -> list[LayerView]:
     """The layer views a recipe asks for, filtered to ``task`` / ``district`` when given."""
     om = OneMap.coerce(onemap)
+    langs = languages_of(om)
     cat = om.catalog.set_index("layer")
-    labels = load_labels(om.profile)
+    labels = map_labels(om)
     register = load_register(om.profile)
     dist_gdf = om.layer_for("districts")
     views: list[LayerView] = []
@@ -230,7 +252,7 @@ def recipe_views(
             if rl.plan_layers and gdf.empty:
                 continue
             if "task_id" in gdf.columns:
-                gdf = gdf.assign(task=[_task_label(register, t) for t in gdf["task_id"].astype(str)])
+                gdf = gdf.assign(task=[_task_label(register, t, langs) for t in gdf["task_id"].astype(str)])
             if meta["role"] == "plan":  # status and achieved as the districts reported them
                 from cityplan.progress.events import read_events
                 from cityplan.progress.report import attach_ledger_status
@@ -238,13 +260,13 @@ def recipe_views(
                 events = read_events(om.store) if events is None else events
                 gdf = attach_ledger_status(gdf, events)
             fields = list(rl.fields) or (_plan_fields(meta) if meta["role"] == "plan" else ["osm_ref"])
-            title = rl.title or f"{meta['title_zh']} {meta['title_en']}"
+            title = localize(rl.title, langs) if rl.title else bilingual(meta["title_zh"], meta["title_en"], langs)
             style = {**meta["style"], **rl.style}
             parts = [(lid, title, gdf, style)]
             if meta["role"] == "plan" and "status" in gdf.columns and gdf["status"].eq("completed").any():
                 # reported completed: solid; the rest: outline (illustrative ones stay dashed)
                 done = gdf["status"].eq("completed").to_numpy()
-                parts = [(f"{lid}__completed", f"{title} · 已完成 completed", gdf[done],
+                parts = [(f"{lid}__completed", f"{title} · {bilingual('已完成', 'completed', langs)}", gdf[done],
                           {**style, "fillOpacity": 0.85, "weight": float(style.get("weight", 1)) + 1}),
                          (lid, title, gdf[~done], {**style, "fill": False})]
                 parts = [p for p in parts if len(p[2])]
@@ -283,11 +305,12 @@ def _version_note(onemap) -> str:
 def onemap_map(onemap=None, *, recipe: str = "onemap", basemap: str = "osm", offline: bool = False) -> MapResult:
     """Every layer of the recipe, grouped (base / plan / facilities / constraints)."""
     onemap = OneMap.coerce(onemap)
+    langs = languages_of(onemap)
     r = load_recipe(recipe, onemap.profile)
     views = recipe_views(r, onemap)
-    res = compose(views, title=f"{r.title_zh} {r.title_en}", groups=list(r.groups), basemap=basemap,
+    res = compose(views, title=bilingual(r.title_zh, r.title_en, langs), groups=_groups(r, langs), basemap=basemap,
                   offline=offline, minimap=r.minimap, attributions=source_credits(onemap, views),
-                  panel=None)
+                  panel=None, languages=langs)
     res.notes.append(_version_note(onemap))
     return res
 
@@ -295,6 +318,7 @@ def onemap_map(onemap=None, *, recipe: str = "onemap", basemap: str = "osm", off
 def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool = False) -> MapResult:
     """The task's plan sites with its targets and progress (overall and by district) in a side panel."""
     onemap = OneMap.coerce(onemap)
+    langs = languages_of(onemap)
     register = load_register(onemap.profile)
     item = register.get(task_id)
     r = load_recipe("task", onemap.profile)
@@ -303,14 +327,15 @@ def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool =
     mine = prog[prog.task_id == task_id]
     tot = mine[mine.district == "(all)"]
     per = mine[mine.district != "(all)"]
-    sections = [{"title": "Targets and progress 目标与进度 (achieved as reported)",
+    sections = [{"title": bilingual("目标与进度", "Targets and progress (achieved as reported)", langs,
+                                    legacy="Targets and progress 目标与进度 (achieved as reported)"),
                  "columns": ["metric", "unit", "target", "planned", "of which illustrative", "achieved",
                              "achieved / target", "status", "last report"],
                  "rows": [[x.metric, x.unit, _num(x.target), _num(x.planned), _num(x.planned_illustrative),
                            _num(x.achieved), _num(x.ratio), x.status, x.last_report]
                           for x in tot.itertuples()]}]
     if len(per):
-        sections.append({"title": "By district 分区",
+        sections.append({"title": bilingual("分区", "By district", langs, legacy="By district 分区"),
                          "columns": ["district", "metric", "quota", "planned", "achieved", "achieved / quota"],
                          "rows": [[x.district, x.metric, _num(x.quota), _num(x.planned), _num(x.achieved),
                                    _num(x.ratio)] for x in per.itertuples()]})
@@ -318,12 +343,14 @@ def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool =
     if not any(v.group == "plan" for v in views):
         notes.insert(0, "This task has no plan sites on the map (not mapped).")
     if any(v.illustrative for v in views if v.group == "plan"):
-        notes.insert(0, "示意 Illustrative sites are placed by a documented rule, not real project sites.")
-    panel = {"title": f"{item.id} {item.title_zh}", "subtitle": item.title_en, "sections": sections,
+        notes.insert(0, localize(ILLUSTRATIVE_NOTE, langs))
+    head = bilingual(item.title_zh, item.title_en, langs[:1])  # the headline language; the other below
+    rest = bilingual(item.title_zh, item.title_en, langs[1:]) if len(langs) > 1 else ""
+    panel = {"title": f"{item.id} {head}", "subtitle": "" if rest == head else rest, "sections": sections,
              "notes": notes}
-    res = compose(views, title=f"{item.id} {item.title_zh} {item.title_en}", groups=list(r.groups),
+    res = compose(views, title=f"{item.id} {bilingual(item.title_zh, item.title_en, langs)}", groups=_groups(r, langs),
                   basemap=basemap, offline=offline, minimap=r.minimap, panel=panel,
-                  attributions=source_credits(onemap, views))
+                  attributions=source_credits(onemap, views), languages=langs)
     res.notes = notes
     return res
 
@@ -374,7 +401,9 @@ def subdistrict_choropleth(onemap, district: pd.Series, views: list[LayerView]) 
     The popup breaks each count down by task (``2.3.3 ×4; 4.2.1 ×1``), so mixed site types are
     not read as one quantity.
     """
-    subs = subdistricts_of(onemap, district)
+    om = OneMap.coerce(onemap)
+    langs = languages_of(om)
+    subs = subdistricts_of(om, district)
     plan = [v.gdf for v in views if v.group == "plan" and not v.gdf.empty]
     counts = np.zeros(len(subs), dtype=int)
     by_task = [""] * len(subs)
@@ -396,19 +425,21 @@ def subdistrict_choropleth(onemap, district: pd.Series, views: list[LayerView]) 
     colors = [COUNT_COLORS[0]] + [ramp[i] for i in picks][:len(classes) - 1]
     ci = np.searchsorted([hi for _, hi in classes], counts)
     subs["_color"] = [colors[i] for i in ci]
-    view = LayerView(id="progress_subdistricts", title="街道规划点位数 Plan sites per sub-district", gdf=subs,
-                     group="progress", style={"color": "#555555", "weight": 1, "fillOpacity": 0.6},
+    view = LayerView(id="progress_subdistricts", title=localize("街道规划点位数 Plan sites per sub-district", langs),
+                     gdf=subs, group="progress", style={"color": "#555555", "weight": 1, "fillOpacity": 0.6},
                      fields=["name_en", "division_code", "plan_sites", "plan_sites_by_task"],
-                     labels={**load_labels(OneMap.coerce(onemap).profile), "plan_sites": "规划点位(个) plan sites",
-                             "plan_sites_by_task": "按任务 by task"},
+                     labels=map_labels(om, {"plan_sites": "规划点位(个) plan sites", "plan_sites_by_task": "按任务 by task"}),
                      source="OSM sub-districts; counts by cityplan", color_column="_color")
     stops = [[str(lo) if lo == hi else f"{lo}–{hi}", c] for (lo, hi), c in zip(classes, colors, strict=True)]
-    return view, {"title": "规划点位数(个) Plan sites per sub-district (count, all tasks)", "stops": stops}
+    return view, {"title": localize("规划点位数(个) Plan sites per sub-district (count, all tasks)", langs),
+                  "stops": stops}
 
 
 def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[LayerView], dict]:
     """Sub-districts coloured by the share of residential land covered, and the gaps, for one run."""
-    subs = subdistricts_of(onemap, district)
+    om = OneMap.coerce(onemap)
+    langs = languages_of(om)
+    subs = subdistricts_of(om, district)
     feats = coverage.features[coverage.features.geometry.notna()]
     pts = gpd.GeoDataFrame(feats[["area_m2", "covered_area_m2"]], geometry=feats.geometry.representative_point(),
                            crs=feats.crs)
@@ -417,24 +448,27 @@ def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[Lay
     subs["area_share"] = np.where(agg.area_m2 > 0, agg.covered_area_m2 / agg.area_m2.where(agg.area_m2 > 0, 1), np.nan)
     subs["_color"] = [share_color(v) for v in subs["area_share"]]
     preset = coverage.params.get("preset") or coverage.params["within"]
-    labels = {**load_labels(OneMap.coerce(onemap).profile), "area_share": "住宅用地覆盖率 area share"}
+    labels = map_labels(om, {"area_share": "住宅用地覆盖率 area share"})
     gaps = coverage.gaps[coverage.gaps["district"] == district["name"]]
     views = [
-        LayerView(id="coverage_subdistricts", title=f"覆盖率 Coverage {preset}", gdf=subs, group="progress",
-                  show=False, style={"color": "#555555", "weight": 1, "fillOpacity": 0.6}, color_column="_color",
+        LayerView(id="coverage_subdistricts", title=localize(f"覆盖率 Coverage {preset}", langs), gdf=subs,
+                  group="progress", show=False, style={"color": "#555555", "weight": 1, "fillOpacity": 0.6},
+                  color_column="_color",
                   fields=["name_en", "area_share"], labels=labels, source="cityplan coverage"),
-        LayerView(id="coverage_gaps", title=f"未覆盖 Gaps {preset}", gdf=gaps, group="progress", show=False,
-                  style=GAP_STYLE, fields=["district", "gap_area_m2", "population_uncovered"], labels=labels,
+        LayerView(id="coverage_gaps", title=localize(f"未覆盖 Gaps {preset}", langs), gdf=gaps, group="progress",
+                  show=False, style=GAP_STYLE, fields=["district", "gap_area_m2", "population_uncovered"], labels=labels,
                   source="cityplan coverage"),
     ]
-    _, stops = share_classes()
-    return views, {"title": f"Residential land covered ({preset}) 覆盖率", "stops": stops}
+    _, stops = share_classes(langs)
+    return views, {"title": bilingual("覆盖率", f"Residential land covered ({preset})", langs,
+                                      legacy=f"Residential land covered ({preset}) 覆盖率"), "stops": stops}
 
 
 def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool = False,
                  coverage=None) -> MapResult:
     """One district: boundary, sub-district choropleths (plan sites; coverage if given), sites, panel."""
     onemap = OneMap.coerce(onemap)
+    langs = languages_of(onemap)
     dist = resolve_district(name, onemap.layer_for("districts"))
     r = load_recipe("district", onemap.profile)
     views = recipe_views(r, onemap, district=dist)
@@ -449,25 +483,32 @@ def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool 
     mine = prog[prog.adcode.astype(str) == str(dist["adcode"])]
     share = dist.get("extract_share")
     notes = [f"The sample extract covers {share:.0%} of the district's area." if share == share else "",
-             "示意 Illustrative sites are placed by a documented rule, not real project sites.",
-             _version_note(onemap)]
-    panel = {"title": f"{dist['name']} {dist.get('name_en', '')}",
+             localize(ILLUSTRATIVE_NOTE, langs), _version_note(onemap)]
+    title = district_title(dist, langs)
+    panel = {"title": title,
              "subtitle": f"adcode {dist['adcode']} · {population_text(dist)}",
-             "sections": [{"title": "Progress vs the district's quota 区级任务进度",
+             "sections": [{"title": bilingual("区级任务进度", "Progress vs the district's quota", langs,
+                                             legacy="Progress vs the district's quota 区级任务进度"),
                            "columns": ["task", "metric", "quota", "planned", "achieved", "achieved / quota",
                                        "last report"],
-                           "rows": [[f"{x.task_id} {x.title_zh}", x.metric, _num(x.quota), _num(x.planned),
-                                     _num(x.achieved), _num(x.ratio), x.last_report]
+                           "rows": [[f"{x.task_id} {bilingual(x.title_zh, x.title_en, langs[:1])}", x.metric,
+                                     _num(x.quota), _num(x.planned), _num(x.achieved), _num(x.ratio), x.last_report]
                                     for x in mine.itertuples()]}],
              "notes": [n for n in notes if n]}
-    res = compose(views, title=f"{dist['name']} {dist.get('name_en', '')}", groups=list(r.groups),
+    res = compose(views, title=title, groups=_groups(r, langs),
                   basemap=basemap, offline=offline, minimap=r.minimap, panel=panel,
-                  extra_legend=legends, attributions=source_credits(onemap, views))
+                  extra_legend=legends, attributions=source_credits(onemap, views), languages=langs)
     res.notes = panel["notes"]
     return res
 
 
-def split_by_family(views: list[LayerView]) -> list[LayerView]:
+def district_title(dist: pd.Series, languages=None) -> str:
+    """A district's name and English name (``南岗区 Nangang``) as the city's languages have them;
+    an English name equal to the name (a city outside China) is not repeated."""
+    return bilingual(dist.get("name"), dist.get("name_en"), languages)
+
+
+def split_by_family(views: list[LayerView], languages=None) -> list[LayerView]:
     """Views whose geometries mix points, lines and polygons (e.g. parking areas and parking
     nodes as facilities) as one view per family (``ID__point``...): a drawn layer has one kind."""
     out: list[LayerView] = []
@@ -478,7 +519,7 @@ def split_by_family(views: list[LayerView]) -> list[LayerView]:
             out.append(v)
             continue
         for f in kinds:
-            out.append(dataclasses.replace(v, id=f"{v.id}__{f}", title=f"{v.title} ({FAMILY_TITLE[f]})",
+            out.append(dataclasses.replace(v, id=f"{v.id}__{f}", title=f"{v.title} ({localize(FAMILY_TITLE[f], languages)})",
                                            gdf=v.gdf[(fam == f).to_numpy()]))
     return out
 

@@ -1,14 +1,20 @@
-"""Bilingual column headers of the district report (中文 / English, with units), one map for HTML and XLSX.
+"""Column headers of the district report (中文 / English, with units), one map for HTML and XLSX.
 
 The report's tables keep the data model's column names (``population_covered``) internally;
-what a district office reads is ``覆盖人口(估算) / Population covered (est.)``. :func:`bilingual`
-renames for display, :func:`english` maps a read-back sheet to the data names again. Empty
-cells are filled with what they mean (:func:`explain_blanks`), never left silently blank.
+what a district office reads is ``覆盖人口(估算) / Population covered (est.)`` -- or, for a city
+whose profile reads ``languages: [en]``, ``Population covered (est.)``. :func:`bilingual`
+renames for display, :func:`english` maps a read-back sheet (of either form) to the data names
+again. Empty cells are filled with what they mean (:func:`explain_blanks`), never left silently
+blank. Every function takes the profile's ``languages`` (default: Chinese and English).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
+
+from cityplan import text
 
 #: data column -> (中文, English with unit)
 HEADERS: dict[str, tuple[str, str]] = {
@@ -98,47 +104,65 @@ BLANKS: dict[str, str] = {
 
 #: how an empty numeric cell is shown in HTML, and the note under the table explaining it
 NUMBER_BLANK = "—"
-NUMBER_BLANK_NOTE = "— 不适用或无数据 / not applicable or no data (e.g. no quota, no target, straight-line method has no speed)"
+_NUMBER_BLANK_ZH = "不适用或无数据"
+_NUMBER_BLANK_EN = "not applicable or no data (e.g. no quota, no target, straight-line method has no speed)"
+NUMBER_BLANK_NOTE = f"{NUMBER_BLANK} {_NUMBER_BLANK_ZH} / {_NUMBER_BLANK_EN}"
+#: columns only a Chinese-reading report shows (their values are Chinese text)
+CHINESE_COLUMNS = ("title_zh",)
+
+Languages = Iterable[str] | None
 
 
-def header(column: str) -> str:
-    """``中文 / English`` header of a data column (the column name itself if it has none)."""
+def header(column: str, languages: Languages = None) -> str:
+    """``中文 / English`` header of a data column in the profile's ``languages`` (English only for
+    ``("en",)``); the column name itself if it has none."""
     zh, en = HEADERS.get(column, ("", ""))
-    return f"{zh} / {en}" if zh else column
+    return text.bilingual(zh, en, languages, sep=" / ") if zh else column
 
 
-def bilingual(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with bilingual headers."""
-    return df.rename(columns={c: header(c) for c in df.columns})
+def number_blank_note(languages: Languages = None) -> str:
+    """:data:`NUMBER_BLANK_NOTE` in the profile's ``languages``."""
+    return f"{NUMBER_BLANK} {text.bilingual(_NUMBER_BLANK_ZH, _NUMBER_BLANK_EN, languages, sep=' / ')}"
+
+
+def bilingual(df: pd.DataFrame, languages: Languages = None) -> pd.DataFrame:
+    """``df`` with display headers (bilingual unless ``languages`` says otherwise)."""
+    return df.rename(columns={c: header(c, languages) for c in df.columns})
 
 
 def english(df: pd.DataFrame) -> pd.DataFrame:
-    """A bilingual table (e.g. a sheet read back from the report's XLSX) with the data column names."""
-    back = {header(c): c for c in HEADERS}
+    """A report table (e.g. a sheet read back from the report's XLSX) with the data column names;
+    bilingual, English-only and Chinese-only headers are all recognised."""
+    back = {header(c, langs): c for langs in (("en",), ("zh",), text.BOTH) for c in HEADERS}
     return df.rename(columns={c: back.get(c, c) for c in df.columns})
 
 
-def explain_blanks(df: pd.DataFrame) -> pd.DataFrame:
-    """Fill empty text cells with what they mean (:data:`BLANKS`); numeric columns are left as they are."""
+def explain_blanks(df: pd.DataFrame, languages: Languages = None) -> pd.DataFrame:
+    """Fill empty text cells with what they mean (:data:`BLANKS`, in the profile's ``languages``);
+    numeric columns are left as they are."""
     out = df.copy()
-    for col, text in BLANKS.items():
+    for col, meaning in BLANKS.items():
         if col in out.columns and not pd.api.types.is_numeric_dtype(out[col]):
             s = out[col].astype(object)
             blank = s.isna() | s.astype(str).str.strip().eq("")
-            out[col] = s.where(~blank, text)
+            out[col] = s.where(~blank, text.localize(meaning, languages))
     return out
 
 
-def report_table(df: pd.DataFrame) -> pd.DataFrame:
-    """What the report shows of a table: blanks explained, bilingual headers."""
-    return bilingual(explain_blanks(df))
+def report_table(df: pd.DataFrame, languages: Languages = None) -> pd.DataFrame:
+    """What the report shows of a table: blanks explained, headers in the profile's ``languages``
+    (a report without Chinese leaves out the Chinese-text :data:`CHINESE_COLUMNS`)."""
+    if "zh" not in text.languages_of(languages):
+        df = df.drop(columns=[c for c in CHINESE_COLUMNS if c in df.columns])
+    return bilingual(explain_blanks(df, languages), languages)
 
 
-def html_table(df: pd.DataFrame) -> dict[str, list]:
-    """The HTML template's ``{"columns", "rows"}`` of a report table: bilingual, every cell filled
-    (empty numbers shown as :data:`NUMBER_BLANK`, explained by :data:`NUMBER_BLANK_NOTE`)."""
+def html_table(df: pd.DataFrame, languages: Languages = None) -> dict[str, list]:
+    """The HTML template's ``{"columns", "rows"}`` of a report table: headers in the profile's
+    ``languages``, every cell filled (empty numbers shown as :data:`NUMBER_BLANK`, explained by
+    :func:`number_blank_note`)."""
     from cityplan.report.templating import table
 
-    t = table(report_table(df))
+    t = table(report_table(df, languages))
     t["rows"] = [[NUMBER_BLANK if isinstance(v, str) and v == "" else v for v in row] for row in t["rows"]]
     return t

@@ -21,6 +21,8 @@ ROLES = ("base", "plan", "facility", "demand", "constraint")
 FUNCTIONS = ("districts", "subdistricts", "district_boundaries_full", "census", "roads", "road_graph",
              "walk_network", "residential", "buildings", "water", "river_centerline", "metro_lines",
              "metro_stations", "parks", "schools", "parking", "sports", "ice_sports",
+             # hospitals, clinics, doctors and other health care (OSM amenity / healthcare), as points
+             "health",
              # sports facilities mapped as grounds (areas: stadiums, sports centres, pitches); coverage
              # presets that count sites with land (GB 50180 sports centres) name it
              "sports_grounds",

@@ -9,6 +9,11 @@
   cp.order = [];
   cp.errors = cp.errors || [];
   cp.measuring = false;
+  // the chrome's own texts in the city's languages: bilingual text -> what to show instead (cp.init)
+  cp.texts = cp.texts || {};
+  function tr(s) {
+    return Object.prototype.hasOwnProperty.call(cp.texts, s) ? cp.texts[s] : s;
+  }
   var TILE = 256;
   var MAXLAT = 85.0511287798;
 
@@ -311,7 +316,7 @@
     box.appendChild(el("div", "cp-title", cp.featureName(d, idx)));
     box.appendChild(el("div", "cp-layer", d.title));
     var ill = d.ill ? !!d.ill[idx] : !!d.illustrative;
-    if (ill) box.appendChild(el("div", "cp-ill", "示意 illustrative - not a real site" + (d.note ? ": " + d.note : "")));
+    if (ill) box.appendChild(el("div", "cp-ill", tr("示意 illustrative - not a real site") + (d.note ? ": " + d.note : "")));
     var t = el("table", "cp-attrs");
     d.fields.forEach(function (f, i) {
       var v = d.rows[idx][i];
@@ -357,6 +362,7 @@
 
   cp.init = function (map, opts) {
     opts = opts || {};
+    if (opts.texts) cp.texts = opts.texts;
     var tip = L.tooltip({ sticky: true, direction: "top", offset: [0, -8] });
     var pending = null;
     map.on("click", function (ev) {
@@ -440,7 +446,7 @@
         var pane = m.getPane("tilePane");
         if (pane) pane.style.display = "none";
       });
-      var n = el("div", "cp-notice", "底图瓦片无法加载 basemap tiles unavailable — neutral background shown");
+      var n = el("div", "cp-notice", tr("底图瓦片无法加载 basemap tiles unavailable — neutral background shown"));
       n.setAttribute("role", "status");
       map.getContainer().appendChild(n);
     }
@@ -462,7 +468,7 @@
         var box = el("div", "cp-box cp-layers leaflet-bar");
         L.DomEvent.disableClickPropagation(box);
         L.DomEvent.disableScrollPropagation(box);
-        var head = el("div", "cp-head", title || "Layers 图层");
+        var head = el("div", "cp-head", title || tr("Layers 图层"));
         var body = el("div", "cp-body");
         head.addEventListener("click", function () { body.style.display = body.style.display === "none" ? "" : "none"; });
         box.appendChild(head);
@@ -524,8 +530,8 @@
       update: function () {
         var box = this._box;
         box.textContent = "";
-        var head = el("div", "cp-head", "Legend 图例"), self = this;
-        head.title = "click to fold 点击折叠";
+        var head = el("div", "cp-head", tr("Legend 图例")), self = this;
+        head.title = tr("click to fold 点击折叠");
         head.addEventListener("click", function () { self._folded = !self._folded; self.update(); });
         box.appendChild(head);
         if (this._folded) return;
@@ -538,7 +544,7 @@
           var label = e.data.title;
           var anyIll = e.data.illustrative || (e.data.ill && e.data.ill.some(function (v) { return v; }));
           row.appendChild(el("span", null, " " + label));
-          if (anyIll) row.appendChild(el("span", "cp-ill-tag", " 示意 illustrative"));
+          if (anyIll) row.appendChild(el("span", "cp-ill-tag", tr(" 示意 illustrative")));
           box.appendChild(row);
         });
         (extra || []).forEach(function (x) {
@@ -566,7 +572,7 @@
         L.DomEvent.disableScrollPropagation(box);
         var input = el("input");
         input.type = "search";
-        input.placeholder = "Search 搜索…";
+        input.placeholder = tr("Search 搜索…");
         var list = el("div", "cp-results");
         box.appendChild(input);
         box.appendChild(list);
@@ -598,7 +604,7 @@
             }
             return n >= 12;
           });
-          if (!n) list.appendChild(el("div", "cp-result cp-none", "no match 无结果"));
+          if (!n) list.appendChild(el("div", "cp-result cp-none", tr("no match 无结果")));
         });
         return box;
       },
@@ -646,7 +652,7 @@
   // ------------------------------------------------------------ fullscreen
   cp.fullscreen = function (map) {
     var c = map.getContainer();
-    button(map, "topleft", "fullscreen", "Fullscreen 全屏", function () {
+    button(map, "topleft", "fullscreen", tr("Fullscreen 全屏"), function () {
       if (document.fullscreenElement) document.exitFullscreen();
       else if (c.requestFullscreen) c.requestFullscreen().catch(function () { c.classList.toggle("cp-is-fullscreen"); });
       else c.classList.toggle("cp-is-fullscreen");
@@ -674,7 +680,7 @@
       else label.setLatLng(ev.latlng).setContent(text);
       cp.lastMeasure = d;
     }
-    button(map, "topleft", "measure", "Measure distance 测距 (click points, click the button again to stop)", function (a) {
+    button(map, "topleft", "measure", tr("Measure distance 测距 (click points, click the button again to stop)"), function (a) {
       cp.measuring = !cp.measuring;
       a.classList.toggle("cp-active", cp.measuring);
       if (cp.measuring) map.on("click", onClick);

@@ -1,5 +1,0 @@
-"""``python -m cityplan`` = the ``cityplan`` command."""
-
-from cityplan.cli.main import main
-
-main()

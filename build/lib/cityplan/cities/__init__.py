@@ -1,1 +1,0 @@
-"""City profiles shipped with the package (``--city harbin``); see :mod:`cityplan.profile`."""

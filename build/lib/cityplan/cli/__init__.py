@@ -1,1 +1,0 @@
-"""The ``cityplan`` command line: thin click commands over the library."""

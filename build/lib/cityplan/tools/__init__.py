@@ -1,1 +1,0 @@
-"""Pure operations on GeoDataFrames: no I/O, inputs never modified."""
