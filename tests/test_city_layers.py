@@ -287,7 +287,7 @@ def test_edge_cases_are_counted_exactly(edge_layers: tuple[dict[str, gpd.GeoData
     # station and the pharmacy without a healthcare tag
     assert counts["points"] == {"read": 15, "used": 12, "unused": 3}
     assert counts["lines"] == {"read": 4, "used": 2, "unused": 2}  # the tram, the laboratory
-    assert counts["multipolygons"] == {"read": 9, "used": 8, "unused": 1}  # building=no
+    assert counts["multipolygons"] == {"read": 8, "used": 7, "unused": 1}  # building=no
     assert {k: len(v) for k, v in layers.items() if k in (*NEW_LAYERS, "schools", "schools_points")} == {
         "buildings": 6, "metro_lines": 1, "metro_stations": 3, "railways": 1, "health_facilities": 2,
         "health_facility_points": 4, "schools": 1, "schools_points": 7}

@@ -31,10 +31,11 @@ from cityplan.network.graph import load_speeds
 from cityplan.onemap import OneMap
 from cityplan.report import static
 from cityplan.report.edges import extract_edge, split_outline
-from cityplan.report.headers import NUMBER_BLANK_NOTE, html_table, report_table
+from cityplan.report.headers import html_table, number_blank_note, report_table
 from cityplan.report.templating import render
 from cityplan.tasks import compute_progress
 from cityplan.tasks.link import assign_districts
+from cityplan.text import BOTH, bilingual, languages_of, localize
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,11 @@ class SharedInputs:
     transit: dict[str, CoverageResult] = field(default_factory=dict)
     #: presets the map cannot run, with the reason (``not available here: needs parks``)
     skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The city's languages (``profile.yaml``); Chinese and English when there is no map."""
+        return languages_of(self.onemap)
 
     def assigned(self, layer: str) -> gpd.GeoDataFrame:
         """A one-map layer with the ``adcode`` of the district each feature lies in most (read once)."""
@@ -180,6 +186,15 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
 
 
 # ------------------------------------------------------------------------------------ maps
+def _label(shared: SharedInputs, zh: str, en: str) -> str:
+    """A printed map's text in the city's languages (:func:`static.label` for a bilingual city:
+    English alone when no CJK font is there)."""
+    langs = shared.languages
+    if set(BOTH) <= set(langs):
+        return static.label(zh, en)
+    return bilingual(zh, en, langs) if "zh" not in langs or static.cjk_font() else en
+
+
 def _plan_layers(shared: SharedInputs, adcode: str) -> list[tuple[str, gpd.GeoDataFrame, dict, bool]]:
     cat = shared.catalog.set_index("layer")
     out = []
@@ -187,7 +202,7 @@ def _plan_layers(shared: SharedInputs, adcode: str) -> list[tuple[str, gpd.GeoDa
         gdf = shared.assigned(lid)
         gdf = gdf[gdf["_adcode"] == adcode].drop(columns="_adcode")
         if len(gdf):
-            style = {**cat.loc[lid, "style"], "label": static.label(cat.loc[lid, "title_zh"], cat.loc[lid, "title_en"])}
+            style = {**cat.loc[lid, "style"], "label": _label(shared, cat.loc[lid, "title_zh"], cat.loc[lid, "title_en"])}
             out.append((lid, gdf, style, bool(cat.loc[lid, "illustrative"])))
     return out
 
@@ -200,11 +215,11 @@ def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
     boundary = shared.districts[shared.districts["adcode"].astype(str) == str(d["adcode"])]
     real, cut = split_outline(om, boundary)  # the extract's edge is no district boundary
     handles = [static.plot_layer(ax, real, {"color": "#000000", "weight": 2,
-                                            "label": static.label("区界", "District boundary")}, zorder=5,
+                                            "label": _label(shared, "区界", "District boundary")}, zorder=5,
                                  source=om.catalog_row(om.layer_id_for("districts")))]
     if len(cut):
         handles.append(static.plot_layer(ax, extract_edge(om), {"color": "#7f7f7f", "weight": 1.2, "dash": True,
-                                         "label": static.label("数据范围边界", "Extract edge (district continues)")},
+                                         "label": _label(shared, "数据范围边界", "Extract edge (district continues)")},
                                          zorder=5))
     handles += draw_context(ax, om, boundary)
     minx, miny, maxx, maxy = boundary.to_crs(crs).total_bounds
@@ -215,12 +230,12 @@ def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
 
 def overview_figure(shared: SharedInputs, d: pd.Series, page: static.PageSpec | None = None):
     """The district's plan sites (illustrative ones dashed) on a printed page in the metric CRS."""
-    title = static.label(f"{d['name']} 规划项目", f"{d.get('name_en', '')} plan sites")
+    title = _label(shared, f"{d['name']} 规划项目", f"{d.get('name_en', '')} plan sites")
     fig, ax = static.new_map(title, crs=shared.onemap.working_crs, page=page)
     handles = _context(ax, shared, d)
     for lid, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
         if ill and "illustrative" not in style["label"]:
-            style = {**style, "label": style["label"] + " (示意 illustrative)"}
+            style = {**style, "label": style["label"] + localize(" (示意 illustrative)", shared.languages)}
         h = static.plot_layer(ax, gdf, style, illustrative=ill, zorder=3, source=shared.onemap.catalog_row(lid))
         if h is not None:
             handles.append(h)
@@ -235,7 +250,7 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     p = load_presets(shared.onemap.profile)[preset]
     row = res.districts[res.districts["adcode"].astype(str) == adcode]
     share = f"{row['area_share'].iloc[0]:.0%}" if len(row) else "n/a"
-    fig, ax = static.new_map(static.label(f"{d['name']} {p.title_zh}", f"{d.get('name_en', '')}: {p.title_en}")
+    fig, ax = static.new_map(_label(shared, f"{d['name']} {p.title_zh}", f"{d.get('name_en', '')}: {p.title_en}")
                              + f"\n{res.params['method']} {res.params['within']} · residential land covered {share}",
                              crs=shared.onemap.working_crs, page=page)
     handles = _context(ax, shared, d)
@@ -243,15 +258,15 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     gaps = res.gaps[res.gaps["district"] == d["name"]]
     iso = res.isochrones.clip(shared.districts[shared.districts["adcode"].astype(str) == adcode])
     zh, en = METHOD_NAMES.get(res.params["method"], (res.params["method"], res.params["method"]))
-    reach = (static.label(f"{zh}{res.params['within']}缓冲区", f"Straight-line radius {res.params['within']}")
+    reach = (_label(shared, f"{zh}{res.params['within']}缓冲区", f"Straight-line radius {res.params['within']}")
              if res.params["method"] == "euclid" else
-             static.label(f"{zh}{res.params['within']}可达范围", f"Reachable by {en} within {res.params['within']}"))
+             _label(shared, f"{zh}{res.params['within']}可达范围", f"Reachable by {en} within {res.params['within']}"))
     for gdf, style in ((iso, {"color": "#252525", "fill": "#d9d9d9", "weight": 0.6, "alpha": 0.35, "dash": True,
                               "label": reach}),
                        (feats, {"color": "#54278f", "fill": "#9e9ac8", "weight": 0.3,
-                                "label": static.label("居住用地", "Residential land")}),
+                                "label": _label(shared, "居住用地", "Residential land")}),
                        (gaps, {**GAP_STYLE, "weight": 0.3, "alpha": 0.8,
-                               "label": static.label("未覆盖", "Not covered (gap)")})):
+                               "label": _label(shared, "未覆盖", "Not covered (gap)")})):
         h = static.plot_layer(ax, gdf, style, zorder=2)
         if h is not None:
             handles.append(h)
@@ -263,8 +278,8 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
         # each facility layer in its own catalog style and title (parks green, rinks blue, ...)
         row = shared.onemap.catalog_row(lid) if lid in set(shared.catalog["layer"]) else None
         style = {**(row["style"] if row is not None else {"color": "#000000", "radius": 3}),
-                 "label": static.label(row["title_zh"], row["title_en"]) if row is not None
-                 else static.label("设施", f"Facilities ({lid})")}
+                 "label": _label(shared, row["title_zh"], row["title_en"]) if row is not None
+                 else _label(shared, "设施", f"Facilities ({lid})")}
         for geom_kind in ("Polygon", "Line", "Point"):  # plot_layer styles one geometry family at a time
             sub = part[part.geom_type.str.contains(geom_kind)]
             h = static.plot_layer(ax, sub, style, illustrative=bool(row is not None and row["illustrative"]), zorder=4,
@@ -284,6 +299,7 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
                 history: list[Path] = ()) -> str:
     """Self-contained HTML (images inlined) from ``templates/district.html.j2``; every value escaped."""
     d = rep.district
+    langs = shared.languages
     share = d.get("extract_share")
     cov_view = rep.coverage[["preset", "scenario", "network", "title_en", "method", "within", "population", "population_share",
                              "residential_area_m2", "area_share", "features_covered", "features",
@@ -296,13 +312,16 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
         f"One map built {shared.build_info.get('built_at')} from {shared.build_info.get('data_dir')}; report generated "
         f"{dt.datetime.now().isoformat(timespec='minutes')}.",
     ]
-    return render("district.html.j2", name=str(d["name"]), name_en=str(d.get("name_en", "")),
+    name, name_en = str(d["name"]), str(d.get("name_en", ""))
+    if "zh" not in langs or name_en == name:  # one name (an English one when there is one)
+        name, name_en = bilingual(name, name_en, langs), ""
+    return render("district.html.j2", name=name, name_en=name_en, languages=list(langs),
                   summary=[x for x in summary if x], map_file=map_file,
-                  progress=html_table(rep.progress.drop(columns=["adcode", "district"])),
-                  coverage=html_table(cov_view), images=[_img(p) for p in images],
-                  uncovered=html_table(rep.uncovered), reports=html_table(rep.reports),
-                  history=[_img(p) for p in history], illustrative=html_table(rep.illustrative),
-                  sources=html_table(rep.sources), blank_note=NUMBER_BLANK_NOTE)
+                  progress=html_table(rep.progress.drop(columns=["adcode", "district"]), langs),
+                  coverage=html_table(cov_view, langs), images=[_img(p) for p in images],
+                  uncovered=html_table(rep.uncovered, langs), reports=html_table(rep.reports, langs),
+                  history=[_img(p) for p in history], illustrative=html_table(rep.illustrative, langs),
+                  sources=html_table(rep.sources, langs), blank_note=number_blank_note(langs))
 
 
 def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,
@@ -345,9 +364,10 @@ def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLik
         summary = pd.DataFrame([{"district": d["name"], "name_en": d.get("name_en"), "adcode": d["adcode"],
                                  "population": district_population(d.to_frame().T).iloc[0], "extract_share": d.get("extract_share"),
                                  "onemap_built_at": shared.build_info.get("built_at")}])
-        rep.files.append(write_table(report_table(summary), folder / "report.xlsx", overwrite=True,
+        langs = shared.languages
+        rep.files.append(write_table(report_table(summary, langs), folder / "report.xlsx", overwrite=True,
                                      sheet_name="summary", sheets={  # same headers as the HTML (report/headers.py)
-            "progress": report_table(rep.progress), "last_reports": report_table(rep.reports),
-            "coverage": report_table(rep.coverage), "uncovered": report_table(rep.uncovered),
-            "illustrative": report_table(rep.illustrative), "sources": report_table(rep.sources)}))
+            "progress": report_table(rep.progress, langs), "last_reports": report_table(rep.reports, langs),
+            "coverage": report_table(rep.coverage, langs), "uncovered": report_table(rep.uncovered, langs),
+            "illustrative": report_table(rep.illustrative, langs), "sources": report_table(rep.sources, langs)}))
     return rep

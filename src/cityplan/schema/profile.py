@@ -70,19 +70,11 @@ class ProfileSettings(StrictModel):
             raise ValueError(msg) from None
         return v
 
-    @field_validator("languages")
+    @field_validator("languages", "area_units")
     @classmethod
-    def _langs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+    def _nonempty_unique(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if not v or len(set(v)) != len(v):
-            msg = "give at least one label language, each once (e.g. [zh, en])"
-            raise ValueError(msg)
-        return v
-
-    @field_validator("area_units")
-    @classmethod
-    def _units(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not v or len(set(v)) != len(v):
-            msg = "give at least one area unit, each once (e.g. [m2, ha])"
+            msg = "give at least one value, each once (e.g. languages [zh, en], area_units [m2, ha])"
             raise ValueError(msg)
         return v
 
