@@ -197,3 +197,36 @@ def test_walk_coverage_equals_networkx_with_osmnx_access_rules(sources: ab.Abroa
     for name, d in want.items():
         assert got[name] == pytest.approx(d, abs=0.5), name
     assert set(feats.loc[feats["covered"], "name"]) == {n for n, d in want.items() if d <= 500}
+
+
+def test_serve_the_city_review_desk_and_ogc(built: Path, tmp_path: Path) -> None:
+    """The shared service on the city abroad: OGC API items, the map page, and a review on the desk."""
+    import shutil
+
+    from server_process import PASSWORD, cityplan, login, start, token
+
+    loc = str(tmp_path / "abroad.gpkg")
+    shutil.copy(built, loc)
+    r = cityplan("users", "add", "rev", "--role", "reviewer", "--password-stdin", "--onemap", loc,
+                 stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    s = start(loc, tmp_path)
+    try:
+        rev = login(s.url, "rev")
+        items = rev.get("/ogc/collections/parks/items", params={"f": "json"}).json()
+        assert {f["properties"]["name"] for f in items["features"]} >= {"Parque da Luz"}
+        assert rev.get("/").status_code == 200
+        park = ab.PARKS["Parque da Luz"]
+        x0, y0 = ab.ORIGIN
+        across = shapely.box(x0 + park.bounds[0] + 20, y0 + park.bounds[1] - 30, x0 + park.bounds[0] + 60,
+                             y0 + park.bounds[3] + 30)
+        site = gpd.GeoDataFrame({"name": ["Torre"], "type": ["building"]}, geometry=[across],
+                                crs=ab.WORKING_CRS).to_crs(4326)
+        body = site.to_json().encode()
+        tok = token(rev.get("/review").text)
+        r = rev.post("/review", data={"csrf_token": tok}, files={"file": ("torre.geojson", body)})
+        assert r.status_code == 303, r.text[:300]
+        page = rev.get(r.headers["location"]).text
+        assert 'class="cp-verdict-fail"' in page and "EPSG:32723" in page and "亩" not in page
+    finally:
+        s.stop()

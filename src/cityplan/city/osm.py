@@ -56,7 +56,7 @@ METRO_RAILWAY = ("subway", "light_rail")
 SCHOOL_LEVELS = ("kindergarten", "primary", "secondary", "tertiary")
 #: ISCED 2011 levels: 0 early childhood, 1 primary, 2-3 lower/upper secondary, 4 post-secondary
 #: non-tertiary (taught in upper-secondary schools), 5-8 tertiary
-ISCED_LEVEL = {0: "kindergarten", 1: "primary", 2: "secondary", 3: "secondary", 4: "secondary",
+ISCED_LEVEL = {0: "kindergarten", 1: "primary", 2: "secondary", 3: "secondary", 4: "tertiary",
                5: "tertiary", 6: "tertiary", 7: "tertiary", 8: "tertiary"}
 #: words of ``school:level`` / ``school`` (OSM values in use), lower case
 SCHOOL_LEVEL_WORDS = {

@@ -312,8 +312,9 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
         f"One map built {shared.build_info.get('built_at')} from {shared.build_info.get('data_dir')}; report generated "
         f"{dt.datetime.now().isoformat(timespec='minutes')}.",
     ]
-    name, name_en = str(d["name"]), str(d.get("name_en", ""))
-    if "zh" not in langs or name_en == name:  # one name (an English one when there is one)
+    name, name_en = str(d["name"]), d.get("name_en", "")
+    name_en = name_en if isinstance(name_en, str) else ""
+    if "zh" not in langs or name_en == name:  # one name (the English one when there is one)
         name, name_en = bilingual(name, name_en, langs), ""
     return render("district.html.j2", name=name, name_en=name_en, languages=list(langs),
                   summary=[x for x in summary if x], map_file=map_file,
