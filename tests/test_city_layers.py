@@ -197,6 +197,7 @@ def test_onemap_draws_the_new_layers(built: Path, tmp_path: Path) -> None:
     ({"amenity": "school", "isced:level": "1"}, "primary"),
     ({"amenity": "school", "isced:level": "2;3"}, "secondary"),
     ({"amenity": "school", "isced:level": "3"}, "secondary"),
+    ({"amenity": "school", "isced:level": "4"}, "secondary"),  # post-secondary, not tertiary
     ({"amenity": "school", "isced:level": "6"}, "tertiary"),
     ({"amenity": "college", "isced:level": "5;6"}, "tertiary"),
     ({"amenity": "school", "isced:level": "1;2"}, "primary;secondary"),

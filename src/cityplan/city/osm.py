@@ -56,7 +56,7 @@ METRO_RAILWAY = ("subway", "light_rail")
 SCHOOL_LEVELS = ("kindergarten", "primary", "secondary", "tertiary")
 #: ISCED 2011 levels: 0 early childhood, 1 primary, 2-3 lower/upper secondary, 4 post-secondary
 #: non-tertiary (taught in upper-secondary schools), 5-8 tertiary
-ISCED_LEVEL = {0: "kindergarten", 1: "primary", 2: "secondary", 3: "secondary", 4: "tertiary",
+ISCED_LEVEL = {0: "kindergarten", 1: "primary", 2: "secondary", 3: "secondary", 4: "secondary",
                5: "tertiary", 6: "tertiary", 7: "tertiary", 8: "tertiary"}
 #: words of ``school:level`` / ``school`` (OSM values in use), lower case
 SCHOOL_LEVEL_WORDS = {
@@ -144,6 +144,20 @@ def _metro_ways(osm: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     return lines[_col(lines, "railway").isin(METRO_RAILWAY).to_numpy(bool)]
 
 
+def _metro_station(df: gpd.GeoDataFrame, osm: dict[str, gpd.GeoDataFrame]) -> pd.Series:
+    """``railway=station`` typed as metro or a node of a metro line's way; ``public_transport=station``
+    serving a metro."""
+    c = lambda k: _col(df, k)  # noqa: E731
+    station = c("railway") == "station"
+    typed = c("station").isin(METRO_RAILWAY)
+    on_line = pd.Series(False, index=df.index)
+    untyped = station & ~typed
+    if untyped.any():
+        on_line[untyped] = _on_ways(df[untyped.to_numpy(bool)], _metro_ways(osm))
+    pt = (c("public_transport") == "station") & ((c("subway") == "yes") | (c("light_rail") == "yes"))
+    return (station & (typed | on_line)) | pt
+
+
 def _mask(sel: Selection, df: gpd.GeoDataFrame, osm: dict[str, gpd.GeoDataFrame]) -> np.ndarray:
     c = lambda k: _col(df, k)  # noqa: E731
     health = lambda: c("amenity").isin(HEALTH_AMENITY) | (c("healthcare") != "")  # noqa: E731
@@ -159,10 +173,7 @@ def _mask(sel: Selection, df: gpd.GeoDataFrame, osm: dict[str, gpd.GeoDataFrame]
         "schools_points": lambda: c("amenity").isin(SCHOOL),
         "health_facilities": health,
         "health_facility_points": health,
-        "metro_stations": lambda: (
-            ((c("railway") == "station")
-             & (c("station").isin(METRO_RAILWAY) | _on_ways(df, _metro_ways(osm))))
-            | ((c("public_transport") == "station") & ((c("subway") == "yes") | (c("light_rail") == "yes")))),
+        "metro_stations": lambda: _metro_station(df, osm),
         "parking": lambda: c("amenity") == "parking",
         "parking_points": lambda: c("amenity") == "parking",
         "sports_facilities": lambda: c("leisure").isin(SPORTS),
