@@ -92,7 +92,7 @@ def test_rebuild_while_readers_run(pg_server, data, tmp_path):
     t.start()
     try:
         time.sleep(1.0)  # readers are running
-        r = _cli("build", "--out", url, "--overwrite", "--format", "csv")
+        r = _cli("build", "--city", "harbin", "--data", str(data), "--out", url, "--overwrite", "--format", "csv")
         assert r.returncode == 0, r.stderr
         time.sleep(1.0)  # and go on reading the new build
     finally:
@@ -104,11 +104,11 @@ def test_rebuild_while_readers_run(pg_server, data, tmp_path):
         assert r.stdout == baseline.stdout
 
 
-def test_bad_store_locations(pg_server, tmp_path, monkeypatch):
+def test_bad_store_locations(pg_server, tmp_path, monkeypatch, data):
     monkeypatch.chdir(tmp_path)
     good = pg_server.new_database("bad")
     wrong = good.replace(good.split("//", 1)[1].split("@", 1)[0], "u_nobody:wrongpw")
-    r = _cli("build", "--out", wrong, "--layer", "census_population")
+    r = _cli("build", "--city", "harbin", "--data", str(data), "--out", wrong, "--layer", "census_population")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "wrongpw" not in r.stderr
     assert not (tmp_path / "postgresql:").exists()

@@ -95,7 +95,7 @@ def test_round_trip(store: PostgisStore) -> None:
     assert store.exists()
     store.check()
     assert set(store.list_tables()) == {"stations", "zones", "cityplan_catalog",
-                                        "cityplan_ledger", "cityplan_build_info"}
+                                        "cityplan_ledger", "cityplan_build_info", "cityplan_profile"}
     for name, want in payload.layers.items():
         got = store.read(name)
         assert isinstance(got, gpd.GeoDataFrame)

@@ -151,6 +151,7 @@ ONEMAP_HELP = ("One map: GeoPackage path or postgresql:// URL (default $CITYPLAN
 
 def resolve_city(city: str | None) -> str:
     """``--city``, else the ``city`` of the nearest ``cityplan.toml``; a one-line error otherwise."""
+    from cityplan._errors import LayerNotFoundError
     from cityplan.paths import find_project_file
     from cityplan.profile import builtin_profiles
 
@@ -160,8 +161,9 @@ def resolve_city(city: str | None) -> str:
     if project is not None and project.city:
         resolved = project.resolve(project.city) or project.city
         return resolved if "/" in project.city or project.city.startswith(".") else project.city
-    raise click.UsageError(f"name the city: --city {'|'.join(builtin_profiles())} or --city DIR "
-                           "(a profile folder made by `cityplan city new`)")
+    msg = (f"name the city: --city {'|'.join(builtin_profiles())} or --city DIR (a profile folder made by "
+           "`cityplan city new`), or run where a cityplan.toml names one")
+    raise LayerNotFoundError(msg)
 
 
 def build_target(out: str | None, city: str) -> str:
