@@ -96,10 +96,10 @@ def split_bilingual(text: str) -> tuple[str, str] | None:
 
     The Chinese part is the leading run of whitespace-separated words up to the last one holding
     CJK text (CJK punctuation and parentheses included: ``居住用地(小区)``, ``规划设施（示意）``;
-    numbers may lead: ``2020人口``). The English part starts at the first word holding a Latin
-    letter; words between the two holding a digit go with the English part, punctuation words
-    (``/``, ``—``, ``·``) are separators and dropped. ``None`` when the text has no such two parts
-    (no CJK, no Latin part, or English first).
+    numbers and Latin letters may be part of it: ``2020人口``, ``OSM编号``). The English part starts
+    at the first word holding a Latin letter and no CJK. Words between the two holding a digit go
+    with the English part; punctuation words (``/``, ``—``, ``·``) are separators and dropped.
+    ``None`` when the text has no such two parts (no CJK, no Latin part, or English first).
 
     Examples
     --------
@@ -107,13 +107,16 @@ def split_bilingual(text: str) -> tuple[str, str] | None:
     ('居住用地(小区)', 'Residential land (compounds)')
     >>> split_bilingual("2020人口 population 2020")
     ('2020人口', 'population 2020')
+    >>> split_bilingual("OSM编号 OSM ref")
+    ('OSM编号', 'OSM ref')
     >>> split_bilingual("区县覆盖率 / District share")
     ('区县覆盖率', 'District share')
     >>> split_bilingual("Legend 图例") is None
     True
     """
     words = list(re.finditer(r"\S+", text))
-    first_latin = next((i for i, w in enumerate(words) if _LATIN.search(w.group())), None)
+    first_latin = next((i for i, w in enumerate(words)
+                        if _LATIN.search(w.group()) and not _CJK.search(w.group())), None)
     if first_latin is None or first_latin == 0:
         return None
     cjk = [i for i in range(first_latin) if _CJK.search(words[i].group())]

@@ -20,26 +20,26 @@ from cityplan.maps.assets import (
 from cityplan.maps.payload import json_for_script
 from cityplan.text import BOTH, bilingual
 
-#: the bilingual texts ``cityplan.js`` writes itself (legend head, search, buttons...) -> (中文, English)
+#: the texts ``cityplan.js`` writes itself (legend head, search, buttons...): key -> (中文, English);
+#: the script shows them bilingual (``Legend 图例``) unless ``Chrome`` is given ``texts``
 UI_TEXTS: dict[str, tuple[str, str]] = {
-    "示意 illustrative - not a real site": ("示意", "illustrative - not a real site"),
-    "底图瓦片无法加载 basemap tiles unavailable — neutral background shown":
-        ("底图瓦片无法加载", "basemap tiles unavailable — neutral background shown"),
-    "Layers 图层": ("图层", "Layers"),
-    "Legend 图例": ("图例", "Legend"),
-    "click to fold 点击折叠": ("点击折叠", "click to fold"),
-    " 示意 illustrative": (" 示意", " illustrative"),
-    "Search 搜索…": ("搜索…", "Search…"),
-    "no match 无结果": ("无结果", "no match"),
-    "Fullscreen 全屏": ("全屏", "Fullscreen"),
-    "Measure distance 测距 (click points, click the button again to stop)":
+    "illustrative_site": ("示意", "illustrative - not a real site"),
+    "tiles_unavailable": ("底图瓦片无法加载", "basemap tiles unavailable — neutral background shown"),
+    "layers": ("图层", "Layers"),
+    "legend": ("图例", "Legend"),
+    "fold": ("点击折叠", "click to fold"),
+    "illustrative_tag": (" 示意", " illustrative"),
+    "search": ("搜索…", "Search…"),
+    "no_match": ("无结果", "no match"),
+    "fullscreen": ("全屏", "Fullscreen"),
+    "measure":
         ("测距（点击各点，再次点击按钮结束）", "Measure distance (click points, click the button again to stop)"),
 }
 
 
 def ui_texts(languages: Iterable[str] | None) -> dict[str, str]:
-    """What ``cityplan.js`` shows instead of each of its bilingual :data:`UI_TEXTS` for ``languages``
-    (``Chrome``'s ``texts``); empty when both Chinese and English are shown, as always."""
+    """What ``cityplan.js`` shows for each of its :data:`UI_TEXTS` in ``languages`` (``Chrome``'s
+    ``texts``); empty when both Chinese and English are shown: the script's bilingual defaults."""
     langs = tuple(languages or BOTH)
     if set(BOTH) <= set(langs):
         return {}

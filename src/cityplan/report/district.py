@@ -195,6 +195,12 @@ def _label(shared: SharedInputs, zh: str, en: str) -> str:
     return bilingual(zh, en, langs) if "zh" not in langs or static.cjk_font() else en
 
 
+def _english_name(d: pd.Series) -> str:
+    """The district's English name; its name when it has none (a city outside China names it once)."""
+    en = d.get("name_en")
+    return en if isinstance(en, str) and en.strip() else str(d["name"])
+
+
 def _plan_layers(shared: SharedInputs, adcode: str) -> list[tuple[str, gpd.GeoDataFrame, dict, bool]]:
     cat = shared.catalog.set_index("layer")
     out = []
@@ -230,7 +236,7 @@ def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
 
 def overview_figure(shared: SharedInputs, d: pd.Series, page: static.PageSpec | None = None):
     """The district's plan sites (illustrative ones dashed) on a printed page in the metric CRS."""
-    title = _label(shared, f"{d['name']} 规划项目", f"{d.get('name_en', '')} plan sites")
+    title = _label(shared, f"{d['name']} 规划项目", f"{_english_name(d)} plan sites")
     fig, ax = static.new_map(title, crs=shared.onemap.working_crs, page=page)
     handles = _context(ax, shared, d)
     for lid, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
@@ -250,7 +256,7 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     p = load_presets(shared.onemap.profile)[preset]
     row = res.districts[res.districts["adcode"].astype(str) == adcode]
     share = f"{row['area_share'].iloc[0]:.0%}" if len(row) else "n/a"
-    fig, ax = static.new_map(_label(shared, f"{d['name']} {p.title_zh}", f"{d.get('name_en', '')}: {p.title_en}")
+    fig, ax = static.new_map(_label(shared, f"{d['name']} {p.title_zh}", f"{_english_name(d)}: {p.title_en}")
                              + f"\n{res.params['method']} {res.params['within']} · residential land covered {share}",
                              crs=shared.onemap.working_crs, page=page)
     handles = _context(ax, shared, d)

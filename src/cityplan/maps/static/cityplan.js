@@ -9,10 +9,11 @@
   cp.order = [];
   cp.errors = cp.errors || [];
   cp.measuring = false;
-  // the chrome's own texts in the city's languages: bilingual text -> what to show instead (cp.init)
+  // the chrome's own texts in the city's languages (cp.init's opts.texts: key -> text); the
+  // bilingual default otherwise
   cp.texts = cp.texts || {};
-  function tr(s) {
-    return Object.prototype.hasOwnProperty.call(cp.texts, s) ? cp.texts[s] : s;
+  function tr(key, text) {
+    return Object.prototype.hasOwnProperty.call(cp.texts, key) ? cp.texts[key] : text;
   }
   var TILE = 256;
   var MAXLAT = 85.0511287798;
@@ -316,7 +317,7 @@
     box.appendChild(el("div", "cp-title", cp.featureName(d, idx)));
     box.appendChild(el("div", "cp-layer", d.title));
     var ill = d.ill ? !!d.ill[idx] : !!d.illustrative;
-    if (ill) box.appendChild(el("div", "cp-ill", tr("示意 illustrative - not a real site") + (d.note ? ": " + d.note : "")));
+    if (ill) box.appendChild(el("div", "cp-ill", tr("illustrative_site", "示意 illustrative - not a real site") + (d.note ? ": " + d.note : "")));
     var t = el("table", "cp-attrs");
     d.fields.forEach(function (f, i) {
       var v = d.rows[idx][i];
@@ -446,7 +447,7 @@
         var pane = m.getPane("tilePane");
         if (pane) pane.style.display = "none";
       });
-      var n = el("div", "cp-notice", tr("底图瓦片无法加载 basemap tiles unavailable — neutral background shown"));
+      var n = el("div", "cp-notice", tr("tiles_unavailable", "底图瓦片无法加载 basemap tiles unavailable — neutral background shown"));
       n.setAttribute("role", "status");
       map.getContainer().appendChild(n);
     }
@@ -468,7 +469,7 @@
         var box = el("div", "cp-box cp-layers leaflet-bar");
         L.DomEvent.disableClickPropagation(box);
         L.DomEvent.disableScrollPropagation(box);
-        var head = el("div", "cp-head", title || tr("Layers 图层"));
+        var head = el("div", "cp-head", title || tr("layers", "Layers 图层"));
         var body = el("div", "cp-body");
         head.addEventListener("click", function () { body.style.display = body.style.display === "none" ? "" : "none"; });
         box.appendChild(head);
@@ -530,8 +531,8 @@
       update: function () {
         var box = this._box;
         box.textContent = "";
-        var head = el("div", "cp-head", tr("Legend 图例")), self = this;
-        head.title = tr("click to fold 点击折叠");
+        var head = el("div", "cp-head", tr("legend", "Legend 图例")), self = this;
+        head.title = tr("fold", "click to fold 点击折叠");
         head.addEventListener("click", function () { self._folded = !self._folded; self.update(); });
         box.appendChild(head);
         if (this._folded) return;
@@ -544,7 +545,7 @@
           var label = e.data.title;
           var anyIll = e.data.illustrative || (e.data.ill && e.data.ill.some(function (v) { return v; }));
           row.appendChild(el("span", null, " " + label));
-          if (anyIll) row.appendChild(el("span", "cp-ill-tag", tr(" 示意 illustrative")));
+          if (anyIll) row.appendChild(el("span", "cp-ill-tag", tr("illustrative_tag", " 示意 illustrative")));
           box.appendChild(row);
         });
         (extra || []).forEach(function (x) {
@@ -572,7 +573,7 @@
         L.DomEvent.disableScrollPropagation(box);
         var input = el("input");
         input.type = "search";
-        input.placeholder = tr("Search 搜索…");
+        input.placeholder = tr("search", "Search 搜索…");
         var list = el("div", "cp-results");
         box.appendChild(input);
         box.appendChild(list);
@@ -604,7 +605,7 @@
             }
             return n >= 12;
           });
-          if (!n) list.appendChild(el("div", "cp-result cp-none", tr("no match 无结果")));
+          if (!n) list.appendChild(el("div", "cp-result cp-none", tr("no_match", "no match 无结果")));
         });
         return box;
       },
@@ -652,7 +653,7 @@
   // ------------------------------------------------------------ fullscreen
   cp.fullscreen = function (map) {
     var c = map.getContainer();
-    button(map, "topleft", "fullscreen", tr("Fullscreen 全屏"), function () {
+    button(map, "topleft", "fullscreen", tr("fullscreen", "Fullscreen 全屏"), function () {
       if (document.fullscreenElement) document.exitFullscreen();
       else if (c.requestFullscreen) c.requestFullscreen().catch(function () { c.classList.toggle("cp-is-fullscreen"); });
       else c.classList.toggle("cp-is-fullscreen");
@@ -680,7 +681,7 @@
       else label.setLatLng(ev.latlng).setContent(text);
       cp.lastMeasure = d;
     }
-    button(map, "topleft", "measure", tr("Measure distance 测距 (click points, click the button again to stop)"), function (a) {
+    button(map, "topleft", "measure", tr("measure", "Measure distance 测距 (click points, click the button again to stop)"), function (a) {
       cp.measuring = !cp.measuring;
       a.classList.toggle("cp-active", cp.measuring);
       if (cp.measuring) map.on("click", onClick);
