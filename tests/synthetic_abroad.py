@@ -58,10 +58,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import osmium
 import pytest
 import shapely
 from pyproj import Transformer
+
+from osm_writer import write_pbf
 
 #: the metric CRS the design is drawn in
 WORKING_CRS = "EPSG:32723"
@@ -188,13 +189,7 @@ def _osm(path: Path) -> None:
                      subway="yes", name=name) for name, x in STATIONS.items()}
     line([node(-50, SUBWAY_Y), *stops.values(), node(1250, SUBWAY_Y)],
          {"railway": "subway", "tunnel": "yes", "layer": "-1", "name": "Linha 1"})
-    if path.exists():
-        path.unlink()
-    with osmium.SimpleWriter(str(path)) as w:
-        for i, (lon, lat), tags in nodes:
-            w.add_node(osmium.osm.mutable.Node(id=i, location=(lon, lat), tags=tags, version=1))
-        for i, refs, tags in ways:
-            w.add_way(osmium.osm.mutable.Way(id=i, nodes=refs, tags=tags, version=1))
+    write_pbf(path, nodes, ways)
 
 
 @dataclass(frozen=True)

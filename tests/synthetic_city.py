@@ -29,10 +29,11 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
-import osmium
 import pytest
 import shapely
 from pyproj import Transformer
+
+from osm_writer import write_pbf
 
 ORIGIN = (510_000.0, 4_060_000.0)  # EPSG:4548 easting/northing of local (0, 0): ~117.11E, 36.67N
 _TO_LONLAT = Transformer.from_crs("EPSG:4548", "EPSG:4326", always_xy=True)
@@ -169,13 +170,7 @@ def _osm(path: Path) -> None:
     ways.append((wid(), stream, {"waterway": "stream", "name": "小河"}))
     area(shapely.box(120, 460, 180, 480), building="yes")
     node(1000, 550, shop="convenience", name="便利店")
-    if path.exists():
-        path.unlink()
-    with osmium.SimpleWriter(str(path)) as w:
-        for i, (lon, lat), tags in nodes:
-            w.add_node(osmium.osm.mutable.Node(id=i, location=(lon, lat), tags=tags, version=1))
-        for i, refs, tags in ways:
-            w.add_way(osmium.osm.mutable.Way(id=i, nodes=refs, tags=tags, version=1))
+    write_pbf(path, nodes, ways)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Two products, both for tests and benchmarks of the check-up (:mod:`cityplan.checkup`):
 
 * :func:`synthetic_country` writes N GeoPackages ``DIR/<prefix>-NNN.gpkg``, each a copy of the
-  source one map (default: the central-Harbin build ``layers/build/harbin.gpkg``) moved by a grid
+  source one map (default: the map ``$CITYPLAN_ONEMAP`` or ./cityplan.toml names) moved by a grid
   offset. Copy ``k`` sits at column ``k % cols``, row ``k // cols`` of a grid whose spacing is the
   map's extent plus a margin, so copies never overlap.
 * :func:`stitched_onemap` writes ONE GeoPackage holding N copies side by side (districts, census,
@@ -257,7 +257,7 @@ def synthetic_country(n: int, out_dir: str | os.PathLike[str], *, source: str | 
     out_dir : path
         Folder for the copies (created).
     source : path, optional
-        The one-map GeoPackage to copy (default ``$CITYPLAN_ONEMAP`` or ``layers/build/harbin.gpkg``).
+        The one-map GeoPackage to copy (default: ``$CITYPLAN_ONEMAP`` or the map ./cityplan.toml names).
     margin_m : float
         Empty space between neighbouring copies.
 
