@@ -93,6 +93,11 @@ def test_cityplan_toml_here_or_above_names_the_map(tmp_path: Path, monkeypatch: 
     assert find_project_file().path == out
     assert default_location() == tmp_path / "maps" / "c.gpkg"
     assert data_dir() == tmp_path / "data"
+    assert find_project_file().city_location == "harbin"  # a built-in id stays an id
+    write_profile(tmp_path / "cities" / "x", "layers: []\n")
+    write_project_file(tmp_path, onemap="m.gpkg", city=str(tmp_path / "cities" / "x"))
+    assert 'city = "cities/x"' in out.read_text(encoding="utf-8")
+    assert find_project_file().city_location == str(tmp_path / "cities" / "x")  # a folder, found from below
     monkeypatch.setenv("CITYPLAN_ONEMAP", "postgresql://u@h/db?schema=x")
     assert default_location() == "postgresql://u@h/db?schema=x"  # the environment wins
 

@@ -36,6 +36,12 @@ class ProjectFile:
     city: str | None = None
     data: str | None = None
 
+    @property
+    def city_location(self) -> str | None:
+        """The ``city``: a folder (relative to this file) when one exists there, else a built-in id."""
+        folder = self.resolve(self.city)
+        return folder if folder is not None and Path(folder).is_dir() else self.city
+
     def resolve(self, value: str | None) -> str | None:
         """``value`` as written (URL) or as a path relative to the file's folder."""
         if value is None or "://" in value:

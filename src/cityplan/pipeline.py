@@ -50,8 +50,8 @@ def run_all(*, city: str | os.PathLike[str] | None = None, data: str | os.PathLi
 
     note = step or (lambda _s: None)
     project = find_project_file()
-    if city is None and project is not None and project.city:
-        city = project.resolve(project.city) if Path(project.resolve(project.city) or "").is_dir() else project.city
+    if city is None and project is not None:
+        city = project.city_location
     location = _location(onemap, project, city)
     res = RunResult(onemap=location)
     if overwrite or not open_store(location).exists():

@@ -158,9 +158,8 @@ def resolve_city(city: str | None) -> str:
     if city:
         return city
     project = find_project_file()
-    if project is not None and project.city:
-        resolved = project.resolve(project.city) or project.city
-        return resolved if "/" in project.city or project.city.startswith(".") else project.city
+    if project is not None and project.city_location:
+        return project.city_location
     msg = (f"name the city: --city {'|'.join(builtin_profiles())} or --city DIR (a profile folder made by "
            "`cityplan city new`), or run where a cityplan.toml names one")
     raise LayerNotFoundError(msg)
