@@ -80,3 +80,17 @@ def _run_in_an_empty_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatc
     being in the working directory."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     monkeypatch.delenv("CITYPLAN_ONEMAP", raising=False)
+
+
+#: fixtures that need the real-Harbin build, PostgreSQL, a served process or a fresh venv
+HEAVY_FIXTURES = frozenset({"onemap", "built", "data", "pg_server", "pg_url", "pg_harbin_url", "pg_map",
+                            "served", "gpkg_served", "installed"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The quick tier (``pytest -m unit``): every test that needs none of :data:`HEAVY_FIXTURES`
+    and drives no browser is marked ``unit`` (tests may also mark themselves)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if not names & HEAVY_FIXTURES and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.unit)
