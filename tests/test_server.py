@@ -93,6 +93,158 @@ def test_ogc_client_sequence(served, onemap):
     assert c.get("/ogc/collections/parks/items", params={"bbox": "1,2,3"}).status_code == 400
 
 
+OGC_CONF = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+
+
+def _rels(doc: dict) -> dict[tuple[str, str], str]:
+    return {(lk["rel"], lk["type"]): lk["href"] for lk in doc["links"]}
+
+
+def test_ogc_core_landing_openapi_and_html(served):
+    """Part 1 Core as QGIS reads it: service-desc to a valid OpenAPI 3.0 document, whose schemas the
+    answers match; HTML by f= and Accept; OGC exceptions with their status."""
+    from openapi_schema_validator import OAS30Validator
+    from openapi_spec_validator import validate
+
+    c = httpx.Client(base_url=served.url, timeout=60)
+    r = c.get("/ogc")
+    assert r.headers["content-type"].startswith("application/json")
+    land = r.json()
+    rels = _rels(land)
+    for rel, media in [("self", "application/json"), ("alternate", "text/html"), ("service-desc", OPENAPI_JSON),
+                       ("service-doc", "text/html"), ("conformance", "application/json"),
+                       ("data", "application/json")]:
+        assert (rel, media) in rels, (rel, media, land["links"])
+    assert rels[("service-desc", OPENAPI_JSON)] == served.url + "/ogc/api"
+    assert rels[("service-doc", "text/html")] == served.url + "/ogc/api.html"
+    conf = c.get(rels[("conformance", "application/json")]).json()["conformsTo"]
+    assert {OGC_CONF + k for k in ("core", "oas30", "geojson", "html")} <= set(conf)
+
+    # the OpenAPI document: valid, the limit QGIS reads, one path set per visible collection
+    r = c.get(rels[("service-desc", OPENAPI_JSON)],
+              headers={"Accept": f"{OPENAPI_JSON}, application/openapi+json;version=3.0, application/json"})
+    assert r.status_code == 200 and r.headers["content-type"] == OPENAPI_JSON
+    api = r.json()
+    validate(api)
+    assert api["openapi"].startswith("3.0") and api["servers"] == [{"url": served.url + "/ogc"}]
+    limit = api["components"]["parameters"]["limit"]["schema"]
+    assert limit["default"] == 100 and limit["maximum"] == 10_000
+    colls = {x["id"]: x for x in c.get("/ogc/collections").json()["collections"]}
+    for cid in colls:
+        for p in (f"/collections/{cid}", f"/collections/{cid}/items", f"/collections/{cid}/items/{{featureId}}"):
+            assert p in api["paths"], p
+    params = {p["$ref"].rsplit("/", 1)[1] for p in api["paths"]["/collections/parks/items"]["get"]["parameters"]}
+    assert {"bbox", "limit", "offset"} <= params and "datetime" not in params
+    assert "/collections/districts_datav" not in api["paths"]  # restricted: not described to anonymous clients
+    authed = c.get("/ogc/api", auth=("view", PASSWORD)).json()
+    validate(authed)
+    assert authed["paths"]["/collections/districts_datav/items"]["get"]["security"] == [
+        {"basicAuth": []}, {"sessionCookie": []}]
+
+    # every answer matches its schema in the document
+    def check(path: str, schema: str, **kw) -> dict:
+        doc = c.get(path, **kw).json()
+        errors = list(OAS30Validator({"$ref": f"#/components/schemas/{schema}",
+                                      "components": api["components"]}).iter_errors(doc))
+        assert not errors, (path, [e.message for e in errors[:3]])
+        return doc
+
+    check("/ogc", "landingPage")
+    check("/ogc/conformance", "confClasses")
+    check("/ogc/collections", "collections")
+    for cid in ("parks", "metro_stations", "roads"):
+        coll = check(f"/ogc/collections/{cid}", "collection")
+        assert coll["itemType"] == "feature" and coll["extent"]["spatial"]["crs"].endswith("CRS84")
+        assert len(coll["extent"]["spatial"]["bbox"][0]) == 4
+        items = {lk["type"] for lk in coll["links"] if lk["rel"] == "items"}
+        assert items == {"application/geo+json", "text/html"}
+        page = check(f"/ogc/collections/{cid}/items?limit=50", f"{cid}_features")
+        assert page["numberReturned"] == 50 and page["timeStamp"].endswith("Z")
+        check(f"/ogc/collections/{cid}/items/{page['features'][7]['id']}", f"{cid}_feature")
+    check("/ogc/collections/nope", "exception")
+
+    # paging: next and prev, limit above the maximum served as the maximum
+    page = c.get("/ogc/collections/parks/items", params={"limit": 100, "offset": 100}).json()
+    rels = _rels(page)
+    assert "offset=200" in rels[("next", "application/geo+json")] and "offset=0" in rels[("prev", "application/geo+json")]
+    assert ("alternate", "text/html") in rels
+    big = c.get("/ogc/collections/roads/items", params={"limit": 50_000}).json()
+    assert big["numberMatched"] > 10_000 and big["numberReturned"] == 10_000
+
+    # HTML: f=html, or a browser's Accept; JSON for */* and JSON clients
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for path in ("/ogc", "/ogc/conformance", "/ogc/collections", "/ogc/collections/parks",
+                 "/ogc/collections/parks/items", "/ogc/collections/parks/items/3", "/ogc/api"):
+        r = c.get(path, headers={"Accept": browser})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+        assert r.text.startswith("<!DOCTYPE html>") and "Accept" in r.headers["vary"]
+        assert c.get(path, params={"f": "html"}).headers["content-type"].startswith("text/html"), path
+        assert not c.get(path, params={"f": "json"}).headers["content-type"].startswith("text/html"), path
+        assert not c.get(path).headers["content-type"].startswith("text/html"), path
+    html = c.get("/ogc/collections", params={"f": "html"}).text
+    assert ">parks</a>" in html and "districts_datav" not in html
+    doc = c.get("/ogc/api.html")
+    assert doc.status_code == 200 and "/collections/parks/items" in doc.text
+    assert 'href="' + served.url + '/ogc/api"' in doc.text
+
+    # errors: OGC exception documents with their status
+    for path, params, status in [
+        ("/ogc/collections/nope", None, 404), ("/ogc/collections/parks/items/999999", None, 404),
+        ("/ogc/collections/parks/items/abc", None, 404), ("/ogc/nothing/here", None, 404),
+        ("/ogc/collections/parks/items", {"limit": "0"}, 400), ("/ogc/collections/parks/items", {"limit": "x"}, 400),
+        ("/ogc/collections/parks/items", {"offset": "-1"}, 400),
+        ("/ogc/collections/parks/items", {"datetime": "2020-01-01T00:00:00Z"}, 400),
+        ("/ogc/collections/parks/items", {"bbox": "1,2,x,4"}, 400), ("/ogc", {"f": "xml"}, 400),
+        ("/ogc/collections/parks/items", {"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857"}, 400),
+        ("/ogc/collections/<script>alert(1)<%2Fscript>/items", {"f": "html"}, 404),
+    ]:
+        r = c.get(path, params=params)
+        assert r.status_code == status and r.headers["content-type"].startswith("application/json"), (path, params)
+        assert set(r.json()) == {"code", "description"}, r.text
+    r = c.get("/ogc/collections/districts_datav/items/0")
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic realm=")
+    assert c.get("/ogc/collections/districts_datav", auth=("view", "wrong password!")).status_code == 401
+    one = c.get("/ogc/collections/districts_datav/items/0", auth=("view", PASSWORD))
+    assert one.status_code == 200 and one.json()["id"] == 0
+    assert one.headers["cache-control"] == "private" and "cache-control" not in c.get("/ogc/collections/parks").headers
+
+
+@pytest.mark.unit
+def test_ogc_basic_credentials_cache():
+    """Verified Basic credentials are reused briefly: only for the same password, while the account
+    is active with the same password hash, for at most ttl seconds, for a bounded number of accounts."""
+    from cityplan.server.auth import BasicCache
+    from cityplan.server.users import User
+
+    class Users:
+        def __init__(self) -> None:
+            self.accounts = {f"u{i}": User(f"u{i}", "viewer", password_hash=f"$argon2id$h{i}") for i in range(5)}
+
+        def get(self, name: str) -> User | None:
+            return self.accounts.get(name)
+
+    users, cache = Users(), BasicCache(ttl=0.5, size=3)
+    assert cache.get(users, "u0", "secret-0") is None
+    cache.put("u0", "secret-0", users.accounts["u0"])
+    assert cache.get(users, "u0", "secret-0") == users.accounts["u0"]
+    assert cache.get(users, "u0", "secret-1") is None and cache.get(users, "u1", "secret-0") is None
+    assert "secret-0" not in repr(cache._d)  # only an HMAC is kept
+    users.accounts["u0"] = User("u0", "viewer", active=False, password_hash="$argon2id$h0")  # disabled
+    assert cache.get(users, "u0", "secret-0") is None
+    users.accounts["u0"] = User("u0", "viewer", password_hash="$argon2id$h0")
+    assert cache.get(users, "u0", "secret-0") is None  # the entry was dropped: verify again
+    cache.put("u0", "secret-0", users.accounts["u0"])
+    users.accounts["u0"] = User("u0", "viewer", password_hash="$argon2id$changed")  # password changed
+    assert cache.get(users, "u0", "secret-0") is None
+    for i in range(5):
+        cache.put(f"u{i}", f"secret-{i}", users.accounts[f"u{i}"])
+    assert len(cache._d) == 3 and cache.get(users, "u1", "secret-1") is None
+    assert cache.get(users, "u4", "secret-4") is not None
+    time.sleep(0.6)
+    assert cache.get(users, "u4", "secret-4") is None and "u4" not in cache._d
+
+
 # ------------------------------------------------------------------------------ roles and CSRF
 def test_roles_csrf_and_audit(served):
     own, other = _site_of(served, NANGANG), _site_of(served, DAOLI)
@@ -228,6 +380,7 @@ def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
         city_zoom = page.evaluate("cityplan.map.getZoom()")
         assert page.evaluate("cityplan.layers.districts.data.geoms.length") > 0
         page.goto(f"{served.url}/review")
+        page.select_option("#cp-project-type", "bridge")  # a required choice (the file says kind: bridge)
         page.set_input_files("#cp-review-form input[type=file]", str(red))
         with page.expect_navigation(timeout=180_000):
             page.click("#cp-review-submit")
@@ -288,7 +441,7 @@ def test_hostile_uploads(gpkg_served):
     red = (PROPOSALS / "clean_site.geojson").read_bytes()
 
     def post(name: str, body: bytes) -> httpx.Response:
-        return rev.post("/review", data={"csrf_token": tok}, files={"file": (name, body)})
+        return rev.post("/review", data={"csrf_token": tok, "project_type": "building"}, files={"file": (name, body)})
 
     bomb = _zip({"site.shp": b"\0" * (200 * 1024 * 1024)})
     assert len(bomb) < 1024 * 1024

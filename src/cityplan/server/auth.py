@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import secrets
 import threading
 import time
@@ -25,6 +27,12 @@ SESSION_COOKIE = "cp_session"
 IDLE_SECONDS = 8 * 3600
 MAX_AGE_SECONDS = 24 * 3600
 MAX_SESSIONS = 10_000
+#: HTTP Basic credentials verified once are trusted again for this long (seconds) ...
+BASIC_CACHE_SECONDS = 60.0
+#: ... for at most this many accounts (least recently verified dropped first)
+BASIC_CACHE_SIZE = 256
+#: longest password taken from a Basic header (as the login form)
+MAX_PASSWORD = 1024
 
 
 @dataclass
@@ -150,18 +158,101 @@ def current_user(request: Request) -> User | None:
     return user
 
 
+class BasicCache:
+    """HTTP Basic credentials verified lately, so that a GIS client - which sends them with every
+    request - does not cost an argon2 hash (64 MiB, ~0.1 s) per request.
+
+    Per account name it keeps an HMAC-SHA256 of name and password under a random key of this
+    process (never the password), the account's password hash when it was verified, and when. A
+    hit needs an entry younger than ``ttl`` (from the verification, not refreshed by hits), an
+    equal HMAC (constant-time compare) and the account still active with the same password hash:
+    a disabled account or a changed password stops hitting within the user cache's few seconds.
+    At most ``size`` accounts (least recently verified dropped first).
+    """
+
+    def __init__(self, ttl: float = BASIC_CACHE_SECONDS, size: int = BASIC_CACHE_SIZE) -> None:
+        self.ttl, self.size = ttl, size
+        self._key = secrets.token_bytes(32)
+        self._d: OrderedDict[str, tuple[bytes, str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _mac(self, name: str, password: str) -> bytes:
+        msg = name.encode("utf-8") + b"\0" + password.encode("utf-8")
+        return hmac.new(self._key, msg, hashlib.sha256).digest()
+
+    def get(self, users: UserStore, name: str, password: str) -> User | None:
+        """The account when these credentials were verified within ``ttl`` and still hold, else None."""
+        mac = self._mac(name, password)
+        with self._lock:
+            entry = self._d.get(name)
+        if entry is None:
+            return None
+        emac, ehash, at = entry
+        if time.monotonic() - at > self.ttl:
+            self.drop(name)
+            return None
+        if not hmac.compare_digest(emac, mac):
+            return None
+        u = users.get(name)
+        if u is None or not u.active or not hmac.compare_digest(u.password_hash.encode(), ehash.encode()):
+            self.drop(name)
+            return None
+        return u
+
+    def put(self, name: str, password: str, user: User) -> None:
+        """Remember credentials just verified by argon2."""
+        entry = (self._mac(name, password), user.password_hash, time.monotonic())
+        with self._lock:
+            self._d[name] = entry
+            self._d.move_to_end(name)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+
+    def drop(self, name: str) -> None:
+        """Forget an account's entry."""
+        with self._lock:
+            self._d.pop(name, None)
+
+
+_cache_lock = threading.Lock()
+
+
+def basic_cache(request: Request) -> BasicCache:
+    """The application's :class:`BasicCache` (made at first use)."""
+    state = request.app.state
+    with _cache_lock:
+        cache = getattr(state, "basic_cache", None)
+        if cache is None:
+            cache = state.basic_cache = BasicCache()
+    return cache
+
+
 def basic_user(request: Request) -> User | None:
-    """HTTP Basic credentials (for GIS clients on restricted OGC layers), rate limited."""
+    """HTTP Basic credentials (for GIS clients on restricted OGC layers), rate limited.
+
+    Verified with argon2 at most once per :data:`BASIC_CACHE_SECONDS` per account
+    (:class:`BasicCache`); a failure counts against the login rate limit. Blocking: call it from a
+    worker thread (sync endpoints run in Starlette's thread pool), not on the event loop.
+    """
     try:
         raw = base64.b64decode(request.headers["authorization"][6:].strip(), validate=True).decode("utf-8")
         name, _, password = raw.partition(":")
     except (binascii.Error, UnicodeDecodeError, KeyError):
         return None
+    if len(password) > MAX_PASSWORD:
+        return None
     limiter: RateLimiter = request.app.state.limiter
     keys = (f"ip:{client_address(request)}", f"user:{name}")
     if limiter.retry_after(*keys):
         return None
-    user = request.app.state.users.authenticate(name, password)
+    users: UserStore = request.app.state.users
+    cache = basic_cache(request)
+    user = cache.get(users, name, password)
+    if user is not None:
+        return user
+    user = users.authenticate(name, password)
     if user is None:
         limiter.fail(*keys)
+        return None
+    cache.put(name, password, user)
     return user
