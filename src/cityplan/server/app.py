@@ -28,7 +28,14 @@ from cityplan._cores import usable_cores
 from cityplan.maps.assets import leaflet_css, leaflet_js, own_asset
 from cityplan.onemap import OneMap
 from cityplan.server import audit, csrf, ogc, pages, progress_desk, review_desk, viewlayers
-from cityplan.server.auth import SESSION_COOKIE, RateLimiter, Sessions, client_address, session_of
+from cityplan.server.auth import (
+    SESSION_COOKIE,
+    RateLimiter,
+    Sessions,
+    client_address,
+    current_user,
+    session_of,
+)
 from cityplan.server.coverage_cache import CoverageCache
 from cityplan.server.review_pool import ReviewPool
 from cityplan.server.uploads import DEFAULT_MAX_BYTES
@@ -135,6 +142,24 @@ async def logout(request: Request) -> Response:
     return resp
 
 
+# ------------------------------------------------------------------------------ credentials
+class BasicCredentialsOffLoop:
+    """Pure ASGI middleware: a request carrying HTTP Basic credentials has them verified (argon2,
+    64 MiB) in the thread pool before any endpoint runs, so no async endpoint ever hashes on the
+    event loop; the result is kept in the request scope, where :func:`current_user` finds it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and any(k == b"authorization" and v[:6].lower() == b"basic "
+                                           for k, v in scope.get("headers", ())):
+            request = Request(scope, receive)
+            if "app" in scope:
+                await run_in_threadpool(current_user, request)
+        await self.app(scope, receive, send)
+
+
 # ------------------------------------------------------------------------------ headers
 class SecurityHeaders:
     """Pure ASGI middleware adding CSP, framing, sniffing and referrer headers to every response."""
@@ -218,6 +243,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         reviews.shutdown()
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, img_src=img_src),
+                                               Middleware(BasicCredentialsOffLoop),
                                                Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)])
     st = app.state
     st.om, st.data_dir, st.max_upload, st.secure_cookies = om, data, int(max_upload), bool(secure_cookies)
