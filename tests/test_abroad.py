@@ -224,7 +224,8 @@ def test_serve_the_city_review_desk_and_ogc(built: Path, tmp_path: Path) -> None
                                 crs=ab.WORKING_CRS).to_crs(4326)
         body = site.to_json().encode()
         tok = token(rev.get("/review").text)
-        r = rev.post("/review", data={"csrf_token": tok}, files={"file": ("torre.geojson", body)})
+        r = rev.post("/review", data={"csrf_token": tok, "project_type": "building"},
+                     files={"file": ("torre.geojson", body)})
         assert r.status_code == 303, r.text[:300]
         page = rev.get(r.headers["location"]).text
         assert 'class="cp-verdict-fail"' in page and "EPSG:32723" in page and "亩" not in page

@@ -102,8 +102,9 @@ def test_two_step_fca_equals_brute_force():
 def test_capacity_2sfca_on_plan_schools(onemap):
     res = run_coverage(onemap, facilities=["plan_schools"], method="walk", within="1000m", capacity="seats",
                        demand_share=0.06)
-    acc = res.features.accessibility.to_numpy()
-    pop = res.features.population.to_numpy() * 0.06
+    planned = res.scenarios["planned"].features  # plan sites only: the headline (existing) scenario has none
+    acc = planned.accessibility.to_numpy()
+    pop = planned.population.to_numpy() * 0.06
     assert (acc >= 0).all() and acc.max() > 0
     # 2SFCA hands out all supply that reaches anyone: the 4 schools sit in compounds, so all 8,000 seats
     assert (acc * pop).sum() == pytest.approx(8000, rel=1e-6)

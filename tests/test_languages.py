@@ -257,7 +257,8 @@ def test_abroad_district_and_coverage_maps_are_english_only(abroad):
     texts = _texts(layers, chrome)
     assert not [t for t in texts if CJK.search(t)], [t for t in texts if CJK.search(t)]
     assert chrome["title"] == "Região Leste"  # the name once, not "Região Leste Região Leste"
-    assert "Residential land covered (park-service-radius)" in [x["title"] for x in chrome["extraLegend"]]
+    # the legend names the scenario it colours (issue #23: the existing one, real facilities only)
+    assert "Residential land covered (park-service-radius, existing)" in [x["title"] for x in chrome["extraLegend"]]
     assert ["no data", "#d9d9d9"] in chrome["extraLegend"][-1]["stops"]
     assert not CJK.search(_page_without_script(res.html()))
     layers, chrome = _parts(coverage_map(cov, abroad))

@@ -50,11 +50,11 @@ def test_difference_and_newly_covered(ice):
     assert (f["covered_existing"] <= f["covered_planned"]).all()  # more facilities never uncover
     np.testing.assert_array_equal(f["newly_covered"], f["covered_planned"] & ~f["covered_existing"])
     assert f["newly_covered"].any()
-    # the headline frames are the planned scenario and say so
-    assert ice.scenario == "planned" and set(ice.districts["scenario"]) == {"planned"}
-    assert set(ice.gaps["scenario"]) == {"planned"} and set(ice.isochrones["scenario"]) == {"planned"}
+    # the headline frames are the existing scenario (real facilities only) and say so (issue #23)
+    assert ice.scenario == "existing" and set(ice.districts["scenario"]) == {"existing"}
+    assert set(ice.gaps["scenario"]) == {"existing"} and set(ice.isochrones["scenario"]) == {"existing"}
     pd.testing.assert_frame_equal(ice.districts.drop(columns="scenario"),
-                                  ice.by_scenario[ice.by_scenario.scenario == "planned"].drop(columns="scenario")
+                                  ice.by_scenario[ice.by_scenario.scenario == "existing"].drop(columns="scenario")
                                   .reset_index(drop=True))
 
 
@@ -97,7 +97,7 @@ def test_outputs_name_the_scenario(ice, tmp_path):
     xl = pd.read_excel(tmp_path / "c" / "coverage.xlsx", sheet_name=None)
     assert "scenario" in xl["per_district"].columns and "gaps existing" in xl
     params = json.loads((tmp_path / "c" / "params.json").read_text())
-    assert set(params["scenarios"]) == {"existing", "planned", "difference"} and params["primary_scenario"] == "planned"
+    assert set(params["scenarios"]) == {"existing", "planned", "difference"} and params["primary_scenario"] == "existing"
     assert len(files) >= 5
 
 

@@ -103,6 +103,11 @@ def run_all(*, city: str | os.PathLike[str] | None = None, data: str | os.PathLi
         res.outputs += write_coverage(cov, folder_out, overwrite=overwrite)
         res.outputs.append(save_map(coverage_map(cov, om, offline=True, basemap=bm),
                                     folder_out / "coverage_map.html", overwrite=True))
+    from cityplan.progress.report import attach_standards, coverage_lookup
+
+    # standards (targets with check:) with the coverage figure that checks them (the runs above, else once)
+    res.progress.table = attach_standards(res.progress.table, coverage_lookup(om, res.coverage),
+                                          profile.settings.languages)
     if spec.proposals and folder is not None:
         for p in sorted((folder / spec.proposals).glob("*.geojson")):
             note(f"review {p.stem}")

@@ -6,7 +6,15 @@ import click
 import pandas as pd
 from rich.markup import escape
 
-from cityplan.cli._common import ONEMAP_HELP, FiniteFloat, note, print_table, progress_bar, warn
+from cityplan.cli._common import (
+    ONEMAP_HELP,
+    FiniteFloat,
+    console,
+    note,
+    print_table,
+    progress_bar,
+    warn,
+)
 
 METHODS = ("euclid", "walk", "bike", "drive", "transit")  # cityplan.coverage.presets.METHODS, not imported for speed
 SCENARIOS = ("existing", "planned", "both")  # cityplan.coverage.spec.SCENARIOS
@@ -46,7 +54,7 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
              formats, no_map, overwrite) -> None:
     """Who lives within N metres / minutes of a facility, per district, and where the gaps are."""
     from cityplan.coverage import run_coverage, write_coverage
-    from cityplan.coverage.run import ALL
+    from cityplan.coverage.run import ALL, scenario_label
 
     if ctx.invoked_subcommand is not None:
         return
@@ -78,6 +86,10 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
                                     overwrite=True))
         bar.update(task, advance=1)
     p = res.params
+    langs = p.get("languages")
+    # the headline first: the existing scenario (real facilities only), planned beside it with its basis
+    for line in headline_lines(res, langs):
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
     # the terminal shows the figures a district office reads; per_district.csv/.xlsx have every column
     cols = ["scenario", "district", "population", "population_covered", "population_share", "area_share",
             "features_covered", "not_snapped_or_unreachable"] + [c for c in ("meets_target",) if c in res.districts.columns]
@@ -85,18 +97,21 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
     season = f" ({p['season']} speeds)" if p.get("season") else ""
     caption = (f"method {p['method']} within {p['within']}{speed}{season}; facilities {', '.join(p['facilities'])} "
                f"({p['facility_count_existing']} existing, {p['facility_count_plan']} planned, "
-               f"{p['facility_count_illustrative']} of them illustrative); population: {p['population']}")
+               f"{p['facility_count_illustrative']} of them illustrative); population: {p['population']}; "
+               "compounds covered: the compound's representative point (entrance) reached within the limit; "
+               "the shares count the land inside the service area")
     table = res.by_scenario
     if "network" in table.columns:
         table = table[table["network"] == "full"]
     view = table[cols].rename(columns={"population": "population (est.)", "population_covered": "covered (est.)",
                                        "population_share": "pop. share", "features_covered": "compounds covered",
                                        "not_snapped_or_unreachable": "not routable"})
-    title = f"Coverage {name} by district: existing / planned / difference"
+    view = view.assign(scenario=[scenario_label(s, langs) for s in view["scenario"]])
+    title = f"Coverage {name} by district: existing (headline) / planned / difference"
     if len(view) > MAX_PRINTED_ROWS:  # a country-sized city: the terminal shows the city, the files every district
         n_rows = len(view)
         view = view[view["district"] == ALL]
-        title = f"Coverage {name}, whole city: existing / planned / difference"
+        title = f"Coverage {name}, whole city: existing (headline) / planned / difference"
         caption += (f"; {n_rows - len(view)} district rows are in per_district.csv "
                     f"(more than {MAX_PRINTED_ROWS} rows are not printed)")
     print_table(view, title=title, caption=caption)
@@ -111,6 +126,32 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
     for w in res.warnings:
         warn(w)
     note(f"[green]wrote[/] {len(written)} files to {folder}")
+
+
+def headline_lines(res, languages=None) -> list[str]:
+    """The headline the terminal prints above the table: the existing scenario's city-wide share,
+    labelled, with the planned share beside it and how much of planned is illustrative."""
+    from cityplan.coverage.run import HEADLINE, scenario_label
+
+    metric = res.share_metric
+    what = "population share" if metric == "population_share" else "residential land share (no census)"
+    lines = []
+    planned = res.scenario_rows("planned")
+    for scen in (HEADLINE, "planned"):
+        rows = res.scenario_rows(scen)
+        if rows.empty:
+            continue
+        v = res.share(scen, metric=metric)
+        tag = "headline" if scen == res.scenario else "beside it"
+        basis = (f" ({res.planned_basis(languages)})" if scen == "planned" else
+                 f" ({int(res.params.get('facility_count_existing') or 0)} real facilities)")
+        lines.append(f"{tag}: {scenario_label(scen, languages)}: {what} city-wide {v:.4f}{basis}")
+    if res.scenario_rows(HEADLINE).empty:
+        lines.insert(0, f"{HEADLINE} scenario not computed (--scenario {res.scenario}): the figures are not the "
+                        "city as it is")
+    if planned.empty:
+        lines.append("planned scenario not computed (--scenario existing)")
+    return lines
 
 
 @coverage.command("presets")

@@ -10,8 +10,8 @@ import click
 from cityplan.cli._common import ONEMAP_HELP as _ONEMAP_HELP
 from cityplan.cli._common import note, print_table, warn
 
-_TABLE_VIEW = ["task_id", "title_zh", "district", "metric", "unit", "target", "quota", "planned",
-               "planned_illustrative", "achieved", "ratio", "status", "sites_overdue", "last_report"]
+_TABLE_VIEW = ["task_id", "title_zh", "district", "metric", "unit", "target", "quota", "quota_basis", "planned",
+               "planned_illustrative", "achieved", "ratio", "status", "checked_by", "sites_overdue", "last_report"]
 
 
 def _onemap(ctx: click.Context, value: str | None) -> str | None:
@@ -56,7 +56,10 @@ def progress(ctx: click.Context, onemap: str | None, tasks_file: str | None, quo
 
     res = compute_progress(onemap, tasks=tasks_file, by=by, as_of=as_of, stale_days=stale_days,
                            quotas=quotas_file)
-    table = res.table
+    from cityplan.progress.report import attach_standards, coverage_lookup
+
+    # a standard (a target with check:) is shown with the coverage figure that checks it
+    table = attach_standards(res.table, coverage_lookup(res.context.om), res.context.om.profile.settings.languages)
     if fmt == "xlsx" and out is None:
         raise click.UsageError("--format xlsx needs --out FILE.xlsx")
     sites = res.context.site_status(as_of=res.as_of, stale_days=stale_days)
@@ -72,7 +75,10 @@ def progress(ctx: click.Context, onemap: str | None, tasks_file: str | None, quo
     caption = (f"as of {res.as_of.isoformat()}; one map built {res.build_info.get('built_at', '?')}; "
                f"{res.events} reported event(s) in the ledger; achieved = as reported by the districts; "
                "ratio = achieved / target (city rows) or / the district's quota (district rows); "
-               "planned_illustrative = planned on sites placed by a documented rule, not real projects")
+               "planned_illustrative = planned on sites placed by a documented rule, not real projects; "
+               "quota_basis: derived (assumption) 推算(假设) = split by cityplan's assumed rule (quotas.yaml), "
+               "not a quota the city gave; a standard 标准 (check:) is met by the coverage figure in checked_by, "
+               "not achieved as a quantity")
     print_table(view, title="Progress of the 2023 report's quantified targets", fmt=fmt, caption=caption)
     if fmt == "table":
         print_table(res.chapters, title="Per chapter")

@@ -36,17 +36,43 @@ def run(city: str | None, data: str | None, onemap: str | None, out: str | None,
                       f"source features -> {tot['features']:,} written, {tot['repaired']} repaired, "
                       f"{tot['dropped']} dropped (ledger in the GeoPackage)")
     t = res.progress.table
-    view = t[(t.district == "(all)") & t.target.notna()][["task_id", "title_zh", "metric", "target", "planned",
-                                                          "planned_illustrative", "achieved", "ratio", "status"]]
+    cols = [c for c in ("task_id", "title_zh", "metric", "target", "planned", "planned_illustrative", "achieved",
+                        "ratio", "status", "checked_by") if c in t.columns]
+    view = t[(t.district == "(all)") & t.target.notna()][cols]
     view = view.rename(columns={"planned_illustrative": "of which illustrative", "ratio": "achieved/target"})
-    print_table(view, title="Progress of the report's quantified targets (achieved = reported by districts)")
+    print_table(view, title="Progress of the report's quantified targets (achieved = reported by districts; "
+                            "a standard 标准 is checked by the coverage figure in checked_by)")
     if res.imported:
         note(f"recorded {res.imported} progress reports from the illustrative example workbooks")
     for preset, cov in res.coverage.items():
-        d = cov.districts[["district", "population_share", "area_share"]]
-        print_table(d, title=f"Coverage {preset} ({cov.params['method']} {cov.params['within']})")
+        d, title = coverage_view(cov, preset)
+        print_table(d, title=title)
     rows = [(name, VERDICT_TEXT[r.verdict], int(r.findings.hit.sum())) for name, r in res.reviews.items()]
     import pandas as pd
 
     print_table(pd.DataFrame(rows, columns=["proposal", "verdict", "findings"]), title="One-map review of the sample proposals")
     note(f"[green]wrote[/] {len(res.outputs)} files, e.g. {res.outputs[0]}")
+
+
+def coverage_view(cov, preset: str):
+    """The main job's per-district coverage table of one preset and its title: the existing scenario
+    (real facilities only) first, the planned one beside it, and how much of planned is illustrative."""
+    import pandas as pd
+
+    from cityplan.coverage.run import HEADLINE, scenario_label
+
+    langs = cov.params.get("languages")
+    head = cov.scenario_rows(HEADLINE)
+    view = pd.DataFrame({"district": head["district"].to_numpy(),
+                         "existing pop. share": head["population_share"].to_numpy(),
+                         "existing area share": head["area_share"].to_numpy()})
+    planned = cov.scenario_rows("planned")
+    if len(planned):
+        p = planned.set_index("adcode").reindex(head["adcode"])
+        view["planned pop. share"] = p["population_share"].to_numpy()
+        view["planned area share"] = p["area_share"].to_numpy()
+    title = (f"Coverage {preset} ({cov.params['method']} {cov.params['within']}): headline "
+             f"{scenario_label(HEADLINE, langs)}")
+    if len(planned):
+        title += f"; beside it {scenario_label('planned', langs)}: {cov.planned_basis(langs)}"
+    return view, title

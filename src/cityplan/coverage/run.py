@@ -56,6 +56,22 @@ SCENARIO_TEXT = {
     "planned": "existing + plan sites (illustrative ones included and flagged is_illustrative)",
     "difference": "planned minus existing",
 }
+#: the scenario every surface shows first (the one figure of a surface that shows one): the city as it is
+HEADLINE = "existing"
+#: how each scenario is named beside its figures (Chinese, English), in the city's languages
+SCENARIO_NAMES = {
+    "existing": ("现有", "existing (real facilities only)"),
+    "planned": ("规划", "planned (existing + plan sites)"),
+    "difference": ("差值", "difference (planned − existing)"),
+}
+#: what ``covered`` means for one compound (demand feature), stated wherever compounds are listed
+COVERED_DEFINITION = (
+    "覆盖 = 小区代表点(入口)在时限内可达(直线方法: 在半径内); 服务范围内用地比例 = 小区用地落在服务范围"
+    "(可达道路两侧 offroad 米)内的比例, 人口与用地覆盖率按此估算",
+    "covered = the compound's representative point (its entrance) is reached within the limit (straight-line "
+    "method: lies within the radius); land in service area = the share of the compound's land inside the "
+    "service area (reached roads widened by the off-road distance), which the population and land shares count",
+)
 #: per-district columns that are differences in the ``difference`` rows (others are the planned values)
 DIFF_COLUMNS = ("population_covered", "population_share", "residential_area_covered_m2", "area_share",
                 "features_covered", "not_snapped_or_unreachable")
@@ -82,9 +98,10 @@ class CoverageResult:
     """Everything a coverage run produces.
 
     ``features``, ``districts``, ``isochrones`` and ``gaps`` are those of the headline scenario
-    (``scenario``: ``planned`` unless only ``existing`` was asked for), each row tagged with its
-    ``scenario``; ``features`` also carries ``covered_existing``, ``covered_planned`` and
-    ``newly_covered``. ``scenarios`` holds every scenario (keys ``existing``, ``planned``, and in
+    (``scenario``: :data:`HEADLINE` ``existing``, the real facilities only, unless only ``planned``
+    was asked for), each row tagged with its ``scenario``; ``features`` also carries
+    ``covered_existing``, ``covered_planned`` and ``newly_covered``. The planned rows are in
+    ``by_scenario`` (:meth:`scenario_rows`); :meth:`headline_text` names both with their basis. ``scenarios`` holds every scenario (keys ``existing``, ``planned``, and in
     transit mode ``existing without 3-nw`` ...); ``by_scenario`` is the per-district table of all
     of them with the ``difference`` rows; ``network_effect`` (transit) compares each scenario with
     and without the counterfactual lines, per district.
@@ -97,12 +114,116 @@ class CoverageResult:
     facilities: gpd.GeoDataFrame
     params: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
-    scenario: str = "planned"
+    scenario: str = HEADLINE
     scenarios: dict[str, ScenarioResult] = field(default_factory=dict)
     by_scenario: pd.DataFrame | None = None
     network_effect: pd.DataFrame | None = None
     #: what the figures are not (e.g. "population unavailable: the map has no census"); the CLI prints them
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def share_metric(self) -> str:
+        """The share a surface showing one figure shows: ``population_share``, or ``area_share``
+        when the map has no population (no census)."""
+        return "area_share" if self.params.get("population") == POPULATION_UNAVAILABLE else "population_share"
+
+    def scenario_rows(self, scenario: str = HEADLINE) -> pd.DataFrame:
+        """The per-district rows of ``scenario`` (``existing``, ``planned``, ``difference``) on the
+        full network; empty when the run did not compute it."""
+        t = self.by_scenario if self.by_scenario is not None else self.districts
+        rows = t[t["scenario"] == scenario] if "scenario" in t.columns else t.iloc[:0]
+        if "network" in rows.columns:
+            rows = rows[rows["network"] == FULL]
+        return rows.reset_index(drop=True)
+
+    def share(self, scenario: str = HEADLINE, adcode: str | None = None, metric: str | None = None) -> float:
+        """One district's (``adcode``; default the whole city, ``(all)``) share in ``scenario``; NaN
+        when the run has no such row."""
+        rows = self.scenario_rows(scenario)
+        sel = rows[rows["adcode"].astype(str) == str(adcode)] if adcode else rows[rows["district"] == ALL]
+        col = metric or self.share_metric
+        return float(sel[col].iloc[0]) if len(sel) and col in sel.columns and pd.notna(sel[col].iloc[0]) \
+            else float("nan")
+
+    def planned_basis(self, languages: Any = None) -> str:
+        """How much of the planned scenario is real: ``N plan sites, M of them illustrative``."""
+        return planned_basis(self.params, languages)
+
+    def headline_text(self, adcode: str | None = None, languages: Any = None, *, metric: str | None = None) -> str:
+        """The headline figure with its scenario, planned beside it with its basis, e.g.
+        ``现有 existing (real facilities only) 8.3 % · 规划 planned (existing + plan sites) 26.3 %
+        (18 plan sites, 18 of them illustrative)`` (population share; land share without a census)."""
+        col = metric or self.share_metric
+        parts = [f"{scenario_label(HEADLINE, languages)} {_pct(self.share(HEADLINE, adcode, col))}"]
+        if self.scenario_rows("planned").shape[0]:
+            parts.append(f"{scenario_label('planned', languages)} {_pct(self.share('planned', adcode, col))} "
+                         f"({self.planned_basis(languages)})")
+        return " · ".join(parts)
+
+
+def _pct(v: float) -> str:
+    return f"{v:.1%}".replace("%", " %") if np.isfinite(v) else "n/a"
+
+
+def scenario_label(scenario: str, languages: Any = None) -> str:
+    """A scenario's name for display: ``现有 existing (real facilities only)`` (in the city's
+    ``languages``; a transit counterfactual keeps its suffix: ``... without 3-nw``)."""
+    from cityplan.text import bilingual
+
+    base, _, rest = str(scenario).partition(" ")
+    zh, en = SCENARIO_NAMES.get(base, (base, base))
+    return bilingual(zh, en, languages) + (f" {rest}" if rest else "")
+
+
+def planned_basis(params: dict[str, Any], languages: Any = None) -> str:
+    """``18 plan sites, 18 of them illustrative`` from a run's parameters (in the city's languages)."""
+    from cityplan.text import bilingual
+
+    plan = int(params.get("facility_count_plan") or 0)
+    ill = int(params.get("facility_count_illustrative") or 0)
+    return bilingual(f"规划点位{plan}处, 其中示意{ill}处", f"{plan} plan sites, {ill} of them illustrative", languages,
+                     sep=" / ")
+
+
+def covered_definition(languages: Any = None) -> str:
+    """:data:`COVERED_DEFINITION` in the city's languages."""
+    from cityplan.text import bilingual
+
+    return bilingual(*COVERED_DEFINITION, languages, sep=" / ")
+
+
+#: the per-compound list's columns (:func:`uncovered_compounds`)
+COMPOUND_COLUMNS = ["scenario", "name", "osm_ref", "adcode", "district", "population_est", "nearest_facility",
+                    "distance_m", "time_min", "land_in_service_area", "covered", "status"]
+
+
+def uncovered_compounds(res: CoverageResult, adcode: str | None = None) -> pd.DataFrame:
+    """The compounds of the headline scenario that are not covered (:data:`COVERED_DEFINITION`), one
+    row each: the one list (and count) the district report and the dashboard show.
+
+    ``covered`` is the run's per-compound flag (the representative point reached within the limit);
+    ``land_in_service_area`` is the compound's ``covered_share`` (what the population and land shares
+    count), never called "covered". A compound with no facility found within the search (three
+    times the limit) has no nearest facility, and then no distance or time either.
+    """
+    f = res.features
+    if adcode is not None:
+        f = f[f["adcode"].astype(str) == str(adcode)]
+    f = f[~f["covered"].astype(bool)]
+    name = f["name"] if "name" in f.columns else pd.Series(None, index=f.index, dtype=object)
+    pop = pd.to_numeric(f["population"], errors="coerce")
+    none = f["nearest_facility"].isna() if "nearest_facility" in f.columns else pd.Series(True, index=f.index)
+    out = pd.DataFrame({
+        "scenario": f["scenario"] if "scenario" in f.columns else res.scenario,
+        "name": name.where(name.apply(lambda v: isinstance(v, str) and bool(v)), "(unnamed)"),
+        "osm_ref": f["osm_ref"] if "osm_ref" in f.columns else None,
+        "adcode": f["adcode"].astype(str), "district": f["district"],
+        "population_est": pop.round(0),  # NaN: no census
+        "nearest_facility": f.get("nearest_facility"),
+        "distance_m": f["distance_m"].where(~none), "time_min": f["time_min"].where(~none),
+        "land_in_service_area": f["covered_share"], "covered": f["covered"].astype(bool), "status": f["status"],
+    })
+    return out.reindex(columns=COMPOUND_COLUMNS).reset_index(drop=True)
 
 
 def run_coverage(
@@ -274,7 +395,7 @@ def run_spec(om: OneMap, spec: CoverageSpec, *, progress: Callable[[str], None] 
         "demand": dem_label, "max_snap_m": spec.max_snap_m, "offroad_m": spec.offroad_m,
         "population": population_basis(dem["population_source"]),
         "working_crs": f"EPSG:{om.working_epsg}", "onemap": om.label,
-        "notes": notes,
+        "notes": notes, "languages": list(om.profile.settings.languages),
     }
     step("search")
     graphs = _graphs(om, spec, speeds, params, warnings)
@@ -404,7 +525,7 @@ def _tagged(df: pd.DataFrame, scen: str, net: str | None) -> pd.DataFrame:
 def _combine(spec: CoverageSpec, prep: _Prepared, runs: dict[str, ScenarioResult], existing: np.ndarray,
              params: dict[str, Any], warnings: list[str]) -> CoverageResult:
     """The headline scenario's frames, every scenario's districts in one table, the network effect."""
-    primary = "planned" if "planned" in spec.scenarios else "existing"
+    primary = HEADLINE if HEADLINE in spec.scenarios else "planned"
     head = runs[primary]
     transit = spec.method == "transit"
     feats = head.features.copy()
@@ -455,6 +576,9 @@ def _combine(spec: CoverageSpec, prep: _Prepared, runs: dict[str, ScenarioResult
     for w, keys in seen.items():
         warnings.append(w if len(keys) == len(runs) else f"[{', '.join(keys)}] {w}")
     params["primary_scenario"] = primary
+    params["headline"] = (f"{primary}: {SCENARIO_TEXT[primary]}; the other scenarios are in per_district "
+                          "(rows by scenario)")
+    params["covered"] = COVERED_DEFINITION[1]
     params["figures"] = {
         "per_district": "rows by scenario (existing, planned, difference)" + (" and network" if transit else ""),
         "per_feature": f"status, nearest facility, distance and time of the {primary} scenario; covered_existing, "

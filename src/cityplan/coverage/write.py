@@ -32,6 +32,8 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
     GeoPackage has one isochrone and gap layer per scenario, ``per_feature`` has
     ``covered_existing``, ``covered_planned`` and ``newly_covered``. Transit runs add
     ``network_effect`` (each scenario with and without the counterfactual lines, per district).
+    The headline layers (``isochrones``, ``gaps``) and ``per_feature``'s status, distance and time
+    are the headline scenario's (``existing``: real facilities only; ``params.json`` ``headline``).
     """
     d = Path(out)
     if d.exists() and any(d.iterdir()) and not overwrite:

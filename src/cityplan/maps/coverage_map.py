@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from cityplan.coverage.run import (
+    HEADLINE,
+    SCENARIO_NAMES,
+    covered_definition,
+    planned_basis,
+    scenario_label,
+)
 from cityplan.maps.payload import LayerView
 from cityplan.maps.render import (
     GAP_STYLE,
@@ -39,18 +46,31 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
     """
     onemap = OneMap.coerce(onemap)
     langs = languages_of(onemap)
+    head = getattr(res, "scenario", None) or HEADLINE
     labels = map_labels(onemap, {
-        "area_share": "住宅用地覆盖率 area share", "population_share": "人口覆盖率 population share",
+        "area_share": f"住宅用地覆盖率({SCENARIO_NAMES[head][0]}) area share ({head})",
+        "population_share": f"人口覆盖率({SCENARIO_NAMES[head][0]}) population share ({head})",
+        "planned_area_share": "住宅用地覆盖率(规划) area share (planned)",
+        "planned_population_share": "人口覆盖率(规划) population share (planned)",
         "distance_m": "距离 distance (m)", "time_min": "时间 time (min)", "nearest_facility": "最近设施 nearest",
-        "covered_share": "覆盖比例 covered share", "status": "状态 status", "gap_area_m2": "未覆盖面积 gap (m²)",
+        "covered_share": "服务范围内用地比例 land in service area (share)",
+        "covered": "覆盖(入口在时限内可达) covered (entrance reached within the limit)",
+        "status": "状态 status", "gap_area_m2": "未覆盖面积 gap (m²)",
         "population_uncovered": "未覆盖人口 people (est.)", "population": "人口(估算) population (est.)"})
     districts = onemap.layer_for("districts")
     per = res.districts.set_index("adcode")
     metric = res.params.get("target_metric") or "area_share"
     if metric == "area_share" and not np.isfinite(per["area_share"].astype(float)).any():
         metric = "population_share"  # point demand has no residential land area
-    d = districts.assign(area_share=districts["adcode"].astype(str).map(per["area_share"]),
-                         population_share=districts["adcode"].astype(str).map(per["population_share"]))
+    codes = districts["adcode"].astype(str)
+    d = districts.assign(area_share=codes.map(per["area_share"]), population_share=codes.map(per["population_share"]))
+    planned_rows = res.scenario_rows("planned") if head != "planned" and hasattr(res, "scenario_rows") else None
+    planned_fields: list[str] = []
+    if planned_rows is not None and len(planned_rows):
+        pp = planned_rows.set_index(planned_rows["adcode"].astype(str))
+        d["planned_area_share"] = codes.map(pp["area_share"])
+        d["planned_population_share"] = codes.map(pp["population_share"])
+        planned_fields = ["planned_population_share", "planned_area_share"]
     d["_color"] = [share_color(v) for v in d[metric].astype(float)]
     _, stops = share_classes(langs)
     title = res.params.get("preset") or f"{res.params['method']} {res.params['within']}"
@@ -60,12 +80,12 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
     if points:  # no land to cut: the gaps are the demand points left uncovered
         gaps = feats[~feats["covered"].astype(bool)]
         gap_fields = ["district", "population", "nearest_facility", "distance_m", "time_min", "status"]
-    tag = f" ({res.scenario})" if getattr(res, "scenario", None) else ""
+    tag = f" · {scenario_label(head, langs)}"
     views = [
         LayerView(id="coverage_districts", title=bilingual("区县覆盖率", f"District {metric}", langs) + tag, gdf=d,
                   group="cov",
                   style={"color": "#333333", "weight": 2, "fillOpacity": 0.45}, color_column="_color",
-                  fields=["name_en", "area_share", "population_share"], labels=labels,
+                  fields=["name_en", "population_share", "area_share", *planned_fields], labels=labels,
                   source="cityplan coverage"),
         LayerView(id="coverage_isochrone", title=reach_title(res.params["method"], res.params["within"], langs) + tag,
                   gdf=res.isochrones, group="cov", style={"color": "#252525", "fill": "#ffffff",
@@ -79,7 +99,7 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
         LayerView(id="coverage_demand", title=localize("居住用地 Demand (residential)", langs), gdf=feats, group="cov",
                   show=False, style={"color": "#666666", "fill": "#bbbbbb", "weight": 1},
                   fields=["district", "population", "nearest_facility", "distance_m", "time_min",
-                          "covered_share", "status"], labels=labels, source=str(res.params.get("demand"))),
+                          "covered", "covered_share", "status"], labels=labels, source=str(res.params.get("demand"))),
     ]
     fac = res.facilities.rename(columns={"facility_name": "name"})
     scen = fac["scenario"] if "scenario" in fac.columns else None
@@ -107,22 +127,37 @@ def coverage_map(res, onemap=None, *, basemap="none", offline: bool = True) -> M
                                                                "fillOpacity": 0.7, "weight": 2},
                                   fields=["district", "population", "nearest_facility", "time_min", "status"],
                                   labels=labels, source="cityplan coverage (planned minus existing)"))
-    scen_note = (f"scenario {res.scenario}: " + str(res.params.get("scenarios", {}).get(res.scenario, ""))
-                 if getattr(res, "scenario", None) else "")
+    scen_text = res.params.get("scenarios", {})
+    scen_notes = [f"{scenario_label(head, langs)}: {scen_text.get(head, '')}"]
+    if planned_fields:
+        scen_notes.append(f"{scenario_label('planned', langs)}: {scen_text.get('planned', '')}; "
+                          f"{planned_basis(res.params, langs)}")
     notes = [f"method {res.params['method']}, within {res.params['within']}"
              + (f", speed {res.params['speed_kmh']} km/h" if res.params.get("speed_kmh") else ""),
-             f"population: {res.params.get('population')}", scen_note]
+             f"population: {res.params.get('population')}", *scen_notes, covered_definition(langs)]
     if res.params.get("citation"):
         notes.append(str(res.params["citation"]))
-    tot = per.loc[""] if "" in per.index else None
-    rows = [[r.district, r.population_share, r.area_share] for r in res.districts.itertuples()]
+    pr = planned_rows.set_index("adcode") if planned_fields else None
+    rows = [[r.district, r.population_share, r.area_share]
+            + ([pr.loc[r.adcode, "population_share"], pr.loc[r.adcode, "area_share"]]
+               if pr is not None and r.adcode in pr.index else [])
+            for r in res.districts.itertuples()]
+    short = {s: bilingual(SCENARIO_NAMES[s][0], s, langs) for s in SCENARIO_NAMES}
+    columns = ["district", f"{short[head]}: population share", f"{short[head]}: area share"]
+    if planned_fields:
+        columns += [f"{short['planned']}: population share", f"{short['planned']}: area share"]
     panel = {"title": bilingual("覆盖分析", "Coverage", langs, legacy="Coverage 覆盖分析") + f": {title}",
              "subtitle": notes[0],
-             "sections": [{"title": bilingual("分区", "By district", langs, legacy="By district 分区"),
-                           "columns": ["district", "population share", "area share"],
-                           "rows": rows}], "notes": notes[1:]}
+             "sections": [{"title": bilingual("分区", "By district", langs, legacy="By district 分区")
+                           + f" — {scenario_label(head, langs)}"
+                           + (f"; {scenario_label('planned', langs)}" if planned_fields else ""),
+                           "columns": columns, "rows": rows}], "notes": notes[1:]}
+    if hasattr(res, "headline_text") and head == HEADLINE:
+        what = "population share" if res.share_metric == "population_share" else "land share"
+        panel["subtitle"] += f" · {what}: {res.headline_text(None, langs)}"
+    tot = per.loc[""] if "" in per.index else None
     if tot is not None and np.isfinite(tot.get("area_share", np.nan)):
-        panel["subtitle"] += f" · overall area share {tot['area_share']:.0%}"
+        panel["subtitle"] += f" · {scenario_label(head, langs)} area share {tot['area_share']:.1%}"
     return compose(views, title=f"Coverage {title}", groups=[{"id": "cov", "title": localize("覆盖 Coverage", langs)}],
                    basemap=basemap, offline=offline, panel=panel, languages=langs,
                    extra_legend=[{"title": bilingual("覆盖率", metric, langs, legacy=f"{metric} 覆盖率"),

@@ -327,18 +327,23 @@ def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool =
     mine = prog[prog.task_id == task_id]
     tot = mine[mine.district == "(all)"]
     per = mine[mine.district != "(all)"]
+    if "checked_by" in tot.columns and tot["checked_by"].astype(bool).any():
+        from cityplan.progress.report import attach_standards, coverage_lookup
+
+        tot = attach_standards(tot, coverage_lookup(onemap), langs)  # a standard: the coverage figure checking it
     sections = [{"title": bilingual("目标与进度", "Targets and progress (achieved as reported)", langs,
                                     legacy="Targets and progress 目标与进度 (achieved as reported)"),
                  "columns": ["metric", "unit", "target", "planned", "of which illustrative", "achieved",
                              "achieved / target", "status", "last report"],
                  "rows": [[x.metric, x.unit, _num(x.target), _num(x.planned), _num(x.planned_illustrative),
-                           _num(x.achieved), _num(x.ratio), x.status, x.last_report]
+                           _num(x.achieved), _num(x.ratio), _status_text(x), x.last_report]
                           for x in tot.itertuples()]}]
     if len(per):
         sections.append({"title": bilingual("分区", "By district", langs, legacy="By district 分区"),
-                         "columns": ["district", "metric", "quota", "planned", "achieved", "achieved / quota"],
-                         "rows": [[x.district, x.metric, _num(x.quota), _num(x.planned), _num(x.achieved),
-                                   _num(x.ratio)] for x in per.itertuples()]})
+                         "columns": ["district", "metric", "quota", "quota basis", "planned", "achieved",
+                                     "achieved / quota"],
+                         "rows": [[x.district, x.metric, _num(x.quota), _basis(x, langs), _num(x.planned),
+                                   _num(x.achieved), _num(x.ratio)] for x in per.itertuples()]})
     notes = [_version_note(onemap)]
     if not any(v.group == "plan" for v in views):
         notes.insert(0, "This task has no plan sites on the map (not mapped).")
@@ -357,6 +362,19 @@ def task_map(task_id: str, onemap=None, *, basemap: str = "osm", offline: bool =
 
 def _num(v: Any) -> Any:
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+
+
+def _status_text(row: Any) -> str:
+    """A progress row's status; a standard's with the coverage figure that checks it."""
+    by = getattr(row, "checked_by", "")
+    return f"{row.status} — {by}" if isinstance(by, str) and by else row.status
+
+
+def _basis(row: Any, languages: Any) -> str:
+    """What a district quota is (``derived (assumption) 推算(假设)`` for cityplan's assumed split)."""
+    from cityplan.progress.asof import quota_basis_text
+
+    return quota_basis_text(getattr(row, "quota_basis", ""), languages)
 
 
 def subdistricts_of(onemap, district: pd.Series) -> gpd.GeoDataFrame:
@@ -448,20 +466,32 @@ def coverage_choropleth(onemap, district: pd.Series, coverage) -> tuple[list[Lay
     subs["area_share"] = np.where(agg.area_m2 > 0, agg.covered_area_m2 / agg.area_m2.where(agg.area_m2 > 0, 1), np.nan)
     subs["_color"] = [share_color(v) for v in subs["area_share"]]
     preset = coverage.params.get("preset") or coverage.params["within"]
-    labels = map_labels(om, {"area_share": "住宅用地覆盖率 area share"})
+    from cityplan.coverage.run import HEADLINE, SCENARIO_NAMES, scenario_label
+
+    scen = getattr(coverage, "scenario", None) or HEADLINE
+    zh, _ = SCENARIO_NAMES.get(scen, (scen, scen))
+    label = scenario_label(scen, langs)
+    labels = map_labels(om, {"area_share": f"住宅用地覆盖率({zh}) area share ({scen})"})
     gaps = coverage.gaps[coverage.gaps["district"] == district["name"]]
+    head = ""
+    if hasattr(coverage, "headline_text"):  # the district's figure, planned beside it with its basis
+        head = " — " + coverage.headline_text(str(district["adcode"]), langs, metric="area_share")
     views = [
-        LayerView(id="coverage_subdistricts", title=localize(f"覆盖率 Coverage {preset}", langs), gdf=subs,
-                  group="progress", show=False, style={"color": "#555555", "weight": 1, "fillOpacity": 0.6},
+        LayerView(id="coverage_subdistricts",
+                  title=bilingual(f"覆盖率 {preset}", f"Coverage {preset}", langs,
+                                  legacy=f"覆盖率 Coverage {preset}") + f" · {label}",
+                  gdf=subs, group="progress", show=False, style={"color": "#555555", "weight": 1, "fillOpacity": 0.6},
                   color_column="_color",
-                  fields=["name_en", "area_share"], labels=labels, source="cityplan coverage"),
-        LayerView(id="coverage_gaps", title=localize(f"未覆盖 Gaps {preset}", langs), gdf=gaps, group="progress",
+                  fields=["name_en", "area_share"], labels=labels, source="cityplan coverage" + head),
+        LayerView(id="coverage_gaps",
+                  title=bilingual(f"未覆盖 {preset}", f"Gaps {preset}", langs, legacy=f"未覆盖 Gaps {preset}")
+                  + f" · {label}", gdf=gaps, group="progress",
                   show=False, style=GAP_STYLE, fields=["district", "gap_area_m2", "population_uncovered"], labels=labels,
                   source="cityplan coverage"),
     ]
     _, stops = share_classes(langs)
-    return views, {"title": bilingual("覆盖率", f"Residential land covered ({preset})", langs,
-                                      legacy=f"Residential land covered ({preset}) 覆盖率"), "stops": stops}
+    return views, {"title": bilingual(f"覆盖率({zh})", f"Residential land covered ({preset}, {scen})", langs,
+                                      legacy=f"Residential land covered ({preset}, {label}) 覆盖率"), "stops": stops}
 
 
 def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool = False,
@@ -484,15 +514,26 @@ def district_map(name: str, onemap=None, *, basemap: str = "osm", offline: bool 
     share = dist.get("extract_share")
     notes = [f"The sample extract covers {share:.0%} of the district's area." if share == share else "",
              localize(ILLUSTRATIVE_NOTE, langs), _version_note(onemap)]
+    if coverage is not None and hasattr(coverage, "headline_text"):
+        preset = coverage.params.get("preset") or coverage.params["within"]
+        notes.insert(0, f"coverage {preset} ({coverage.params['method']} {coverage.params['within']}), "
+                        f"population share: {coverage.headline_text(str(dist['adcode']), langs)}")
+    from cityplan.progress.asof import QUOTA_DERIVED
+
+    if "quota_basis" in mine.columns and mine["quota_basis"].eq(QUOTA_DERIVED).any():
+        notes.insert(0, bilingual("推算(假设): 本区任务量由 cityplan 按假定规则分解 (quotas.yaml), 非市里下达",
+                                  "derived (assumption): the quota is cityplan's split of the city target by an "
+                                  "assumed rule (quotas.yaml), not one the city gave", langs))
     title = district_title(dist, langs)
     panel = {"title": title,
              "subtitle": f"adcode {dist['adcode']} · {population_text(dist)}",
              "sections": [{"title": bilingual("区级任务进度", "Progress vs the district's quota", langs,
                                              legacy="Progress vs the district's quota 区级任务进度"),
-                           "columns": ["task", "metric", "quota", "planned", "achieved", "achieved / quota",
-                                       "last report"],
+                           "columns": ["task", "metric", "quota", "quota basis", "planned", "achieved",
+                                       "achieved / quota", "last report"],
                            "rows": [[f"{x.task_id} {bilingual(x.title_zh, x.title_en, langs[:1])}", x.metric,
-                                     _num(x.quota), _num(x.planned), _num(x.achieved), _num(x.ratio), x.last_report]
+                                     _num(x.quota), _basis(x, langs), _num(x.planned), _num(x.achieved),
+                                     _num(x.ratio), x.last_report]
                                     for x in mine.itertuples()]}],
              "notes": [n for n in notes if n]}
     res = compose(views, title=title, groups=_groups(r, langs),

@@ -11,6 +11,7 @@ the latest cumulative figure a district reported counts. District rows sum to th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,51 @@ DEFAULT_STALE_DAYS = 90
 SITE_STATUS_COLUMNS = ["site_id", "status", "achieved_quantity", "reported_quantity", "latest_quantity",
                        "last_report", "status_since", "reported", "overdue"]
 TABLE_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
-                 "target", "quota", "planned", "planned_illustrative", "achieved", "ratio", "planned_ratio",
-                 "achieved_ratio", "features", "illustrative_features", "sites_reported", "sites_completed",
-                 "sites_cancelled", "sites_overdue", "status", "plan", "last_report"]
+                 "target", "quota", "quota_basis", "planned", "planned_illustrative", "achieved", "ratio",
+                 "planned_ratio", "achieved_ratio", "features", "illustrative_features", "sites_reported",
+                 "sites_completed", "sites_cancelled", "sites_overdue", "status", "checked_by", "plan", "last_report"]
+#: the mark of a quota cityplan derived by an assumed split rule (``quotas.yaml`` rule ``sites`` / ``population``)
+QUOTA_DERIVED = "derived (assumption) 推算(假设)"
+#: the mark of a quota a district table gave (``cityplan progress quotas import``)
+QUOTA_GIVEN = "given 给定"
+#: a target with ``check:`` is a standard a coverage preset checks, not a quantity to achieve
+STANDARD = "standard 标准"
+
+
+def quota_basis(rule: object) -> str:
+    """What a quota is, from its ``quotas.yaml`` rule: :data:`QUOTA_DERIVED` for the assumed split
+    rules (``sites``, ``population``), :data:`QUOTA_GIVEN` for an imported table, else empty."""
+    words = set(re.split(r"[\s+,]+", str(rule).strip())) if isinstance(rule, str) else set()
+    if words & {"sites", "population"}:
+        return QUOTA_DERIVED
+    return QUOTA_GIVEN if "given" in words else ""
+
+
+def quota_basis_text(value: object, languages: Any = None) -> str:
+    """A quota basis in the city's ``languages`` (both, as stored, for a bilingual city)."""
+    from cityplan.text import bilingual
+
+    if value == QUOTA_DERIVED:
+        return bilingual("推算(假设)", "derived (assumption)", languages, legacy=QUOTA_DERIVED)
+    if value == QUOTA_GIVEN:
+        return bilingual("给定", "given", languages, legacy=QUOTA_GIVEN)
+    return value if isinstance(value, str) else ""
+
+
+def check_preset(check: object) -> str | None:
+    """The coverage preset a standard's ``check:`` names (``cityplan coverage --preset ice-30min``)."""
+    if not isinstance(check, str) or not check:
+        return None
+    m = re.search(r"--preset[ =](\S+)", check)
+    return m.group(1) if m else None
+
+
+def checked_by_text(check: object) -> str:
+    """The standard's check before its figure is known: ``coverage preset ice-30min, existing scenario``."""
+    preset = check_preset(check)
+    if preset is None:
+        return str(check) if isinstance(check, str) else ""
+    return f"coverage preset {preset}, 现有 existing scenario (real facilities only)"
 
 
 def parse_date(value: str | dt.date | None, *, what: str = "--as-of") -> dt.date:
@@ -136,7 +179,7 @@ def _aggregate_targets(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
 
 def _status(ref: float, achieved: float, started: bool, last: str, check: object, is_city: bool) -> str:
     if isinstance(check, str) and check:
-        return f"checked by: {check}"
+        return f"{STANDARD}: checked by `{check}`, not a quantity to achieve"
     if np.isnan(ref):
         return "measured (no target)" if is_city else "no quota"
     if ref > 0 and achieved >= ref:
@@ -200,7 +243,8 @@ def progress_table(register: Register, link: LinkResult, events: pd.DataFrame, *
     qt = quotas if quotas is not None and len(quotas) else pd.DataFrame(
         columns=["task_id", "metric", "adcode", "district", "quota"])
     keys = ["task_id", "metric", "adcode"]
-    per = per.merge(qt[keys + ["quota"]].assign(_q=True), on=keys, how="outer")
+    qt = qt.assign(quota_basis=[quota_basis(r) for r in qt["rule"]] if "rule" in qt.columns else "")
+    per = per.merge(qt[keys + ["quota", "quota_basis"]].assign(_q=True), on=keys, how="outer")
     names = dict(zip(qt.adcode.astype(str), qt.district.astype(str), strict=False))
     per["district"] = per["district"].fillna(per["adcode"].map(names)).fillna("")
     num = ["planned", "planned_illustrative", "achieved", "features", "illustrative_features",
@@ -208,8 +252,10 @@ def progress_table(register: Register, link: LinkResult, events: pd.DataFrame, *
     per[num] = per[num].astype(float).fillna(0.0)
     per["last_report"] = per["last_report"].fillna("")
     per = per.drop(columns="_q")
+    per["quota_basis"] = per["quota_basis"].where(per["quota"].notna(), "").fillna("")
     city = per.groupby(["task_id", "metric"], sort=False).agg(
         unit_measured=("unit_measured", "first"), quota=("quota", lambda s: s.sum(min_count=1)),
+        quota_basis=("quota_basis", _city_basis),
         last_report=("last_report", "max"), **{c: (c, "sum") for c in num}).reset_index()
     city = city.assign(adcode="", district=ALL)
     t = register.targets_frame()
@@ -221,6 +267,7 @@ def progress_table(register: Register, link: LinkResult, events: pd.DataFrame, *
     frame["adcode"] = frame["adcode"].fillna("")
     frame[num] = frame[num].fillna(0.0)
     frame["last_report"] = frame["last_report"].fillna("")
+    frame["quota_basis"] = frame["quota_basis"].fillna("")
     frame["chapter"] = frame.task_id.map(items["chapter"])
     frame["title_zh"] = frame.task_id.map(items["title_zh"])
     frame["title_en"] = frame.task_id.map(items["title_en"])
@@ -238,6 +285,12 @@ def progress_table(register: Register, link: LinkResult, events: pd.DataFrame, *
         ref, frame.achieved, started, frame.last_report, frame["check"], is_city, strict=True)]
     frame["plan"] = [_plan(r, p, f, chk) for r, p, f, chk in zip(
         ref, frame.planned, frame.features, frame["check"], strict=True)]
+    # a standard (``check:``) is met or not by a coverage figure, never "achieved 0, ratio 0":
+    # its achieved / planned / ratios stay empty and ``checked_by`` names the figure that checks it
+    std = frame["check"].apply(lambda c: isinstance(c, str) and bool(c)).to_numpy(bool)
+    frame["checked_by"] = [checked_by_text(c) if m else "" for c, m in zip(frame["check"], std, strict=True)]
+    frame.loc[std, ["planned", "planned_illustrative", "achieved", "ratio", "planned_ratio",
+                    "achieved_ratio"]] = np.nan
     for c in ("features", "illustrative_features", "sites_reported", "sites_completed", "sites_cancelled",
               "sites_overdue"):
         frame[c] = frame[c].astype(int)
@@ -247,6 +300,14 @@ def progress_table(register: Register, link: LinkResult, events: pd.DataFrame, *
     cols = TABLE_COLUMNS if by else [c for c in TABLE_COLUMNS if c not in ("adcode", "district")]
     out = frame.sort_values(["_o", "metric", "_d"], kind="stable")[cols].reset_index(drop=True)
     return out
+
+
+def _city_basis(s: pd.Series) -> str:
+    """The city row's quota basis: derived when any district quota is."""
+    vals = [v for v in s if isinstance(v, str) and v]
+    if QUOTA_DERIVED in vals:
+        return QUOTA_DERIVED
+    return vals[0] if vals else ""
 
 
 def chapter_summary(register: Register, table: pd.DataFrame) -> pd.DataFrame:

@@ -23,12 +23,20 @@ from cityplan.coverage import (
     preset_availability,
     run_coverage,
 )
+from cityplan.coverage.run import (
+    HEADLINE,
+    SCENARIO_NAMES,
+    covered_definition,
+    scenario_label,
+    uncovered_compounds,
+)
 from cityplan.districts import district_population, population_text, resolve_district
 from cityplan.io.write import atomic_path, write_table
 from cityplan.maps.coverage_map import METHOD_NAMES
 from cityplan.maps.render import GAP_STYLE
 from cityplan.network.graph import load_speeds
 from cityplan.onemap import OneMap
+from cityplan.progress.asof import quota_basis_text
 from cityplan.report import static
 from cityplan.report.edges import extract_edge, split_outline
 from cityplan.report.headers import html_table, number_blank_note, report_table
@@ -40,8 +48,9 @@ from cityplan.text import BOTH, bilingual, languages_of, localize
 logger = logging.getLogger(__name__)
 
 PROGRESS_COLUMNS = ["task_id", "chapter", "title_zh", "title_en", "adcode", "district", "metric", "unit",
-                    "target", "quota", "planned", "planned_illustrative", "achieved", "ratio", "achieved_ratio",
-                    "features", "illustrative_features", "sites_overdue", "status", "last_report"]
+                    "target", "quota", "quota_basis", "planned", "planned_illustrative", "achieved", "ratio",
+                    "achieved_ratio", "features", "illustrative_features", "sites_overdue", "status", "checked_by",
+                    "last_report"]
 COVERAGE_COLUMNS = ["preset", "scenario", "network", "title_en", "method", "within", "speed_kmh", "district", "adcode", "population",
                     "population_covered", "population_share", "residential_area_m2",
                     "residential_area_covered_m2", "area_share", "features", "features_covered",
@@ -49,6 +58,9 @@ COVERAGE_COLUMNS = ["preset", "scenario", "network", "title_en", "method", "with
                     "note"]
 #: the coverage table's ``note`` of a preset the map cannot run (followed by the reason)
 SKIPPED = "skipped"
+#: the uncovered-compound list's columns (:func:`cityplan.coverage.run.uncovered_compounds`, per preset)
+UNCOVERED_COLUMNS = ["preset", "scenario", "name", "osm_ref", "population_est", "nearest_facility", "distance_m",
+                     "time_min", "land_in_service_area", "covered", "status"]
 
 
 @dataclass
@@ -143,7 +155,10 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
     """The report's tables for one district (the same rows the progress / coverage commands print)."""
     d = resolve_district(name, shared.districts)
     adcode = str(d["adcode"])
-    prog = shared.progress[shared.progress["adcode"].astype(str) == adcode][PROGRESS_COLUMNS].reset_index(drop=True)
+    langs = shared.languages
+    prog = shared.progress[shared.progress["adcode"].astype(str) == adcode].reindex(columns=PROGRESS_COLUMNS)
+    prog = prog.reset_index(drop=True)
+    prog["quota_basis"] = [quota_basis_text(v, langs) for v in prog["quota_basis"]]  # derived quotas marked
     presets = load_presets(shared.onemap.profile)
     rows, unc = [], []
     for pid, res in [*shared.coverage.items(), *shared.transit.items()]:
@@ -152,25 +167,18 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
         per = by[by["adcode"].astype(str) == adcode]
         for _, r in per.iterrows():
             rows.append({"preset": pid, "title_en": p.title_en, "method": res.params["method"],
-                         "within": res.params["within"], "speed_kmh": res.params.get("speed_kmh"), **r.to_dict()})
+                         "within": res.params["within"], "speed_kmh": res.params.get("speed_kmh"), **r.to_dict(),
+                         "note": _scenario_note(res, r.get("scenario"), langs)})
         if res.params["method"] == "transit":
             continue
-        f = res.features[(res.features["adcode"].astype(str) == adcode) & ~res.features["covered"]]
-        for _, r in f.iterrows():
-            pop = float(r["population"]) if r["population"] is not None else 0.0
-            unc.append({"preset": pid, "name": r.get("name") if isinstance(r.get("name"), str) else "(unnamed)",
-                        "osm_ref": r.get("osm_ref"),
-                        "population_est": round(pop) if math.isfinite(pop) else None,  # None: no census
-                        "nearest_facility": r["nearest_facility"], "distance_m": r["distance_m"],
-                        "time_min": r["time_min"], "covered_share": r["covered_share"], "status": r["status"]})
+        unc.append(uncovered_compounds(res, adcode).assign(preset=pid))  # the dashboard counts the same list
     for pid, reason in shared.skipped.items():
         p = presets[pid]
         rows.append({"preset": pid, "title_en": p.title_en, "method": p.method, "within": p.within.text,
                      "speed_kmh": p.speed_kmh, "district": d["name"], "adcode": adcode,
                      "note": f"{SKIPPED}: {reason}"})
     cov = pd.DataFrame(rows).reindex(columns=COVERAGE_COLUMNS)
-    uncovered = pd.DataFrame(unc, columns=["preset", "name", "osm_ref", "population_est", "nearest_facility",
-                                           "distance_m", "time_min", "covered_share", "status"])
+    uncovered = (pd.concat(unc, ignore_index=True) if unc else pd.DataFrame()).reindex(columns=UNCOVERED_COLUMNS)
     cat = shared.catalog.set_index("layer")
     ill_rows = []
     for lid in cat.index[cat.illustrative]:
@@ -183,6 +191,40 @@ def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
     return DistrictReport(district=d, progress=prog, coverage=cov, uncovered=uncovered,
                           illustrative=pd.DataFrame(ill_rows), sources=sources,
                           reports=last_reports(shared.progress_context, adcode))
+
+
+def _scenario_note(res: CoverageResult, scenario: object, languages) -> str:
+    """The coverage table's note on a scenario row: what the headline counts, how much of planned is
+    illustrative."""
+    if scenario == HEADLINE:
+        n = int(res.params.get("facility_count_existing") or 0)
+        return f"headline: {scenario_label(HEADLINE, languages)}, {n} real facilities"
+    if scenario == "planned":
+        return f"{scenario_label('planned', languages)}: {res.planned_basis(languages)}"
+    return scenario_label(str(scenario), languages) if isinstance(scenario, str) and scenario else ""
+
+
+def standard_lines(shared: SharedInputs, adcode: str) -> list[str]:
+    """Each standard of the register (a target with ``check:``) with the district's coverage figure
+    that checks it: ``标准 Standard 5.6.2 fitness_circle_time 30 min: coverage ice-30min ...``."""
+    from cityplan.progress.asof import check_preset
+    from cityplan.progress.report import standard_figure
+
+    ctx = shared.progress_context
+    if ctx is None:
+        return []
+    out = []
+    for item in ctx.register.items:
+        for t in item.targets:
+            preset = check_preset(t.check)
+            res = shared.coverage.get(preset) if preset else None
+            if res is None:
+                continue
+            what = bilingual("标准", "Standard", shared.languages)
+            kind = bilingual("非完成量", "not a quantity to achieve", shared.languages)
+            out.append(f"{what} {item.id} {t.metric} {t.value:g} {t.unit} ({kind}): "
+                       f"{standard_figure(res, adcode, shared.languages)}")
+    return out
 
 
 # ------------------------------------------------------------------------------------ maps
@@ -238,6 +280,7 @@ def overview_figure(shared: SharedInputs, d: pd.Series, page: static.PageSpec | 
     """The district's plan sites (illustrative ones dashed) on a printed page in the metric CRS."""
     title = _label(shared, f"{d['name']} 规划项目", f"{_english_name(d)} plan sites")
     fig, ax = static.new_map(title, crs=shared.onemap.working_crs, page=page)
+    ax.cityplan_page.languages = shared.languages  # the title block's texts in the city's languages
     handles = _context(ax, shared, d)
     for lid, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
         if ill and "illustrative" not in style["label"]:
@@ -253,26 +296,27 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     """Residential land covered / not covered (gaps) for one preset, with the facilities."""
     res = shared.coverage[preset]
     adcode = str(d["adcode"])
-    p = load_presets(shared.onemap.profile)[preset]
-    row = res.districts[res.districts["adcode"].astype(str) == adcode]
-    share = f"{row['area_share'].iloc[0]:.0%}" if len(row) else "n/a"
-    fig, ax = static.new_map(_label(shared, f"{d['name']} {p.title_zh}", f"{_english_name(d)}: {p.title_en}")
-                             + f"\n{res.params['method']} {res.params['within']} · residential land covered {share}",
-                             crs=shared.onemap.working_crs, page=page)
+    title, subtitle, note = coverage_title(shared, d, preset)
+    fig, ax = static.new_map(title, subtitle=subtitle, crs=shared.onemap.working_crs, page=page)
+    ax.cityplan_page.languages = shared.languages
+    ax.cityplan_page.notes.append(note)
     handles = _context(ax, shared, d)
     feats = res.features[res.features["adcode"].astype(str) == adcode]
     gaps = res.gaps[res.gaps["district"] == d["name"]]
     iso = res.isochrones.clip(shared.districts[shared.districts["adcode"].astype(str) == adcode])
     zh, en = METHOD_NAMES.get(res.params["method"], (res.params["method"], res.params["method"]))
-    reach = (_label(shared, f"{zh}{res.params['within']}缓冲区", f"Straight-line radius {res.params['within']}")
+    scen_zh, scen_en = SCENARIO_NAMES[res.scenario][0], res.scenario
+    reach = (_label(shared, f"{zh}{res.params['within']}缓冲区({scen_zh})",
+                    f"Straight-line radius {res.params['within']} ({scen_en})")
              if res.params["method"] == "euclid" else
-             _label(shared, f"{zh}{res.params['within']}可达范围", f"Reachable by {en} within {res.params['within']}"))
+             _label(shared, f"{zh}{res.params['within']}可达范围({scen_zh})",
+                    f"Reachable by {en} within {res.params['within']} ({scen_en})"))
     for gdf, style in ((iso, {"color": "#252525", "fill": "#d9d9d9", "weight": 0.6, "alpha": 0.35, "dash": True,
                               "label": reach}),
                        (feats, {"color": "#54278f", "fill": "#9e9ac8", "weight": 0.3,
                                 "label": _label(shared, "居住用地", "Residential land")}),
                        (gaps, {**GAP_STYLE, "weight": 0.3, "alpha": 0.8,
-                               "label": _label(shared, "未覆盖", "Not covered (gap)")})):
+                               "label": _label(shared, f"未覆盖({scen_zh})", f"Not covered (gap, {scen_en})")})):
         h = static.plot_layer(ax, gdf, style, zorder=2)
         if h is not None:
             handles.append(h)
@@ -283,9 +327,12 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     for lid, part in (fac.groupby(layer_col, sort=True) if layer_col else [(None, fac)]):
         # each facility layer in its own catalog style and title (parks green, rinks blue, ...)
         row = shared.onemap.catalog_row(lid) if lid in set(shared.catalog["layer"]) else None
-        style = {**(row["style"] if row is not None else {"color": "#000000", "radius": 3}),
-                 "label": _label(shared, row["title_zh"], row["title_en"]) if row is not None
-                 else _label(shared, "设施", f"Facilities ({lid})")}
+        only_planned = "scenario" in part.columns and part["scenario"].eq("planned").all()
+        label = (_label(shared, row["title_zh"], row["title_en"]) if row is not None
+                 else _label(shared, "设施", f"Facilities ({lid})"))
+        if only_planned and res.scenario == HEADLINE:  # drawn for reference; its reach is not on this map
+            label += " " + _label(shared, "(仅规划)", "(planned only)")
+        style = {**(row["style"] if row is not None else {"color": "#000000", "radius": 3}), "label": label}
         for geom_kind in ("Polygon", "Line", "Point"):  # plot_layer styles one geometry family at a time
             sub = part[part.geom_type.str.contains(geom_kind)]
             h = static.plot_layer(ax, sub, style, illustrative=bool(row is not None and row["illustrative"]), zorder=4,
@@ -294,6 +341,37 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
                 handles.append(h)
     static.finish(ax, handles)
     return fig
+
+
+def coverage_title(shared: SharedInputs, d: pd.Series, preset: str) -> tuple[str, str, str]:
+    """A printed coverage map's title, subtitle and note: the preset, the scenario drawn (existing:
+    real facilities only) with its shares in the district, and the planned shares beside them with
+    how many plan sites are illustrative."""
+    res = shared.coverage[preset]
+    adcode = str(d["adcode"])
+    p = load_presets(shared.onemap.profile)[preset]
+    langs = shared.languages
+    title = _label(shared, f"{d['name']} {p.title_zh}", f"{_english_name(d)}: {p.title_en}")
+
+    def shares(scen: str) -> str:
+        land, pop = res.share(scen, adcode, "area_share"), res.share(scen, adcode, "population_share")
+        text = _label(shared, "用地", "land") + f" {_pct(land)}"
+        if math.isfinite(pop):
+            text += ", " + _label(shared, "人口", "population") + f" {_pct(pop)}"
+        return text + " " + _label(shared, "覆盖", "covered")
+
+    scen = res.scenario
+    subtitle = (f"{res.params['method']} {res.params['within']} · "
+                f"{_label(shared, SCENARIO_NAMES[scen][0], SCENARIO_NAMES[scen][1])}: {shares(scen)}")
+    note = ""
+    if scen == HEADLINE and len(res.scenario_rows("planned")):
+        note = (f"{_label(shared, SCENARIO_NAMES['planned'][0], SCENARIO_NAMES['planned'][1])}, "
+                f"{_label(shared, '未绘出', 'not drawn')}: {shares('planned')} ({res.planned_basis(langs)})")
+    return title, subtitle, note
+
+
+def _pct(v: float) -> str:
+    return f"{v:.0%}" if math.isfinite(v) else "n/a"
 
 
 # ------------------------------------------------------------------------------------ writers
@@ -310,8 +388,11 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
     cov_view = rep.coverage[["preset", "scenario", "network", "title_en", "method", "within", "population", "population_share",
                              "residential_area_m2", "area_share", "features_covered", "features",
                              "meets_target", "note"]]
+    heads = [f"{pid}: {bilingual('人口覆盖率', 'population share', langs)} {res.headline_text(str(d['adcode']), langs)}"
+             for pid, res in shared.coverage.items()]
     summary = [
         f"adcode {d['adcode']} · census {population_text(d)}",
+        *heads, *(standard_lines(shared, str(d["adcode"])) if shared.onemap is not None else []),
         f"The sample data extract covers {share:.0%} of the district's area; populations are census-based estimates." if share == share else "",
         f"Plan features in the district: {int(rep.progress[rep.progress.metric.notna()].groupby('task_id').features.max().sum())} "
         f"(illustrative ones are placed by documented rules, not real project sites).",
@@ -328,7 +409,15 @@ def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], m
                   coverage=html_table(cov_view, langs), images=[_img(p) for p in images],
                   uncovered=html_table(rep.uncovered, langs), reports=html_table(rep.reports, langs),
                   history=[_img(p) for p in history], illustrative=html_table(rep.illustrative, langs),
-                  sources=html_table(rep.sources, langs), blank_note=number_blank_note(langs))
+                  sources=html_table(rep.sources, langs), blank_note=number_blank_note(langs),
+                  coverage_note=_coverage_note(langs), uncovered_note=covered_definition(langs))
+
+
+def _coverage_note(languages) -> str:
+    """What the coverage table's scenario rows are."""
+    return bilingual("现有情景为标题数字(仅真实设施); 规划情景 = 现有 + 规划点位(多为示意), 列于其旁",
+                     "The existing scenario (real facilities only) is the headline; planned = existing + plan "
+                     "sites (most of them illustrative), beside it", languages, sep=" / ")
 
 
 def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,

@@ -32,6 +32,8 @@ HEADERS: dict[str, tuple[str, str]] = {
     "unit": ("单位", "Unit"),
     "target": ("全市目标", "City target (unit)"),
     "quota": ("本区任务量", "District quota (unit)"),
+    "quota_basis": ("任务量依据", "Quota basis"),
+    "checked_by": ("标准核验(覆盖分析)", "Standard checked by (coverage)"),
     "planned": ("规划量", "Planned (unit)"),
     "planned_illustrative": ("其中示意", "of which illustrative (unit)"),
     "achieved": ("完成量(上报)", "Achieved, as reported (unit)"),
@@ -75,7 +77,9 @@ HEADERS: dict[str, tuple[str, str]] = {
     "nearest_facility": ("最近设施", "Nearest facility"),
     "distance_m": ("距离(m)", "Distance (m)"),
     "time_min": ("时间(min)", "Time (min)"),
-    "covered_share": ("覆盖比例", "Covered share (0–1)"),
+    "covered_share": ("用地在服务范围内比例", "Share of land in the service area (0–1)"),
+    "land_in_service_area": ("服务范围内用地比例", "Land in service area (share 0–1)"),
+    "covered": ("覆盖(入口在时限内可达)", "Covered (entrance reached within the limit)"),
     # illustrative data, sources, summary
     "layer": ("图层", "Layer"),
     "features_in_district": ("本区要素(个)", "Features in district (count)"),
@@ -96,10 +100,19 @@ BLANKS: dict[str, str] = {
     "target_metric": "无目标 no target",
     "name": "(未命名 unnamed)",
     "osm_ref": "无 none",
-    "nearest_facility": "无可达设施 none reachable",
+    "nearest_facility": "3倍时限内无可达设施 none reachable within 3× the limit",
+    "quota_basis": "—",
+    "checked_by": "—",
     "note": "—",
     "reported_by": "—",
     "how": "—",
+}
+
+#: coded values shown as words (column -> value -> (中文, English)); :func:`english` reads them back
+VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "scenario": {"existing": ("现有", "existing (real facilities only)"),
+                 "planned": ("规划", "planned (existing + plan sites)"),
+                 "difference": ("差值", "difference (planned − existing)")},
 }
 
 #: how an empty numeric cell is shown in HTML, and the note under the table explaining it
@@ -131,10 +144,28 @@ def bilingual(df: pd.DataFrame, languages: Languages = None) -> pd.DataFrame:
 
 
 def english(df: pd.DataFrame) -> pd.DataFrame:
-    """A report table (e.g. a sheet read back from the report's XLSX) with the data column names;
+    """A report table (e.g. a sheet read back from the report's XLSX) with the data column names
+    and coded values (:data:`VALUES`: ``现有 existing (real facilities only)`` -> ``existing``);
     bilingual, English-only and Chinese-only headers are all recognised."""
     back = {header(c, langs): c for langs in (("en",), ("zh",), text.BOTH) for c in HEADERS}
-    return df.rename(columns={c: back.get(c, c) for c in df.columns})
+    out = df.rename(columns={c: back.get(c, c) for c in df.columns})
+    for col, values in VALUES.items():
+        if col in out.columns:
+            words = {text.bilingual(zh, en, langs): code for code, (zh, en) in values.items()
+                     for langs in (("en",), ("zh",), text.BOTH)}
+            out[col] = out[col].map(lambda v, w=words: w.get(v, v) if isinstance(v, str) else v)
+    return out
+
+
+def value_words(df: pd.DataFrame, languages: Languages = None) -> pd.DataFrame:
+    """Coded values (:data:`VALUES`) as words in the profile's ``languages``: the scenario
+    ``existing`` reads ``现有 existing (real facilities only)``."""
+    out = df
+    for col, values in VALUES.items():
+        if col in out.columns:
+            words = {code: text.bilingual(zh, en, languages) for code, (zh, en) in values.items()}
+            out = out.assign(**{col: out[col].map(lambda v, w=words: w.get(v, v) if isinstance(v, str) else v)})
+    return out
 
 
 def explain_blanks(df: pd.DataFrame, languages: Languages = None) -> pd.DataFrame:
@@ -154,7 +185,7 @@ def report_table(df: pd.DataFrame, languages: Languages = None) -> pd.DataFrame:
     (a report without Chinese leaves out the Chinese-text :data:`CHINESE_COLUMNS`)."""
     if "zh" not in text.languages_of(languages):
         df = df.drop(columns=[c for c in CHINESE_COLUMNS if c in df.columns])
-    return bilingual(explain_blanks(df, languages), languages)
+    return bilingual(explain_blanks(value_words(df, languages), languages), languages)
 
 
 def html_table(df: pd.DataFrame, languages: Languages = None) -> dict[str, list]:

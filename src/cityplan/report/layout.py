@@ -23,7 +23,8 @@ from matplotlib.patches import FancyArrow, Rectangle  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
 from cityplan._errors import CityplanError  # noqa: E402
-from cityplan.report.fonts import font_families  # noqa: E402
+from cityplan.report.fonts import cjk_font, font_families  # noqa: E402
+from cityplan.text import BOTH, bilingual, languages_of  # noqa: E402
 
 MM_PER_INCH = 25.4
 PAPERS_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
@@ -34,6 +35,42 @@ NICE_SCALES = (500, 1000, 2000, 2500, 5000, 7500, 10000, 15000, 20000, 25000, 30
 MARGIN_MM = 10.0
 GAP_MM = 3.0
 ILLUSTRATIVE_NOTE = "示意 Illustrative: features marked 示意 are placed by documented rules, not surveyed project sites"
+#: the title block's texts (Chinese, English), in the city's languages (:func:`block_text`)
+BLOCK_TEXTS = {
+    "scale": ("比例尺", "Scale"),
+    "crs": ("坐标系", "CRS"),
+    "date": ("日期", "Date"),
+    "legend": ("图例", "Legend"),
+    "sources": ("数据来源与许可", "Sources and licences"),
+    "north": ("北", "N"),
+    "restricted": ("不得再分发", "not for redistribution: internal use only"),
+    "illustrative": ("示意: 标注示意的要素按既定规则布设, 并非实测项目点位",
+                     "Illustrative: features marked illustrative (dashed) are placed by documented rules, not "
+                     "surveyed project sites"),
+}
+
+
+def block_text(key: str, languages=None) -> str:
+    """A title-block text in the page's ``languages`` (Chinese first for a bilingual city, as printed
+    so far; English alone when a Chinese-reading page has no CJK font)."""
+    langs = languages_of(languages)
+    zh, en = BLOCK_TEXTS[key]
+    if set(BOTH) <= set(langs):
+        legacy = {"north": "N 北", "restricted": "不得再分发 not for redistribution: internal use only",
+                  "illustrative": ILLUSTRATIVE_NOTE}.get(key, f"{zh} {en}")
+        return legacy
+    if "zh" in langs and not cjk_font():
+        langs = ("en",)
+    return bilingual(zh, en, langs)
+
+
+def label_text(zh: str, en: str, languages=None) -> str:
+    """A legend label of a printed map in the city's ``languages``: ``中文 English`` for a bilingual
+    city (English alone without a CJK font: no empty boxes), one language otherwise."""
+    langs = languages_of(languages)
+    if set(BOTH) <= set(langs):
+        return f"{zh} {en}".strip() if cjk_font() else en
+    return bilingual(zh, en, langs) if "zh" not in langs or cjk_font() else en
 
 
 @dataclass(frozen=True)
@@ -110,6 +147,8 @@ class MapPage:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     illustrative: bool = False
     notes: list[str] = field(default_factory=list)
+    #: the city's languages for the title block's texts (default Chinese and English)
+    languages: tuple[str, ...] = BOTH
 
     def add_source(self, row: dict[str, Any] | None) -> None:
         """Record a catalog row (layer, titles, attribution, licence, illustrative, redistribute)."""
@@ -221,6 +260,24 @@ def _no_redistribution(row: dict[str, Any]) -> bool:
     return v is False or str(v).lower() in ("false", "0")
 
 
+def _line_mm(size_pt: float) -> float:
+    return size_pt * 25.4 / 72 * 1.2
+
+
+def _title_fit(title: str, subtitle: str, width_mm: float, height_mm: float) -> tuple[str, float, str, float]:
+    """The title and subtitle wrapped at the largest sizes (title 10 pt down to 7, subtitle 6.5 down
+    to 5.5) at which both fit ``height_mm``; the smallest when nothing fits."""
+    best = None
+    for size, sub_size in ((10, 6.5), (9, 6.5), (8, 6), (7, 5.5)):
+        t = _wrap(title, width_mm, size)
+        st = _wrap(subtitle, width_mm, sub_size) if subtitle else ""
+        h = (t.count("\n") + 1) * _line_mm(size) + ((st.count("\n") + 1) * _line_mm(sub_size) + 1 if st else 0)
+        best = (t, size, st, sub_size)
+        if h <= height_mm:
+            break
+    return best
+
+
 def source_lines(page: MapPage) -> list[str]:
     """One entry per licence: its attributions, and the note for data that may not be passed on."""
     by_licence: dict[str, dict[str, None]] = {}
@@ -235,7 +292,7 @@ def source_lines(page: MapPage) -> list[str]:
     for licence, attrs in by_licence.items():
         text = f"{', '.join(attrs)} ({licence})"
         if licence in restricted:
-            text += " [不得再分发 not for redistribution: internal use only]"
+            text += f" [{block_text('restricted', page.languages)}]"
         out.append(text)
     return out
 
@@ -259,11 +316,15 @@ def title_block(ax, handles: list) -> None:
     src_h = 17.0
     blk.plot([left_w, left_w], [src_h, bh], color="black", linewidth=0.5)
     blk.plot([0, bw], [src_h, src_h], color="black", linewidth=0.5)
-    blk.text(2, bh - 2, _wrap(page.title, left_w - 16, 10), fontsize=10, va="top")
-    if page.subtitle:
-        blk.text(2, bh - 11, _wrap(page.subtitle, left_w - 16, 6.5), fontsize=6.5, va="top", color="#333333")
+    langs = page.languages
+    # the title, then the subtitle right below it, sized to fit above the scale (never over it)
+    title, size, subtitle, sub_size = _title_fit(page.title, page.subtitle, left_w - 16, bh - 2 - (src_h + 20))
+    blk.text(2, bh - 2, title, fontsize=size, va="top", gid="title")
+    if subtitle:
+        y = bh - 2 - (title.count("\n") + 1) * _line_mm(size) - 1
+        blk.text(2, y, subtitle, fontsize=sub_size, va="top", color="#333333", gid="subtitle")
     n = page.scale or 0
-    blk.text(2, src_h + 16.5, f"比例尺 Scale 1:{n:,}", fontsize=8, va="bottom", gid="numeric_scale")
+    blk.text(2, src_h + 16.5, f"{block_text('scale', langs)} 1:{n:,}", fontsize=8, va="bottom", gid="numeric_scale")
     bar_m = _bar_length(n, 50.0) if n else 0
     bar_mm = bar_m * 1000 / n if n else 0
     for i in range(4):
@@ -272,25 +333,27 @@ def title_block(ax, handles: list) -> None:
     for frac in (0, 0.5, 1):
         blk.text(2 + frac * bar_mm, src_h + 10.5, _metres(bar_m * frac) if frac else "0", fontsize=5.5,
                  ha="center", va="top")
-    blk.text(2, src_h + 5.5, f"坐标系 CRS: {_crs_text(page.crs)}", fontsize=5.5, va="top")
-    blk.text(2, src_h + 2.5, f"日期 Date: {dt.date.today().isoformat()}", fontsize=5.5, va="top")
+    blk.text(2, src_h + 5.5, f"{block_text('crs', langs)}: {_crs_text(page.crs)}", fontsize=5.5, va="top")
+    blk.text(2, src_h + 2.5, f"{block_text('date', langs)}: {dt.date.today().isoformat()}", fontsize=5.5, va="top")
     # north arrow (grid north of the metric CRS)
     ax_x = left_w - 8
     blk.add_patch(FancyArrow(ax_x, src_h + 10, 0, 16, width=1.6, head_width=5, head_length=5, color="black",
                              length_includes_head=True, gid="north_arrow"))
-    blk.text(ax_x, src_h + 27, "N 北", ha="center", va="bottom", fontsize=8)
+    blk.text(ax_x, src_h + 27, block_text("north", langs), ha="center", va="bottom", fontsize=8)
     handles = list({h.get_label(): h for h in handles if h is not None}.values())  # one entry per label
     if handles:
         legend_w = bw - left_w
         ncol = 3 if legend_w > 200 else 2 if legend_w > 150 or len(handles) > 9 else 1
         size = 6 if len(handles) <= 14 and (ncol > 1 or len(handles) <= 9) else 5
-        blk.legend(handles=handles, loc="upper left", bbox_to_anchor=((left_w + 1) / bw, 1 - 1 / bh),
-                   ncol=ncol, fontsize=size, frameon=False, title="图例 Legend", title_fontsize=7,
+        col_mm = (legend_w - 4) / ncol - 2.2 * size * 25.4 / 72 - 3  # the text beside each handle
+        labels = [_wrap(h.get_label(), col_mm, size) for h in handles]  # long labels fold, never leave the block
+        blk.legend(handles=handles, labels=labels, loc="upper left", bbox_to_anchor=((left_w + 1) / bw, 1 - 1 / bh),
+                   ncol=ncol, fontsize=size, frameon=False, title=block_text("legend", langs), title_fontsize=7,
                    alignment="left", handlelength=2.2, columnspacing=1.2)
-    notes = ["数据来源与许可 Sources and licences: " + "; ".join(source_lines(page))]
+    notes = [f"{block_text('sources', langs)}: " + "; ".join(source_lines(page))]
     if page.illustrative:
-        notes.append(ILLUSTRATIVE_NOTE)
-    notes += page.notes
+        notes.append(block_text("illustrative", langs))
+    notes += [x for x in page.notes if x]
     blk.text(2, src_h - 1.5, _wrap("  ".join(notes[:1]), bw - 4, 5.5) + "\n" + _wrap("  ".join(notes[1:]), bw - 4, 5.5),
              fontsize=5.5, va="top", linespacing=1.25, gid="sources")
 

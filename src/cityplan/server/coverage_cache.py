@@ -1,4 +1,7 @@
-"""Coverage of every preset for the district dashboards, computed once per build in the background."""
+"""Coverage of every preset for the district dashboards, computed once per build in the background.
+
+Each result's headline is the existing scenario (real facilities only); the planned rows are in
+its ``by_scenario`` (:meth:`cityplan.coverage.CoverageResult.scenario_rows`)."""
 
 from __future__ import annotations
 
@@ -45,6 +48,15 @@ class CoverageCache:
             if self._build != stamp:
                 return
             self.results[pid] = res
+
+    def lookup(self, preset: str) -> Any:
+        """The result of ``preset``, or a text saying why there is none yet (computing, failed,
+        not a preset of this city): what :func:`cityplan.progress.report.attach_standards` shows."""
+        if preset in self.results:
+            return self.results[preset]
+        if preset in self.errors:
+            return f"not computed: {self.errors[preset]}"
+        return "computing… (reload the page)" if preset in self.presets else f"no coverage preset {preset!r}"
 
     @property
     def done(self) -> bool:

@@ -12,8 +12,8 @@ from cityplan.maps.render import recipe_views
 from cityplan.server.auth import current_user
 from cityplan.server.web import login_redirect, page_json, render
 
-TASK_SHOW = ["district", "metric", "unit", "target", "quota", "planned", "achieved", "ratio", "sites_completed",
-             "status"]
+TASK_SHOW = ["district", "metric", "unit", "target", "quota", "quota_basis", "planned", "achieved", "ratio",
+             "sites_completed", "status", "checked_by"]
 
 
 def home(request: Request) -> Response:
@@ -36,10 +36,11 @@ def tasks_index(request: Request) -> Response:
     """``GET /tasks``: the register with the city-wide progress of each target."""
     if current_user(request) is None:
         return login_redirect(request)
-    ctx = request.app.state.progress.context()
-    table = ctx.table()
+    state = request.app.state
+    ctx = state.progress.context()
+    table = _labelled(state, ctx.table())
     rows = table[[c for c in ("task_id", "title_zh", "title_en", "metric", "unit", "target", "planned", "achieved",
-                              "ratio", "status") if c in table.columns]]
+                              "ratio", "status", "checked_by") if c in table.columns]]
     return render(request, "tasks.html.j2", title="Tasks 任务", rows=rows.to_dict("records"), columns=list(rows.columns))
 
 
@@ -55,7 +56,7 @@ def task_page(request: Request) -> Response:
             return render(request, "error.html.j2", status=404, title="404", message=f"no task {tid}")
         item = ctx.register.get(tid)
         table = ctx.table(by="district")
-    mine = table[table["task_id"] == tid]
+    mine = _labelled(state, table[table["task_id"] == tid])
     cols = [c for c in TASK_SHOW if c in mine.columns]
     views = [v for v in recipe_views(load_recipe("task", state.om.profile), state.om, task=tid) if v.group == "plan"]
     static = [layer_payload(v) for v in views]
@@ -71,6 +72,23 @@ def task_page(request: Request) -> Response:
     cfg.update({"static": static, "fit": fit})
     return render(request, "task.html.j2", title=f"{item.id} {item.title_zh}", item=item, columns=cols,
                   rows=mine[cols].to_dict("records"), page=page_json({"map": cfg}))
+
+
+def _labelled(state, table):
+    """Progress rows saying what a number is: a standard with the coverage figure that checks it
+    (the existing scenario, from the background coverage), a quota derived by cityplan marked."""
+    from cityplan.progress.asof import quota_basis_text
+    from cityplan.progress.report import attach_standards
+    from cityplan.text import languages_of
+
+    langs = languages_of(state.om)
+    cov = state.coverage
+    if "checked_by" in table.columns and table["checked_by"].astype(bool).any():
+        cov.start()
+        table = attach_standards(table, cov.lookup, langs)
+    if "quota_basis" in table.columns:
+        table = table.assign(quota_basis=[quota_basis_text(v, langs) for v in table["quota_basis"]])
+    return table
 
 
 def routes() -> list[Route]:

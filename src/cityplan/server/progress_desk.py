@@ -24,21 +24,25 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cityplan._errors import CityplanError
+from cityplan.coverage.run import HEADLINE, covered_definition, scenario_label, uncovered_compounds
 from cityplan.maps.payload import LayerView, layer_payload
+from cityplan.progress.asof import quota_basis_text
 from cityplan.progress.context import ProgressContext, load_context
 from cityplan.progress.events import STATUSES, make_events, record_events
 from cityplan.progress.history import task_history
 from cityplan.progress.importer import import_progress, read_report, validate_rows
+from cityplan.progress.report import attach_standards
 from cityplan.progress.template import write_template
 from cityplan.server import csrf, uploads
 from cityplan.server.auth import current_user, session_of
 from cityplan.server.chart import burnup_series
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
+from cityplan.text import languages_of
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_SHOW = ["task_id", "title_zh", "metric", "unit", "quota", "planned", "achieved", "ratio", "sites_completed",
-                 "status", "last_report"]
+PROGRESS_SHOW = ["task_id", "title_zh", "metric", "unit", "quota", "quota_basis", "planned", "achieved", "ratio",
+                 "sites_completed", "status", "checked_by", "last_report"]
 SITE_SHOW = ["site_id", "name", "task_id", "metric", "unit", "planned", "status", "achieved_quantity", "last_report"]
 
 
@@ -96,6 +100,7 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
             charts = burnup_series(task_history(ctx, task, district=adcode))
     cov = state.coverage
     cov.start()
+    langs = languages_of(state.om)
     preset = request.query_params.get("preset") or (cov.presets[0] if cov.presets else "")
     cov_rows, static = [], []
     for pid in cov.presets:
@@ -103,19 +108,18 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
         if res is None:
             cov_rows.append({"preset": pid, "state": cov.errors.get(pid, "computing…")})
             continue
-        per = res.districts[res.districts["adcode"].astype(str) == adcode]
+        cov_rows.append(coverage_row(res, pid, adcode, langs))
         gaps = res.gaps[res.gaps["district"] == d["name"]] if "district" in res.gaps.columns else res.gaps.iloc[:0]
-        r = per.iloc[0].to_dict() if len(per) else {}
-        cov_rows.append({"preset": pid, "state": "done", "population_share": r.get("population_share"),
-                         "area_share": r.get("area_share"), "population": r.get("population"),
-                         "gaps": len(gaps), "gap_area_m2": float(gaps["gap_area_m2"].sum())
-                         if "gap_area_m2" in gaps.columns else None})
         if pid == preset and len(gaps):
             static.append(layer_payload(LayerView(
-                id="coverage_gaps", title=f"未覆盖 Gaps {pid}", gdf=gaps, group="district",
-                style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6, "weight": 1},
+                id="coverage_gaps", title=f"未覆盖 Gaps {pid} · {scenario_label(res.scenario, langs)}", gdf=gaps,
+                group="district", style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6, "weight": 1},
                 fields=[c for c in ("district", "gap_area_m2", "population_uncovered") if c in gaps.columns],
                 source="cityplan coverage")))
+    mine = attach_standards(mine, cov.lookup, langs)
+    mine = mine.assign(quota_basis=[quota_basis_text(v, langs) for v in mine["quota_basis"]]) \
+        if "quota_basis" in mine.columns else mine
+    standards = standard_rows(ctx.register, cov.lookup, adcode, langs)
     boundary = ctx.districts[ctx.districts["adcode"].astype(str) == adcode]
     static.insert(0, layer_payload(LayerView(
         id="district_boundary", title=f"{d['name']}", gdf=boundary, group="district",
@@ -134,7 +138,49 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
                   sites=sites[[c for c in SITE_SHOW if c in sites.columns]].to_dict("records"),
                   site_columns=[c for c in SITE_SHOW if c in sites.columns], tasks=tasks, task=task, charts=charts,
                   coverage=cov_rows, preset=preset, can_write=can_write, statuses=STATUSES, report=report,
-                  message=message, page=page_json({"map": cfg}), max_mb=state.max_upload // (1024 * 1024))
+                  message=message, page=page_json({"map": cfg}), max_mb=state.max_upload // (1024 * 1024),
+                  standards=standards, headline=scenario_label(HEADLINE, langs),
+                  planned_label=scenario_label("planned", langs), covered_definition=covered_definition(langs))
+
+
+def coverage_row(res: Any, preset: str, adcode: str, languages: Any = None) -> dict[str, Any]:
+    """One preset's row on the district dashboard: the existing scenario's shares (the headline),
+    the planned population share beside them with how much of planned is illustrative, and the
+    uncovered compounds counted as the district report counts them
+    (:func:`cityplan.coverage.run.uncovered_compounds`)."""
+    head = res.scenario_rows(HEADLINE)
+    r = head[head["adcode"].astype(str) == adcode]
+    r = r.iloc[0].to_dict() if len(r) else {}
+    gaps = res.gaps[res.gaps["adcode"].astype(str) == adcode] if "adcode" in res.gaps.columns else None
+    if gaps is None:
+        name = r.get("district")
+        gaps = res.gaps[res.gaps["district"] == name] if "district" in res.gaps.columns else res.gaps.iloc[:0]
+    planned = res.share("planned", adcode, "population_share")
+    return {"preset": preset, "state": "done", "scenario": res.scenario,
+            "population_share": r.get("population_share"), "area_share": r.get("area_share"),
+            "population": r.get("population"),
+            "planned_population_share": planned if planned == planned else None,
+            "planned_basis": res.planned_basis(languages) if len(res.scenario_rows("planned")) else "",
+            "uncovered": len(uncovered_compounds(res, adcode)),
+            "gap_area_m2": float(gaps["gap_area_m2"].sum()) if "gap_area_m2" in gaps.columns else None}
+
+
+def standard_rows(register: Any, lookup: Any, adcode: str, languages: Any = None) -> list[dict[str, Any]]:
+    """The register's standards (targets with ``check:``) with this district's coverage figure."""
+    from cityplan.progress.asof import check_preset
+    from cityplan.progress.report import standard_figure
+
+    out = []
+    for item in register.items:
+        for t in item.targets:
+            preset = check_preset(t.check)
+            if preset is None:
+                continue
+            res = lookup(preset)
+            out.append({"task_id": item.id, "title_zh": item.title_zh, "metric": t.metric,
+                        "standard": f"{t.value:g} {t.unit}",
+                        "checked_by": res if isinstance(res, str) else standard_figure(res, adcode, languages)})
+    return out
 
 
 def district_page(request: Request) -> Response:
