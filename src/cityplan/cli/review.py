@@ -24,8 +24,8 @@ PROJECT_TYPES = ("bridge", "pipeline", "road", "building", "park_facility", "spo
 @click.option("--type", "project_type", type=click.Choice(PROJECT_TYPES),
               help="Project type for every feature (default: each feature's type / 项目类型 attribute, else other).")
 @click.option("--facility-type", type=click.Choice(IMPACT_TYPES), help="Also report the coverage change in its district.")
-@click.option("--project", default="", help="Project name printed on the 审查意见 PDF.")
-@click.option("--applicant", default="", help="Applicant printed on the 审查意见 PDF.")
+@click.option("--project", default="", help="项目名称 Project name: stored with the review and printed in every output.")
+@click.option("--applicant", default="", help="申请单位 Applicant: stored with the review and printed in every output.")
 @click.option("--scale", "scale", default="auto", show_default=True, help="Scale of the PDF's map: 1:N or auto.")
 @click.option("--dpi", type=click.IntRange(50, 1200), default=300, show_default=True, help="Raster resolution of print output.")
 @click.option("--onemap", help=ONEMAP_HELP)
@@ -49,6 +49,7 @@ def review(proposal, rules_path, crs, layer, encoding, name_column, project_type
     from cityplan.review.report import (
         areas_line,
         finding_table,
+        intake_lines,
         notes_shown,
         to_html,
         to_markdown,
@@ -58,7 +59,8 @@ def review(proposal, rules_path, crs, layer, encoding, name_column, project_type
 
     map_scale = parse_scale(scale)
     rep = review_file(proposal, layer=layer, crs=crs, encoding=encoding, rules_path=rules_path,
-                      onemap=onemap, facility_type=facility_type, name_column=name_column, project_type=project_type)
+                      onemap=onemap, facility_type=facility_type, name_column=name_column, project_type=project_type,
+                      project=project, applicant=applicant)
     if out:
         _write(rep, Path(out), onemap, overwrite)
         from cityplan.review.opinion import write_opinion
@@ -78,12 +80,14 @@ def review(proposal, rules_path, crs, layer, encoding, name_column, project_type
                                    "distance_m", "features_hit", "message"])
         print_table(show, title=f"One-map review of {proposal}: {verdict_text(rep.verdict)}",
                     caption=f"one map built {rep.data_version.get('onemap_built_at')}; areas {areas_line(rep)}")
+        for label, value in intake_lines(rep):
+            console.print(f"{escape(label)}: {escape(value)}", soft_wrap=True)
         if rep.impact is not None:
             print_table(rep.impact, title="Coverage impact")
         s = rep.summary
         if s.get("area_m2"):
             console.print(f"proposal: {format_area(s, rep.area_units)}; "
-                          f"centroid {s['centroid_lon']:.6f}, {s['centroid_lat']:.6f}; file CRS {s['input_crs']}, "
+                          f"centroid {s['centroid_lon']:.6f}, {s['centroid_lat']:.6f}; "
                           f"measured in {s.get('working_crs_name') or s['working_crs']}")
         for line in unchecked_lines(rep):
             console.print(escape(line), style="magenta", soft_wrap=True)

@@ -100,7 +100,9 @@ def _parse(text: str, source: str) -> tuple[dict[str, str], list[dict]]:
     return header, parcels
 
 
-def _zone(header: dict[str, str], eastings: np.ndarray, source: str) -> GKZone | None:
+def _zone(header: dict[str, str], eastings: np.ndarray, source: str) -> tuple[GKZone | None, str, str]:
+    """The zone the file names, how (``detected``: the eastings' zone prefix; ``file``: the
+    header's 中央经线 / 带号) and on what basis; ``(None, "", "")`` when it names none."""
     datum = datum_from_text(header.get("坐标系", "")) or "cgcs2000"
     try:
         width = int(float(header.get("几度分带", "3") or 3))
@@ -113,14 +115,17 @@ def _zone(header: dict[str, str], eastings: np.ndarray, source: str) -> GKZone |
             msg = (f"{source}: header says 带号={zone_text} but the eastings carry zone prefix "
                    f"{pref.zone}; fix the header or the coordinates")
             raise CRSMismatchError(msg)
-        return GKZone(pref.width, pref.zone, datum, prefixed=True)
-    cm_text = next((header[k] for k in ("中央经线", "中央子午线", "中央经度") if header.get(k)), "")
-    if cm_text:
-        return zone_from_cm(float(cm_text.rstrip("°度E ")), width, datum)
+        zone = GKZone(pref.width, pref.zone, datum, prefixed=True)
+        return zone, "detected", f"zone prefix {pref.zone} of the 界址点 eastings ({zone.describe()})"
+    cm_key = next((k for k in ("中央经线", "中央子午线", "中央经度") if header.get(k)), "")
+    if cm_key:
+        zone = zone_from_cm(float(header[cm_key].rstrip("°度E ")), width, datum)
+        return zone, "file", f"界址点 header {cm_key}={header[cm_key]} ({zone.describe()})"
     if zone_text.isdigit() and width in (3, 6):
         cm = int(zone_text) * 3 if width == 3 else int(zone_text) * 6 - 3
-        return zone_from_cm(cm, width, datum)
-    return None
+        zone = zone_from_cm(cm, width, datum)
+        return zone, "file", f"界址点 header 带号={zone_text}, 几度分带={width} ({zone.describe()})"
+    return None, "", ""
 
 
 def _geometry(kind: str, points: list[tuple], source: str, line: int):
@@ -177,7 +182,9 @@ def read_jzd(path: Path, *, encoding: str | None = None, crs: SourceCRS | None =
         Columns ``parcel_id, name, points_declared, points, area_declared, area_m2,
         area_declared_m2, area_unit, area_warning, shape_kind, sheet, land_use,
         land_class, line`` (line of the parcel header in the file); ``attrs["jzd_header"]``
-        holds the ``[属性描述]`` block.
+        holds the ``[属性描述]`` block, ``attrs["crs_as_read"]`` the CRS's EPSG code and how it
+        is known (``detected`` from the eastings' zone prefix, ``file`` from the header's
+        带号 / 中央经线, ``declared``) with the basis in words.
     """
     source = str(path)
     text, used = decode_text(path.read_bytes(), encoding, source=source)
@@ -203,14 +210,16 @@ def read_jzd(path: Path, *, encoding: str | None = None, crs: SourceCRS | None =
             msg = f"{source}: a 界址点 file holds projected metres, not {crs.label}; declare its GK EPSG"
             raise CRSMismatchError(msg)
         gdf = gdf.set_crs(crs.crs)
+        provenance = {"epsg": crs.crs.to_epsg(), "how": "declared", "basis": "declared by the user"}
     else:
-        zone = _zone(header, eastings, source)
+        zone, how, basis = _zone(header, eastings, source)
         if zone is None:
             msg = (f"{source}: the header names no zone (带号/中央经线) and the eastings carry no zone "
                    "prefix; declare the CRS, e.g. --crs EPSG:4551 (CGCS2000 3-degree GK, CM 126E)")
             raise MissingCRSError(msg)
         logger.info("%s: %s (%s)", source, zone.describe(), used)
         gdf = gdf.set_crs(zone.epsg)
+        provenance = {"epsg": zone.epsg, "how": how, "basis": basis}
     area = gdf.geometry.area.to_numpy() if gdf.crs.is_projected else np.full(len(gdf), np.nan)
     checks = [_area_check(d, a) if a > 0 else (None, "", "") for d, a in zip(gdf.area_declared, area, strict=True)]
     gdf.insert(5, "area_m2", area.round(2))
@@ -221,4 +230,5 @@ def read_jzd(path: Path, *, encoding: str | None = None, crs: SourceCRS | None =
         if w:
             logger.warning("%s: parcel %s: %s", source, pid, w)
     gdf.attrs["jzd_header"] = header
+    gdf.attrs["crs_as_read"] = provenance
     return gdf

@@ -20,6 +20,7 @@ from cityplan.crs import STORAGE_CRS, to_working
 from cityplan.io.hashing import sha256_file
 from cityplan.io.read import read_vector
 from cityplan.onemap import OneMap
+from cityplan.review.clock import local_iso, now
 from cityplan.review.constraints import (
     Constraint,
     build_constraint,
@@ -27,6 +28,7 @@ from cityplan.review.constraints import (
     missing_layers,
     rule_layers,
 )
+from cityplan.review.intake import Intake, as_read, crs_as_read
 from cityplan.review.parcels import check_parcels
 from cityplan.review.proposal import (
     DEFAULT_AREA_UNITS,
@@ -103,6 +105,16 @@ class ReviewReport:
     area_units: tuple[str, ...] = DEFAULT_AREA_UNITS
     #: the CRS areas are measured in, with its name: ``EPSG:4551 (CGCS2000 / 3-degree Gauss-Kruger CM 126E)``
     areas_crs: str = ""
+    #: what the review was asked (:meth:`Intake.to_dict`): project, applicant, project type, declared CRS
+    intake: dict[str, Any] = field(default_factory=dict)
+    #: the CRS the file was read in: ``crs`` (``EPSG:4530``, or ``gcj02`` / ``bd09``), ``epsg``,
+    #: ``name``, ``how`` (``file`` / ``declared`` / ``detected``) and ``basis`` (in words);
+    #: see :mod:`cityplan.review.intake`
+    input_crs: dict[str, Any] = field(default_factory=dict)
+    #: when the review ran: ISO 8601 in the profile's time zone, to the second
+    reviewed_at: str = ""
+    #: the profile's time zone (IANA name) the outputs print times in
+    timezone: str = "UTC"
 
     @property
     def exit_code(self) -> int:
@@ -150,7 +162,8 @@ class ReviewReport:
         """The JSON form: verdict, proposal, findings, unchecked rules, notes, data version, impact."""
         f = self.findings.replace({np.nan: None})
         return {"verdict": self.verdict, "verdict_text": verdict_text(self.verdict),
-                "verdict_reason": self.verdict_reason, "proposal": self.summary,
+                "verdict_reason": self.verdict_reason, "intake": self.intake, "input_crs": self.input_crs,
+                "reviewed_at": self.reviewed_at, "timezone": self.timezone, "proposal": self.summary,
                 "area_units": list(self.area_units), "areas_crs": self.areas_crs,
                 "findings": f.to_dict(orient="records"),
                 "unchecked": self.unchecked, "notes": self.notes, "data_version": self.data_version,
@@ -206,7 +219,8 @@ def _verdict(findings: pd.DataFrame, unchecked: list[dict[str, Any]], rules: lis
 
 def review_proposal(
     proposal: gpd.GeoDataFrame, *, onemap=None, rules: list[Rule] | None = None, source: str = "proposal",
-    name_column: str | None = None, project_type: str | None = None,
+    name_column: str | None = None, project_type: str | None = None, intake: Intake | None = None,
+    input_crs: dict[str, Any] | None = None,
 ) -> ReviewReport:
     """Review features (any geometry and CRS) against the rules.
 
@@ -228,6 +242,12 @@ def review_proposal(
     project_type : str, optional
         One of :data:`~cityplan.review.rules.PROJECT_TYPES` for every feature; otherwise each
         feature's ``type`` / ``project_type`` / ``项目类型`` attribute, else ``other``.
+    intake : Intake, optional
+        Project, applicant, project type and declared CRS (its project type is used when
+        ``project_type`` is not given); stored in :attr:`ReviewReport.intake`.
+    input_crs : dict, optional
+        The CRS the proposal was read in and how it is known (:func:`~cityplan.review.intake.crs_as_read`);
+        default: the frame's own CRS.
 
     Returns
     -------
@@ -241,7 +261,11 @@ def review_proposal(
     settings = om.profile.settings
     units = tuple(settings.area_units)
     rules = rules if rules is not None else load_rules(om.profile)[0]
-    input_crs = proposal.crs.to_string() if proposal.crs is not None else "none"
+    intake = intake or Intake.make(project_type=project_type)
+    project_type = project_type or intake.project_type
+    if input_crs is None:
+        input_crs = (as_read(proposal.crs, "file", "the data's own CRS") if proposal.crs is not None else
+                     {"crs": "none", "epsg": None, "name": "", "how": "", "basis": ""})
     prop, notes = clean_proposal(proposal, source=source, name_column=name_column, project_type=project_type)
     _check_extent(prop.to_crs(STORAGE_CRS), source, om)
     work = to_working(prop[["feature", "feature_name", "project_type", "far", "height_m", "geometry"]],
@@ -279,14 +303,27 @@ def review_proposal(
         {"rule": [], "feature": [], "severity": []}, geometry=[], crs=STORAGE_CRS)
     info = om.build_info
     areas_crs = crs_label(om.working_crs)
-    version = {"onemap": om.label, "onemap_built_at": info.get("built_at", ""),
-               "onemap_build_id": info.get("build_id", ""), "data_dir": info.get("data_dir", ""),
+    tz = settings.timezone
+    version = {"onemap": map_name(om), "city": om.city, "onemap_built_at": local_iso(info.get("built_at", ""), tz),
+               "onemap_build_id": info.get("build_id", ""), "cityplan_version": info.get("cityplan_version", ""),
                "catalog_sha256": info.get("catalog_sha256", ""), "working_crs": areas_crs}
     notes += [unchecked_note(u) for u in sorted(unchecked, key=lambda u: (not u["blocks_pass"], not u["statutory"]))]
     return ReviewReport(verdict=verdict, findings=findings, proposal=prop.to_crs(STORAGE_CRS), overlaps=ov,
                         notes=notes, data_version=version, rules=rules, unchecked=unchecked,
-                        summary=proposal_summary(prop, work, input_crs=input_crs, units=units),
-                        area_units=units, areas_crs=areas_crs)
+                        summary=proposal_summary(prop, work, input_crs=input_crs["crs"], units=units),
+                        area_units=units, areas_crs=areas_crs, intake=intake.to_dict(), input_crs=input_crs,
+                        reviewed_at=now(tz).isoformat(timespec="seconds"), timezone=tz)
+
+
+def map_name(om: OneMap) -> str:
+    """The one map as a review names it: its GeoPackage's file name, or ``postgis:<database>``
+    (never a folder of the machine, a host or a password)."""
+    if om.path is not None:
+        return Path(om.path).name
+    from urllib.parse import urlsplit
+
+    db = urlsplit(om.label).path.strip("/")
+    return f"postgis:{db}" if db else "postgis"
 
 
 #: prepared constraints (union, tree, labels) per one map build and rule: reviews reuse them
@@ -395,26 +432,36 @@ def review_file(
     path: str | os.PathLike[str], *, layer: str | None = None, crs: str | None = None,
     encoding: str | None = None, rules_path: str | os.PathLike[str] | None = None, onemap=None,
     facility_type: str | None = None, name_column: str | None = None, project_type: str | None = None,
+    project: str = "", applicant: str = "", display: str | None = None,
 ) -> ReviewReport:
-    """Read a proposal file (any CRS; GCJ-02 declared) and review it; the file is only read."""
+    """Read a proposal file (any CRS; GCJ-02 declared) and review it; the file is only read.
+
+    ``project``, ``applicant``, ``project_type`` and ``crs`` are the review's intake (stored in
+    :attr:`ReviewReport.intake`); the CRS the file was read in, and how it is known, in
+    :attr:`ReviewReport.input_crs`. ``display`` names the file in the report (default: its
+    file name; the report holds no folder of the machine).
+    """
     p = Path(path)
     om = OneMap.coerce(onemap)
+    intake = Intake.make(project=project, applicant=applicant, project_type=project_type, crs=crs)
+    name = display or p.name
     if facility_type and facility_type not in IMPACT_PRESETS:
         msg = f"--facility-type {facility_type!r} is unknown; use one of {sorted(IMPACT_PRESETS)}"
         raise ReviewError(msg)
     gdf = read_vector(p, layer=layer, crs=crs, encoding=encoding)
+    read_in = crs_as_read(p, gdf, declared=crs, layer=layer, encoding=encoding)
     rules, rules_sha = load_rules(rules_path if rules_path is not None else om.profile)
-    rep = review_proposal(gdf, onemap=om, rules=rules, source=str(p), name_column=name_column,
-                          project_type=project_type)
-    rep.data_version.update({"rules_sha256": rules_sha, "proposal": str(p), "proposal_sha256": sha256_file(p)})
+    rep = review_proposal(gdf, onemap=om, rules=rules, source=name, name_column=name_column,
+                          project_type=intake.project_type, intake=intake, input_crs=read_in)
+    rep.data_version.update({"rules_sha256": rules_sha, "proposal": name, "proposal_sha256": sha256_file(p)})
     gcj = gcj02_check(gdf, om, declared=crs)
     if gcj is not None:
         rep.data_version["gcj02_check"] = gcj.verdict
         if gcj.is_gcj02:
-            rep.notes.insert(0, f"WARNING {p.name}: {gcj.message()} - the review above is at the "
+            rep.notes.insert(0, f"WARNING {name}: {gcj.message()} - the review above is at the "
                                 "place the file says, which is ~500 m off if it came from Amap/Gaode")
     if facility_type:
-        rep.impact = coverage_impact(rep.proposal, facility_type, onemap=om, label=p.name)
+        rep.impact = coverage_impact(rep.proposal, facility_type, onemap=om, label=name)
     return rep
 
 

@@ -8,32 +8,69 @@ import pandas as pd
 
 from cityplan.onemap import OneMap
 from cityplan.review.check import (
+    SEVERITY_RANK,
     VERDICT_TEXT,
     ReviewReport,
     unchecked_note,
     unchecked_text,
     verdict_text,
 )
+from cityplan.review.clock import local_iso, local_text
+from cityplan.review.intake import crs_text, project_type_label
 from cityplan.review.proposal import AREA_UNITS, format_area
 
-__all__ = ["SHOW", "VERDICT_COLOUR", "VERDICT_TEXT", "areas_line", "finding_table", "notes_shown", "proposal_lines",
-           "review_map", "to_html", "to_markdown", "unchecked_lines", "verdict_lines"]
+__all__ = ["SHOW", "VERDICT_COLOUR", "VERDICT_TEXT", "areas_line", "by_severity", "finding_table", "intake_lines",
+           "notes_shown", "proposal_lines", "review_map", "to_html", "to_markdown", "unchecked_lines", "verdict_lines"]
 
 SHOW = ["feature_name", "project_type", "rule", "severity", "hit", "area_m2", "share", "length_m", "distance_m",
         "features_hit", "illustrative_hit", "message"]
 VERDICT_COLOUR = {"pass": "#1a9641", "needs_approval": "#e08214", "incomplete": "#5e3c99", "fail": "#d7191c"}
+#: overlaps are drawn weakest first, so the decisive (forbidden) one lies on top
+DRAW_ORDER = ("note", "needs_approval", "forbidden")
+
+
+def by_severity(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings ordered as a reviewer reads them: hits first, forbidden before needs approval
+    before notes; otherwise in their order (rule, then feature)."""
+    if findings.empty:
+        return findings
+    rank = findings["severity"].map(SEVERITY_RANK).fillna(-1)
+    key = pd.DataFrame({"hit": findings["hit"].astype(bool), "rank": rank}, index=findings.index)
+    order = key.sort_values(["hit", "rank"], ascending=False, kind="stable").index
+    return findings.loc[order]
 
 
 def finding_table(rep: ReviewReport, columns: list[str] | None = None) -> pd.DataFrame:
-    """The findings to show: ``columns`` (default :data:`SHOW`) with the area columns of the
-    profile's units in place of ``area_m2`` (``area_m2`` only where the profile lists m²)."""
+    """The findings to show, ordered by :func:`by_severity`: ``columns`` (default :data:`SHOW`)
+    with the area columns of the profile's units in place of ``area_m2`` (``area_m2`` only where
+    the profile lists m²)."""
     cols = []
     for c in columns or SHOW:
         if c == "area_m2":
             cols += [f"area_{u}" for u in rep.area_units if u in AREA_UNITS]
         else:
             cols.append(c)
-    return rep.findings[[c for c in cols if c in rep.findings.columns]]
+    f = by_severity(rep.findings)
+    return f[[c for c in cols if c in f.columns]]
+
+
+def intake_lines(rep: ReviewReport, *, iso: bool = False, blank: str = "(未填写 not given)") -> list[tuple[str, str]]:
+    """(label, value) lines of what the review was asked: project, applicant, project type, the
+    CRS the file was read in (and how it is known) and when it was reviewed, in the profile's time
+    zone (``iso``: ``2026-12-06T21:05:00+08:00`` as Markdown / HTML give it; else
+    ``2026-12-06 21:05 北京时间 (UTC+8)``)."""
+    i = rep.intake or {}
+    ptype = i.get("project_type_label") or project_type_label(i.get("project_type"))
+    if not ptype:
+        types = (rep.summary or {}).get("project_types") or []
+        ptype = ", ".join(project_type_label(t) for t in types) + " (按文件属性 from the file's attributes)" \
+            if types else blank
+    return [("项目名称 Project", i.get("project") or blank),
+            ("申请单位 Applicant", i.get("applicant") or blank),
+            ("项目类型 Project type", ptype),
+            ("坐标系 CRS as read", crs_text(rep.input_crs or {"crs": (rep.summary or {}).get("input_crs", "?")})),
+            ("审查时间 Reviewed", (local_iso if iso else local_text)(rep.reviewed_at, rep.timezone)
+             if rep.reviewed_at else "-")]
 
 
 def areas_line(rep: ReviewReport) -> str:
@@ -52,9 +89,9 @@ def proposal_lines(rep: ReviewReport) -> list[tuple[str, str]]:
     return [("面积 Area", area),
             ("中心点 Centroid", f"{s['centroid_lon']:.6f}°E {s['centroid_lat']:.6f}°N "
                                 f"({s['working_crs']} x {s['centroid_x']:,.2f} y {s['centroid_y']:,.2f})"),
-            ("坐标系 CRS", f"file {s['input_crs']}; measured in {s.get('working_crs_name') or s['working_crs']}"),
+            ("测量坐标系 Measured in", s.get("working_crs_name") or s["working_crs"]),
             ("面积单位 Areas", areas_line(rep)),
-            ("项目类型 Project type", ", ".join(s.get("project_types", []))),
+            ("项目类型 Project type", ", ".join(project_type_label(t) for t in s.get("project_types", []))),
             ("要素 Features", str(s["features"]))]
 
 
@@ -83,7 +120,8 @@ def notes_shown(rep: ReviewReport) -> list[str]:
 def to_markdown(rep: ReviewReport) -> str:
     """A Markdown report: verdict, findings table, notes, impact, data version, citations."""
     lines = [f"# One-map review 一张图审查: **{verdict_text(rep.verdict)}**", "",
-             *[f"- {md_text(x)}" for x in verdict_lines(rep)], ""]
+             *[f"- {md_text(x)}" for x in verdict_lines(rep)], "",
+             "## 项目 Project", *[f"- {md_text(k)}: {md_text(v)}" for k, v in intake_lines(rep, iso=True)], ""]
     props = proposal_lines(rep)
     if props:
         lines += ["## Proposal", *[f"- {md_text(k)}: {md_text(v)}" for k, v in props], ""]
@@ -136,6 +174,8 @@ def to_html(rep: ReviewReport, *, map_file: str | None = None) -> str:
         f"<h1>One-map review 一张图审查 <span class='v' style='background:{colour}'>"
         f"{html.escape(verdict_text(rep.verdict))}</span></h1>",
         "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in verdict_lines(rep)) + "</ul>",
+        "<h2>项目 Project</h2><ul>" + "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>"
+                                             for k, v in intake_lines(rep, iso=True)) + "</ul>",
         "<h2>Proposal</h2><ul>" + "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>"
                                           for k, v in proposal_lines(rep)) + "</ul>",
         "<h2>Findings</h2>", f"<p>Areas 面积: {html.escape(areas_line(rep))}</p>", table(finding_table(rep)),
@@ -177,7 +217,8 @@ def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline
                            style={"color": "#000000", "fill": "#ffff99", "weight": 3, "fillOpacity": 0.3,
                                   "radius": 7}, fields=["feature"], labels=labels, source="proposal"))
     sev_colour = {"forbidden": "#d7191c", "needs_approval": "#fdae61", "note": "#2b83ba"}
-    for sev, col in sev_colour.items():
+    for sev in DRAW_ORDER:  # the forbidden overlap last: on top
+        col = sev_colour[sev]
         part = rep.overlaps[rep.overlaps.severity == sev]
         if len(part):
             views.append(LayerView(id=f"review_overlap_{sev}", title=f"重叠 Overlap: {sev}", gdf=part,
@@ -187,9 +228,10 @@ def review_map(rep: ReviewReport, onemap=None, *, basemap: str = "none", offline
     panel = {"title": f"Review: {verdict_text(rep.verdict)}",
              "sections": [{"title": "Findings", "columns": ["feature", "rule", "severity", "area m²", "overlaps"],
                            "rows": [[r.feature_name, r.rule, r.severity, r.area_m2, r.features_hit]
-                                    for r in touched.itertuples()]}],
+                                    for r in by_severity(touched).itertuples()]}],
              "notes": [rep.verdict_reason, *rep.notes,
-                       f"areas in {rep.areas_crs}; one map built {rep.data_version.get('onemap_built_at', '?')}"]}
+                       f"areas in {rep.areas_crs}; one map built "
+                       f"{local_iso(rep.data_version.get('onemap_built_at', '?'), rep.timezone)}"]}
     return compose(views, title=f"One-map review {verdict_text(rep.verdict)}",
                    groups=[{"id": "review", "title": "审查 Review"}, {"id": "ctx", "title": "约束 Constraints"}],
                    basemap=basemap, offline=offline, panel=panel, fit_bounds=_focus(rep),

@@ -1,10 +1,16 @@
 """The review desk: upload a red line, get the verdict, findings and the map zoomed to it.
 
+The form asks what the review is about - 项目名称 project, 申请单位 applicant, 项目类型 project
+type (required; the codes of :data:`cityplan.review.rules.PROJECT_TYPES`) and the 坐标系 CRS when
+the file carries none - and the review runs with them, so the web gives the verdict the CLI gives
+with the same ``--type``.
+
 Every review is stored in ``cityplan_reviews`` (append-only, in the one map's store) with the
-uploaded file's sha256, the declared CRS and facility type, the one map's build and the full
-JSON report (findings, notes, impact, proposal and overlaps as GeoJSON), so it can be listed and
-re-opened after rebuilds; the uploaded file stays in ``DATA/uploads/<sha256>.<ext>`` and the
-HTML report in ``DATA/reports/<id>.html``.
+uploaded file's sha256, the intake (project, applicant, project type, declared CRS), the facility
+type, the one map's build and the full JSON report (findings, notes, impact, the CRS as read,
+proposal and overlaps as GeoJSON), so it can be listed and re-opened after rebuilds; the uploaded
+file stays in ``DATA/uploads/<sha256>.<ext>`` and the HTML report in ``DATA/reports/<id>.html``.
+Times are stored in UTC and shown in the city profile's time zone.
 """
 
 from __future__ import annotations
@@ -26,10 +32,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from cityplan._errors import CityplanError
+from cityplan._errors import CityplanError, MissingCRSError
 from cityplan.io.write import atomic_path
 from cityplan.maps.payload import LayerView, layer_payload
 from cityplan.review.check import IMPACT_PRESETS, review_file, verdict_text
+from cityplan.review.clock import local_text
+from cityplan.review.intake import PROJECT_TYPE_LABELS, Intake, choose_crs, crs_choices, crs_text
+from cityplan.review.report import DRAW_ORDER, by_severity
 from cityplan.server import csrf, uploads
 from cityplan.server.audit import utc_now
 from cityplan.server.auth import current_user, session_of
@@ -40,7 +49,10 @@ logger = logging.getLogger(__name__)
 
 REVIEWS_TABLE = "cityplan_reviews"
 REVIEW_COLUMNS = ["review_id", "created_at", "user", "file_name", "sha256", "stored_file", "kind", "crs",
-                  "facility_type", "verdict", "hits", "build_id", "built_at", "report_json"]
+                  "facility_type", "project", "applicant", "project_type", "verdict", "hits", "build_id", "built_at",
+                  "report_json"]
+#: the intake fields of a stored review (rows of older versions lack them)
+INTAKE_FIELDS = ("project", "applicant", "project_type")
 CRS_RE = re.compile(r"^[A-Za-z0-9:_.\- ]{0,64}$")
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
 #: findings columns of the verdict page (area columns only where the map's profile lists the unit)
@@ -98,11 +110,19 @@ def _geojson(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
     return json.loads(g.to_json(na="null", drop_id=True, default=str))
 
 
-def run_review(om: Any, path: Any, *, crs: str | None, facility_type: str | None,
-               display: str) -> tuple[Any, dict[str, Any]]:
-    """Review the stored file; the report's JSON with the proposal and overlaps as GeoJSON."""
+def run_review(om: Any, path: Any, *, crs: str | None, facility_type: str | None, display: str,
+               intake: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Review the stored file with the desk's ``intake`` (project, applicant, project_type); the
+    report's JSON with the proposal and overlaps as GeoJSON."""
+    i = intake or {}
     try:
-        rep = review_file(path, crs=crs, onemap=om, facility_type=facility_type)
+        rep = review_file(path, crs=crs, onemap=om, facility_type=facility_type,
+                          project_type=i.get("project_type") or None, project=i.get("project") or "",
+                          applicant=i.get("applicant") or "", display=display)
+    except MissingCRSError as exc:
+        msg = (f"{str(exc).replace(str(path), display)} - 请选择坐标系: choose the file's 坐标系 CRS on the form "
+               "(e.g. CGCS2000 3° GK zone, or type its EPSG code)")
+        raise CityplanError(msg) from None
     except CityplanError as exc:
         raise CityplanError(str(exc).replace(str(path), display)) from None
     doc = rep.to_dict()
@@ -112,12 +132,64 @@ def run_review(om: Any, path: Any, *, crs: str | None, facility_type: str | None
     return rep, doc
 
 
-def review_form(request: Request, *, message: str = "", status: int = 200) -> Response:
-    """The upload form and the stored reviews."""
-    reviews = list_reviews(request.app.state.om.store).head(200).to_dict("records")
+def _tz(request: Request) -> str:
+    return request.app.state.om.profile.settings.timezone
+
+
+def _text(v: Any) -> str:
+    """A stored cell as text (None / NaN of a row of an older version: empty)."""
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+
+
+def _listed(r: dict[str, Any], tz: str) -> dict[str, Any]:
+    """A stored review's row as the list shows it: intake fields as text, times in ``tz``."""
+    out = {**dict.fromkeys(INTAKE_FIELDS, ""), **{k: _text(v) for k, v in r.items()}}
+    out["created_local"] = local_text(out.get("created_at"), tz)
+    out["built_local"] = local_text(out.get("built_at"), tz)
+    out["project_type_label"] = PROJECT_TYPE_LABELS.get(out.get("project_type", ""), out.get("project_type", ""))
+    return out
+
+
+def review_form(request: Request, *, message: str = "", status: int = 200,
+                form: dict[str, str] | None = None) -> Response:
+    """The upload form and the stored reviews (``form``: the values to fill in again)."""
+    tz = _tz(request)
+    reviews = [_listed(r, tz) for r in list_reviews(request.app.state.om.store).head(200).to_dict("records")]
+    settings = request.app.state.om.profile.settings
+    china = settings.country == "CN" or bool(settings.datum_checks)
     return render(request, "review_form.html.j2", status=status, title="Review desk 审查", message=message,
-                  reviews=reviews, facility_types=sorted(IMPACT_PRESETS),
+                  reviews=reviews, facility_types=sorted(IMPACT_PRESETS), project_types=PROJECT_TYPE_LABELS,
+                  crs_groups=crs_choices(china), form=form or {},
                   max_mb=request.app.state.max_upload // (1024 * 1024))
+
+
+def read_intake(fields: dict[str, str]) -> tuple[Intake, str | None]:
+    """The form's intake and facility type; :class:`CityplanError` naming the field otherwise."""
+    ptype = (fields.get("project_type") or "").strip()
+    if not ptype:
+        msg = "项目类型 Project type: choose one (the review's rules depend on it)"
+        raise CityplanError(msg)
+    if ptype not in PROJECT_TYPE_LABELS:
+        msg = f"项目类型 Project type: {ptype!r} is not one of {list(PROJECT_TYPE_LABELS)}"
+        raise CityplanError(msg)
+    crs_other = (fields.get("crs_epsg") or "").strip()
+    if crs_other and not CRS_RE.match(crs_other):
+        msg = "坐标系 CRS: an EPSG code (EPSG:4326, 4530)"
+        raise CityplanError(msg)
+    choice = (fields.get("crs") or "").strip()
+    if not CRS_RE.match(choice):
+        msg = "坐标系 CRS: an EPSG code (EPSG:4326), gcj02 or bd09"
+        raise CityplanError(msg)
+    if crs_other and choice in ("", "file"):
+        choice = "epsg"  # a code typed in without choosing "other"
+    crs = choose_crs(choice, crs_other)
+    ftype = (fields.get("facility_type") or "").strip() or None
+    if ftype is not None and ftype not in IMPACT_PRESETS:
+        msg = f"facility type: one of {sorted(IMPACT_PRESETS)}"
+        raise CityplanError(msg)
+    intake = Intake.make(project=fields.get("project", ""), applicant=fields.get("applicant", ""),
+                         project_type=ptype, crs=crs)
+    return intake, ftype
 
 
 def review_index(request: Request) -> Response:
@@ -144,29 +216,28 @@ async def review_submit(request: Request) -> Response:
             return await run_in_threadpool(refuse, request, user, "review.create", "", str(exc), 403)
         await run_in_threadpool(record, request, user, "review.create", "", "rejected", why=str(exc))
         return await run_in_threadpool(review_form, request, message=str(exc), status=exc.status)
-    crs = (up.fields.get("crs") or "").strip() or None
-    ftype = (up.fields.get("facility_type") or "").strip() or None
-    if crs is not None and not CRS_RE.match(crs):
-        return await run_in_threadpool(review_form, request, message="CRS: an EPSG code (EPSG:4326), gcj02 or bd09",
-                                       status=400)
-    if ftype is not None and ftype not in IMPACT_PRESETS:
-        return await run_in_threadpool(review_form, request, message=f"facility type: one of {sorted(IMPACT_PRESETS)}",
-                                       status=400)
+    form = {k: v for k, v in up.fields.items() if k != csrf.FIELD}
+    try:
+        intake, ftype = read_intake(up.fields)
+    except CityplanError as exc:
+        return await run_in_threadpool(review_form, request, message=str(exc), status=400, form=form)
+    crs = intake.crs
     rid = uuid.uuid4().hex
+    asked = {"project": intake.project, "applicant": intake.applicant, "project_type": intake.project_type or ""}
     store_as = json.dumps({
         "review_id": rid, "created_at": utc_now(), "user": user.name, "file_name": up.file_name, "sha256": up.sha256,
         "stored_file": str(up.path.relative_to(state.data_dir)), "kind": up.kind, "crs": crs or "",
-        "facility_type": ftype or "", "data_dir": str(state.data_dir)}, ensure_ascii=False)
+        "facility_type": ftype or "", **asked, "data_dir": str(state.data_dir)}, ensure_ascii=False)
     try:
         out = await state.reviews.review(str(up.path), crs=crs, facility_type=ftype, display=up.file_name,
-                                         store_as=store_as)
+                                         store_as=store_as, intake=asked)
     except (ReviewBusyError, BrokenExecutor) as exc:
         logger.warning("review refused: %s", exc)
         return await run_in_threadpool(review_form, request, message=f"the review desk is busy ({exc})", status=503)
     if out.error:
         await run_in_threadpool(record, request, user, "review.create", up.sha256, "rejected", why=out.error,
                                 file=up.file_name)
-        return await run_in_threadpool(review_form, request, message=out.error, status=out.status)
+        return await run_in_threadpool(review_form, request, message=out.error, status=out.status, form=form)
     row = json.loads(out.row_json)
     _remember(state.om.store, row, layers=json.loads(out.layers_json))
     await run_in_threadpool(record, request, user, "review.create", rid, verdict=out.verdict, file=up.file_name,
@@ -183,7 +254,7 @@ def store_review(om: Any, fields: dict[str, Any], out: Outcome) -> dict[str, Any
     with atomic_path(reports / f"{fields['review_id']}.html", overwrite=True) as tmp:
         tmp.write_text(out.html, encoding="utf-8")
     info = om.build_info
-    row = {**fields, "verdict": out.verdict, "hits": out.hits, "build_id": info.get("build_id", ""),
+    row = {**dict.fromkeys(INTAKE_FIELDS, ""), **fields, "verdict": out.verdict, "hits": out.hits, "build_id": info.get("build_id", ""),
            "built_at": info.get("built_at", ""), "report_json": out.doc_json}
     om.store.append_rows(REVIEWS_TABLE, pd.DataFrame([row], columns=REVIEW_COLUMNS), key=["review_id"])
     return row
@@ -215,7 +286,8 @@ def static_layers(doc: dict[str, Any]) -> list[dict[str, Any]]:
     ov = doc["overlaps_geojson"]["features"]
     if ov:
         gdf = gpd.GeoDataFrame.from_features(ov, crs=4326)
-        for sev, col in SEVERITY_STYLE.items():
+        for sev in DRAW_ORDER:  # weakest first: the forbidden overlap is drawn last, on top
+            col = SEVERITY_STYLE[sev]
             part = gdf[gdf["severity"] == sev] if "severity" in gdf.columns else gdf.iloc[:0]
             if len(part):
                 out.append(layer_payload(LayerView(
@@ -248,8 +320,8 @@ def review_show(request: Request) -> Response:
     why = f"{verdict_text(str(doc.get('verdict', '')))}: {doc['verdict_reason']}" if doc.get("verdict_reason") else ""
     doc = {**doc, "notes": [*([why] if why else []), *(doc.get("notes") or [])]}
     findings = pd.DataFrame(doc.get("findings") or [])
-    if not findings.empty and "hit" in findings.columns:
-        findings = findings.sort_values("hit", ascending=False, kind="stable")
+    if not findings.empty and {"hit", "severity"} <= set(findings.columns):
+        findings = by_severity(findings)
     cols = [c for c in FINDING_SHOW if c in findings.columns]
     static = _review_layers(request.app.state.om.store, rv)
     b = static[0]["bounds"]
@@ -264,7 +336,20 @@ def review_show(request: Request) -> Response:
     summary_rows = summary if isinstance(summary, list) else ([summary] if isinstance(summary, dict) else [])
     return render(request, "review_show.html.j2", title=f"Review {rv['file_name']}", rv=rv, doc=doc,
                   columns=cols, findings=findings[cols].to_dict("records") if cols else [],
-                  summary=summary_rows, impact=doc.get("impact") or [], page=page_json({"map": cfg}))
+                  summary=summary_rows, impact=doc.get("impact") or [], page=page_json({"map": cfg}),
+                  asked=_asked(rv, doc, _tz(request)))
+
+
+def _asked(rv: dict[str, Any], doc: dict[str, Any], tz: str) -> dict[str, str]:
+    """What the verdict page says the review was asked, and when (in the profile's zone)."""
+    i = doc.get("intake") or {}
+    ptype = _text(rv.get("project_type")) or i.get("project_type") or ""
+    blank = "(未填写 not given)"
+    return {"project": _text(rv.get("project")) or i.get("project") or blank,
+            "applicant": _text(rv.get("applicant")) or i.get("applicant") or blank,
+            "project_type": PROJECT_TYPE_LABELS.get(ptype, ptype) or "(按文件属性 from the file's attributes)",
+            "crs": crs_text(doc.get("input_crs")) if doc.get("input_crs") else (rv.get("crs") or "-"),
+            "created": local_text(rv.get("created_at"), tz), "built": local_text(rv.get("built_at"), tz)}
 
 
 async def review_download(request: Request) -> Response:
@@ -296,10 +381,13 @@ async def _opinion_pdf(request: Request, rid: str, rv: dict[str, Any]) -> Respon
         stored = state.data_dir / str(rv["stored_file"])
         if not stored.resolve().is_relative_to(state.data_dir.resolve()) or not stored.exists():
             return Response("the submitted file is no longer stored", status_code=410)
+        intake = {k: _text(rv.get(k)) or (rv.get("report") or {}).get("intake", {}).get(k, "")
+                  for k in INTAKE_FIELDS}
         try:
-            out = await state.reviews.opinion(str(stored), crs=rv.get("crs") or None,
-                                              facility_type=rv.get("facility_type") or None,
-                                              display=str(rv["file_name"]), out_pdf=str(pdf))
+            out = await state.reviews.opinion(str(stored), crs=_text(rv.get("crs")) or None,
+                                              facility_type=_text(rv.get("facility_type")) or None,
+                                              display=str(rv["file_name"]), out_pdf=str(pdf), intake=intake,
+                                              reviewed_at=_text(rv.get("created_at")))
         except (ReviewBusyError, BrokenExecutor) as exc:
             return Response(f"the review desk is busy ({exc}); try again", status_code=503)
         if out.error:

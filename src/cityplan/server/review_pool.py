@@ -5,8 +5,8 @@ A review is CPU-bound Python (pandas, GEOS): run in the server's own process it 
 stalls every layer request. :class:`ReviewPool` runs reviews in ``workers`` spawned processes
 (``cityplan serve`` starts 2 on a machine with 2 or more cores) that open the one map once and keep
 :func:`cityplan.review.check.review_file`'s per-build constraint cache warm. Only strings cross
-the process boundary (paths and options in; the report's JSON, its HTML, verdict and hit count
-out). ``workers=0`` runs reviews in one background thread instead (one at a time).
+the process boundary (paths, options and the intake - project, applicant, project type - in; the
+report's JSON, its HTML, verdict and hit count out). ``workers=0`` runs reviews in one background thread instead (one at a time).
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ def _warm(om: Any) -> None:
 
 
 def review_job(path: str, crs: str | None, facility_type: str | None, display: str, store_as: str = "",
-               om: Any = None) -> Outcome:
-    """Review the stored upload ``path`` (in a worker); the outcome as strings.
+               om: Any = None, *, intake: dict[str, str] | None = None) -> Outcome:
+    """Review the stored upload ``path`` (in a worker) with the desk's ``intake`` (project,
+    applicant, project_type); the outcome as strings.
 
     With ``store_as`` (a JSON object: review id, user, upload fields, data folder) the worker also
     writes the HTML report and appends the review to ``cityplan_reviews`` itself - the build it
@@ -92,9 +93,14 @@ def review_job(path: str, crs: str | None, facility_type: str | None, display: s
 
     the_map = om if om is not None else _OM
     try:
-        rep, doc = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display)
+        rep, doc = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display, intake=intake)
     except CityplanError as exc:
         return Outcome(error=str(exc))
+    created = json.loads(store_as).get("created_at") if store_as else None
+    if created:  # the review's time is the stored one (in the profile's zone)
+        from cityplan.review.clock import local_iso
+
+        rep.reviewed_at = doc["reviewed_at"] = local_iso(created, rep.timezone)
     hits = int(rep.findings["hit"].sum()) if "hit" in rep.findings.columns else 0
     out = Outcome(doc_json=json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False),
                   html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hits)
@@ -112,15 +118,20 @@ def review_job(path: str, crs: str | None, facility_type: str | None, display: s
 
 
 def opinion_job(path: str, crs: str | None, facility_type: str | None, display: str, out_pdf: str,
-                om: Any = None) -> Outcome:
-    """Review the stored upload again (same build) and write its 审查意见 PDF to ``out_pdf``."""
+                om: Any = None, *, intake: dict[str, str] | None = None, reviewed_at: str = "") -> Outcome:
+    """Review the stored upload again (same build, same ``intake``) and write its 审查意见 PDF to
+    ``out_pdf``; ``reviewed_at`` (the stored review's time) is the time it prints."""
     from cityplan._errors import CityplanError
     from cityplan.review.opinion import write_opinion
     from cityplan.server.review_desk import run_review
 
     the_map = om if om is not None else _OM
     try:
-        rep, _ = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display)
+        rep, _ = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display, intake=intake)
+        if reviewed_at:
+            from cityplan.review.clock import local_iso
+
+            rep.reviewed_at = local_iso(reviewed_at, rep.timezone)
         write_opinion(rep, out_pdf, onemap=the_map, submitted=display, dpi=150, overwrite=True)
     except CityplanError as exc:
         return Outcome(error=str(exc))
@@ -165,27 +176,28 @@ class ReviewPool:
         return ex
 
     async def opinion(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
-                      out_pdf: str) -> Outcome:
+                      out_pdf: str, intake: dict[str, str] | None = None, reviewed_at: str = "") -> Outcome:
         """Write a stored review's 审查意见 PDF in the review worker (made on first download)."""
-        return await self._run(opinion_job, (path, crs, facility_type, display, out_pdf))
+        return await self._run(opinion_job, (path, crs, facility_type, display, out_pdf),
+                               {"intake": intake, "reviewed_at": reviewed_at})
 
     async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
-                     store_as: str = "") -> Outcome:
-        """Queue a review and wait for it (ReviewBusyError when the queue is full); ``store_as``:
-        see :func:`review_job`."""
-        return await self._run(review_job, (path, crs, facility_type, display, store_as))
+                     store_as: str = "", intake: dict[str, str] | None = None) -> Outcome:
+        """Queue a review and wait for it (ReviewBusyError when the queue is full); ``store_as``
+        and ``intake``: see :func:`review_job`."""
+        return await self._run(review_job, (path, crs, facility_type, display, store_as), {"intake": intake})
 
-    async def _run(self, job: Any, job_args: tuple) -> Outcome:
+    async def _run(self, job: Any, job_args: tuple, job_kwargs: dict[str, Any] | None = None) -> Outcome:
         with self._lock:
             if self.queued >= MAX_QUEUED:
                 raise ReviewBusyError(f"{self.queued} reviews are waiting; try again in a minute")
             self.queued += 1
         try:
-            args = job_args + (() if self.processes else (self.om,))
+            kwargs = {**(job_kwargs or {}), **({} if self.processes else {"om": self.om})}
             self.start()
             ex = self._exec
             try:
-                return await asyncio.wrap_future(ex.submit(job, *args))
+                return await asyncio.wrap_future(ex.submit(job, *job_args, **kwargs))
             except cf.BrokenExecutor:
                 if not self.processes:
                     raise
@@ -194,7 +206,7 @@ class ReviewPool:
                         logger.error("the review worker died; starting a new one")
                         self._exec = self._processes()
                         ex.shutdown(wait=False, cancel_futures=True)
-                return await asyncio.wrap_future(self._exec.submit(job, *args))
+                return await asyncio.wrap_future(self._exec.submit(job, *job_args, **kwargs))
         finally:
             with self._lock:
                 self.queued -= 1
