@@ -516,11 +516,13 @@ def coverage_impact(proposal: gpd.GeoDataFrame, facility_type: str, *, onemap=No
 
     where = assign_districts(proposal, om.layer_for("districts"))
     names = set(where.district) | {"(all)"}
-    b = before.districts.set_index("district")
-    a = after.districts.set_index("district")
+    # a proposal is a planned facility: it counts in the planned scenario only, so the impact is
+    # planned before (existing + plan sites) against planned after (+ the proposal)
+    b = before.scenario_rows("planned").set_index("district")
+    a = after.scenario_rows("planned").set_index("district")
     rows = []
     for d in [n for n in b.index if n in names]:
-        rows.append({"preset": preset, "district": d,
+        rows.append({"preset": preset, "district": d, "scenario": "planned",
                      "population_share_before": b.loc[d, "population_share"],
                      "population_share_after": a.loc[d, "population_share"],
                      "area_share_before": b.loc[d, "area_share"], "area_share_after": a.loc[d, "area_share"],
