@@ -454,12 +454,13 @@ def review_file(
     rep = review_proposal(gdf, onemap=om, rules=rules, source=name, name_column=name_column,
                           project_type=intake.project_type, intake=intake, input_crs=read_in)
     rep.data_version.update({"rules_sha256": rules_sha, "proposal": name, "proposal_sha256": sha256_file(p)})
-    gcj = gcj02_check(gdf, om, declared=crs)
+    gcj = gcj02_check(gdf, om, declared=crs, source_crs=read_in)
     if gcj is not None:
         rep.data_version["gcj02_check"] = gcj.verdict
-        if gcj.is_gcj02:
-            rep.notes.insert(0, f"WARNING {name}: {gcj.message()} - the review above is at the "
-                                "place the file says, which is ~500 m off if it came from Amap/Gaode")
+        if gcj.is_shifted:  # GCJ-02 or BD-09
+            rep.notes.insert(0, f"WARNING {name}: {gcj.message()} - the review above is at the place the file "
+                                "says, ~500 m off if it came from Amap/Gaode/Tencent (GCJ-02), ~1.3 km if from "
+                                "Baidu (BD-09)")
     if facility_type:
         rep.impact = coverage_impact(rep.proposal, facility_type, onemap=om, label=name)
     return rep
@@ -468,16 +469,17 @@ def review_file(
 _GCJ_REFERENCES: dict[tuple[str, str, str], object] = {}
 
 
-def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None):
+def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None, source_crs: object = None):
     """Whether an undeclared proposal looks like GCJ-02 (Amap) read as WGS84, against the roads.
 
     None when the CRS was declared (the user said what it is), the map's profile does not enable
     the ``gcj02`` datum check (``datum_checks`` in ``profile.yaml``: cities outside China) or the
     map has no roads layer.
-    On a single red line the check is a warning, not an error: it is right on whole layers but
-    wrong about 1 in 25 single features (docs/gcj02.md).
+    A projected or surveyed-datum source (``source_crs``: the CRS as read) is never tested. On a
+    single red line the check is a warning, not an error (rates: docs/gcj02.md).
     """
-    if declared or "gcj02" not in om.profile.settings.datum_checks:
+    datums = tuple(d for d in ("gcj02", "bd09") if d in om.profile.settings.datum_checks)
+    if declared or not datums:
         return None
     roads = om.layer_id_for("roads", required=False)
     if roads is None:
@@ -489,7 +491,9 @@ def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None):
         _GCJ_REFERENCES.clear()
         _GCJ_REFERENCES[key] = Gcj02Reference(om.layer(roads), metric=om.working_crs)
     try:
-        return detect_gcj02(frame.to_crs(STORAGE_CRS), _GCJ_REFERENCES[key])
+        return detect_gcj02(frame.to_crs(STORAGE_CRS), _GCJ_REFERENCES[key],
+                            source_crs=frame.crs if source_crs is None else source_crs,
+                            declared=bool(declared), datums=datums)
     except (ValueError, GeometryError) as exc:
         logger.info("GCJ-02 check skipped: %s", exc)
         return None
