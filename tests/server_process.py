@@ -106,3 +106,13 @@ def token(html: str) -> str:
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "no CSRF token on the page"
     return m.group(1)
+
+
+def serve_copy(onemap: Path, work: Path, **kwargs: object) -> Served:
+    """``cityplan serve`` over a copy of the GeoPackage ``onemap`` in ``work``, with ACCOUNTS added."""
+    import shutil
+
+    loc = str(work / Path(onemap).name)
+    shutil.copy(onemap, loc)
+    add_accounts(loc)
+    return start(loc, work, **kwargs)  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from html.parser import HTMLParser
 from io import StringIO
@@ -306,13 +305,9 @@ def _table(html: str, table_id: str) -> tuple[list[list[str]], str]:
 
 @pytest.fixture(scope="module")
 def served(onemap, tmp_path_factory):
-    from server_process import add_accounts, start
+    from server_process import serve_copy
 
-    work = tmp_path_factory.mktemp("serve-headlines")
-    loc = str(work / "harbin.gpkg")
-    shutil.copy(onemap, loc)
-    add_accounts(loc)
-    s = start(loc, work)
+    s = serve_copy(onemap, tmp_path_factory.mktemp("serve-headlines"))
     yield s
     s.stop()
 

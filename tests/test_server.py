@@ -21,7 +21,16 @@ import shapely
 
 from browser import launch
 from conftest import HARBIN_DIR
-from server_process import PASSWORD, add_accounts, cityplan, login, login_form, start, token
+from server_process import (
+    PASSWORD,
+    add_accounts,
+    cityplan,
+    login,
+    login_form,
+    serve_copy,
+    start,
+    token,
+)
 
 ROOT = HARBIN_DIR
 PROPOSALS = ROOT / "examples" / "proposals"
@@ -417,11 +426,7 @@ def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
 # ------------------------------------------------------------------------------ hostile input
 @pytest.fixture(scope="module")
 def gpkg_served(tmp_path_factory, onemap):
-    work = tmp_path_factory.mktemp("serve-hostile")
-    loc = str(work / "harbin.gpkg")
-    shutil.copy(onemap, loc)
-    add_accounts(loc)
-    s = start(loc, work)
+    s = serve_copy(onemap, tmp_path_factory.mktemp("serve-hostile"))
     yield s
     s.stop()
 
