@@ -73,3 +73,23 @@ def open_offline(browser: Browser, html: Path, *, timeout_ms: int = 60_000) -> I
         yield page, log
     finally:
         ctx.close()
+
+
+def served_page(browser: Browser, url: str, *, height: int = 860):  # noqa: ANN201
+    """A page of a new context that lets through only requests to the served ``url``: ``(context,
+    page, page errors, blocked outside requests)``."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": height})
+    outside: list[str] = []
+
+    def route(r) -> None:
+        if r.request.url.startswith(url):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    ctx.route("**/*", route)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return ctx, page, errors, outside

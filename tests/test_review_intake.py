@@ -387,25 +387,12 @@ def desk(tmp_path_factory, onemap):
 
 
 def test_web_review_intake_matches_the_cli(desk, onemap, tmp_path):
-    from browser import launch
+    from browser import launch, served_page
     from server_process import PASSWORD, login, token
 
     cli = review_file(FOOTBRIDGE, onemap=onemap, project_type="bridge")
     with launch() as browser:
-        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-        outside: list[str] = []
-
-        def route(r) -> None:
-            if r.request.url.startswith(desk.url):
-                r.continue_()
-            else:
-                outside.append(r.request.url)
-                r.abort()
-
-        ctx.route("**/*", route)
-        page = ctx.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        ctx, page, errors, outside = served_page(browser, desk.url, height=900)
         page.goto(f"{desk.url}/login")
         page.fill("input[name=username]", "rev")
         page.fill("input[name=password]", PASSWORD)

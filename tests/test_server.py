@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from browser import launch
+from browser import launch, served_page
 from conftest import HARBIN_DIR
 from server_process import (
     PASSWORD,
@@ -294,22 +294,6 @@ def test_roles_csrf_and_audit(served):
 
 
 # ------------------------------------------------------------------------------ browser flows
-def _browser_page(browser, url):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 860})
-    outside: list[str] = []
-
-    def route(r) -> None:
-        if r.request.url.startswith(url):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    ctx.route("**/*", route)
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    return ctx, page, errors, outside
 
 
 def _wait(page, expr: str, timeout: float = 90) -> None:
@@ -354,7 +338,7 @@ def _browser_flow_on(served, kind: str) -> None:
 def test_district_office_uploads_progress_and_chart_changes(served):
     _browser_flow_on(served, "postgis")
     with launch() as browser:
-        ctx, page, errors, outside = _browser_page(browser, served.url)
+        ctx, page, errors, outside = served_page(browser, served.url)
         _log_in(page, served.url, "nangang")
         page.goto(f"{served.url}/districts/{NANGANG}?task=2.3.3")
         before = page.get_attribute("#cp-burnup figure[data-metric=floor_area]", "data-values")
@@ -382,7 +366,7 @@ def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
     red = PROPOSALS / "river_crossing.geojson"
     bounds = gpd.read_file(red).total_bounds
     with launch() as browser:
-        ctx, page, errors, outside = _browser_page(browser, served.url)
+        ctx, page, errors, outside = served_page(browser, served.url)
         _log_in(page, served.url, "rev")
         page.goto(f"{served.url}/map")
         _wait(page, "window.cityplan && cityplan.ready && cityplan.fetches > 0 && cityplan.pending === 0")
