@@ -506,7 +506,7 @@ def test_layer_answers_batched_cached_and_revalidated(gpkg_served):
     inside = set(gdf.index[(b.minx <= BBOX[2]) & (b.maxx >= BBOX[0]) & (b.miny <= BBOX[3]) & (b.maxy >= BBOX[1])])
     assert inside <= set(layers[1]["fids"]) and len(layers[1]["fids"]) == len(layers[1]["geoms"])
     # one data tile (zoom - 2), as the map page asks: the parks whose box meets the tile, each once
-    from cityplan.server.tiles import tile_range
+    from cityplan.maps.tiles import tile_range
 
     tx, ty, _, _ = tile_range(BBOX, 11)
     tile = c.get("/api/view", params={"layers": "parks", "tile": f"{tx},{ty}", "zoom": 13}).json()["layers"][0]

@@ -10,9 +10,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from cityplan.maps import tiles
 from cityplan.maps.encode import decode_polyline
 from cityplan.maps.payload import LayerView
-from cityplan.server import tiles
 from conftest import HARBIN, HARBIN_DIR
 
 

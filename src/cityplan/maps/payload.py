@@ -36,7 +36,9 @@ class LayerView:
     color_column: str | None = None  # per-feature fill colours (choropleths)
 
 
-def _clean(v: Any) -> Any:
+def clean_value(v: Any) -> Any:
+    """A cell as JSON can hold it: NaN/inf and missing as None, numpy scalars as Python, floats to 3 decimals,
+    anything else as text."""
     if v is None:
         return None
     if isinstance(v, np.bool_ | bool):
@@ -52,7 +54,8 @@ def _clean(v: Any) -> Any:
     return str(v)
 
 
-def _style(view: LayerView) -> dict[str, Any]:
+def layer_style(view: LayerView) -> dict[str, Any]:
+    """The layer's style with the defaults filled in (``fill`` true or unset: the line colour)."""
     st = {**DEFAULT_STYLE, **view.style}
     fill = st.get("fill")
     if fill is True or fill is None:
@@ -83,7 +86,7 @@ def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
     fields = [f for f in view.fields if f in gdf.columns]
     if "name" in gdf.columns and "name" not in fields:
         fields.insert(0, "name")
-    rows = [[_clean(v) for v in row] for row in gdf[fields].itertuples(index=False, name=None)]
+    rows = [[clean_value(v) for v in row] for row in gdf[fields].itertuples(index=False, name=None)]
     ill = None
     if "illustrative" in gdf.columns:
         flags = gdf["illustrative"].fillna(view.illustrative).astype(bool)
@@ -91,7 +94,7 @@ def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
             ill = [int(v) for v in flags]
     return {
         "id": view.id, "title": view.title, "group": view.group, "kind": kind, "show": view.show,
-        "style": _style(view), "illustrative": view.illustrative, "ill": ill, "fields": fields,
+        "style": layer_style(view), "illustrative": view.illustrative, "ill": ill, "fields": fields,
         "labels": [view.labels.get(f, f) for f in fields], "rows": rows, "geoms": encoded,
         "source": view.source, "note": view.note,
         "colors": gdf[view.color_column].astype(str).tolist() if view.color_column else None,

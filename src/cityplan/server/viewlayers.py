@@ -2,7 +2,7 @@
 
 ``GET /api/layers/{id}?bbox=minlon,minlat,maxlon,maxlat&zoom=Z`` (or ``?tile=TX,TY&zoom=Z``, one
 data tile at level Z - 2, as the map page asks) answers the compact payload of
-:mod:`cityplan.server.tiles` (login required); ``GET /api/view?layers=a,b&…`` several layers at once. The layers are the map recipe's (default
+:mod:`cityplan.maps.tiles` (login required); ``GET /api/view?layers=a,b&…`` several layers at once. The layers are the map recipe's (default
 ``maps/onemap.yaml``, as ``cityplan map onemap`` draws them), read and projected once per build.
 """
 
@@ -23,9 +23,7 @@ from starlette.routing import Route
 from cityplan.maps.basemaps import get_basemap
 from cityplan.maps.recipes import load_recipe
 from cityplan.maps.render import recipe_views, source_credits
-from cityplan.onemap import OneMap
-from cityplan.server.auth import current_user
-from cityplan.server.tiles import (
+from cityplan.maps.tiles import (
     DATA_TILE_LEVELS,
     LRU,
     Answer,
@@ -38,6 +36,8 @@ from cityplan.server.tiles import (
     prepare,
     tile_range,
 )
+from cityplan.onemap import OneMap
+from cityplan.server.auth import current_user
 
 logger = logging.getLogger(__name__)
 
