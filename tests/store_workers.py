@@ -37,9 +37,9 @@ def append_worker(url: str, worker: int, batches: int, size: int) -> int:
     for b in range(batches):
         ids = [f"shared-{b}-{i}" for i in range(size // 2)]
         ids += [f"w{worker}-{b}-{i}" for i in range(size - size // 2)]
-        rows = pd.DataFrame({"event_id": ids, "worker": worker, "batch": b,
-                             "at": pd.Timestamp.now(tz="UTC")})
-        inserted += store.append_rows("cityplan_progress_events", rows, key=["event_id"])
+        rows = pd.DataFrame({"event_id": ids, "source_sha256": ids, "source_row": 0, "reported_by": f"w{worker}",
+                             "note": f"batch {b}"})
+        inserted += store.append_rows("cityplan_progress_events", rows)
     store.close()
     return inserted
 

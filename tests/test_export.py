@@ -74,9 +74,10 @@ def test_append_only_tables_survive_a_geopackage_rebuild(synthetic_onemap, tmp_p
     path = tmp_path / "m.gpkg"
     shutil.copy(synthetic_onemap, path)
     om = OneMap.open(path)
-    rows = pd.DataFrame({"event_id": ["a", "b", "c"], "quantity": [1.5, 2.0, 3.0], "n": [1, 2, 3]})
-    assert om.store.append_rows("cityplan_progress_events", rows, key=["event_id"]) == 3
-    assert om.store.append_rows("cityplan_progress_events", rows, key=["event_id"]) == 0
+    rows = pd.DataFrame({"event_id": ["a", "b", "c"], "quantity": [1.5, 2.0, 3.0], "source_sha256": "f",
+                         "source_row": [1, 2, 3]})
+    assert om.store.append_rows("cityplan_progress_events", rows) == 3
+    assert om.store.append_rows("cityplan_progress_events", rows) == 0
     om.store.write_cache("k", om.build_stamp, {"x": np.arange(3)})
     layers = {lid: om.layer(lid) for lid in om.layer_ids}
     info = {**om.build_info, "build_id": "rebuilt"}
@@ -85,6 +86,6 @@ def test_append_only_tables_survive_a_geopackage_rebuild(synthetic_onemap, tmp_p
     again = OneMap.open(path)
     assert again.build_stamp == "rebuilt"
     kept = again.store.read("cityplan_progress_events")
-    assert kept[["event_id", "quantity", "n"]].to_dict("records") == rows.to_dict("records")
+    assert kept[["event_id", "quantity", "source_sha256", "source_row"]].to_dict("records") == rows.to_dict("records")
     assert again.store.read_cache("k", "rebuilt") is None  # caches belong to a build
-    assert again.store.append_rows("cityplan_progress_events", rows, key=["event_id"]) == 0
+    assert again.store.append_rows("cityplan_progress_events", rows) == 0

@@ -197,34 +197,35 @@ def test_cache(store: PostgisStore) -> None:
 # -- append-only tables ----------------------------------------------------------------------
 def test_append_idempotent_and_survives_rebuild(store: PostgisStore) -> None:
     store.replace_map(sample_payload(), overwrite=False)
-    rows = pd.DataFrame({"event_id": ["e1", "e2", "e3"], "value": [1.5, 2.5, np.nan],
-                         "n": [1, 2, 3], "ok": [True, False, True],
-                         "at": pd.Timestamp("2024-05-01", tz="UTC")})
-    assert store.append_rows("cityplan_progress_events", rows, key=["event_id"]) == 3
-    assert store.append_rows("cityplan_progress_events", rows, key=["event_id"]) == 0
-    more = pd.DataFrame({"event_id": ["e3", "e4", "e4"], "value": [9.0, 4.0, 5.0],
-                         "n": [9, 4, 5], "ok": [False, True, True],
-                         "at": pd.Timestamp("2024-05-02", tz="UTC")})
-    assert store.append_rows("cityplan_progress_events", more, key=["event_id"]) == 1
-    users = pd.DataFrame({"user": ["ana"], "role": ["planner"]})
+    rows = pd.DataFrame({"event_id": ["e1", "e2", "e3"], "quantity": [1.5, 2.5, np.nan],
+                         "source_sha256": "f1", "source_row": [1, 2, 3], "recorded_at": "2024-05-01T00:00:00.000000Z"})
+    assert store.append_rows("cityplan_progress_events", rows) == 3
+    assert store.append_rows("cityplan_progress_events", rows) == 0
+    more = pd.DataFrame({"event_id": ["e3", "e4", "e4"], "quantity": [9.0, 4.0, 5.0],
+                         "source_sha256": "f1", "source_row": [3, 4, 4]})
+    assert store.append_rows("cityplan_progress_events", more, key=["source_sha256", "source_row"]) == 1
+    users = pd.DataFrame({"event_id": ["u1"], "user": ["ana"], "role": ["planner"]})
     assert store.append_rows("cityplan_users", users) == 1
     store.replace_map(sample_payload("b2"), overwrite=True)
     events = store.read("cityplan_progress_events")
     assert events["event_id"].tolist() == ["e1", "e2", "e3", "e4"]
-    assert events["value"].tolist()[:2] == [1.5, 2.5] and np.isnan(events["value"][2])
-    assert events["value"][3] == 4.0  # first of the batch's duplicates
-    assert events["ok"].dtype == bool and events["n"].dtype == np.int64
-    assert str(events["at"].dtype) == "datetime64[us, UTC]"
+    assert events["quantity"].tolist()[:2] == [1.5, 2.5] and np.isnan(events["quantity"][2])
+    assert events["quantity"][3] == 4.0  # first of the batch's duplicates
+    assert events["source_row"].dtype == np.int64
+    # declared columns, declared types: nothing inferred from the first rows
     assert store.read("cityplan_users")["user"].tolist() == ["ana"]
     assert store.read("stations")["tag"].iloc[0] == "b2"
-    assert store.append_rows("cityplan_users", pd.DataFrame({"user": ["bo"], "role": ["x"]})) == 1
+    assert store.append_rows("cityplan_users", pd.DataFrame({"event_id": ["u2"], "user": ["bo"]})) == 1
     assert len(store.read("cityplan_users")) == 2
     with pytest.raises(SchemaError, match="empty key"):
-        store.append_rows("cityplan_progress_events",
-                          pd.DataFrame({"event_id": [None], "n": [1]}), key=["event_id"])
-    with pytest.raises(SchemaError, match="cannot be an append-only table"):
+        store.append_rows("cityplan_users", pd.DataFrame({"event_id": [None], "user": ["x"]}))
+    with pytest.raises(SchemaError, match="not declared"):
+        store.append_rows("cityplan_users", pd.DataFrame({"event_id": ["u3"], "colour": ["red"]}))
+    with pytest.raises(SchemaError, match="its key is"):
+        store.append_rows("cityplan_progress_events", rows, key=["event_id"])
+    with pytest.raises(SchemaError, match="not a declared table"):
         store.append_rows("cityplan_catalog", users)
-    with pytest.raises(SchemaError, match="layer"):
+    with pytest.raises(SchemaError, match="not a declared table"):
         store.append_rows("stations", users)
 
 
@@ -245,7 +246,7 @@ def test_concurrent_appends_from_two_processes(store: PostgisStore) -> None:
 @pytest.mark.slow
 def test_rebuild_while_reading(store: PostgisStore, tmp_path) -> None:
     store.replace_map(tagged_payload(0, 300), overwrite=False)
-    store.append_rows("cityplan_audit", pd.DataFrame({"what": ["built 0"]}))
+    store.append_rows("cityplan_audit", pd.DataFrame({"event_id": ["b0"], "target": ["built 0"]}))
     stop = tmp_path / "stop"
     ctx = mp.get_context("spawn")
     with ctx.Pool(1) as pool:
@@ -253,14 +254,14 @@ def test_rebuild_while_reading(store: PostgisStore, tmp_path) -> None:
         time.sleep(3)  # the child imports geopandas first
         for build in range(1, 7):
             store.replace_map(tagged_payload(build, 600 if build % 2 else 300), overwrite=True)
-            store.append_rows("cityplan_audit", pd.DataFrame({"what": [f"built {build}"]}))
+            store.append_rows("cityplan_audit", pd.DataFrame({"event_id": [f"b{build}"], "target": [f"built {build}"]}))
             time.sleep(0.3)
         stop.touch()
         stats = reader.get(timeout=60)
     assert stats["errors"] == []
     assert stats["mixed"] == [] and stats["partial"] == []
     assert stats["reads"] > 10 and len(stats["builds"]) >= 3, stats
-    assert store.read("cityplan_audit")["what"].tolist() == [f"built {b}" for b in range(7)]
+    assert store.read("cityplan_audit")["target"].tolist() == [f"built {b}" for b in range(7)]
 
 
 # -- errors a user can cause -----------------------------------------------------------------

@@ -15,26 +15,31 @@ from cityplan._errors import CityplanError
 from cityplan.store.gpkg import GpkgStore
 from cityplan.store.postgis import PostgisStore
 
-TABLE = "cityplan_reviews_where_test"
+TABLE = "cityplan_reviews"
+AUDIT = "cityplan_audit"
 
 
 def _rows(n: int) -> pd.DataFrame:
-    return pd.DataFrame({"review_id": [uuid.UUID(int=i).hex for i in range(n)], "n": list(range(n)),
-                         "note": ["it's ok", 'say "hi"', "x' OR '1'='1"] * (n // 3) + ["z"] * (n % 3)})
+    return pd.DataFrame({"review_id": [uuid.UUID(int=i).hex for i in range(n)], "hits": list(range(n)),
+                         "project": ["it's ok", 'say "hi"', "x' OR '1'='1"] * (n // 3) + ["z"] * (n % 3)})
+
+
+def _audit(i: int, detail: str) -> pd.DataFrame:
+    return pd.DataFrame({"event_id": [uuid.uuid4().hex], "target": [str(i)], "detail": [detail]})
 
 
 def _check(store) -> None:
     rows = _rows(30)
     assert store.append_rows(TABLE, rows, key=["review_id"]) == 30
     one = store.read(TABLE, where={"review_id": rows["review_id"][7]})
-    assert one["n"].tolist() == [7]
-    assert store.read(TABLE, where={"n": 12})["review_id"].tolist() == [rows["review_id"][12]]
+    assert one["hits"].tolist() == [7]
+    assert store.read(TABLE, where={"hits": 12})["review_id"].tolist() == [rows["review_id"][12]]
     # quotes are values, never SQL: an injection attempt matches only its own rows
-    hostile = store.read(TABLE, where={"note": "x' OR '1'='1"})
-    assert sorted(hostile["n"]) == [n for n in range(30) if n % 3 == 2]
-    assert len(store.read(TABLE, where={"note": "it's ok", "n": 3})) == 1
+    hostile = store.read(TABLE, where={"project": "x' OR '1'='1"})
+    assert sorted(hostile["hits"]) == [n for n in range(30) if n % 3 == 2]
+    assert len(store.read(TABLE, where={"project": "it's ok", "hits": 3})) == 1
     assert store.read(TABLE, where={"review_id": "nothing"}).empty
-    slim = store.table_or_empty(TABLE, columns=["review_id"], where={"n": 4})
+    slim = store.table_or_empty(TABLE, columns=["review_id"], where={"hits": 4})
     assert list(slim.columns) == ["review_id"] and len(slim) == 1
     with pytest.raises(CityplanError, match="no column 'nope'"):
         store.read(TABLE, where={"nope": 1})
@@ -62,7 +67,7 @@ def _writer(path: str, seconds: float) -> None:
     stop = time.monotonic() + seconds
     i = 0
     while time.monotonic() < stop:
-        store.append_rows("cityplan_audit_where_test", pd.DataFrame({"i": [i], "what": ["x" * 2000]}))
+        store.append_rows(AUDIT, _audit(i, "x" * 2000))
         i += 1
 
 
@@ -71,14 +76,14 @@ def test_reads_never_fail_while_another_process_commits(onemap: Path, tmp_path: 
     commits is retried)."""
     p = tmp_path / "m.gpkg"
     shutil.copy(onemap, p)
-    GpkgStore(p).append_rows("cityplan_audit_where_test", pd.DataFrame({"i": [-1], "what": ["x"]}))
+    GpkgStore(p).append_rows(AUDIT, _audit(-1, "x"))
     proc = multiprocessing.get_context("spawn").Process(target=_writer, args=(str(p), 6.0))
     proc.start()
     reads = 0
     try:
         reader = GpkgStore(p)
         while proc.is_alive():
-            t = reader.read("cityplan_audit_where_test", where={"i": -1})
+            t = reader.read(AUDIT, where={"target": "-1"})
             assert len(t) == 1
             assert not reader.read("districts").empty
             reads += 1
@@ -98,7 +103,7 @@ def test_reads_and_writes_of_one_process_never_collide(onemap: Path, tmp_path: P
     p = tmp_path / "m.gpkg"
     shutil.copy(onemap, p)
     store = GpkgStore(p)
-    store.append_rows("cityplan_audit_where_test", pd.DataFrame({"i": [-1], "what": ["x"]}))
+    store.append_rows(AUDIT, _audit(-1, "x"))
     stop = time.monotonic() + 5.0
     written: list[int] = []
     failed: list[BaseException] = []
@@ -107,7 +112,7 @@ def test_reads_and_writes_of_one_process_never_collide(onemap: Path, tmp_path: P
         try:
             w = GpkgStore(p)
             while time.monotonic() < stop:
-                w.append_rows("cityplan_audit_where_test", pd.DataFrame({"i": [len(written)], "what": ["y" * 500]}))
+                w.append_rows(AUDIT, _audit(len(written), "y" * 500))
                 written.append(1)
         except BaseException as exc:  # noqa: BLE001 - reported below
             failed.append(exc)
@@ -117,10 +122,10 @@ def test_reads_and_writes_of_one_process_never_collide(onemap: Path, tmp_path: P
     reads = 0
     try:
         while time.monotonic() < stop:
-            assert len(store.read("cityplan_audit_where_test", where={"i": -1})) == 1
+            assert len(store.read(AUDIT, where={"target": "-1"})) == 1
             reads += 1
     finally:
         t.join()
     assert not failed, failed
     assert reads > 20 and len(written) > 20
-    assert len(GpkgStore(p).read("cityplan_audit_where_test")) == len(written) + 1
+    assert len(GpkgStore(p).read(AUDIT)) == len(written) + 1

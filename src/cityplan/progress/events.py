@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-EVENTS_TABLE = "cityplan_progress_events"
+from cityplan.store.tables import PROGRESS_EVENTS, iso_utc, utc_now
+
+EVENTS_TABLE = PROGRESS_EVENTS.name
 #: statuses in the order a site moves through them; ``cancelled`` stands apart
 STATUSES = ("planned", "started", "under_construction", "completed", "cancelled")
 STATUS_ZH = {"planned": "计划", "started": "已开工", "under_construction": "在建",
@@ -25,10 +27,8 @@ RANK = {"planned": 0, "started": 1, "under_construction": 2, "completed": 3, "ca
 PLAN_YEAR = 2023
 EARLIEST = dt.date(PLAN_YEAR, 1, 1)
 YEAR_END = dt.date(PLAN_YEAR, 12, 31)
-KEY = ("source_sha256", "source_row")
-COLUMNS = ("event_id", "site_id", "task_id", "metric", "quantity", "unit", "status", "as_of",
-           "adcode", "district", "reported_by", "note", "source_file", "source_sha256",
-           "source_row", "recorded_at")
+KEY = PROGRESS_EVENTS.key
+COLUMNS = tuple(PROGRESS_EVENTS.names)
 _TEXT = ("event_id", "site_id", "task_id", "metric", "unit", "status", "as_of", "adcode", "district",
          "reported_by", "note", "source_file", "source_sha256", "recorded_at")
 
@@ -36,11 +36,6 @@ _TEXT = ("event_id", "site_id", "task_id", "metric", "unit", "status", "as_of", 
 def event_id(source_sha256: str, source_row: int) -> str:
     """Deterministic id of the event read from row ``source_row`` of a file."""
     return hashlib.sha256(f"{source_sha256}:{int(source_row)}".encode()).hexdigest()[:20]
-
-
-def utc_now() -> str:
-    """The current time in UTC, ISO 8601 to the second (``2023-06-30T08:00:00Z``)."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def empty_events() -> pd.DataFrame:
@@ -59,6 +54,7 @@ def normalise_events(df: pd.DataFrame) -> pd.DataFrame:
             out[c] = pd.to_numeric(s, errors="coerce").fillna(0).astype("int64")
         else:
             out[c] = s.astype(object).where(s.notna(), "").astype(str)
+    out["recorded_at"] = out["recorded_at"].map(iso_utc)  # rows of older versions: to the second
     return out.reset_index(drop=True)
 
 

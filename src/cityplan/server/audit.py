@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import uuid
@@ -10,15 +9,12 @@ from typing import Any
 
 import pandas as pd
 
+from cityplan.store.tables import AUDIT, utc_now
+
 logger = logging.getLogger(__name__)
 
-AUDIT_TABLE = "cityplan_audit"
-AUDIT_COLUMNS = ["event_id", "at", "who", "role", "action", "target", "outcome", "detail", "client"]
-
-
-def utc_now() -> str:
-    """Now in UTC, ISO 8601 with milliseconds."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+AUDIT_TABLE = AUDIT.name
+AUDIT_COLUMNS = AUDIT.names
 
 
 def record(store: Any, *, who: str, role: str, action: str, target: str = "", outcome: str = "ok",

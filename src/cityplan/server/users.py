@@ -22,10 +22,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from cityplan._errors import CityplanError
-from cityplan.server.audit import utc_now
+from cityplan.store.tables import USERS, utc_now
 
-USERS_TABLE = "cityplan_users"
-USER_COLUMNS = ["event_id", "user", "event", "role", "adcode", "district", "password_hash", "at", "by"]
+USERS_TABLE = USERS.name
+USER_COLUMNS = USERS.names
 ROLES = ("admin", "reviewer", "district", "viewer")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@\-\u3400-\u9fff]{1,64}$")
 MIN_PASSWORD = 10

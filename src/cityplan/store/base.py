@@ -11,8 +11,9 @@ Table names every backend holds after a build:
 * ``cityplan_catalog`` (one row per layer), ``cityplan_ledger`` (build repairs/drops),
   ``cityplan_build_info`` (key/value), ``cityplan_profile`` (the city profile's files, as built);
 * ``cityplan_cache`` (derived arrays keyed by build; see :meth:`Store.read_cache`);
-* append-only tables created on first use by :meth:`Store.append_rows` (progress events,
-  audit, reviews) — they survive rebuilds.
+* the declared append-only ledgers (progress events, reviews, accounts, audit) created on
+  first use by :meth:`Store.append_rows` and the shared state of :meth:`Store.shared`
+  (sessions, failed logins); both survive rebuilds (:mod:`cityplan.store.tables`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from cityplan.store.shared import SharedState
 
 CATALOG_TABLE = "cityplan_catalog"
 LEDGER_TABLE = "cityplan_ledger"
@@ -119,12 +122,18 @@ class Store(abc.ABC):
     # -- append-only tables ----------------------------------------------------------------
     @abc.abstractmethod
     def append_rows(self, table: str, rows: pd.DataFrame, *, key: Sequence[str] = ()) -> int:
-        """Append ``rows`` to ``table`` in one transaction (created on first use).
+        """Append ``rows`` to the declared ledger ``table`` in one transaction.
 
-        With ``key``, rows whose key columns equal an existing row's are skipped (idempotent
-        re-import); the check and the insert are atomic against concurrent writers. Returns
-        the number of rows inserted. Never updates or deletes.
+        The table is created from its declaration (:mod:`cityplan.store.tables`) on first use.
+        Rows whose declared key equals an existing row's are skipped by the database's unique
+        index (idempotent re-import), atomically against concurrent writers; ``key``, when
+        given, must be the declared key. A column the table does not declare is refused
+        (SchemaError). Returns the number of rows inserted. Never updates or deletes.
         """
+
+    @abc.abstractmethod
+    def shared(self) -> SharedState:
+        """The map's shared state (sessions, failed logins) for every process serving it."""
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Store]:

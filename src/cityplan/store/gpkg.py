@@ -36,7 +36,9 @@ from cityplan.store.base import (
     BuildPayload,
     Store,
 )
+from cityplan.store.shared import SqliteState
 from cityplan.store.sqltypes import arrays_from_rows, arrays_to_rows, sql_type
+from cityplan.store.tables import DECLARED, Table, add_columns, ddl, ledger
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,6 +120,7 @@ class GpkgStore(Store):
         self.path = Path(path)
         self._layers: dict[str, str | None] | None = None
         self._layers_key: tuple[float, int] | None = None
+        self._shared: SqliteState | None = None
 
     # -- inspection -------------------------------------------------------------------------
     @property
@@ -281,7 +284,7 @@ class GpkgStore(Store):
                 with self._connect(path=tmp) as con:
                     con.execute("BEGIN")
                     for name, df in carried.items():
-                        _create_and_insert(con, name, df)
+                        _carry(con, name, df)
                     _write_styles(con, payload)
                     con.execute("COMMIT")
         self._layers = None
@@ -333,19 +336,78 @@ class GpkgStore(Store):
 
     # -- append-only tables -----------------------------------------------------------------
     def append_rows(self, table: str, rows: pd.DataFrame, *, key: Sequence[str] = ()) -> int:  # noqa: D102
-        if not table.startswith("cityplan_") or table in BUILD_TABLES or table == CACHE_TABLE:
-            msg = f"append_rows: {table!r} is not an append-only cityplan table"
-            raise ValueError(msg)
+        spec = ledger(table, key)
+        data = spec.values(spec.conform(rows))
         with self._write_lock(), self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                n = _create_and_insert(con, table, rows, key=key)
+                n = _insert_declared(con, spec, data)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         self._layers = None
         return n
+
+    # -- shared state -------------------------------------------------------------------------
+    def shared(self) -> SqliteState:
+        """Sessions and failed logins in a SQLite file beside the map (``MAP.gpkg.state``): kept
+        across rebuilds, shared by every server process on this host, and never waiting for
+        this process's GDAL reads of the map."""
+        if self._shared is None:
+            self._shared = SqliteState(self.path.with_name(self.path.name + ".state"))
+        return self._shared
+
+
+def _insert_declared(con: sqlite3.Connection, spec: Table, data: list[tuple]) -> int:
+    """Create the declared table if needed (registered in gpkg_contents) and insert the rows
+    whose key is not there yet (the unique key index decides)."""
+    _ensure(con, spec)
+    if not data:
+        return 0
+    before = con.total_changes
+    cols = ", ".join(f'"{c}"' for c in spec.names)
+    marks = ", ".join("?" for _ in spec.names)
+    con.executemany(f'INSERT OR IGNORE INTO "{spec.name}" ({cols}) VALUES ({marks})', data)  # noqa: S608
+    return con.total_changes - before
+
+
+def _ensure(con: sqlite3.Connection, spec: Table) -> None:
+    """The declared table, index and gpkg_contents row (a table an older version wrote gains the
+    declared columns and the unique key)."""
+    have = [r[1] for r in con.execute(f'PRAGMA table_info("{spec.name}")')]
+    if have:
+        for stmt in add_columns(spec, have, "sqlite"):
+            con.execute(stmt)
+    for stmt in ddl(spec, "sqlite"):
+        con.execute(stmt)
+    if not have:
+        _register(con, spec.name)
+
+
+def _register(con: sqlite3.Connection, table: str) -> None:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    con.execute("INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
+                "description, last_change) VALUES (?, 'attributes', ?, '', ?)", (table, table, now))
+
+
+def _carry(con: sqlite3.Connection, table: str, rows: pd.DataFrame) -> None:
+    """Copy an append-only table of the old map into the new file: a declared table as declared
+    (columns an older version added kept beside), any other as it was."""
+    spec = DECLARED.get(table)
+    if spec is None:
+        _create_and_insert(con, table, rows)
+        return
+    _ensure(con, spec)
+    have = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+    for c in rows.columns:
+        if c not in have:
+            con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{c}" {sql_type(rows[c])}')
+    if len(rows):
+        cols = ", ".join(f'"{c}"' for c in rows.columns)
+        marks = ", ".join("?" for _ in rows.columns)
+        con.executemany(f'INSERT OR IGNORE INTO "{table}" ({cols}) VALUES ({marks})',  # noqa: S608
+                        [tuple(_py(v) for v in r) for r in rows.itertuples(index=False, name=None)])
 
 
 def _nonempty(df: pd.DataFrame) -> pd.DataFrame:
