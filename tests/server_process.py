@@ -32,14 +32,22 @@ def cityplan(*args: str, stdin: str | None = None, env: dict | None = None) -> s
                           env={**os.environ, **(env or {})}, timeout=300, check=False)
 
 
-def add_accounts(location: str) -> None:
-    """Create ACCOUNTS with the CLI (password on stdin)."""
-    for name, (role, district) in ACCOUNTS.items():
-        args = ["users", "add", name, "--role", role, "--password-stdin", "--onemap", location]
+def add_accounts(location: str, accounts: dict[str, tuple[str, str | None]] = ACCOUNTS) -> None:
+    """Create ``accounts`` in-process, as ``cityplan users add`` does (the CLI itself is tested in
+    test_cli and test_abroad): districts named by adcode resolved on the map's districts layer."""
+    from cityplan.districts import resolve_district
+    from cityplan.onemap import OneMap
+    from cityplan.services.accounts import UserStore
+
+    om = OneMap.open(location)
+    users = UserStore(om.store)
+    for name, (role, district) in accounts.items():
+        adcode = dname = ""
         if district:
-            args += ["--district", district]
-        r = cityplan(*args, stdin=PASSWORD + "\n")
-        assert r.returncode == 0, r.stderr
+            d = resolve_district(district, om.layer_for("districts"))
+            adcode, dname = str(d["adcode"]), str(d["name"])
+        users.add(name, role, PASSWORD, adcode=adcode, district=dname, by="tests")
+    om.store.close()
 
 
 @dataclass

@@ -224,7 +224,7 @@ def test_ogc_basic_credentials_cache():
     """Verified Basic credentials are reused briefly: only for the same password, while the account
     is active with the same password hash, for at most ttl seconds, for a bounded number of accounts."""
     from cityplan.server.auth import BasicCache
-    from cityplan.server.users import User
+    from cityplan.services.accounts import User
 
     class Users:
         def __init__(self) -> None:

@@ -12,7 +12,7 @@ from cityplan.cli.serve import ONEMAP_HELP
 
 def _store(onemap: str | None):
     from cityplan.onemap import OneMap
-    from cityplan.server.users import UserStore
+    from cityplan.services.accounts import UserStore
 
     om = OneMap.open(onemap)
     return om, UserStore(om.store)
@@ -27,7 +27,7 @@ def _password(stdin: bool) -> str:
 def _audit(om, action: str, name: str, **detail: object) -> None:
     import getpass
 
-    from cityplan.server.audit import record
+    from cityplan.services.audit import record
 
     record(om.store, who=f"cli:{getpass.getuser()}", role="admin", action=action, target=name, detail=detail)
 
@@ -46,7 +46,7 @@ def users() -> None:
 def add(name: str, role: str, district: str | None, password_stdin: bool, onemap: str | None) -> None:
     """Add an account (the password is asked for, or read with --password-stdin)."""
     from cityplan.districts import resolve_district
-    from cityplan.server.users import check_name, check_password
+    from cityplan.services.accounts import check_name, check_password
 
     check_name(name)
     om, store = _store(onemap)

@@ -11,6 +11,7 @@ temporary folder that is removed after the read.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import shutil
 import stat
 import tempfile
@@ -110,6 +111,22 @@ def member_for(path: Path, layer: str | None, *, kinds: tuple[str, ...] = VECTOR
     return hit[0]
 
 
+#: where archive members are extracted in this context (None: the system's temporary folder); the
+#: server sets its data folder's ``tmp`` per request (:func:`scratch_in`), nothing process-wide
+SCRATCH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("cityplan_scratch", default=None)
+
+
+@contextlib.contextmanager
+def scratch_in(folder: Path | None) -> Iterator[None]:
+    """Extract archive members into ``folder`` inside the block (this context and the threads it
+    starts through Starlette/AnyIO, which copy the context)."""
+    token = SCRATCH.set(folder)
+    try:
+        yield
+    finally:
+        SCRATCH.reset(token)
+
+
 @contextlib.contextmanager
 def extracted(path: Path, member: str) -> Iterator[Path]:
     """Copy ``member`` (and a shapefile's side files) to a private temp folder; yield its path."""
@@ -122,7 +139,8 @@ def extracted(path: Path, member: str) -> Iterator[Path]:
         if not any(n[len(stem):].lower() == ".dbf" for n in wanted):
             msg = f"{path}: {member} has no .dbf beside it in the archive; zip all the shapefile's files"
             raise SchemaError(msg)
-    tmp = Path(tempfile.mkdtemp(prefix="cityplan-zip-"))
+    scratch = SCRATCH.get()
+    tmp = Path(tempfile.mkdtemp(prefix="cityplan-zip-", dir=scratch))
     try:
         try:
             with zipfile.ZipFile(path) as zf:

@@ -1,10 +1,13 @@
-"""Sessions, login rate limiting and the role checks every route uses.
+"""The request side of logins: the session cookie, HTTP Basic credentials and who is asking.
 
-Sessions live in the server's memory (one uvicorn process): a random 256-bit id in a cookie
-that is ``HttpOnly`` and ``SameSite=Strict`` (``Secure`` with ``--secure-cookies``, behind TLS),
-an idle timeout and an absolute lifetime. Each session carries its own CSRF token
-(:mod:`cityplan.server.csrf`). The account is looked up again on every request, so a disabled
-account loses its sessions at once (within the user cache's few seconds).
+Sessions and failed logins live in the one map's shared state (:mod:`cityplan.services.sessions`),
+so every ``cityplan serve`` process - ``--workers N``, or hosts behind one proxy - sees the same
+logins, a restart logs nobody out and a rate limit counts across all of them. A session is a random 256-bit id in a cookie that is
+``HttpOnly`` and ``SameSite=Strict`` (``Secure`` with ``--secure-cookies``, behind TLS), stored
+only as its SHA-256, with an idle timeout and an absolute lifetime. Each session carries its own
+CSRF token (:mod:`cityplan.server.csrf`). The account is looked up again on every request, so a
+disabled account loses its sessions at once (within the user cache's few seconds); a changed
+password ends the account's sessions.
 """
 
 from __future__ import annotations
@@ -16,17 +19,14 @@ import hmac
 import secrets
 import threading
 import time
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import OrderedDict
 
 from starlette.requests import Request
 
-from cityplan.server.users import User, UserStore
+from cityplan.services.accounts import User, UserStore
+from cityplan.services.sessions import RateLimiter, Session
 
 SESSION_COOKIE = "cp_session"
-IDLE_SECONDS = 8 * 3600
-MAX_AGE_SECONDS = 24 * 3600
-MAX_SESSIONS = 10_000
 #: HTTP Basic credentials verified once are trusted again for this long (seconds) ...
 BASIC_CACHE_SECONDS = 60.0
 #: ... for at most this many accounts (least recently verified dropped first)
@@ -35,109 +35,16 @@ BASIC_CACHE_SIZE = 256
 MAX_PASSWORD = 1024
 
 
-@dataclass
-class Session:
-    """One logged-in browser."""
-
-    id: str
-    user: str
-    csrf: str
-    created: float = field(default_factory=time.monotonic)
-    seen: float = field(default_factory=time.monotonic)
-
-
-class Sessions:
-    """In-memory session table (bounded; oldest evicted first)."""
-
-    def __init__(self) -> None:
-        self._s: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def create(self, user: str) -> Session:
-        """A fresh session (new id and CSRF token) for ``user``."""
-        s = Session(id=secrets.token_urlsafe(32), user=user, csrf=secrets.token_urlsafe(32))
-        with self._lock:
-            self._s[s.id] = s
-            while len(self._s) > MAX_SESSIONS:
-                self._s.popitem(last=False)
-        return s
-
-    def get(self, sid: str | None) -> Session | None:
-        """The live session with id ``sid`` (touching it), or None."""
-        if not sid:
-            return None
-        now = time.monotonic()
-        with self._lock:
-            s = self._s.get(sid)
-            if s is None:
-                return None
-            if now - s.seen > IDLE_SECONDS or now - s.created > MAX_AGE_SECONDS:
-                del self._s[sid]
-                return None
-            s.seen = now
-            self._s.move_to_end(sid)
-            return s
-
-    def drop(self, sid: str | None) -> None:
-        """End a session."""
-        with self._lock:
-            self._s.pop(sid or "", None)
-
-
-class RateLimiter:
-    """At most ``limit`` failed logins per account name (6 x ``limit`` per client address) in ``window`` s."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _trim(self, key: str, now: float) -> deque[float]:
-        q = self._hits.setdefault(key, deque())
-        while q and now - q[0] > self.window:
-            q.popleft()
-        return q
-
-    def _limit(self, key: str) -> int:
-        # a client address may stand for a whole office behind NAT: it gets more tries than an account
-        return self.limit * 6 if key.startswith("ip:") else self.limit
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until a login may be tried again for any of ``keys`` (0 = now)."""
-        now = time.monotonic()
-        wait = 0.0
-        with self._lock:
-            for k in keys:
-                q = self._trim(k, now)
-                if len(q) >= self._limit(k):
-                    wait = max(wait, self.window - (now - q[0]))
-        return int(wait) + (1 if wait else 0)
-
-    def fail(self, *keys: str) -> None:
-        """Count a failed attempt against each key."""
-        now = time.monotonic()
-        with self._lock:
-            for k in keys:
-                self._trim(k, now).append(now)
-            if len(self._hits) > 100_000:  # bounded memory under a spray of names
-                self._hits.clear()
-
-    def reset(self, *keys: str) -> None:
-        """Forget the failures of ``keys`` (after a successful login)."""
-        with self._lock:
-            for k in keys:
-                self._hits.pop(k, None)
-
-
 def client_address(request: Request) -> str:
     """The peer address (behind a proxy: uvicorn's ``--forwarded-allow-ips`` sets it)."""
     return request.client.host if request.client else "-"
 
 
 def session_of(request: Request) -> Session | None:
-    """The request's live session, or None."""
-    return request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
+    """The request's live session, or None (looked up once per request)."""
+    if "cp_session" not in request.scope:
+        request.scope["cp_session"] = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
+    return request.scope["cp_session"]
 
 
 def current_user(request: Request) -> User | None:
@@ -243,16 +150,17 @@ def basic_user(request: Request) -> User | None:
         return None
     limiter: RateLimiter = request.app.state.limiter
     keys = (f"ip:{client_address(request)}", f"user:{name}")
-    if limiter.retry_after(*keys):
-        return None
     users: UserStore = request.app.state.users
     cache = basic_cache(request)
     user = cache.get(users, name, password)
     if user is not None:
         return user
+    wait, attempt = limiter.attempt(*keys)
+    if wait:
+        return None
     user = users.authenticate(name, password)
     if user is None:
-        limiter.fail(*keys)
         return None
+    limiter.succeeded(attempt)
     cache.put(name, password, user)
     return user

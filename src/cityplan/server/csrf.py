@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from cityplan.server.auth import Session
+from cityplan.services.sessions import Session
 
 LOGIN_COOKIE = "cp_login_csrf"
 FIELD = "csrf_token"

@@ -10,6 +10,7 @@ bound by adcode), ``viewer`` (read only). Everyone logged in reads everything.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -23,6 +24,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from cityplan._errors import CityplanError
 from cityplan.store.tables import USERS, utc_now
+
+logger = logging.getLogger(__name__)
 
 USERS_TABLE = USERS.name
 USER_COLUMNS = USERS.names
@@ -199,7 +202,11 @@ class UserStore:
         self._append(_event(name, "enabled", by=by))
 
     def set_password(self, name: str, password: str, *, by: str = "cli") -> None:
-        """Change an account's password."""
+        """Change an account's password; the account's open sessions end (on every server process)."""
+        from cityplan.services.sessions import Sessions
+
         self._require(name)
         check_password(password)
         self._append(_event(name, "password", password_hash=HASHER.hash(password), by=by))
+        ended = Sessions(self.store.shared()).drop_user(name)
+        logger.info("password of %s changed; %d session(s) ended", name, ended)
