@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 
 from cityplan.onemap import OneMap
-from cityplan.server import review_desk
-from cityplan.server.review_pool import review_job
+from cityplan.services import reviews as review_desk
+from cityplan.services.review_pool import review_job
 from conftest import HARBIN_DIR
 
 ROOT = HARBIN_DIR

@@ -107,21 +107,31 @@ def template(ctx: click.Context, district: str, out: str, fmt: str | None, onema
 @progress.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--reported-by", required=True, help="Who reports (person or office), recorded with every row.")
+@click.option("--district", help="The district reported for (南岗区, 南岗, Nangang or 230103): every row must be "
+              "its own; rows naming no district get it. Default: the sheet's own district.")
 @click.option("--onemap", help=_ONEMAP_HELP)
 @click.option("--dry-run", is_flag=True, help="Validate only; record nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               help="Format of the per-row report.")
 @click.pass_context
-def import_(ctx: click.Context, file: str, reported_by: str, onemap: str | None, dry_run: bool, fmt: str) -> None:
+def import_(ctx: click.Context, file: str, reported_by: str, district: str | None, onemap: str | None,
+            dry_run: bool, fmt: str) -> None:
     """Validate every row of a filled-in sheet, then record all rows in one transaction (or none).
 
-    Exit 0 when recorded (or already recorded), 1 when rows were rejected (nothing recorded),
-    2 when the file cannot be read.
+    A row that names no district (no adcode, no site, no district on the sheet) gets --district, or
+    is rejected: no event is stored without its district. Exit 0 when recorded (or already
+    recorded), 1 when rows were rejected (nothing recorded), 2 when the file cannot be read or
+    writes another district than --district.
     """
-    from cityplan.progress.importer import import_progress
+    from cityplan.services.progress import import_district_progress
 
     pc = _context(ctx, onemap)
-    res = import_progress(pc, file, reported_by=reported_by, dry_run=dry_run)
+    adcode = None
+    if district is not None:
+        from cityplan.districts import resolve_district
+
+        adcode = str(resolve_district(district, pc.districts)["adcode"])
+    res = import_district_progress(pc, file, reported_by=reported_by, district=adcode, dry_run=dry_run)
     if not res.ok:
         print_table(res.problems, title=f"{res.path.name}: {len(res.problems)} problem(s) - nothing recorded",
                     fmt=fmt)

@@ -36,11 +36,12 @@ from cityplan.server.auth import (
     current_user,
     session_of,
 )
-from cityplan.server.coverage_cache import CoverageCache
-from cityplan.server.review_pool import ReviewPool
 from cityplan.server.uploads import DEFAULT_MAX_BYTES
 from cityplan.server.users import UserStore
 from cityplan.server.web import render
+from cityplan.services.coverage import CoverageCache
+from cityplan.services.progress import ProgressState
+from cityplan.services.review_pool import ReviewPool
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
     st = app.state
     st.om, st.data_dir, st.max_upload, st.secure_cookies = om, data, int(max_upload), bool(secure_cookies)
     st.users, st.sessions, st.limiter = UserStore(om.store), Sessions(), RateLimiter(limit=login_limit)
-    st.map_layers, st.progress, st.coverage = map_layers, progress_desk.ProgressState(om), CoverageCache(om)
+    st.map_layers, st.progress, st.coverage = map_layers, ProgressState(om), CoverageCache(om)
     st.reviews = reviews
     extents: dict[tuple[str, str], tuple[float, float, float, float] | None] = {}
 

@@ -5,16 +5,15 @@ per target, the burn-up chart of a task (``?task=``), coverage per preset with i
 (``?preset=``) and the district's sites with a status form. A district office (bound to one
 adcode) and admins may write: ``POST /districts/{adcode}/progress`` (the filled-in template, all
 rows or none, with the importer's per-row report) and ``POST /districts/{adcode}/sites/{site}/status``.
-Every other account gets 403 - checked here, on every write, against the account's adcode *and*
-the district of every site written.
+Every other account gets 403: the role is checked here; the ownership rule (the account's
+adcode *and* the district of every site and row written; rows naming no district get the
+office's) is :mod:`cityplan.services.progress`'s, which this desk calls.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
-import threading
 from typing import Any
 
 import pandas as pd
@@ -27,16 +26,21 @@ from cityplan._errors import CityplanError
 from cityplan.coverage.run import HEADLINE, covered_definition, scenario_label, uncovered_compounds
 from cityplan.maps.payload import LayerView, layer_payload
 from cityplan.progress.asof import quota_basis_text
-from cityplan.progress.context import ProgressContext, load_context
-from cityplan.progress.events import STATUSES, make_events, record_events
+from cityplan.progress.context import ProgressContext
+from cityplan.progress.events import STATUSES
 from cityplan.progress.history import task_history
-from cityplan.progress.importer import import_progress, read_report, validate_rows
 from cityplan.progress.report import attach_standards
 from cityplan.progress.template import write_template
 from cityplan.server import csrf, uploads
 from cityplan.server.auth import current_user, session_of
 from cityplan.server.chart import burnup_series
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
+from cityplan.services.progress import (
+    DistrictWriteRefusedError,
+    SiteNotFoundError,
+    import_district_progress,
+    record_site_status,
+)
 from cityplan.text import languages_of
 
 logger = logging.getLogger(__name__)
@@ -44,26 +48,6 @@ logger = logging.getLogger(__name__)
 PROGRESS_SHOW = ["task_id", "title_zh", "metric", "unit", "quota", "quota_basis", "planned", "achieved", "ratio",
                  "sites_completed", "status", "checked_by", "last_report"]
 SITE_SHOW = ["site_id", "name", "task_id", "metric", "unit", "planned", "status", "achieved_quantity", "last_report"]
-
-
-class ProgressState:
-    """The progress context of the current build (read once), guarded by a lock for writes."""
-
-    def __init__(self, om: Any) -> None:
-        self.om = om
-        self.lock = threading.RLock()
-        self._ctx: ProgressContext | None = None
-        self._build = ""
-
-    def context(self) -> ProgressContext:
-        """The context, events re-read from the ledger (other servers or the CLI may have written)."""
-        with self.lock:
-            if self._ctx is None or self._build != self.om.build_stamp:
-                self._ctx = load_context(self.om)
-                self._build = self.om.build_stamp
-            else:
-                self._ctx.reload_events()
-            return self._ctx
 
 
 def _district(ctx: ProgressContext, adcode: str) -> pd.Series | None:
@@ -211,21 +195,6 @@ def template_download(request: Request) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="progress-{adcode}.xlsx"'})
 
 
-def _foreign_sites(ctx: ProgressContext, frame: pd.DataFrame, meta: dict[str, str], adcode: str) -> str:
-    """Why the sheet writes another district (empty when it writes only ``adcode``)."""
-    if meta.get("adcode") and str(meta["adcode"]) != adcode:
-        return f"the sheet is {meta.get('district', '')} ({meta['adcode']})'s, not district {adcode}'s"
-    where = ctx.sites.set_index("site_id")["adcode"].astype(str)
-    for sid in frame.get("site_id", pd.Series(dtype=object)).dropna().astype(str):
-        sid = sid.strip()
-        if sid and sid in where.index and where[sid] != adcode:
-            return f"site {sid} lies in district {where[sid]}, not {adcode}"
-    for code in frame.get("adcode", pd.Series(dtype=object)).dropna().astype(str):
-        if code.strip() and code.strip() != adcode:
-            return f"a row names district {code.strip()}, not {adcode}"
-    return ""
-
-
 async def progress_upload(request: Request) -> Response:
     """``POST /districts/{adcode}/progress``: import the filled-in template (all rows or none)."""
     user = current_user(request)
@@ -248,20 +217,23 @@ async def progress_upload(request: Request) -> Response:
     return await run_in_threadpool(_import, request, user, adcode, up)
 
 
+def _office(user: Any) -> str | None:
+    """The district a district office's account is bound to (None: admins write any district)."""
+    return user.adcode if user.role == "district" else None
+
+
 def _import(request: Request, user: Any, adcode: str, up: uploads.Upload) -> Response:
     state = request.app.state
     with state.progress.lock:
         ctx = state.progress.context()
         try:
-            frame, meta = read_report(up.path)
+            res = import_district_progress(ctx, up.path, reported_by=user.name, district=adcode, office=_office(user))
+        except DistrictWriteRefusedError as exc:
+            return refuse(request, user, "progress.import", adcode, str(exc))
         except CityplanError as exc:
             msg = str(exc).replace(str(up.path), up.file_name)
             record(request, user, "progress.import", adcode, "rejected", why=msg, file=up.file_name)
             return _dashboard(request, adcode, status=422, message=msg)
-        why = _foreign_sites(ctx, frame, meta, adcode)
-        if why:
-            return refuse(request, user, "progress.import", adcode, why)
-        res = import_progress(ctx, up.path, reported_by=user.name)
     report = {"file": up.file_name, "rows_read": res.rows_read, "rows_reported": res.rows_reported,
               "recorded": res.recorded, "already": res.already_recorded, "ok": res.ok,
               "problems": res.problems.astype(object).where(res.problems.notna(), "").to_dict("records")}
@@ -288,28 +260,23 @@ def _site_status(request: Request, user: Any, form: dict[str, Any]) -> Response:
     state = request.app.state
     with state.progress.lock:
         ctx = state.progress.context()
-        where = ctx.sites.set_index("site_id")["adcode"].astype(str)
-        if sid not in where.index:
+        try:
+            change = record_site_status(ctx, adcode=adcode, site_id=sid, status=str(form.get("status") or ""),
+                                        reported_by=user.name, as_of=str(form.get("as_of") or "") or None,
+                                        achieved=str(form.get("achieved") or "") or None,
+                                        note=str(form.get("note") or ""), office=_office(user), source="web form")
+        except SiteNotFoundError:
             return render(request, "error.html.j2", status=404, title="404", message=f"no site {sid}")
-        if where[sid] != adcode:
-            return refuse(request, user, "progress.status", sid, f"site {sid} lies in district {where[sid]}, not {adcode}")
-        frame = pd.DataFrame([{"source_row": 1, "_formula": [], "site_id": sid, "adcode": adcode,
-                               "status": str(form.get("status") or ""), "achieved": str(form.get("achieved") or "") or None,
-                               "as_of": str(form.get("as_of") or "") or None, "note": str(form.get("note") or "")[:500]}])
-        valid, problems, _, _ = validate_rows(frame, ctx, meta={"adcode": adcode})
-        if not problems.empty or not valid:
-            report = {"file": "form", "ok": False, "rows_read": 1, "rows_reported": 0, "recorded": 0, "already": 0,
-                      "problems": problems.astype(object).where(problems.notna(), "").to_dict("records")
-                      or [{"row": 1, "column": "status", "value": "", "problem": "nothing changed", "fix": ""}]}
-            record(request, user, "progress.status", sid, "rejected", problems=len(problems))
-            return _dashboard(request, adcode, report=report, status=422)
-        nonce = secrets.token_hex(16)
-        sha = hashlib.sha256(f"form:{user.name}:{sid}:{nonce}".encode()).hexdigest()
-        events = make_events(valid, reported_by=user.name, source_file="web form", source_sha256=sha)
-        n = record_events(state.om.store, events)
-        ctx.reload_events()
-    record(request, user, "progress.status", sid, status=valid[0]["status"], as_of=valid[0]["as_of"], recorded=n)
-    return RedirectResponse(f"/districts/{adcode}?task={valid[0]['task_id']}", status_code=303)
+        except DistrictWriteRefusedError as exc:
+            return refuse(request, user, "progress.status", sid, str(exc))
+    if not change.ok:
+        report = {"file": "form", "ok": False, "rows_read": 1, "rows_reported": 0, "recorded": 0, "already": 0,
+                  "problems": change.problems.astype(object).where(change.problems.notna(), "").to_dict("records")}
+        record(request, user, "progress.status", sid, "rejected", problems=len(change.problems))
+        return _dashboard(request, adcode, report=report, status=422)
+    ev = change.event
+    record(request, user, "progress.status", sid, status=ev["status"], as_of=ev["as_of"], recorded=change.recorded)
+    return RedirectResponse(f"/districts/{adcode}?task={change.task_id}", status_code=303)
 
 
 def routes() -> list[Route]:

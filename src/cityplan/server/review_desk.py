@@ -1,15 +1,11 @@
 """The review desk: upload a red line, get the verdict, findings and the map zoomed to it.
 
-The form asks what the review is about - 项目名称 project, 申请单位 applicant, 项目类型 project
-type (required; the codes of :data:`cityplan.review.rules.PROJECT_TYPES`) and the 坐标系 CRS when
-the file carries none - and the review runs with them, so the web gives the verdict the CLI gives
-with the same ``--type``.
-
-Every review is stored in ``cityplan_reviews`` (append-only, in the one map's store) with the
-uploaded file's sha256, the intake (project, applicant, project type, declared CRS), the facility
-type, the one map's build and the full JSON report (findings, notes, impact, the CRS as read,
-proposal and overlaps as GeoJSON), so it can be listed and re-opened after rebuilds; the uploaded
-file stays in ``DATA/uploads/<sha256>.<ext>`` and the HTML report in ``DATA/reports/<id>.html``.
+A thin adapter over :mod:`cityplan.services.reviews` (the use case the CLI's ``cityplan review
+--store`` / ``review list`` / ``review opinion`` share): it parses the request, checks the role,
+calls the service (the review runs in :class:`cityplan.services.review_pool.ReviewPool`) and
+renders. The form asks what the review is about - 项目名称 project, 申请单位 applicant, 项目类型
+project type (required; the codes of :data:`cityplan.review.rules.PROJECT_TYPES`) and the 坐标系
+CRS when the file carries none - so the web gives the verdict the CLI gives with the same ``--type``.
 Times are stored in UTC and shown in the city profile's time zone.
 """
 
@@ -18,127 +14,45 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-import uuid
-from collections import OrderedDict
 from concurrent.futures import BrokenExecutor
-from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from cityplan._errors import CityplanError, MissingCRSError
-from cityplan.io.write import atomic_path
-from cityplan.maps.payload import LayerView, layer_payload
-from cityplan.review.check import IMPACT_PRESETS, review_file, verdict_text
+from cityplan._errors import CityplanError
+from cityplan.review.check import IMPACT_PRESETS, verdict_text
 from cityplan.review.clock import local_text
 from cityplan.review.intake import PROJECT_TYPE_LABELS, Intake, choose_crs, crs_choices, crs_text
-from cityplan.review.report import DRAW_ORDER, by_severity
+from cityplan.review.report import by_severity
 from cityplan.server import csrf, uploads
-from cityplan.server.audit import utc_now
 from cityplan.server.auth import current_user, session_of
-from cityplan.server.review_pool import Outcome, ReviewBusyError
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
+from cityplan.services.review_pool import ReviewBusyError
+from cityplan.services.reviews import (
+    INTAKE_FIELDS,
+    get_review,
+    list_reviews,
+    new_review_id,
+    remember,
+    review_layers,
+    utc_now,
+)
+from cityplan.services.reviews import cell_text as _text
 
 logger = logging.getLogger(__name__)
 
-REVIEWS_TABLE = "cityplan_reviews"
-REVIEW_COLUMNS = ["review_id", "created_at", "user", "file_name", "sha256", "stored_file", "kind", "crs",
-                  "facility_type", "project", "applicant", "project_type", "verdict", "hits", "build_id", "built_at",
-                  "report_json"]
-#: the intake fields of a stored review (rows of older versions lack them)
-INTAKE_FIELDS = ("project", "applicant", "project_type")
 CRS_RE = re.compile(r"^[A-Za-z0-9:_.\- ]{0,64}$")
-ID_RE = re.compile(r"^[0-9a-f]{32}$")
 #: findings columns of the verdict page (area columns only where the map's profile lists the unit)
 FINDING_SHOW = ["feature_name", "rule", "title", "severity", "hit", "area_m2", "area_ha", "area_mu", "area_km2",
                 "share", "length_m", "distance_m", "message"]
-SEVERITY_STYLE = {"forbidden": "#d7191c", "needs_approval": "#fdae61", "note": "#2b83ba"}
-
-
-def list_reviews(store: Any) -> pd.DataFrame:
-    """Stored reviews, newest first (without the report JSON)."""
-    t = store.table_or_empty(REVIEWS_TABLE, columns=REVIEW_COLUMNS[:-1])
-    if t.empty:
-        return pd.DataFrame(columns=REVIEW_COLUMNS[:-1])
-    return t[[c for c in REVIEW_COLUMNS[:-1] if c in t.columns]].sort_values("created_at", ascending=False)
-
-
-def get_review(store: Any, review_id: str) -> dict[str, Any] | None:
-    """One stored review (its row with ``report`` parsed), or None."""
-    if not ID_RE.match(review_id):
-        return None
-    key = (store.label, review_id)
-    with _RECENT_LOCK:
-        if key in _RECENT:
-            _RECENT.move_to_end(key)
-            return dict(_RECENT[key])
-    hit = store.table_or_empty(REVIEWS_TABLE, where={"review_id": review_id})
-    if hit.empty:
-        return None
-    return _remember(store, hit.iloc[0].to_dict())
-
-
-#: reviews are append-only and never change: the recent ones are kept (the verdict page that
-#: follows an upload, and re-opened ones) instead of being read back from the store
-_RECENT: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-_RECENT_LOCK = threading.Lock()
-_RECENT_MAX = 256
-
-
-def _remember(store: Any, row: dict[str, Any], *, layers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Keep a stored review's row (plain Python values; ``report_json`` parsed as ``report``;
-    its map ``layers`` when made already)."""
-    out = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-    out["report"] = json.loads(out.pop("report_json"))
-    if layers is not None:
-        out["_layers"] = layers
-    with _RECENT_LOCK:
-        _RECENT[(store.label, str(out["review_id"]))] = out
-        while len(_RECENT) > _RECENT_MAX:
-            _RECENT.popitem(last=False)
-    return dict(out)
-
-
-def _geojson(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
-    g = gdf.to_crs(4326) if gdf.crs is not None else gdf
-    return json.loads(g.to_json(na="null", drop_id=True, default=str))
-
-
-def run_review(om: Any, path: Any, *, crs: str | None, facility_type: str | None, display: str,
-               intake: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Review the stored file with the desk's ``intake`` (project, applicant, project_type); the
-    report's JSON with the proposal and overlaps as GeoJSON."""
-    i = intake or {}
-    try:
-        rep = review_file(path, crs=crs, onemap=om, facility_type=facility_type,
-                          project_type=i.get("project_type") or None, project=i.get("project") or "",
-                          applicant=i.get("applicant") or "", display=display)
-    except MissingCRSError as exc:
-        msg = (f"{str(exc).replace(str(path), display)} - 请选择坐标系: choose the file's 坐标系 CRS on the form "
-               "(e.g. CGCS2000 3° GK zone, or type its EPSG code)")
-        raise CityplanError(msg) from None
-    except CityplanError as exc:
-        raise CityplanError(str(exc).replace(str(path), display)) from None
-    doc = rep.to_dict()
-    doc["data_version"] = {k: (display if k == "proposal" else v) for k, v in doc.get("data_version", {}).items()}
-    doc["proposal_geojson"] = _geojson(rep.proposal)
-    doc["overlaps_geojson"] = _geojson(rep.overlaps)
-    return rep, doc
 
 
 def _tz(request: Request) -> str:
     return request.app.state.om.profile.settings.timezone
-
-
-def _text(v: Any) -> str:
-    """A stored cell as text (None / NaN of a row of an older version: empty)."""
-    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
 
 
 def _listed(r: dict[str, Any], tz: str) -> dict[str, Any]:
@@ -222,7 +136,7 @@ async def review_submit(request: Request) -> Response:
     except CityplanError as exc:
         return await run_in_threadpool(review_form, request, message=str(exc), status=400, form=form)
     crs = intake.crs
-    rid = uuid.uuid4().hex
+    rid = new_review_id()
     asked = {"project": intake.project, "applicant": intake.applicant, "project_type": intake.project_type or ""}
     store_as = json.dumps({
         "review_id": rid, "created_at": utc_now(), "user": user.name, "file_name": up.file_name, "sha256": up.sha256,
@@ -239,63 +153,10 @@ async def review_submit(request: Request) -> Response:
                                 file=up.file_name)
         return await run_in_threadpool(review_form, request, message=out.error, status=out.status, form=form)
     row = json.loads(out.row_json)
-    _remember(state.om.store, row, layers=json.loads(out.layers_json))
+    remember(state.om.store, row, layers=json.loads(out.layers_json))
     await run_in_threadpool(record, request, user, "review.create", rid, verdict=out.verdict, file=up.file_name,
                             sha256=up.sha256)
     return RedirectResponse(f"/review/{rid}", status_code=303)
-
-
-def store_review(om: Any, fields: dict[str, Any], out: Outcome) -> dict[str, Any]:
-    """Write a finished review's HTML report and append its row to ``cityplan_reviews`` (in the
-    review worker); the row as stored. ``fields``: review id, upload fields and ``data_dir``."""
-    data_dir = Path(fields.pop("data_dir"))
-    reports = data_dir / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    with atomic_path(reports / f"{fields['review_id']}.html", overwrite=True) as tmp:
-        tmp.write_text(out.html, encoding="utf-8")
-    info = om.build_info
-    row = {**dict.fromkeys(INTAKE_FIELDS, ""), **fields, "verdict": out.verdict, "hits": out.hits, "build_id": info.get("build_id", ""),
-           "built_at": info.get("built_at", ""), "report_json": out.doc_json}
-    om.store.append_rows(REVIEWS_TABLE, pd.DataFrame([row], columns=REVIEW_COLUMNS), key=["review_id"])
-    return row
-
-
-def _review_layers(store: Any, rv: dict[str, Any]) -> list[dict[str, Any]]:
-    """The review's own map layers (proposal, overlaps), made once per review and kept with it."""
-    key = (store.label, str(rv["review_id"]))
-    with _RECENT_LOCK:
-        layers = _RECENT.get(key, {}).get("_layers")
-    if layers is None:
-        layers = static_layers(rv["report"])
-        with _RECENT_LOCK:
-            if key in _RECENT:
-                _RECENT[key]["_layers"] = layers
-    return layers
-
-
-def static_layers(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """A review report's own map layers: the proposal and its overlaps by severity."""
-    out = []
-    prop = gpd.GeoDataFrame.from_features(doc["proposal_geojson"]["features"], crs=4326)
-    if "feature_name" in prop.columns:
-        prop = prop.rename(columns={"feature_name": "name"})
-    out.append(layer_payload(LayerView(
-        id="review_proposal", title="拟建项目 Proposal", gdf=prop, group="review",
-        style={"color": "#000000", "fill": "#ffff99", "weight": 3, "fillOpacity": 0.3, "radius": 7},
-        fields=[c for c in ("feature",) if c in prop.columns], source="proposal", simplify_m=0)))
-    ov = doc["overlaps_geojson"]["features"]
-    if ov:
-        gdf = gpd.GeoDataFrame.from_features(ov, crs=4326)
-        for sev in DRAW_ORDER:  # weakest first: the forbidden overlap is drawn last, on top
-            col = SEVERITY_STYLE[sev]
-            part = gdf[gdf["severity"] == sev] if "severity" in gdf.columns else gdf.iloc[:0]
-            if len(part):
-                out.append(layer_payload(LayerView(
-                    id=f"review_overlap_{sev}", title=f"重叠 Overlap: {sev}", gdf=part, group="review",
-                    style={"color": col, "fill": col, "fillOpacity": 0.6, "weight": 2},
-                    fields=[c for c in ("rule", "feature") if c in part.columns], source="cityplan review",
-                    simplify_m=0)))
-    return out
 
 
 def _context_layers(om: Any) -> tuple[list[str], list[str]]:
@@ -323,7 +184,7 @@ def review_show(request: Request) -> Response:
     if not findings.empty and {"hit", "severity"} <= set(findings.columns):
         findings = by_severity(findings)
     cols = [c for c in FINDING_SHOW if c in findings.columns]
-    static = _review_layers(request.app.state.om.store, rv)
+    static = review_layers(request.app.state.om.store, rv)
     b = static[0]["bounds"]
     fit = [[b[1], b[0]], [b[3], b[2]]] if b else None
     ml = request.app.state.map_layers
@@ -366,7 +227,7 @@ async def review_download(request: Request) -> Response:
         return Response(body, media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="review-{rid}.json"'})
     if fmt == "pdf":
-        return await _opinion_pdf(request, rid, rv)
+        return await _opinion_pdf(request, rid)
     path = request.app.state.data_dir / "reports" / f"{rid}.html"
     if fmt != "html" or not path.exists():
         return Response("no such report", status_code=404)
@@ -374,20 +235,13 @@ async def review_download(request: Request) -> Response:
                         headers={"Content-Disposition": f'attachment; filename="review-{rid}.html"'})
 
 
-async def _opinion_pdf(request: Request, rid: str, rv: dict[str, Any]) -> Response:
+async def _opinion_pdf(request: Request, rid: str) -> Response:
+    """The stored review's 审查意见 PDF, made once from its stored report in the review worker."""
     state = request.app.state
     pdf = state.data_dir / "reports" / f"{rid}.pdf"
     if not pdf.exists():
-        stored = state.data_dir / str(rv["stored_file"])
-        if not stored.resolve().is_relative_to(state.data_dir.resolve()) or not stored.exists():
-            return Response("the submitted file is no longer stored", status_code=410)
-        intake = {k: _text(rv.get(k)) or (rv.get("report") or {}).get("intake", {}).get(k, "")
-                  for k in INTAKE_FIELDS}
         try:
-            out = await state.reviews.opinion(str(stored), crs=_text(rv.get("crs")) or None,
-                                              facility_type=_text(rv.get("facility_type")) or None,
-                                              display=str(rv["file_name"]), out_pdf=str(pdf), intake=intake,
-                                              reviewed_at=_text(rv.get("created_at")))
+            out = await state.reviews.opinion(rid, out_pdf=str(pdf))
         except (ReviewBusyError, BrokenExecutor) as exc:
             return Response(f"the review desk is busy ({exc}); try again", status_code=503)
         if out.error:

@@ -1,4 +1,5 @@
-"""Coverage of every preset for the district dashboards, computed once per build in the background.
+"""Coverage answers of every preset, computed once per build in the background (a use case shared by
+the district dashboards of the web and any long-running caller).
 
 Each result's headline is the existing scenario (real facilities only); the planned rows are in
 its ``by_scenario`` (:meth:`cityplan.coverage.CoverageResult.scenario_rows`)."""

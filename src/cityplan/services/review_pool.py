@@ -1,5 +1,5 @@
-"""Reviews off the event loop: a worker process (or a thread) with the one map open and its
-rule constraints prepared once per build.
+"""Reviews off the caller's thread: a worker process (or a thread) with the one map open and its
+rule constraints prepared once per build (used by the web's review desk; no web framework here).
 
 A review is CPU-bound Python (pandas, GEOS): run in the server's own process it holds the GIL and
 stalls every layer request. :class:`ReviewPool` runs reviews in ``workers`` spawned processes
@@ -84,12 +84,14 @@ def review_job(path: str, crs: str | None, facility_type: str | None, display: s
     applicant, project_type); the outcome as strings.
 
     With ``store_as`` (a JSON object: review id, user, upload fields, data folder) the worker also
-    writes the HTML report and appends the review to ``cityplan_reviews`` itself - the build it
-    reviewed against is the one recorded - so the server process does no pandas work for it.
+    writes the HTML report and appends the review to ``cityplan_reviews`` itself
+    (:func:`cityplan.services.reviews.store_review`) - the build it reviewed against is the one
+    recorded - so the caller's process does no pandas work for it.
     """
     from cityplan._errors import CityplanError
+    from cityplan.review.clock import local_iso
     from cityplan.review.report import to_html
-    from cityplan.server.review_desk import run_review, static_layers, store_review
+    from cityplan.services.reviews import hit_count, run_review, static_layers, store_review
 
     the_map = om if om is not None else _OM
     try:
@@ -98,15 +100,13 @@ def review_job(path: str, crs: str | None, facility_type: str | None, display: s
         return Outcome(error=str(exc))
     created = json.loads(store_as).get("created_at") if store_as else None
     if created:  # the review's time is the stored one (in the profile's zone)
-        from cityplan.review.clock import local_iso
-
         rep.reviewed_at = doc["reviewed_at"] = local_iso(created, rep.timezone)
-    hits = int(rep.findings["hit"].sum()) if "hit" in rep.findings.columns else 0
     out = Outcome(doc_json=json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False),
-                  html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hits)
+                  html=to_html(rep).replace(str(path), display), verdict=str(rep.verdict), hits=hit_count(rep))
     if store_as:
         try:
-            row = store_review(the_map, json.loads(store_as), out)
+            row = store_review(the_map, json.loads(store_as), verdict=out.verdict, hits=out.hits,
+                               doc_json=out.doc_json, html=out.html)
         except (CityplanError, OSError) as exc:  # a full disk, a read-only map: say so, keep the upload
             logger.exception("review of %s could not be stored", display)
             return Outcome(error=f"{display}: reviewed ({out.verdict}) but not stored: {exc}; fix the server's "
@@ -117,29 +117,22 @@ def review_job(path: str, crs: str | None, facility_type: str | None, display: s
     return out
 
 
-def opinion_job(path: str, crs: str | None, facility_type: str | None, display: str, out_pdf: str,
-                om: Any = None, *, intake: dict[str, str] | None = None, reviewed_at: str = "") -> Outcome:
-    """Review the stored upload again (same build, same ``intake``) and write its 审查意见 PDF to
-    ``out_pdf``; ``reviewed_at`` (the stored review's time) is the time it prints."""
+def opinion_job(review_id: str, out_pdf: str, om: Any = None) -> Outcome:
+    """Write the stored review ``review_id``'s 审查意见 PDF to ``out_pdf`` from its stored report
+    (:func:`cityplan.services.reviews.write_stored_opinion`: the review is not run again)."""
     from cityplan._errors import CityplanError
-    from cityplan.review.opinion import write_opinion
-    from cityplan.server.review_desk import run_review
+    from cityplan.services.reviews import write_stored_opinion
 
     the_map = om if om is not None else _OM
     try:
-        rep, _ = run_review(the_map, path, crs=crs, facility_type=facility_type, display=display, intake=intake)
-        if reviewed_at:
-            from cityplan.review.clock import local_iso
-
-            rep.reviewed_at = local_iso(reviewed_at, rep.timezone)
-        write_opinion(rep, out_pdf, onemap=the_map, submitted=display, dpi=150, overwrite=True)
+        write_stored_opinion(the_map, review_id, out_pdf, dpi=150, overwrite=True)
     except CityplanError as exc:
-        return Outcome(error=str(exc))
+        return Outcome(error=str(exc), status=404)
     except OSError as exc:  # the reports folder is full or read-only
-        logger.exception("审查意见 PDF for %s not written", display)
+        logger.exception("审查意见 PDF of review %s not written", review_id)
         return Outcome(error=f"{out_pdf}: the 审查意见 PDF could not be written ({exc}); free or fix the server's "
                              "data folder and download again", status=503)
-    return Outcome(verdict=str(rep.verdict))
+    return Outcome()
 
 
 class ReviewPool:
@@ -175,11 +168,9 @@ class ReviewPool:
             ex.submit(os.getpid)
         return ex
 
-    async def opinion(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
-                      out_pdf: str, intake: dict[str, str] | None = None, reviewed_at: str = "") -> Outcome:
-        """Write a stored review's 审查意见 PDF in the review worker (made on first download)."""
-        return await self._run(opinion_job, (path, crs, facility_type, display, out_pdf),
-                               {"intake": intake, "reviewed_at": reviewed_at})
+    async def opinion(self, review_id: str, *, out_pdf: str) -> Outcome:
+        """Write a stored review's 审查意见 PDF from its stored report in the review worker."""
+        return await self._run(opinion_job, (review_id, out_pdf))
 
     async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
                      store_as: str = "", intake: dict[str, str] | None = None) -> Outcome:
