@@ -22,7 +22,9 @@ def two_step_fca(cost: np.ndarray, supply: np.ndarray, population: np.ndarray, l
     -------
     (accessibility per demand, ratio per facility)
     """
-    within = cost <= limit
+    from cityplan.coverage.search import within_limit
+
+    within = within_limit(cost, limit)
     pop = np.nan_to_num(population, nan=0.0)
     served = (within * pop[:, None]).sum(axis=0)
     ratio = np.divide(supply, served, out=np.zeros(len(supply), dtype=float), where=served > 0)

@@ -26,6 +26,15 @@ NOT_SNAPPED = "not snapped"
 UNREACHABLE = "unreachable: no facility on its network component"
 BEYOND = "not covered (beyond 3x limit)"
 STATUSES = ("covered", "not covered", BEYOND, NOT_SNAPPED, UNREACHABLE, "no geometry")
+#: the limit is inclusive - a compound exactly at it is covered; costs are compared with this
+#: allowance (metres or seconds) for the floating-point noise of reprojection (~1e-9 m), far below
+#: any input's precision, so a compound at the limit by construction is not decided by rounding
+LIMIT_TOLERANCE = 1e-6
+
+
+def within_limit(cost: np.ndarray, limit: float) -> np.ndarray:
+    """True where ``cost`` is within ``limit`` (inclusive: ``cost <= limit``, see :data:`LIMIT_TOLERANCE`)."""
+    return np.asarray(cost) <= limit + LIMIT_TOLERANCE
 
 
 @dataclass
@@ -99,10 +108,15 @@ def euclid(spec: CoverageSpec, fac_w: gpd.GeoDataFrame, rep_xy: np.ndarray) -> S
         idx = np.flatnonzero(ok)[pi]
         cost[idx] = d
         label[idx] = np.flatnonzero(usable)[fi]
+    # covered: within the facility's radius, measured exactly (the buffers are polygons inscribed
+    # in the circles, up to 0.1 % of the radius short between their vertices, and exclude their edge)
     within = np.zeros(len(rep_xy), bool)
-    if ok.any() and len(buffers):
-        hit = shapely.STRtree(buffers).query(shapely.points(rep_xy[ok]), predicate="within")
-        within[np.flatnonzero(ok)[np.unique(hit[0])]] = True
+    if ok.any() and usable.any():
+        pts = shapely.points(rep_xy[ok])
+        for rv in np.unique(r[usable]):
+            tree = shapely.STRtree(geoms[usable & (r == rv)])
+            hit = tree.query(pts, predicate="dwithin", distance=float(rv) + LIMIT_TOLERANCE)
+            within[np.flatnonzero(ok)[np.unique(hit[0])]] = True
     cost_s = cost / (spec.speed_kmh / 3.6) if spec.speed_kmh else np.full(len(cost), np.nan)
     return Search(iso=iso, cost_m=cost, cost_s=cost_s, label=label, within=within, facility_ok=usable,
                   params={"radius_m": sorted({float(x) for x in r[usable]})})
@@ -180,7 +194,7 @@ def network(spec: CoverageSpec, graph: RoadGraph, fac_w: gpd.GeoDataFrame, rep_x
     if isolated.any():
         warnings.append(f"{int(isolated.sum())} demand feature(s) sit on network components with no "
                         "facility (disconnected parts of the graph): flagged 'unreachable'")
-    return Search(iso=iso, cost_m=cost_m, cost_s=cost_s, label=label, within=cost <= lim.value,
+    return Search(iso=iso, cost_m=cost_m, cost_s=cost_s, label=label, within=within_limit(cost, lim.value),
                   facility_ok=fac_ok, not_snapped=not_snapped, unreachable=isolated,
                   beyond=~np.isfinite(cost),
                   routed=(graph, s_fac, alab, s_dem), warnings=warnings)
