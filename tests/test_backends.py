@@ -16,8 +16,8 @@ from cityplan.build import build_onemap
 from cityplan.coverage import run_coverage
 from cityplan.errors import OneMapError
 from cityplan.onemap import OneMap
+from cityplan.progress.context import compute_progress
 from cityplan.review import review_file
-from cityplan.tasks import compute_progress
 from conftest import PROPOSALS as _PROPOSALS
 
 PROPOSALS = sorted(_PROPOSALS.glob("*.geojson"))

@@ -13,8 +13,8 @@ from tests.cli_invoke import invoke
 from tests.pdf_read import base_fonts, media_boxes, unicode_chars
 
 from cityplan._errors import CityplanError
+from cityplan.fonts import cjk_font, shipped_font_file
 from cityplan.report import static
-from cityplan.report.fonts import cjk_font, shipped_font_file
 from cityplan.report.layout import (
     PageSpec,
     auto_scale,

@@ -12,7 +12,8 @@ from shapely.geometry import Point, box
 
 from cityplan.errors import SchemaError, UnitError, UnknownTaskIdError
 from cityplan.onemap import OneMap
-from cityplan.tasks import compute_progress, link_plan_sites, load_register
+from cityplan.progress.context import compute_progress
+from cityplan.tasks import link_plan_sites, load_register
 from cityplan.tasks.link import PlanLayer, assign_districts, load_plan_layers
 from cityplan.tasks.sites import allocate, pick_features
 from cli_invoke import invoke

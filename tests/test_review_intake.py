@@ -153,7 +153,7 @@ def test_pdf_lines_reads_what_matplotlib_wrote(tmp_path):
     """The reader above is itself checked: a PDF with known lines, Chinese and Latin mixed."""
     from matplotlib.backends.backend_pdf import PdfPages
 
-    from cityplan.report.fonts import font_families
+    from cityplan.fonts import font_families
 
     plt.rcParams["font.sans-serif"] = font_families()
     fig = plt.figure(figsize=(4, 3))

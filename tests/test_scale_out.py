@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from server_process import PASSWORD, Served, add_accounts, login, login_form, start, token
 
 ACCOUNTS = {"admin": ("admin", None), "view": ("viewer", None)}

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from cityplan._errors import SchemaError
-from cityplan.services.sessions import IDLE_SECONDS, MAX_AGE_SECONDS, TOUCH_SECONDS, RateLimiter, Sessions
+from cityplan.services.sessions import (
+    IDLE_SECONDS,
+    MAX_AGE_SECONDS,
+    TOUCH_SECONDS,
+    RateLimiter,
+    Sessions,
+)
 from cityplan.store.shared import SqliteState
 from cityplan.store.tables import AUDIT, LOGIN_FAILURES, SESSIONS, ddl, epoch, iso_utc, utc_now
 

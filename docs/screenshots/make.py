@@ -24,7 +24,7 @@ READY = "window.cityplan && window.cityplan.ready === true"
 
 def _cjk(page) -> None:
     """Use the CJK font a pip dependency ships (as the printed maps do): a bare Chromium may have none."""
-    from cityplan.report.fonts import shipped_font_file
+    from cityplan.fonts import shipped_font_file
 
     font = shipped_font_file()
     if font is not None:

@@ -43,10 +43,10 @@ def run_all(*, city: str | os.PathLike[str] | None = None, data: str | os.PathLi
     from cityplan.onemap import OneMap
     from cityplan.paths import find_project_file, output_dir
     from cityplan.profile import load_profile
+    from cityplan.progress.context import compute_progress
     from cityplan.review import review_file
     from cityplan.schema.run import RunSpec, load_run_spec
     from cityplan.store import open_store
-    from cityplan.tasks import compute_progress
 
     note = step or (lambda _s: None)
     project = find_project_file()

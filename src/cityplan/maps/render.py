@@ -25,7 +25,8 @@ from cityplan.maps.payload import LayerView, layer_payload
 from cityplan.maps.recipes import Recipe, load_labels, load_recipe
 from cityplan.onemap import OneMap
 from cityplan.paths import output_dir
-from cityplan.tasks import compute_progress, load_register
+from cityplan.progress.context import compute_progress
+from cityplan.tasks import load_register
 from cityplan.tasks.link import assign_districts
 from cityplan.text import bilingual, languages_of, localize, localize_all
 from cityplan.tools.geometry import FAMILIES

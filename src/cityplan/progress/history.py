@@ -73,7 +73,7 @@ def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: s
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    from cityplan.report.static import cjk_font
+    from cityplan.fonts import cjk_font
 
     font = cjk_font()
     if font:

@@ -96,7 +96,7 @@ def read_quotas(source: Profile | str | os.PathLike[str] | Traversable, *, regis
     A profile without a quota file gives an empty frame (district ratios stay empty) with a warning.
     """
     from cityplan.schema.quotas import load_quotas
-    from cityplan.tasks.units import conversion_factor
+    from cityplan.schema.units import conversion_factor
 
     p = profile_file(source, QUOTAS_FILE)
     if isinstance(source, Profile) and not p.is_file():

@@ -37,11 +37,11 @@ from cityplan.maps.render import GAP_STYLE
 from cityplan.network.graph import load_speeds
 from cityplan.onemap import OneMap
 from cityplan.progress.asof import quota_basis_text
+from cityplan.progress.context import compute_progress
 from cityplan.report import static
 from cityplan.report.edges import extract_edge, split_outline
 from cityplan.report.headers import html_table, number_blank_note, report_table
 from cityplan.report.templating import render
-from cityplan.tasks import compute_progress
 from cityplan.tasks.link import assign_districts
 from cityplan.text import BOTH, bilingual, languages_of, localize
 

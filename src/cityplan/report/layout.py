@@ -23,7 +23,7 @@ from matplotlib.patches import FancyArrow, Rectangle  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
 from cityplan._errors import CityplanError  # noqa: E402
-from cityplan.report.fonts import cjk_font, font_families  # noqa: E402
+from cityplan.fonts import cjk_font, font_families  # noqa: E402
 from cityplan.text import BOTH, bilingual, languages_of  # noqa: E402
 
 MM_PER_INCH = 25.4

@@ -1,6 +1,6 @@
 """Print-quality static maps with matplotlib in the metric CRS, laid out on paper (A4/A3) at a true
 numeric scale with a 图框 title block (:mod:`cityplan.report.layout`); Chinese text in the CJK font
-a pip dependency ships (:mod:`cityplan.report.fonts`)."""
+a pip dependency ships (:mod:`cityplan.fonts`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
-from cityplan.report.fonts import cjk_font  # noqa: E402
+from cityplan.fonts import cjk_font  # noqa: E402
 from cityplan.report.layout import PageSpec, new_page, save_page, set_scale, title_block  # noqa: E402
 
 logger = logging.getLogger(__name__)

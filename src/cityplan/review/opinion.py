@@ -7,7 +7,7 @@ with the finding and its citation - the decisive ones first -, the statutory lay
 signature and stamp fields), then a map of the proposal at a true numeric scale with a 图框 title
 block, the overlaps drawn by severity (forbidden on top, labelled). Times are in the profile's time
 zone; no folder of the machine is printed. Chinese text uses the CJK font of
-:mod:`cityplan.report.fonts`.
+:mod:`cityplan.fonts`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
+from cityplan.fonts import font_families  # noqa: E402
 from cityplan.io.write import atomic_path  # noqa: E402
 from cityplan.onemap import OneMap  # noqa: E402
 from cityplan.report import static  # noqa: E402
-from cityplan.report.fonts import font_families  # noqa: E402
 from cityplan.report.layout import MM_PER_INCH, PageSpec, _wrap  # noqa: E402
 from cityplan.review.check import SEVERITY_RANK, VERDICT_TEXT, ReviewReport, unchecked_text  # noqa: E402
 from cityplan.review.clock import local_date, local_text  # noqa: E402

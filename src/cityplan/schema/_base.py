@@ -60,7 +60,7 @@ class StrictModel(BaseModel):
 
 def check_unit_value(unit: str) -> str:
     """Field-validator helper: ``unit`` if known, else a pydantic error shown as :class:`UnitError`."""
-    from cityplan.tasks.units import UNITS  # noqa: PLC0415 (cityplan.tasks imports the schemas)
+    from cityplan.schema.units import UNITS  # noqa: PLC0415 (cityplan.tasks imports the schemas)
 
     if unit not in UNITS:
         msg = f"unknown unit {unit!r}; allowed units: {sorted(UNITS)}".replace("{", "(").replace("}", ")")
@@ -68,7 +68,7 @@ def check_unit_value(unit: str) -> str:
     return unit
 
 
-#: a unit of ``cityplan.tasks.units`` (unknown units are a :class:`UnitError`)
+#: a unit of ``cityplan.schema.units`` (unknown units are a :class:`UnitError`)
 Unit = Annotated[str, AfterValidator(lambda u: check_unit_value(u))]
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -32,6 +34,37 @@ def _positive(v: float) -> float:
         msg = f"{v!r} must be a positive number"
         raise ValueError(msg)
     return v
+
+
+@dataclass(frozen=True)
+class Within:
+    """A limit: metres (``unit='m'``) or seconds (``unit='s'``), with the user's text."""
+
+    value: float
+    unit: str
+    text: str
+
+    @property
+    def minutes(self) -> float | None:
+        """The limit in minutes for time limits."""
+        return self.value / 60 if self.unit == "s" else None
+
+
+def parse_within(text: str) -> Within:
+    """Parse ``500m``, ``1.5km``, ``15min``, ``1h``; a number without unit is refused."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(m|km|min|h)\s*", str(text))
+    if not m:
+        msg = (f"--within {text!r}: give a number with a unit - metres (500m, 1.5km) or minutes "
+               "(15min, 1h)")
+        raise CoverageError(msg)
+    v, u = float(m.group(1)), m.group(2)
+    if v <= 0 or not math.isfinite(v):
+        msg = f"--within {text!r}: must be a positive, finite limit (e.g. 500m, 15min)"
+        raise CoverageError(msg)
+    if u in ("m", "km"):
+        return Within(v * (1000 if u == "km" else 1), "m", text.strip())
+    return Within(v * (3600 if u == "h" else 60), "s", text.strip())
+
 
 
 class _LayerOrRole(StrictModel):
@@ -104,8 +137,6 @@ class PresetModel(StrictModel):
     @field_validator("within")
     @classmethod
     def _within(cls, v: str) -> str:
-        from cityplan.coverage.presets import parse_within  # noqa: PLC0415 (that module imports this one)
-
         try:
             parse_within(v)
         except CoverageError:

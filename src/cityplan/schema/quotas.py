@@ -6,7 +6,7 @@ File format::
     quotas:
       - task_id: "2.3.3"          # an item of tasks.yaml (quoted text)
         metric: projects          # one of that item's target metrics
-        unit: projects            # a unit of cityplan.tasks.units.UNITS (the target's, or convertible)
+        unit: projects            # a unit of cityplan.schema.units.UNITS (the target's, or convertible)
         districts:                # district adcode (6 digits, quoted or not) -> quota (number >= 0)
           "230102": 60
           230103: 80
@@ -137,7 +137,7 @@ def load_quotas(path: str | os.PathLike[str] | Traversable, *, register: Registe
             raise SchemaError(msg)
         seen.add((q.task_id, q.metric))
         if register is not None:
-            from cityplan.tasks.units import conversion_factor  # noqa: PLC0415 (cityplan.tasks imports schemas)
+            from cityplan.schema.units import conversion_factor  # noqa: PLC0415 (cityplan.tasks imports schemas)
 
             try:
                 target = register.target(q.task_id, q.metric)

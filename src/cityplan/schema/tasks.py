@@ -2,7 +2,7 @@
 
 ``chapters`` → ``groups`` → ``items`` → ``targets``. Ids are quoted text, hierarchical
 (chapter ``"2"``, group ``"2.3"``, item ``"2.3.3"``), each under its parent and unique; target values
-are positive numbers in a known unit (:data:`cityplan.tasks.units.UNITS`), one target per metric.
+are positive numbers in a known unit (:data:`cityplan.schema.units.UNITS`), one target per metric.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -25,23 +25,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cityplan._cores import usable_cores
+from cityplan.io.archive import scratch_in
 from cityplan.maps.assets import leaflet_css, leaflet_js, own_asset
 from cityplan.onemap import OneMap
-from cityplan.server import audit, csrf, ogc, pages, progress_desk, review_desk, viewlayers
-from cityplan.server.auth import (
-    SESSION_COOKIE,
-    RateLimiter,
-    Sessions,
-    client_address,
-    current_user,
-    session_of,
-)
+from cityplan.server import csrf, ogc, pages, progress_desk, review_desk, viewlayers
+from cityplan.server.auth import SESSION_COOKIE, client_address, current_user, session_of
 from cityplan.server.uploads import DEFAULT_MAX_BYTES
-from cityplan.server.users import UserStore
 from cityplan.server.web import render
+from cityplan.services import audit
+from cityplan.services.accounts import UserStore
 from cityplan.services.coverage import CoverageCache
 from cityplan.services.progress import ProgressState
 from cityplan.services.review_pool import ReviewPool
+from cityplan.services.sessions import RateLimiter, Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +101,7 @@ async def login_submit(request: Request) -> Response:
     if not csrf.check_login(request, str(form.get(csrf.FIELD) or "")):
         return await run_in_threadpool(login_form, request, message="the form expired; try again", status=403, nxt=nxt)
     keys = (f"ip:{client_address(request)}", f"user:{name}")
-    wait = state.limiter.retry_after(*keys)
+    wait, attempt = await run_in_threadpool(state.limiter.attempt, *keys)  # counted before the check
     if wait:
         await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
                                 outcome="denied", detail={"why": "rate limited"}, client=client_address(request))
@@ -115,15 +111,14 @@ async def login_submit(request: Request) -> Response:
         return resp
     user = await run_in_threadpool(state.users.authenticate, name, password)
     if user is None:
-        state.limiter.fail(*keys)
         await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
                                 outcome="denied", detail={"why": "wrong name or password"}, client=client_address(request))
         return await run_in_threadpool(login_form, request, message="wrong user name or password", status=401, nxt=nxt)
-    state.limiter.reset(f"user:{name}")
-    old = session_of(request)
+    await run_in_threadpool(state.limiter.succeeded, attempt, f"user:{name}")
+    old = await run_in_threadpool(session_of, request)
     if old is not None:
-        state.sessions.drop(old.id)
-    s = state.sessions.create(user.name)
+        await run_in_threadpool(state.sessions.drop, old.id)
+    s = await run_in_threadpool(state.sessions.create, user.name)
     await run_in_threadpool(audit.record, state.om.store, who=user.name, role=user.role, action="login",
                             target=user.name, client=client_address(request))
     resp = RedirectResponse(_safe_next(nxt), status_code=303)
@@ -135,9 +130,9 @@ async def login_submit(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """``POST /logout`` (CSRF-checked)."""
     form = await request.form(max_files=0, max_fields=5)
-    s = session_of(request)
+    s = await run_in_threadpool(session_of, request)
     if s is not None and csrf.check(request, s, str(form.get(csrf.FIELD) or "")):
-        request.app.state.sessions.drop(s.id)
+        await run_in_threadpool(request.app.state.sessions.drop, s.id)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -159,6 +154,18 @@ class BasicCredentialsOffLoop:
             if "app" in scope:
                 await run_in_threadpool(current_user, request)
         await self.app(scope, receive, send)
+
+
+class ScratchFolder:
+    """Pure ASGI middleware: readers' scratch files (archive members) of a request go to the data
+    folder's ``tmp`` - set for the request's context, never for the whole process."""
+
+    def __init__(self, app: Any, *, folder: Path) -> None:
+        self.app, self.folder = app, folder
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        with scratch_in(self.folder):
+            await self.app(scope, receive, send)
 
 
 # ------------------------------------------------------------------------------ headers
@@ -198,8 +205,8 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
     onemap : OneMap, path or URL
         The one map (GeoPackage or PostGIS).
     data_dir : path
-        The server's data folder: uploads (sha256-named), review reports, temporary files. The
-        process's temporary folder is set inside it, so nothing is written anywhere else.
+        The server's data folder: uploads (sha256-named), review reports, temporary files (a
+        request's scratch files go to its ``tmp``; the process's own settings are left alone).
     max_upload : int
         Largest upload in bytes (default 20 MiB).
     secure_cookies : bool
@@ -222,8 +229,6 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
     data = Path(data_dir).resolve()
     for sub in ("uploads", "reports", "tmp"):
         (data / sub).mkdir(parents=True, exist_ok=True)
-    tempfile.tempdir = str(data / "tmp")  # readers' scratch files (zip members...) stay in the data folder
-    os.environ["TMPDIR"] = str(data / "tmp")
 
     map_layers = viewlayers.MapLayers(om, recipe=recipe, basemap=basemap)
     img_src = "'self' data:" + (" https:" if map_layers.basemap.tiles else "")
@@ -244,11 +249,12 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         reviews.shutdown()
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, img_src=img_src),
+                                               Middleware(ScratchFolder, folder=data / "tmp"),
                                                Middleware(BasicCredentialsOffLoop),
                                                Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)])
     st = app.state
     st.om, st.data_dir, st.max_upload, st.secure_cookies = om, data, int(max_upload), bool(secure_cookies)
-    st.users, st.sessions, st.limiter = UserStore(om.store), Sessions(), RateLimiter(limit=login_limit)
+    st.users, st.sessions, st.limiter = UserStore(om.store), Sessions(om.store.shared()), RateLimiter(om.store.shared(), limit=login_limit)
     st.map_layers, st.progress, st.coverage = map_layers, ProgressState(om), CoverageCache(om)
     st.reviews = reviews
     extents: dict[tuple[str, str], tuple[float, float, float, float] | None] = {}
@@ -265,6 +271,38 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         threading.Thread(target=_warm, args=(map_layers, reviews), name="cityplan-warm", daemon=True).start()
     logger.info("cityplan server over %s, data folder %s", om.label, data)
     return app
+
+
+#: environment variable carrying :class:`ServeConfig` to spawned worker processes
+CONFIG_ENV = "CITYPLAN_SERVE_CONFIG"
+
+
+class ServeConfig(BaseModel):
+    """What ``cityplan serve`` hands each worker process (``--workers N``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    onemap: str
+    data_dir: str
+    max_upload: int = DEFAULT_MAX_BYTES
+    secure_cookies: bool = False
+    basemap: str = "osm"
+    review_workers: int | None = None
+
+    def app_options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`create_app` (all but the map)."""
+        return self.model_dump(exclude={"onemap"})
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process of ``cityplan serve --workers N`` (uvicorn's factory):
+    built from the :class:`ServeConfig` JSON in ``$CITYPLAN_SERVE_CONFIG``."""
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        msg = f"${CONFIG_ENV} is not set: start workers with `cityplan serve --workers N`"
+        raise RuntimeError(msg)
+    config = ServeConfig.model_validate_json(raw)
+    return create_app(config.onemap, **config.app_options())
 
 
 def _warm(map_layers: viewlayers.MapLayers, reviews: ReviewPool) -> None:

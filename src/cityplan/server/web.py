@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from cityplan.maps.payload import json_for_script
-from cityplan.server import audit
 from cityplan.server.auth import client_address, current_user, session_of
-from cityplan.server.users import User
+from cityplan.services import audit
+from cityplan.services.accounts import User
 
 
 @cache

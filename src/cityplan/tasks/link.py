@@ -15,8 +15,8 @@ import shapely
 from cityplan._errors import SchemaError, UnknownTaskIdError
 from cityplan.crs import to_working
 from cityplan.onemap import OneMap
+from cityplan.schema.units import check_unit, conversion_factor
 from cityplan.tasks.register import Register
-from cityplan.tasks.units import check_unit, conversion_factor
 
 logger = logging.getLogger(__name__)
 
