@@ -1,4 +1,10 @@
-"""Shared fixtures: the real Harbin sample data and one one-map build per test session."""
+"""Shared fixtures: the real Harbin sample data and one one-map build per test run.
+
+Expensive session fixtures (the Harbin GeoPackage, the PostGIS cluster and its Harbin build, the
+synthetic city) are made once per run even under pytest-xdist (run_once.py). Every test is
+marked by what it needs, found from its fixtures and from what it (and they) call: see
+:func:`pytest_collection_modifyitems`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import pytest
 
 from cityplan.build import BuildResult, build_onemap
 from cityplan.profile import load_profile
+from run_once import once, run_cleanups, worker
 from synthetic_city import synthetic_onemap  # noqa: F401 (the tiny synthetic city, a session fixture)
 
 #: the repository (tests may know it; the package never does)
@@ -32,9 +39,9 @@ def data() -> Path:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory, data: Path) -> BuildResult:
-    """The one map built once from the real sample data."""
-    out = tmp_path_factory.mktemp("onemap") / "harbin.gpkg"
-    return build_onemap(city="harbin", data=data, out=out)
+    """The one map built once per run from the real sample data (read-only: copy it to write)."""
+    return once(tmp_path_factory, "onemap",
+                lambda folder: build_onemap(city="harbin", data=data, out=folder / "harbin.gpkg"))
 
 
 @pytest.fixture(scope="session")
@@ -86,11 +93,103 @@ def _run_in_an_empty_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatc
 HEAVY_FIXTURES = frozenset({"onemap", "built", "data", "pg_server", "pg_url", "pg_harbin_url", "pg_map",
                             "served", "gpkg_served", "installed"})
 
+#: marker -> fixtures that bring what it names (a fixture's own fixtures count too: pytest lists
+#: them all in ``item.fixturenames``)
+NEEDS_FIXTURES = {
+    "harbin": {"onemap", "built", "data", "pg_harbin_url"},
+    "postgis": {"pg_server", "pg_url", "pg_harbin_url"},
+}
+
+
+def _needs_by_calls() -> dict[object, str]:
+    """Objects whose use means a marker: found among the names a test (or its fixtures, or the
+    helper functions of tests/ they call) refers to."""
+    import subprocess
+
+    import browser
+    import server_process
+
+    return {subprocess: "subprocess", server_process.start: "server", browser.launch: "browser"}
+
+
+def _calls(func: object, known: dict[object, str], seen: set[int]) -> set[str]:
+    """Markers for what ``func`` refers to, following the functions defined under tests/."""
+    code = getattr(func, "__code__", None)
+    if code is None or id(code) in seen:
+        return set()
+    seen.add(id(code))
+    found: set[str] = set()
+    glob = getattr(func, "__globals__", {})
+    codes = [code]
+    while codes:  # nested functions and comprehensions too
+        c = codes.pop()
+        codes.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+        for name in (*c.co_names, *c.co_freevars):
+            obj = glob.get(name)
+            try:
+                if obj in known:
+                    found.add(known[obj])
+            except TypeError:  # unhashable
+                continue
+            inner = getattr(obj, "__wrapped__", obj)
+            if getattr(getattr(inner, "__code__", None), "co_filename", "").startswith(str(TESTS)):
+                found |= _calls(inner, known, seen)
+    # function-level imports: ``from server_process import start`` inside the test
+    for c in [code, *(k for k in code.co_consts if hasattr(k, "co_names"))]:
+        names = set(c.co_names)
+        if "server_process" in names and names & {"start", "serve_copy"}:
+            found.add("server")
+        if "browser" in names and "launch" in names:
+            found.add("browser")
+        if "subprocess" in names:
+            found.add("subprocess")
+    return found
+
+
+TESTS = Path(__file__).resolve().parent
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The quick tier (``pytest -m unit``): every test that needs none of :data:`HEAVY_FIXTURES`
-    and drives no browser is marked ``unit`` (tests may also mark themselves)."""
+    """Mark every test by what it needs: ``harbin`` (the real-Harbin data or build), ``postgis``
+    (the PostgreSQL cluster), ``server`` (a ``cityplan serve`` process), ``browser`` (headless
+    Chromium), ``subprocess`` (starts a process), from its fixtures and from what the test and
+    its fixtures call. The quick tier (``pytest -m unit``): every test that needs none of
+    :data:`HEAVY_FIXTURES` and drives no browser or server is marked ``unit`` (tests may also
+    mark themselves)."""
+    known = _needs_by_calls()
+    cache: dict[object, set[str]] = {}
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if not names & HEAVY_FIXTURES and item.get_closest_marker("browser") is None:
+        needs = {mark for mark, fixtures in NEEDS_FIXTURES.items() if names & fixtures}
+        funcs = [getattr(item, "function", None)]
+        info = getattr(item, "_fixtureinfo", None)
+        for defs in (info.name2fixturedefs.values() if info else ()):
+            funcs.extend(d.func for d in defs)
+        for f in funcs:
+            if f not in cache:
+                cache[f] = _calls(f, known, set())
+            needs |= cache[f]
+        for mark in sorted(needs):
+            if item.get_closest_marker(mark) is None:
+                item.add_marker(getattr(pytest.mark, mark))
+        if not names & HEAVY_FIXTURES and not needs & {"browser", "server"}:
             item.add_marker(pytest.mark.unit)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The xdist controller, once every worker is done: stop what the workers shared."""
+    if worker() is None and getattr(session.config.option, "numprocesses", None):
+        from pg_fixtures import stop_cluster
+
+        run_cleanups(session.config._tmp_path_factory.getbasetemp(), {"pg_server": stop_cluster})
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (``-p no:xdist``) accept and ignore the ``-n``/``--dist`` of the
+    configured addopts, so the suite runs serially instead of failing to parse its options."""
+    if pluginmanager.has_plugin("xdist"):
+        return
+    group = parser.getgroup("xdist", "stand-ins while pytest-xdist is disabled: the run is serial")
+    group._addoption("-n", "--numprocesses", dest="numprocesses", default=None,
+                     help="ignored: pytest-xdist is disabled")
+    group._addoption("--dist", dest="dist", default="no", help="ignored: pytest-xdist is disabled")

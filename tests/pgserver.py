@@ -47,14 +47,21 @@ def free_port() -> int:
 class PgServer:
     """One temporary cluster: :meth:`start`, :meth:`new_database`, :meth:`stop`."""
 
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="cityplan-pg-"))
+    def __init__(self, state: dict | None = None) -> None:
+        """A new cluster to :meth:`start`, or (``state`` from :meth:`state`) one another process
+        of the same test run started, to use and leave running."""
+        state = state or {}
+        self.root = Path(state.get("root") or tempfile.mkdtemp(prefix="cityplan-pg-"))
         self.data = self.root / "data"
         self.sock = self.root / "sock"
-        self.port = free_port()
-        self.password = secrets.token_urlsafe(12)
+        self.port = int(state.get("port") or free_port())
+        self.password = state.get("password") or secrets.token_urlsafe(12)
         self._as_root = os.geteuid() == 0
         self._n = 0
+
+    def state(self) -> dict:
+        """What :class:`PgServer` needs to attach to this running cluster (JSON-able)."""
+        return {"root": str(self.root), "port": self.port, "password": self.password}
 
     # -- process control -------------------------------------------------------------
     def _run(self, *args: str | os.PathLike[str]) -> None:
@@ -74,7 +81,7 @@ class PgServer:
         self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth-local=trust",
                   "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
         opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock} -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=120")
         self._run(PG_BIN / "pg_ctl", "-D", self.data, "-o", opts, "-l", self.root / "server.log",
                   "-w", "-t", "60", "start")
         with self.superuser() as conn:
@@ -108,7 +115,7 @@ class PgServer:
     def new_database(self, prefix: str = "db", *, postgis: bool = True) -> str:
         """A fresh database owned by the test role (from the PostGIS template); its URL."""
         self._n += 1
-        name = f"{prefix}_{self._n}_{secrets.token_hex(3)}"
+        name = f"{prefix}_{self._n}_{secrets.token_hex(4)}"  # unique across the processes sharing it
         template = TEMPLATE if postgis else "template0"
         with self.superuser() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {}").format(

@@ -218,5 +218,7 @@ def build_city(folder: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def synthetic_onemap(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic city's one-map GeoPackage, built once per session (~1 s)."""
-    return build_city(tmp_path_factory.mktemp("synthetic"))
+    """The synthetic city's one-map GeoPackage, built once per run (~1 s; read-only: copy it to write)."""
+    from run_once import once
+
+    return once(tmp_path_factory, "synthetic", build_city)

@@ -12,13 +12,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cityplan.build import build_onemap
 from cityplan.coverage import run_coverage
 from cityplan.errors import OneMapError
 from cityplan.onemap import OneMap
 from cityplan.progress.context import compute_progress
 from cityplan.review import review_file
+from cli_invoke import run
 from conftest import PROPOSALS as _PROPOSALS
+from pg_fixtures import copy_database
 
 PROPOSALS = sorted(_PROPOSALS.glob("*.geojson"))
 
@@ -30,6 +31,7 @@ def pg_map(pg_harbin_url) -> str:
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The CLI in a process of its own (concurrent readers and a rebuild); elsewhere in-process ``run``."""
     return subprocess.run([sys.executable, "-m", "cityplan", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600)
 
@@ -65,20 +67,19 @@ def test_same_coverage_review_progress(onemap, pg_map):
 
 
 def test_cli_prints_the_same_figures(onemap, pg_map):
-    a = _cli("progress", "--by", "district", "--format", "csv", "--onemap", str(onemap))
-    b = _cli("progress", "--by", "district", "--format", "csv", "--onemap", pg_map)
+    a = run("progress", "--by", "district", "--format", "csv", "--onemap", str(onemap))
+    b = run("progress", "--by", "district", "--format", "csv", "--onemap", pg_map)
     assert a.returncode == b.returncode == 0, a.stderr + b.stderr
     assert a.stdout == b.stdout and a.stdout.count("\n") > 20
-    env_b = _cli("coverage", "--preset", "park-service-radius", "--no-map", "--format", "csv",
+    env_b = run("coverage", "--preset", "park-service-radius", "--no-map", "--format", "csv",
                  "--out", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"cp-{os.getpid()}"), "--overwrite",
                  env={"CITYPLAN_ONEMAP": pg_map})
     assert env_b.returncode == 0, env_b.stderr
 
 
-def test_rebuild_while_readers_run(pg_server, data, tmp_path):
+def test_rebuild_while_readers_run(pg_server, pg_harbin_url, data, tmp_path):
     """Readers loop `cityplan progress` while the map is rebuilt: never an error, always complete."""
-    url = pg_server.new_database("rebuild") + "?schema=onemap"
-    build_onemap(city="harbin", data=data, out=url, overwrite=True)
+    url = copy_database(pg_server, pg_harbin_url, "rebuild")  # the session's build, then rebuilt below
     baseline = _cli("progress", "--format", "csv", "--onemap", url)
     assert baseline.returncode == 0, baseline.stderr
     results: list[subprocess.CompletedProcess] = []
@@ -108,17 +109,17 @@ def test_bad_store_locations(pg_server, tmp_path, monkeypatch, data):
     monkeypatch.chdir(tmp_path)
     good = pg_server.new_database("bad")
     wrong = good.replace(good.split("//", 1)[1].split("@", 1)[0], "u_nobody:wrongpw")
-    r = _cli("build", "--city", "harbin", "--data", str(data), "--out", wrong, "--layer", "census_population")
+    r = run("build", "--city", "harbin", "--data", str(data), "--out", wrong, "--layer", "census_population")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "wrongpw" not in r.stderr
     assert not (tmp_path / "postgresql:").exists()
     nopostgis = pg_server.new_database("plain", postgis=False)
-    r = _cli("coverage", "--preset", "park-service-radius", "--onemap", nopostgis)
+    r = run("coverage", "--preset", "park-service-radius", "--onemap", nopostgis)
     assert r.returncode == 2 and "postgis" in r.stderr.lower(), r.stderr
-    r = _cli("progress", "--onemap", good + "?schema=nothing_here")
+    r = run("progress", "--onemap", good + "?schema=nothing_here")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     closed = "postgresql://u:p@127.0.0.1:9/db"
-    r = _cli("progress", "--onemap", closed)
+    r = run("progress", "--onemap", closed)
     assert r.returncode == 2 and "127.0.0.1:9" in r.stderr, r.stderr
 
 
@@ -128,12 +129,12 @@ def test_damaged_geopackage(tmp_path, content):
     p.write_bytes(content)
     with pytest.raises(OneMapError):
         OneMap.open(p)
-    r = _cli("progress", "--onemap", str(p))
+    r = run("progress", "--onemap", str(p))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_truncated_geopackage(onemap, tmp_path):
     p = tmp_path / "cut.gpkg"
     p.write_bytes(Path(onemap).read_bytes()[: 1 << 20])
-    r = _cli("coverage", "--preset", "park-service-radius", "--onemap", str(p), "--no-map")
+    r = run("coverage", "--preset", "park-service-radius", "--onemap", str(p), "--no-map")
     assert r.returncode == 2 and "truncated" in r.stderr, r.stderr

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +19,7 @@ from cityplan.checkup.run import run_checkup
 from cityplan.checkup.synthetic import synthetic_country
 from cityplan.coverage import run_coverage
 from cityplan.onemap import OneMap
+from cli_invoke import run
 
 PRESETS = ("park-service-radius", "primary-school-500m")  # one euclid, one network preset
 LEAD = ["city", "district", "preset", "scenario", "population_share", "area_share", "target", "met"]
@@ -135,16 +134,15 @@ def test_cities_list_with_a_missing_path_and_a_formula_name(country, tmp_path):
                    encoding="utf-8")
     assert [c.name for c in read_cities(lst)] == ["=SUM(1+1)", "gone"]
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "cityplan", "checkup", "--cities", str(lst), "--presets", PRESETS[0],
-           "--scheduler", "serial", "--out", str(out)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    cmd = ["checkup", "--cities", str(lst), "--presets", PRESETS[0], "--scheduler", "serial", "--out", str(out)]
+    r = run(*cmd)
     assert r.returncode == 0, r.stderr
     assert "gone" in r.stderr and "one map not found" in r.stderr
     err = pd.read_csv(out / "errors.csv", encoding="utf-8-sig")
     assert err["city"].tolist() == ["gone"]
     text = (out / "checkup.csv").read_text(encoding="utf-8-sig")
     assert "\n=SUM" not in text and "'=SUM(1+1)" in text  # neutralised, never a formula
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    again = run(*cmd)
     assert again.returncode == 2 and "--overwrite" in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
 

@@ -1,9 +1,14 @@
 """The package installed non-editable, run from an empty folder: nothing comes from the repository.
 
-The wheel is built from this checkout and installed, with its dependencies, into a fresh virtual
-environment (about a minute with pip's cache); the commands run from an empty working directory,
-so the repository's files cannot be reached: the city's settings must come from the profile
-shipped in the wheel and, after the build, from the one map itself.
+The wheel is built from this checkout and installed (``--no-deps``, not editable) into a fresh
+virtual environment. Its third-party dependencies are not installed again: the new venv reaches
+the dev venv's site-packages through a path line in a ``.pth`` file, which puts that folder on
+``sys.path`` without processing it as a site dir, so the dev venv's editable ``cityplan`` (a
+``.pth`` line pointing at ``src/``) is not loaded: ``cityplan`` can only come from the wheel
+(checked: ``cityplan.__file__`` is inside the new venv, and a wheel missing its package data fails).
+The commands run from an empty working directory, so the repository's files cannot be reached:
+the city's settings must come from the profile shipped in the wheel and, after the build, from
+the one map itself.
 A static check makes sure no module of ``src/`` reads files relative to the working directory or
 to its own location other than through the documented places.
 """
@@ -18,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.request
 from pathlib import Path
@@ -67,10 +73,8 @@ def test_the_static_check_finds_what_it_looks_for(tmp_path: Path) -> None:
     assert kinds == {"Name", "Attribute", "Constant"}
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv holding the wheel of this checkout (not editable); its python."""
-    base = tmp_path_factory.mktemp("wheel")
+def build_wheel(base: Path) -> Path:
+    """The wheel of this checkout, built in ``base`` from a copy of the sources."""
     tree = base / "tree"  # a copy: setuptools writes build/ beside the sources it builds
     tree.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -79,11 +83,35 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(base / "dist"), str(tree)], check=True, timeout=300)
     (wheel,) = (base / "dist").glob("cityplan-*.whl")
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    return wheel
+
+
+def install_wheel(wheel: Path, venv: Path) -> Path:
+    """A fresh venv with ``wheel`` installed (not editable, no dependencies: those of this dev
+    venv are reached through a ``.pth`` path line, see the module docstring); its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=1200)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    dev = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    assert not any(Path(d, "cityplan", "__init__.py").exists() for d in dev)  # editable: a src/ .pth line
+    Path(site, "_cityplan_test_dev_deps.pth").write_text("".join(f"{d}\n" for d in sorted(dev)))
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
+                    "--no-warn-script-location", str(wheel)], check=True, timeout=300,
+                   env={k: v for k, v in os.environ.items() if k != "PIP_REQUIRE_VIRTUALENV"})
     return python
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this checkout."""
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding the wheel of this checkout (not editable); its python."""
+    return install_wheel(wheel, tmp_path_factory.mktemp("venv") / "venv")
 
 
 def _env() -> dict[str, str]:
@@ -161,3 +189,27 @@ def test_installed_wheel_serves_the_map_it_was_given(installed: Path, tmp_path: 
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_wheel_without_its_package_data_fails(wheel: Path, tmp_path: Path, data: Path) -> None:
+    """The installed-wheel test can fail: the same wheel without the Harbin profile it ships
+    (package data), installed the same way, cannot build Harbin; nothing fills the gap from the
+    repository or the dev venv."""
+    import zipfile
+
+    stripped = tmp_path / wheel.name
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(stripped, "w", zipfile.ZIP_DEFLATED) as dst:
+        dropped = [i for i in src.infolist() if i.filename.startswith("cityplan/cities/harbin/")]
+        assert dropped, "the wheel ships no Harbin profile"
+        for info in src.infolist():
+            if info not in dropped:
+                dst.writestr(info, src.read(info))
+    python = install_wheel(stripped, tmp_path / "venv")
+    work = tmp_path / "empty"
+    work.mkdir()
+    where = subprocess.run([str(python), "-c", "import cityplan; print(cityplan.__file__)"], cwd=work,
+                           env=_env(), capture_output=True, text=True, check=True).stdout.strip()
+    assert where.startswith(str(tmp_path / "venv")), where
+    r = _run(python, work, "build", "--city", "harbin", "--data", str(data), timeout=300)
+    assert r.returncode != 0 and "built-in profile" in r.stderr, r.stderr
+    assert not (work / "harbin.gpkg").exists()

@@ -19,29 +19,28 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from cityplan.build import build_onemap
 from cityplan.onemap import OneMap
 from cityplan.progress import load_context
 from cityplan.progress.events import EVENTS_TABLE
 from cityplan.progress.examples import example_files, import_examples
 from cityplan.progress.history import task_history
 from cityplan.progress.template import HEADERS, INFO_SHEET, KEYS, REPORT_SHEET, write_template
+from cli_invoke import run
 from conftest import HARBIN, HARBIN_DIR
 
 EXAMPLES = HARBIN_DIR / "examples" / "progress"
 
 
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
-def location(request, onemap, tmp_path_factory, data) -> str:
-    """A one map with an empty ledger: a copy of the session GeoPackage, or a PostGIS build."""
+def location(request, onemap, tmp_path_factory) -> str:
+    """A one map with an empty ledger: a copy of the session GeoPackage, or of its PostGIS build."""
     if request.param == "gpkg":
         p = tmp_path_factory.mktemp("ledger") / "harbin.gpkg"
         shutil.copy(onemap, p)
         return str(p)
-    server = request.getfixturevalue("pg_server")
-    url = server.new_database("ledger")
-    build_onemap(city="harbin", data=data, out=url)
-    return url
+    from pg_fixtures import copy_database
+
+    return copy_database(request.getfixturevalue("pg_server"), request.getfixturevalue("pg_harbin_url"), "ledger")
 
 
 def _count(location: str) -> int:
@@ -49,7 +48,8 @@ def _count(location: str) -> int:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cityplan", *args], capture_output=True, text=True, timeout=600)
+    """The CLI in-process (the concurrent-imports test starts real processes)."""
+    return run(*args)
 
 
 def _workbook_rows(name: str) -> pd.DataFrame:

@@ -4,8 +4,6 @@ every output says which scenario a figure belongs to, plan sites never count as 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import geopandas as gpd
 import numpy as np
@@ -16,6 +14,7 @@ from cityplan.coverage import run_coverage, write_coverage
 from cityplan.coverage.run import DIFF_COLUMNS
 from cityplan.maps.coverage_map import coverage_map
 from cityplan.onemap import OneMap
+from cli_invoke import run
 
 KEY = ["district", "adcode"]
 
@@ -109,12 +108,10 @@ def test_map_draws_existing_and_planned_apart(ice, onemap):
 
 
 def test_cli_prints_existing_planned_difference(onemap, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "cityplan", "coverage", "--preset", "ice-30min", "--onemap", str(onemap),
-                        "--out", str(tmp_path / "o"), "--no-map", "--format", "csv"],
-                       capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "COLUMNS": "250"})
+    r = run("coverage", "--preset", "ice-30min", "--onemap", str(onemap), "--out", str(tmp_path / "o"), "--no-map",
+            "--format", "csv", env={"COLUMNS": "250"})
     assert r.returncode == 0, r.stderr
     for word in ("existing", "planned", "difference"):
         assert word in r.stdout
-    r = subprocess.run([sys.executable, "-m", "cityplan", "coverage", "--preset", "ice-30min", "--scenario", "nope",
-                        "--onemap", str(onemap)], capture_output=True, text=True, timeout=600)
+    r = run("coverage", "--preset", "ice-30min", "--scenario", "nope", "--onemap", str(onemap))
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from cityplan.cli._common import print_table
 from cityplan.io.safecells import TRIGGERS, force_text_cells, neutralise, neutralise_frame
 from cityplan.io.write import write_table
 from cityplan.review.report import _md_table, md_text
+from cli_invoke import run
 from conftest import feature, square, write_geojson
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "+1+1", "@SUM(1)", "-2+3", "\t=1", "\r=1",
@@ -28,8 +28,8 @@ RAW_TRIGGERS = set("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cityplan", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
+    """The CLI, in-process (cli_invoke.run)."""
+    return run(*args, cwd=cwd)
 
 
 def hostile_frame() -> pd.DataFrame:

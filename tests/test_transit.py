@@ -3,9 +3,6 @@ the counterfactual without a section, and bad options."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -22,6 +19,7 @@ from cityplan.network.graph import load_speeds
 from cityplan.network.search import WALK_ACCESS_MS
 from cityplan.network.transit import build_transit_graph, planned_sections
 from cityplan.onemap import OneMap
+from cli_invoke import run
 from conftest import HARBIN
 
 CRS = 4551
@@ -204,9 +202,8 @@ def test_ice_circle_by_transit_with_and_without_the_nw_loop(onemap, tmp_path):
     assert (full["time_min"].fillna(1e9) <= cut["time_min"].fillna(1e9) + 1e-9).all()
     tot = res.by_scenario
     assert set(tot["network"]) == {"full", "without 3-nw"}
-    r = subprocess.run([sys.executable, "-m", "cityplan", "coverage", "--preset", "ice-30min", "--mode", "transit",
-                        "--without-line", "3", "--onemap", str(onemap), "--out", str(tmp_path / "t"), "--no-map"],
-                       capture_output=True, text=True, timeout=600)
+    r = run("coverage", "--preset", "ice-30min", "--mode", "transit", "--without-line", "3", "--onemap", str(onemap),
+            "--out", str(tmp_path / "t"), "--no-map")
     assert r.returncode == 0, r.stderr
     assert "without 3" in r.stdout and (tmp_path / "t" / "network_effect.csv").exists()
 
