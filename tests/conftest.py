@@ -174,6 +174,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(getattr(pytest.mark, mark))
         if not names & HEAVY_FIXTURES and not needs & {"browser", "server"}:
             item.add_marker(pytest.mark.unit)
+    _heaviest_modules_first(items)
+
+
+def _heaviest_modules_first(items: list[pytest.Item]) -> None:
+    """Order the modules by a rough cost (from their markers), heaviest first, keeping each
+    module's own order: xdist hands out modules in this order, so the long ones do not start last
+    and leave one worker idle at the end."""
+    cost = {"server": 20.0, "browser": 10.0, "subprocess": 5.0, "postgis": 3.0, "harbin": 1.0}
+    weight: dict[str, float] = {}
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        w = 0.05 if "unit" in marks else 0.5 + sum(v for k, v in cost.items() if k in marks)
+        if "installed" in getattr(item, "fixturenames", ()):
+            w += 100.0
+        weight[item.nodeid.split("::")[0]] = weight.get(item.nodeid.split("::")[0], 0.0) + w
+    items.sort(key=lambda it: -weight[it.nodeid.split("::")[0]])  # stable: order within a module kept
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
