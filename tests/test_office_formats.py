@@ -271,8 +271,6 @@ def test_every_reader_feeds_validate_and_convert(tmp_path):
     assert rep.findings[0].message.startswith("Point not allowed for role 'constraint'")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: convert_file(src_crs=...) on a DXF transforms twice - read_vector "
-                   "already returns WGS84, which is then taken for the declared plane coordinates")
 def test_dxf_converts_with_the_declared_crs(tmp_path):
     from cityplan.convert import convert_file
 
