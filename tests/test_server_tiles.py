@@ -1,4 +1,4 @@
-"""Layers per view (`cityplan.server.tiles`): JSON-text pieces, cached answers, grid aggregate;
+"""Layers per view (`cityplan.maps.tiles`): JSON-text pieces, cached answers, grid aggregate;
 and the review's per-build constraint cache. In-process, on small synthetic layers."""
 
 from __future__ import annotations

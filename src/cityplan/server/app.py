@@ -29,7 +29,14 @@ from cityplan.io.archive import scratch_in
 from cityplan.maps.assets import leaflet_css, leaflet_js, own_asset
 from cityplan.onemap import OneMap
 from cityplan.server import csrf, ogc, pages, progress_desk, review_desk, viewlayers
-from cityplan.server.auth import SESSION_COOKIE, client_address, current_user, session_of
+from cityplan.server.auth import (
+    SESSION_COOKIE,
+    BasicCache,
+    client_address,
+    current_user,
+    session_of,
+)
+from cityplan.server.context import AppContext, Extent, context
 from cityplan.server.uploads import DEFAULT_MAX_BYTES
 from cityplan.server.web import render
 from cityplan.services import audit
@@ -88,7 +95,7 @@ def login_form(request: Request, *, message: str = "", status: int = 200, nxt: s
     resp = render(request, "login.html.j2", status=status, title="Log in 登录", message=message, login_csrf=token,
                   next=_safe_next(nxt if nxt is not None else request.query_params.get("next")))
     resp.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                    secure=request.app.state.secure_cookies)
+                    secure=context(request).secure_cookies)
     return resp
 
 
@@ -97,7 +104,7 @@ async def login_submit(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     name, password = str(form.get("username") or "")[:64], str(form.get("password") or "")[:1024]
     nxt = str(form.get("next") or "/")
-    state = request.app.state
+    state = context(request)
     if not csrf.check_login(request, str(form.get(csrf.FIELD) or "")):
         return await run_in_threadpool(login_form, request, message="the form expired; try again", status=403, nxt=nxt)
     keys = (f"ip:{client_address(request)}", f"user:{name}")
@@ -132,7 +139,7 @@ async def logout(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=5)
     s = await run_in_threadpool(session_of, request)
     if s is not None and csrf.check(request, s, str(form.get(csrf.FIELD) or "")):
-        await run_in_threadpool(request.app.state.sessions.drop, s.id)
+        await run_in_threadpool(context(request).sessions.drop, s.id)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -252,21 +259,21 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
                                                Middleware(ScratchFolder, folder=data / "tmp"),
                                                Middleware(BasicCredentialsOffLoop),
                                                Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)])
-    st = app.state
-    st.om, st.data_dir, st.max_upload, st.secure_cookies = om, data, int(max_upload), bool(secure_cookies)
-    st.users, st.sessions, st.limiter = UserStore(om.store), Sessions(om.store.shared()), RateLimiter(om.store.shared(), limit=login_limit)
-    st.map_layers, st.progress, st.coverage = map_layers, ProgressState(om), CoverageCache(om)
-    st.reviews = reviews
-    extents: dict[tuple[str, str], tuple[float, float, float, float] | None] = {}
+    extents: dict[tuple[str, str], Extent | None] = {}
 
-    def layer_extent(lid: str) -> tuple[float, float, float, float] | None:
+    def layer_extent(lid: str) -> Extent | None:
         key = (om.build_stamp, lid)
         if key not in extents:
             gdf = om.layer(lid)
             extents[key] = None if gdf.empty else tuple(float(v) for v in gdf.to_crs(4326).total_bounds)
         return extents[key]
 
-    st.layer_extent = layer_extent
+    shared = om.store.shared()
+    app.state.ctx = AppContext(
+        om=om, data_dir=data, max_upload=int(max_upload), secure_cookies=bool(secure_cookies),
+        users=UserStore(om.store), sessions=Sessions(shared), limiter=RateLimiter(shared, limit=login_limit),
+        map_layers=map_layers, progress=ProgressState(om), coverage=CoverageCache(om), reviews=reviews,
+        layer_extent=layer_extent, basic_cache=BasicCache())
     if warm:
         threading.Thread(target=_warm, args=(map_layers, reviews), name="cityplan-warm", daemon=True).start()
     logger.info("cityplan server over %s, data folder %s", om.label, data)

@@ -34,6 +34,7 @@ from cityplan.progress.template import write_template
 from cityplan.server import csrf, uploads
 from cityplan.server.auth import current_user, session_of
 from cityplan.server.chart import burnup_series
+from cityplan.server.context import context
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
 from cityplan.services.progress import (
     DistrictWriteRefusedError,
@@ -59,14 +60,14 @@ def districts_index(request: Request) -> Response:
     """``GET /districts``."""
     if current_user(request) is None:
         return login_redirect(request)
-    ctx = request.app.state.progress.context()
+    ctx = context(request).progress.context()
     rows = ctx.districts[["adcode", "name"] + [c for c in ("name_en",) if c in ctx.districts.columns]]
     return render(request, "districts.html.j2", title="Districts 分区", districts=rows.to_dict("records"))
 
 
 def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None = None, status: int = 200,
                message: str = "") -> Response:
-    state = request.app.state
+    state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         d = _district(ctx, adcode)
@@ -179,7 +180,7 @@ def template_download(request: Request) -> Response:
     if current_user(request) is None:
         return login_redirect(request)
     adcode = request.path_params["adcode"]
-    state = request.app.state
+    state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         if _district(ctx, adcode) is None:
@@ -204,7 +205,7 @@ async def progress_upload(request: Request) -> Response:
     if not user.can_write_district(adcode):
         return await run_in_threadpool(refuse, request, user, "progress.import", adcode,
                                        f"{user.role} {user.name} cannot write district {adcode}")
-    state = request.app.state
+    state = context(request)
     session = session_of(request)
     try:
         up = await uploads.receive(request, state.data_dir, max_bytes=state.max_upload, kinds=uploads.PROGRESS_KINDS,
@@ -223,7 +224,7 @@ def _office(user: Any) -> str | None:
 
 
 def _import(request: Request, user: Any, adcode: str, up: uploads.Upload) -> Response:
-    state = request.app.state
+    state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         try:
@@ -257,7 +258,7 @@ def _site_status(request: Request, user: Any, form: dict[str, Any]) -> Response:
         return refuse(request, user, "progress.status", sid, "missing or wrong CSRF token")
     if not user.can_write_district(adcode):
         return refuse(request, user, "progress.status", sid, f"{user.role} {user.name} cannot write district {adcode}")
-    state = request.app.state
+    state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         try:
