@@ -39,7 +39,7 @@ from cityplan.review.proposal import (
     proposal_summary,
 )
 from cityplan.review.rules import Rule, load_rules
-from cityplan.tools.geometry import FAMILIES
+from cityplan.tools.geometry import FAMILIES, split_families
 
 logger = logging.getLogger(__name__)
 
@@ -380,9 +380,9 @@ def _finding(rule: Rule, f: pd.Series, fam: str, c: Constraint, overlaps: list,
         if outcome.condition:
             msg += f"; as {ptype}: {outcome.condition}"
         row["message"] = msg + (" (rule is illustrative)" if rule.illustrative else "")
-        if not zone_part.is_empty:
+        for part in split_families(zone_part):  # a collection (points and polygons hit) as one row per family
             overlaps.append({"rule": rule.id, "feature": f["feature"], "severity": row["severity"],
-                             "geometry": zone_part})
+                             "geometry": part})
     elif extra:
         row["message"] = "; ".join(extra)
     return row

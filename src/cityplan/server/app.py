@@ -191,13 +191,29 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def _send(message: dict) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + self.headers
             await send(message)
 
-        await self.app(scope, receive, _send)
+        try:
+            await self.app(scope, receive, _send)
+        except Exception:
+            # an internal error still answers with the security headers, and says nothing of the
+            # server (paths, addresses, traceback): those go to the log only
+            logger.exception("internal error answering %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = "internal error 内部错误 - the server log has the details; please report the time".encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                    (b"content-length", str(len(body)).encode()), *self.headers]})
+            await send({"type": "http.response.body", "body": body})
 
 
 # ------------------------------------------------------------------------------ factory
