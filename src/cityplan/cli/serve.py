@@ -30,13 +30,16 @@ def default_data_dir() -> Path:
               show_default=True, help="Tiles under the map (none: no tile server needed).")
 @click.option("--review-workers", type=click.IntRange(0, 64), default=None,
               help="Processes running reviews [default: 2 on a machine with 2 or more cores, else 1; 0: a thread].")
+@click.option("--review-time-limit", type=click.FloatRange(1, 86_400), default=300, show_default=True,
+              help="Seconds a review may run; its worker is then stopped and replaced, the reviewer told why.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Server processes sharing the port (sessions and login limits are shared through the map).")
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure (when served behind TLS).")
 @click.option("--proxy", "forwarded", default=None, metavar="IPS",
               help="Trust X-Forwarded-For/Proto from these proxy addresses (e.g. 127.0.0.1).")
 def serve(onemap: str | None, host: str, port: int, data_dir: Path | None, max_upload_mb: int, basemap: str,
-          review_workers: int | None, workers: int, secure_cookies: bool, forwarded: str | None) -> None:
+          review_workers: int | None, review_time_limit: float, workers: int, secure_cookies: bool,
+          forwarded: str | None) -> None:
     """Serve the one map, review desk, progress desk and OGC API - Features over HTTP.
 
     Several processes (``--workers``, or servers on other hosts over one PostGIS map behind a
@@ -52,7 +55,8 @@ def serve(onemap: str | None, host: str, port: int, data_dir: Path | None, max_u
     om = OneMap.coerce(onemap)
     location = str(om.path) if om.path is not None else str(om.store.url)
     config = ServeConfig(onemap=location, data_dir=str(folder), max_upload=max_upload_mb * 1024 * 1024,
-                         secure_cookies=secure_cookies, basemap=basemap, review_workers=review_workers)
+                         secure_cookies=secure_cookies, basemap=basemap, review_workers=review_workers,
+                         review_time_limit=review_time_limit)
     note(f"cityplan serve: {om.label} on http://{host}:{port} (data folder {folder}, {workers} process(es))")
     if not len(UserStore(om.store).list()):
         note("no accounts yet: add one with `cityplan users add NAME --role admin`")

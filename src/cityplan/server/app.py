@@ -43,6 +43,7 @@ from cityplan.services import audit
 from cityplan.services.accounts import UserStore
 from cityplan.services.coverage import CoverageCache
 from cityplan.services.progress import ProgressState
+from cityplan.services.review_pool import TIME_LIMIT as REVIEW_TIME_LIMIT
 from cityplan.services.review_pool import ReviewPool
 from cityplan.services.sessions import RateLimiter, Sessions
 
@@ -220,7 +221,7 @@ class SecurityHeaders:
 def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str | os.PathLike[str],
                max_upload: int = DEFAULT_MAX_BYTES, secure_cookies: bool = False, basemap: str = "osm",
                recipe: str = "onemap", warm: bool = True, login_limit: int = 5,
-               review_workers: int | None = None) -> Starlette:
+               review_workers: int | None = None, review_time_limit: float = REVIEW_TIME_LIMIT) -> Starlette:
     """The cityplan server over a one map.
 
     Parameters
@@ -247,6 +248,9 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         0 runs them in one background thread of the server process. Default: 2 where the
         machine has 2 or more cores (reviewers submitting together are not queued behind one
         another; the workers run at a lower priority than the map), else 1.
+    review_time_limit : float
+        Seconds a review may run; past it its worker process is killed and replaced and the
+        reviewer told why (default 300).
     """
     om = OneMap.coerce(onemap)
     data = Path(data_dir).resolve()
@@ -264,7 +268,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
     location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
     if review_workers is None:
         review_workers = min(2, usable_cores())
-    reviews = ReviewPool(om, location, workers=review_workers, tmpdir=str(data / "tmp"))
+    reviews = ReviewPool(om, location, workers=review_workers, tmpdir=str(data / "tmp"), time_limit=review_time_limit)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -311,6 +315,7 @@ class ServeConfig(BaseModel):
     secure_cookies: bool = False
     basemap: str = "osm"
     review_workers: int | None = None
+    review_time_limit: float = REVIEW_TIME_LIMIT
 
     def app_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`create_app` (all but the map)."""
