@@ -215,7 +215,13 @@ async def progress_upload(request: Request) -> Response:
             return await run_in_threadpool(refuse, request, user, "progress.import", adcode, str(exc))
         await run_in_threadpool(record, request, user, "progress.import", adcode, "rejected", why=str(exc))
         return await run_in_threadpool(_dashboard, request, adcode, status=exc.status, message=str(exc))
-    return await run_in_threadpool(_import, request, user, adcode, up)
+    try:  # parsed in a worker process, bounded in rows, size and time, outside the progress lock
+        sheet = await state.reviews.parse_progress(str(up.path))
+    except CityplanError as exc:
+        msg = str(exc).replace(str(up.path), up.file_name)
+        await run_in_threadpool(record, request, user, "progress.import", adcode, "rejected", why=msg, file=up.file_name)
+        return await run_in_threadpool(_dashboard, request, adcode, status=422, message=msg)
+    return await run_in_threadpool(_import, request, user, adcode, up, sheet)
 
 
 def _office(user: Any) -> str | None:
@@ -223,12 +229,13 @@ def _office(user: Any) -> str | None:
     return user.adcode if user.role == "district" else None
 
 
-def _import(request: Request, user: Any, adcode: str, up: uploads.Upload) -> Response:
+def _import(request: Request, user: Any, adcode: str, up: uploads.Upload, sheet: tuple[Any, dict[str, str]]) -> Response:
     state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         try:
-            res = import_district_progress(ctx, up.path, reported_by=user.name, district=adcode, office=_office(user))
+            res = import_district_progress(ctx, up.path, reported_by=user.name, district=adcode, office=_office(user),
+                                           sheet=sheet)
         except DistrictWriteRefusedError as exc:
             return refuse(request, user, "progress.import", adcode, str(exc))
         except CityplanError as exc:

@@ -139,6 +139,13 @@ def opinion_job(review_id: str, out_pdf: str, om: Any = None) -> Outcome:
     return Outcome()
 
 
+def parse_progress_job(path: str, om: Any = None) -> tuple[Any, dict[str, str]]:
+    """Read a progress sheet (in a worker): see :meth:`ReviewPool.parse_progress`."""
+    from cityplan.progress.importer import read_report
+
+    return read_report(path)
+
+
 class ReviewPool:
     """Runs :func:`review_job` in ``workers`` processes (or, with 0, one thread) with a bounded queue."""
 
@@ -173,6 +180,22 @@ class ReviewPool:
         for _ in range(workers):  # start the workers now: they open the map and warm up
             ex.submit(os.getpid)
         return ex
+
+    async def parse_progress(self, path: str) -> tuple[Any, dict[str, str]]:
+        """A progress sheet read (bounded in rows and size) in a worker process within the time
+        limit: ``(rows, meta)`` as :func:`cityplan.progress.importer.read_report` returns them.
+
+        Raises
+        ------
+        ProgressInputError
+            The file cannot be read, is over a limit, or took longer than the time limit.
+        """
+        from cityplan.progress.importer import ProgressInputError
+
+        out = await self._run(parse_progress_job, (path,))
+        if isinstance(out, Outcome):  # the time limit
+            raise ProgressInputError(f"{path}: {out.error}")
+        return out
 
     async def opinion(self, review_id: str, *, out_pdf: str) -> Outcome:
         """Write a stored review's 审查意见 PDF from its stored report in the review worker."""
