@@ -4,7 +4,6 @@ XLSX with an external entity; what pages and downloads reveal of the server; hea
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import openpyxl
 import pytest
-from server_process import login, serve_copy, token
 
 from cityplan.progress.importer import MAX_ROWS, ProgressInputError, read_report
 from cityplan.progress.template import HEADERS, KEYS
+from server_process import login, serve_copy, token
 
 NANGANG = "230103"
 
