@@ -25,7 +25,7 @@ def row_bomb(path: Path, rows: int = 60_000) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append([HEADERS[k] for k in KEYS])
-    for i in range(rows):
+    for _ in range(rows):
         ws.append(["S1", "2.3.3", "count", "completed", 1, "2023-06-30"])
     wb.save(path)
     return path
