@@ -85,6 +85,9 @@ def static(request: Request) -> Response:
 
 
 # ------------------------------------------------------------------------------ login / logout
+#: refused logins are audited once per client address and minute (a spray is one row a minute)
+AUDIT_WINDOW = 60
+
 def _safe_next(value: str | None) -> str:
     v = value or "/"
     return v if v.startswith("/") and not v.startswith("//") and "\\" not in v else "/"
@@ -112,7 +115,8 @@ async def login_submit(request: Request) -> Response:
     wait, attempt = await run_in_threadpool(state.limiter.attempt, *keys)  # counted before the check
     if wait:
         await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
-                                outcome="denied", detail={"why": "rate limited"}, client=client_address(request))
+                                outcome="denied", detail={"why": "rate limited"}, client=client_address(request),
+                                per_source_window=AUDIT_WINDOW)
         resp = await run_in_threadpool(login_form, request, message=f"too many failed logins; try again in {wait} s",
                                        status=429, nxt=nxt)
         resp.headers["Retry-After"] = str(wait)
@@ -120,7 +124,8 @@ async def login_submit(request: Request) -> Response:
     user = await run_in_threadpool(state.users.authenticate, name, password)
     if user is None:
         await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
-                                outcome="denied", detail={"why": "wrong name or password"}, client=client_address(request))
+                                outcome="denied", detail={"why": "wrong name or password"},
+                                client=client_address(request), per_source_window=AUDIT_WINDOW)
         return await run_in_threadpool(login_form, request, message="wrong user name or password", status=401, nxt=nxt)
     await run_in_threadpool(state.limiter.succeeded, attempt, f"user:{name}")
     old = await run_in_threadpool(session_of, request)
