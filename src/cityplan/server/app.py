@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import hashlib
@@ -14,12 +15,14 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -169,6 +172,60 @@ class BasicCredentialsOffLoop:
         await self.app(scope, receive, send)
 
 
+#: seconds a client may take to send the next piece of a request body (a stalled upload is ended
+#: with 408 instead of holding a connection and an upload slot for good)
+BODY_CHUNK_TIMEOUT = 30.0
+
+
+class BodyReadTimeout:
+    """Pure ASGI middleware: each chunk of a request body must arrive within ``timeout`` seconds
+    (header timeouts are the proxy's: nginx ``client_header_timeout``, docs/security.md)."""
+
+    def __init__(self, app: Any, *, timeout: float = BODY_CHUNK_TIMEOUT) -> None:
+        self.app, self.timeout = app, timeout
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        done = False
+        started = False
+
+        async def timed_receive() -> dict:
+            nonlocal done
+            if done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=self.timeout)
+            except TimeoutError:
+                done = True
+                raise BodyTimeoutError from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                done = True
+            return message
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except BodyTimeoutError:
+            logger.info("request body stalled for %.0f s: %s %s", self.timeout, scope.get("method"), scope.get("path"))
+            if not started:
+                body = b"request body not received in time (408)"
+                await send({"type": "http.response.start", "status": 408,
+                            "headers": [(b"content-type", b"text/plain"), (b"connection", b"close"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+
+
+class BodyTimeoutError(Exception):
+    """A request body stopped arriving."""
+
+
 class ScratchFolder:
     """Pure ASGI middleware: readers' scratch files (archive members) of a request go to the data
     folder's ``tmp`` - set for the request's context, never for the whole process."""
@@ -226,7 +283,9 @@ class SecurityHeaders:
 def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str | os.PathLike[str],
                max_upload: int = DEFAULT_MAX_BYTES, secure_cookies: bool = False, basemap: str = "osm",
                recipe: str = "onemap", warm: bool = True, login_limit: int = 5,
-               review_workers: int | None = None, review_time_limit: float = REVIEW_TIME_LIMIT) -> Starlette:
+               review_workers: int | None = None, review_time_limit: float = REVIEW_TIME_LIMIT,
+               public_url: str | None = None, allowed_hosts: list[str] | None = None,
+               body_timeout: float = BODY_CHUNK_TIMEOUT) -> Starlette:
     """The cityplan server over a one map.
 
     Parameters
@@ -256,6 +315,15 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
     review_time_limit : float
         Seconds a review may run; past it its worker process is killed and replaced and the
         reviewer told why (default 300).
+    public_url : str, optional
+        The address users reach the service at (``https://onemap.example``): absolute links
+        (OGC API) are built from it instead of the request's Host header.
+    allowed_hosts : list of str, optional
+        Host names a request may name (others get 400, so no link or cache entry is made for a
+        forged Host); default: any (the CLI passes the bound address, localhost and the public
+        URL's host).
+    body_timeout : float
+        Seconds a client may take to send the next piece of a request body (408 after).
     """
     om = OneMap.coerce(onemap)
     data = Path(data_dir).resolve()
@@ -280,7 +348,10 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         yield
         reviews.shutdown()
 
+    hosts = [*(allowed_hosts or ["*"]), *([urlsplit(public_url).hostname] if public_url and allowed_hosts else [])]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, img_src=img_src),
+                                               Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+                                               Middleware(BodyReadTimeout, timeout=body_timeout),
                                                Middleware(ScratchFolder, folder=data / "tmp"),
                                                Middleware(BasicCredentialsOffLoop),
                                                Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)])
@@ -298,7 +369,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         om=om, data_dir=data, max_upload=int(max_upload), secure_cookies=bool(secure_cookies),
         users=UserStore(om.store), sessions=Sessions(shared), limiter=RateLimiter(shared, limit=login_limit),
         map_layers=map_layers, progress=ProgressState(om), coverage=CoverageCache(om), reviews=reviews,
-        layer_extent=layer_extent, basic_cache=BasicCache())
+        layer_extent=layer_extent, basic_cache=BasicCache(), public_url=public_url)
     if warm:
         threading.Thread(target=_warm, args=(map_layers, reviews), name="cityplan-warm", daemon=True).start()
     logger.info("cityplan server over %s, data folder %s", om.label, data)
@@ -321,6 +392,9 @@ class ServeConfig(BaseModel):
     basemap: str = "osm"
     review_workers: int | None = None
     review_time_limit: float = REVIEW_TIME_LIMIT
+    public_url: str | None = None
+    allowed_hosts: list[str] | None = None
+    body_timeout: float = BODY_CHUNK_TIMEOUT
 
     def app_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`create_app` (all but the map)."""

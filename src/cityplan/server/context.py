@@ -44,6 +44,8 @@ class AppContext:
     #: WGS84 bounds of a layer (None when empty), per build
     layer_extent: Callable[[str], Extent | None]
     basic_cache: BasicCache
+    #: the service's public address (links are built from it, never from a Host header)
+    public_url: str | None = None
     #: OGC API definitions per (build, base URL, collections)
     ogc_openapi: dict[tuple, dict[str, Any]] = field(default_factory=dict)
 

@@ -111,7 +111,10 @@ def _endpoint(fn: Callable[[Request], Response]) -> Callable[[Request], Response
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    """The API's absolute base: the configured public URL (``cityplan serve --public-url``), else
+    the request's own (its Host checked against ``--allowed-hosts`` by the app)."""
+    public = context(request).public_url
+    return (public or str(request.base_url)).rstrip("/") + "/ogc"
 
 
 def _link(href: str, rel: str, media: str, title: str) -> dict[str, str]:
