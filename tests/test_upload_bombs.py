@@ -118,3 +118,27 @@ def test_the_desk_answers_others_while_a_bomb_is_refused(onemap: Path, tmp_path:
         assert statistics.median(waits) < max(0.3, 2 * statistics.median(quiet)), (waits, quiet)
     finally:
         s.stop()
+
+
+def test_small_members_cannot_add_up_to_a_bomb(tmp_path: Path) -> None:
+    """Members each just under the per-member ratio check (1 MiB of zeros: ~1000:1) still add up:
+    the archive's total expansion is bounded by its own size."""
+    from cityplan.io.archive import UnsafeArchiveError, check_zip
+
+    p = tmp_path / "many.zip"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(40):
+            zf.writestr(f"part{i}.dbf", b"\0" * (1024**2 - 1))
+    assert p.stat().st_size < 100_000
+    with pytest.raises(UnsafeArchiveError, match="allowed for an archive of this size"):
+        check_zip(p)
+
+
+def test_a_big_member_compressing_too_well_is_refused(tmp_path: Path) -> None:
+    from cityplan.io.archive import UnsafeArchiveError, check_zip
+
+    p = tmp_path / "one.zip"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.dbf", b"\0" * (8 * 1024**2))  # 8 MiB of zeros: ~1000:1
+    with pytest.raises(UnsafeArchiveError, match="compression ratio"):
+        check_zip(p)
