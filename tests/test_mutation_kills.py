@@ -642,3 +642,91 @@ def test_quotas_yaml_order_rules_and_comments(tmp_path) -> None:
         b'  - task_id: "2.4"    # rule: given\n    metric: jobs\n    districts:\n      "230103": 1\n'
         b'  - task_id: "3.1"\n    metric: beds\n')
     assert _rule_comments(p) == {("1.1", "area"): "sites", ("2.4", "jobs"): "given"}
+
+
+def test_parse_crs_aliases_and_crs_objects() -> None:
+    from pyproj import CRS
+
+    from cityplan import crs
+
+    c = CRS.from_epsg(4551)
+    s = crs.parse_crs(c)
+    assert (s.datum, s.crs, s.label) == ("crs", c, "EPSG:4551")
+    for name, epsg in (("wgs84", 4326), ("WGS-84", 4326), (" wgs-84 ", 4326), ("CGCS2000", 4490),
+                       ("cgcs2000", 4490), ("4490", 4490)):
+        s = crs.parse_crs(name)
+        assert (s.datum, s.crs.to_epsg()) == ("crs", epsg), name
+
+
+def test_gk3_zone_edges_and_message() -> None:
+    from cityplan import crs
+    from cityplan.errors import CRSMismatchError
+
+    # central meridians 75E (EPSG:4534) .. 135E (EPSG:4554), zones 3 degrees wide
+    assert [crs.gk3_zone_epsg(x) for x in (73.6, 75.0, 76.4, 133.6, 135.0, 136.4)] == [
+        4534, 4534, 4534, 4554, 4554, 4554]
+    for lon in (73.4, 136.6):
+        with pytest.raises(CRSMismatchError, match=r"measure in the local UTM zone instead \(name it as "
+                                                   r"working_crs in the profile's catalog.yaml\)$"):
+            crs.gk3_zone_epsg(lon)
+
+
+@pytest.mark.parametrize(("fn", "label"), [("wgs84_to_gcj02", "WGS84 -> GCJ-02"), ("gcj02_to_wgs84", "GCJ-02 -> WGS84"),
+                                           ("gcj02_to_bd09", "GCJ-02 -> BD-09"), ("bd09_to_gcj02", "BD-09 -> GCJ-02")])
+def test_datum_functions_refuse_points_outside_china(fn: str, label: str) -> None:
+    import numpy as np
+
+    from cityplan import crs
+    from cityplan.errors import OutsideChinaError
+
+    with pytest.raises(OutsideChinaError) as e:
+        getattr(crs, fn)(np.array([126.6, 2.35]), np.array([45.7, 48.85]))
+    assert str(e.value) == (f"{label}: 1 coordinate(s) outside China, first (2.35000, 48.85000); GCJ-02/BD-09 are "
+                            "only defined inside China - check the declared datum, or whether lon/lat are swapped")
+
+
+def test_inverse_of_a_single_point_converges_fully() -> None:
+    from cityplan import crs
+
+    for lon, lat in PLACES:
+        g = _gcj_reference(lon, lat)
+        wlon, wlat = crs.gcj02_to_wgs84([g[0]], [g[1]])
+        assert abs(wlon[0] - lon) < 1e-9 and abs(wlat[0] - lat) < 1e-9
+        b = _bd_reference(*g)
+        glon, glat = crs.bd09_to_gcj02([b[0]], [b[1]])
+        assert abs(glon[0] - g[0]) < 1e-9 and abs(glat[0] - g[1]) < 1e-9
+
+
+def test_ensure_crs_compares_declared_and_file_crs() -> None:
+    from pyproj import CRS
+
+    from cityplan import crs
+    from cityplan.errors import CRSMismatchError
+
+    pt = [(126.6, 45.7)]
+    # OGC:CRS84 and EPSG:4326: the same datum, only the axis order differs
+    assert crs.ensure_crs(_points(pt, "OGC:CRS84"), "EPSG:4326", source="a").crs.to_epsg() == 4326
+    assert crs.ensure_crs(_points(pt, 4326), "OGC:CRS84", source="a") is not None
+    for file_crs, declared in ((4490, "EPSG:4326"), (4326, "EPSG:4490"),
+                               ("+proj=longlat +ellps=krass +no_defs", "EPSG:4326"),
+                               ("EPSG:4326", "+proj=longlat +ellps=krass +no_defs")):
+        with pytest.raises(CRSMismatchError, match="declared"):
+            crs.ensure_crs(_points(pt, file_crs), declared, source="a")
+    # two different CRSs without EPSG codes are not the same
+    a = CRS.from_proj4("+proj=tmerc +lon_0=126 +ellps=GRS80 +units=m +no_defs")
+    b = CRS.from_proj4("+proj=tmerc +lon_0=127 +ellps=GRS80 +units=m +no_defs")
+    with pytest.raises(CRSMismatchError, match="declared"):
+        crs.ensure_crs(_points([(500000.0, 5060000.0)], a), b, source="a")
+
+
+def test_to_display() -> None:
+    import numpy as np
+
+    from cityplan import crs
+
+    w = np.array(STATIONS)
+    gdf = _points([(lo, la) for lo, la, _, _ in STATIONS], 4326).to_crs(4551)
+    out = crs.to_display(gdf)
+    assert out.crs.to_epsg() == 4326 and _m(out.geometry.x, out.geometry.y, w[:, 0], w[:, 1]).max() < 1e-3
+    out = crs.to_display(gdf, gcj02=True)
+    assert out.crs.to_epsg() == 4326 and _m(out.geometry.x, out.geometry.y, w[:, 2], w[:, 3]).max() < 0.1
