@@ -531,6 +531,9 @@ def test_neutralise_frame_csv_mode_keeps_control_characters_and_handles_every_co
     assert out["a"].tolist() == ["x\x01y", "'=1"] and out["b"].tolist() == ["'=2", "ok"]
     assert out["c"].tolist() == ["'=3", "z"] and out["d"].tolist() == [1.5, -2.0]
     pd.testing.assert_frame_equal(df, before)
+    # column names: CSV mode keeps a control character, XLSX mode replaces it
+    assert list(neutralise_frame(pd.DataFrame({"n\x01": [1]})).columns) == ["n\x01"]
+    assert list(neutralise_frame(pd.DataFrame({"n\x01": [1]}), xlsx=True).columns) == ["n\ufffd"]
     x = neutralise_frame(df, xlsx=True)  # every text column, not only the first
     assert x["a"].tolist() == ["x\ufffdy", "'=1"] and x["b"].tolist() == ["'=2", "ok"]
     assert x["c"].tolist() == ["'=3", "z"] and x["d"].tolist() == [1.5, -2.0]
