@@ -99,7 +99,7 @@ def server(onemap, tmp_path_factory):
     om.close()
     app = create_app(loc, data_dir=work / "data", basemap="none", warm=False, review_workers=0)
     yield Server(app, loc, work / "data")
-    app.state.reviews.shutdown()
+    app.state.ctx.reviews.shutdown()
 
 
 def _write_routes(routes: list[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:

@@ -6,8 +6,8 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
-from cityplan.maps.payload import LayerView
-from cityplan.maps.render import compose, split_by_family
+from cityplan.maps.payload import LayerView, split_by_family
+from cityplan.maps.render import compose
 
 
 @pytest.mark.unit

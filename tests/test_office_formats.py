@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyproj import Transformer
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Polygon
 
 from cityplan.crs import wgs84_to_gcj02
 from cityplan.errors import (
-    CityplanError,
     EncodingError,
     GeometryError,
     LayerNotFoundError,
@@ -263,4 +262,19 @@ def test_every_reader_feeds_validate_and_convert(tmp_path):
     assert back.area.round(2).tolist() == [10_000.0, 37_500.0]
     d = _dxf(tmp_path / "d.dxf")
     assert not validate_file(d, role="constraint").ok  # no CRS: an error finding, not a crash
-    assert isinstance(CityplanError("x"), Exception) and Point(0, 0).is_valid
+    # with the drawing's CRS declared: the red line layer validates (one polygon); the whole drawing
+    # has exactly one finding, the label point on 标注 a constraint may not hold
+    rep = validate_file(d, role="constraint", crs="EPSG:4551", layer="红线")
+    assert rep.ok and rep.features == 1
+    rep = validate_file(d, role="constraint", crs="EPSG:4551")
+    assert rep.features == 4 and [f.level for f in rep.findings] == ["error"]
+    assert rep.findings[0].message.startswith("Point not allowed for role 'constraint'")
+
+
+def test_dxf_converts_with_the_declared_crs(tmp_path):
+    from cityplan.convert import convert_file
+
+    d = _dxf(tmp_path / "d.dxf")
+    res = convert_file(d, tmp_path / "out.gpkg", src_crs="EPSG:4551", dst_crs="EPSG:4551", layer="绿地")
+    back = gpd.read_file(res.path)
+    assert back.area.round(2).tolist() == [37_500.0]  # 200 m square minus its 50 m hole, by construction

@@ -85,3 +85,54 @@ def test_serve_workers_share_one_port(synthetic_onemap: Path, tmp_path: Path) ->
         assert codes == {200}
     finally:
         s.stop()
+
+
+@pytest.mark.slow
+def test_a_server_holds_at_most_its_pool_of_database_connections(synthetic_onemap: Path, pg_server,
+                                                                 tmp_path: Path) -> None:
+    """Forty clients at once against one server with --db-pool 2: every answer 200, and the
+    database never sees more than two connections from it (each thread used to keep its own)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    from cityplan.build import build_onemap
+
+    city = synthetic_onemap.parent / "city"
+    pg_url = pg_server.new_database("pool")  # its own database: nothing else connects to it
+    url = f"{pg_url}?schema=pool"
+    build_onemap(city=city, data=city, out=url)
+    s = start(url, tmp_path, extra=("--db-pool", "2", "--review-workers", "0"))
+    db = urlsplit(pg_url).path.strip("/")
+    peak, stop = [0], threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            while not stop.is_set():
+                n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                                 (db,)).fetchone()[0]
+                peak[0] = max(peak[0], n)
+                stop.wait(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        collections = httpx.get(s.url + "/ogc/collections", headers={"Accept": "application/json"}, timeout=60).json()
+        ids = [c["id"] for c in collections["collections"]][:8]
+        assert ids
+
+        def fetch(i: int) -> int:
+            cid = ids[i % len(ids)]
+            return httpx.get(f"{s.url}/ogc/collections/{cid}/items?limit=50&offset={i}",
+                             headers={"Accept": "application/geo+json"}, timeout=120).status_code
+
+        with ThreadPoolExecutor(40) as ex:
+            codes = list(ex.map(fetch, range(120)))
+    finally:
+        stop.set()
+        watcher.join()
+        s.stop()
+    assert set(codes) == {200}, codes
+    assert 1 <= peak[0] <= 2, peak[0]

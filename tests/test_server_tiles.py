@@ -1,4 +1,4 @@
-"""Layers per view (`cityplan.server.tiles`): JSON-text pieces, cached answers, grid aggregate;
+"""Layers per view (`cityplan.maps.tiles`): JSON-text pieces, cached answers, grid aggregate;
 and the review's per-build constraint cache. In-process, on small synthetic layers."""
 
 from __future__ import annotations
@@ -89,10 +89,20 @@ def test_review_constraints_prepared_once_per_build(onemap):
     om = OneMap.open(onemap)
     rules = load_rules(HARBIN)[0]
     red = gpd.read_file(HARBIN_DIR / "examples" / "proposals" / "river_crossing.geojson")
-    check._CONSTRAINTS.clear()
-    first = check.review_proposal(red, onemap=om, rules=rules)
-    keys = set(check._CONSTRAINTS)
-    assert keys and all(k[1] == om.build_stamp for k in keys)
-    second = check.review_proposal(red, onemap=om, rules=rules)
-    assert set(check._CONSTRAINTS) == keys
+    built: list[str] = []
+    real = check.build_constraint
+
+    def counting(rule, *args, **kw):
+        built.append(rule.id)
+        return real(rule, *args, **kw)
+
+    check.build_constraint = counting
+    try:
+        first = check.review_proposal(red, onemap=om, rules=rules)
+        n = len(built)
+        second = check.review_proposal(red, onemap=om, rules=rules)
+    finally:
+        check.build_constraint = real
+    assert n > 0 and len(built) == n  # the second review prepared nothing again
+    assert all(k[0] == om.build_stamp for k in om._derived)  # kept on the map, keyed by its build
     assert first.verdict == second.verdict and first.findings.equals(second.findings)

@@ -279,3 +279,19 @@ def test_site_status_is_one_event_not_a_sheet_row(app, location):
     with pytest.raises(progress_service.DistrictWriteRefusedError):
         progress_service.record_site_status(ctx, adcode=NANGANG, site_id=other, status="started",
                                             reported_by="nangang", as_of="2023-05-02", office=NANGANG)
+
+
+@pytest.mark.unit
+def test_services_know_no_web_framework_and_no_server():
+    """The use cases import neither starlette, click nor the server (so no desk <-> pool cycle)."""
+    import ast
+
+    import cityplan.services
+
+    folder = Path(cityplan.services.__file__).parent
+    for f in sorted(folder.glob("*.py")):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        bad = [m for m in names if m.split(".")[0] in ("starlette", "fastapi", "click") or m.startswith("cityplan.server")]
+        assert not bad, (f.name, bad)

@@ -93,10 +93,13 @@ def convert_file(
     pseudo = decl is not None and decl.datum != "crs"
     raw = read_vector(src, layer=layer, crs="EPSG:4326" if pseudo else decl, encoding=encoding,
                       datum_hint=not pseudo)
-    origin = decl if decl is not None else SourceCRS("crs", raw.crs)
+    # a declared pseudo-datum (GCJ-02/BD-09) is read as WGS84 and shifted by convert_frame; any
+    # other declaration was applied by the reader, whose frame carries the CRS its coordinates
+    # are in now (a DXF is returned in WGS84): never transform those coordinates twice
+    origin = decl if pseudo or raw.crs is None else SourceCRS("crs", raw.crs)
     out, skipped = convert_frame(raw, origin, dst_crs, skip_invalid=skip_invalid, source=str(src))
     path = write_vector(out, dst, layer=output_layer_name(dst, out_layer), overwrite=overwrite)
-    res = ConvertResult(path=path, read=len(raw), written=len(out), src_label=origin.label,
+    res = ConvertResult(path=path, read=len(raw), written=len(out), src_label=(decl or origin).label,
                         dst_label=parse_crs(dst_crs).label, skipped=skipped)
     logger.info("converted %s -> %s: %d of %d features", src, dst, res.written, res.read)
     return res

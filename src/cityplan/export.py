@@ -17,7 +17,7 @@ import pandas as pd
 import pyogrio
 
 from cityplan._errors import LayerNotFoundError, SchemaError
-from cityplan.io.write import atomic_path, check_output, write_table
+from cityplan.io.write import atomic_folder, atomic_path, check_output, write_table
 from cityplan.onemap import OneMap
 
 logger = logging.getLogger(__name__)
@@ -87,22 +87,21 @@ def export_onemap(onemap: OneMap | str | os.PathLike[str] | None, out: str | os.
             pyogrio.write_dataframe(sources, tmp, layer="sources", driver="GPKG", append=tmp.exists())
         res.files.append(target)
         return res
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        msg = f"{target}: output folder is not empty; pass --overwrite to replace its files"
-        raise SchemaError(msg)
-    target.mkdir(parents=True, exist_ok=True)
-    for lid in chosen:
-        df = om.layer(lid)
-        spatial = "geometry" in df.columns
-        if fmt == "fgb" and not spatial:  # FlatGeobuf needs geometries; attribute tables go to CSV
-            res.files.append(write_table(pd.DataFrame(df), target / f"{lid}.csv", overwrite=True))
-            continue
-        path = target / f"{lid}.{fmt}"
-        with atomic_path(path, overwrite=True) as tmp:
-            if fmt == "parquet":
-                (df if spatial else pd.DataFrame(df)).to_parquet(tmp, index=False)
-            else:
-                pyogrio.write_dataframe(df, tmp, driver="FlatGeobuf")
-        res.files.append(path)
-    res.files.append(write_table(sources, target / "sources.csv", overwrite=True))
+    with atomic_folder(target, overwrite=overwrite) as tmp_dir:  # no partial export on failure
+        for lid in chosen:
+            df = om.layer(lid)
+            spatial = "geometry" in df.columns
+            if fmt == "fgb" and not spatial:  # FlatGeobuf needs geometries; attribute tables go to CSV
+                write_table(pd.DataFrame(df), tmp_dir / f"{lid}.csv", overwrite=True)
+                res.files.append(target / f"{lid}.csv")
+                continue
+            path = tmp_dir / f"{lid}.{fmt}"
+            with atomic_path(path, overwrite=True) as tmp:
+                if fmt == "parquet":
+                    (df if spatial else pd.DataFrame(df)).to_parquet(tmp, index=False)
+                else:
+                    pyogrio.write_dataframe(df, tmp, driver="FlatGeobuf")
+            res.files.append(target / path.name)
+        write_table(sources, tmp_dir / "sources.csv", overwrite=True)
+    res.files.append(target / "sources.csv")
     return res

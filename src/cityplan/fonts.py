@@ -7,14 +7,22 @@ text renders on any fresh machine; fonts installed on the system are the fallbac
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
+import matplotlib
 from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: (pip package, font file inside its ``fonts/`` folder, family name)
 SHIPPED = (("mplfonts", "NotoSansCJKsc-Regular.otf", "Noto Sans CJK SC"),)
@@ -51,3 +59,32 @@ def font_families() -> list[str]:
     """``font.sans-serif`` list: the CJK font, then DejaVu Sans for anything it lacks."""
     f = cjk_font()
     return [f, "DejaVu Sans"] if f else ["DejaVu Sans"]
+
+
+def cjk_rc() -> dict[str, object]:
+    """matplotlib settings for bilingual text: the CJK font first, no Unicode minus (missing
+    from some CJK fonts). Scoped with :func:`cjk_figures`, never set process-wide."""
+    return {"font.sans-serif": font_families(), "font.family": "sans-serif", "axes.unicode_minus": False}
+
+
+def cjk_figures(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` - which makes, lays out or saves figures - under :func:`cjk_rc` only.
+
+    Figures are made with ``matplotlib.figure.Figure`` (no pyplot, no process-wide backend), so
+    a program embedding cityplan keeps its own matplotlib settings.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with matplotlib.rc_context(cjk_rc()):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def agg_figure(**kwargs: Any) -> Figure:
+    """A matplotlib figure drawn by Agg, made without pyplot (no process-wide backend, nothing
+    kept in pyplot's figure list): ``kwargs`` go to ``Figure``."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig

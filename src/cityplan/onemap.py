@@ -13,10 +13,10 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +30,9 @@ from cityplan.store import open_store
 from cityplan.store.base import CATALOG_TABLE, INFO_TABLE, LEDGER_TABLE, PROFILE_TABLE, Store
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+#: values :meth:`OneMap.derived` keeps per map
+DERIVED_MAX = 64
 
 __all__ = ["CATALOG_TABLE", "INFO_TABLE", "LEDGER_TABLE", "OneMap", "OneMapLike", "default_location"]
 
@@ -54,6 +57,8 @@ class OneMap:
         self.store = store
         self._layers: dict[str, pd.DataFrame] = {}
         self._lock = threading.Lock()
+        self._derived: OrderedDict[tuple[str, Hashable], Any] = OrderedDict()
+        self._derived_lock = threading.Lock()
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -213,8 +218,31 @@ class OneMap:
                              "profile"):
                     self.__dict__.pop(attr, None)
                 self._layers.clear()
+                with self._derived_lock:
+                    self._derived.clear()
             self.__dict__["build_info"] = info
             return self.store.read(name)
+
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """A value derived from this build - prepared review constraints, a reference index -
+        made once per build and kept on the one map (the one state holder; no module-level
+        caches). Values of an older build are dropped; at most :data:`DERIVED_MAX` are kept.
+
+        ``make`` may run twice when two threads ask at once; both results are equal.
+        """
+        stamp = self.build_stamp
+        with self._derived_lock:
+            if (stamp, key) in self._derived:
+                self._derived.move_to_end((stamp, key))
+                return self._derived[(stamp, key)]
+        value = make()
+        with self._derived_lock:
+            for old in [k for k in self._derived if k[0] != stamp]:
+                del self._derived[old]
+            self._derived[(stamp, key)] = value
+            while len(self._derived) > DERIVED_MAX:
+                self._derived.popitem(last=False)
+        return value
 
     @cached_property
     def _role_index(self) -> dict[str, list[str]]:

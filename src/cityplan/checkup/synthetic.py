@@ -35,9 +35,6 @@ import json
 import logging
 import math
 import os
-import shutil
-import sqlite3
-import struct
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -51,7 +48,8 @@ from pyproj import CRS, Transformer
 from cityplan._errors import CityplanError
 from cityplan.io.write import atomic_path, check_output
 from cityplan.onemap import OneMap, default_location
-from cityplan.store.base import CACHE_TABLE, CATALOG_TABLE, INFO_TABLE, BuildPayload
+from cityplan.store.base import BuildPayload
+from cityplan.store.gpkg_copy import clear_cache, translated_copy
 
 logger = logging.getLogger(__name__)
 
@@ -110,65 +108,6 @@ def _extent_m(om: OneMap) -> tuple[float, float]:
     return float(abs(xy[1, 0] - xy[0, 0])), float(abs(xy[1, 1] - xy[0, 1]))
 
 
-# ------------------------------------------------------------------------ GeoPackage blobs
-def _gpkg_blobs(geoms: np.ndarray, srs_id: int) -> list[bytes | None]:
-    """GeoPackage geometry blobs (little endian, xy envelope except for points)."""
-    wkb = shapely.to_wkb(geoms, byte_order=1, flavor="iso")
-    bounds = shapely.bounds(geoms)
-    empty = shapely.is_empty(geoms)
-    is_point = shapely.get_type_id(geoms) == 0
-    out: list[bytes | None] = []
-    for w, b, e, p in zip(wkb, bounds, empty, is_point, strict=True):
-        if w is None:
-            out.append(None)
-        elif e or p:
-            out.append(b"GP\x00" + bytes([0x01 | (0x10 if e else 0)]) + struct.pack("<i", srs_id) + w)
-        else:
-            out.append(b"GP\x00\x03" + struct.pack("<i4d", srs_id, b[0], b[2], b[1], b[3]) + w)
-    return out
-
-
-def _from_blobs(blobs: list[bytes | None]) -> np.ndarray:
-    """Shapely geometries from GeoPackage blobs (header and envelope skipped)."""
-    wkb = []
-    for b in blobs:
-        if b is None:
-            wkb.append(None)
-            continue
-        env = (b[3] >> 1) & 0x07
-        wkb.append(b[8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[env]:])
-    return shapely.from_wkb(np.array(wkb, dtype=object))
-
-
-def _translate_table(con: sqlite3.Connection, table: str, column: str, srs_id: int,
-                     move: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float, float, float] | None:
-    rows = con.execute(f'SELECT fid, "{column}" FROM "{table}"').fetchall()  # noqa: S608 - names from gpkg_geometry_columns
-    if not rows:
-        return None
-    fids = [r[0] for r in rows]
-    geoms = shapely.transform(_from_blobs([r[1] for r in rows]), move)
-    rtree = f"rtree_{table}_{column}"
-    trig = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
-                       "AND name LIKE ?", (table, f"{rtree}%")).fetchall()
-    for name, _ in trig:  # the triggers call ST_* functions plain SQLite lacks; rebuilt below
-        con.execute(f'DROP TRIGGER "{name}"')
-    con.executemany(f'UPDATE "{table}" SET "{column}" = ? WHERE fid = ?',  # noqa: S608
-                    list(zip(_gpkg_blobs(geoms, srs_id), fids, strict=True)))
-    has_rtree = con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (rtree,)).fetchone()[0]
-    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    b = shapely.bounds(geoms)
-    if has_rtree:
-        con.execute(f'DELETE FROM "{rtree}"')  # noqa: S608
-        con.executemany(f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',  # noqa: S608
-                        [(f, x0, x1, y0, y1) for f, (x0, y0, x1, y1), k in zip(fids, b, ok, strict=True) if k])
-    for _, sql in trig:
-        con.execute(sql)
-    if not ok.any():
-        return None
-    b = b[ok]
-    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
-
-
 def copy_onemap(source: str | os.PathLike[str], out: str | os.PathLike[str], *, dx: float, dy: float,
                 city: str, note: str = "", overwrite: bool = False) -> Path:
     """Write a copy of the one-map GeoPackage ``source`` moved by ``(dx, dy)`` metres.
@@ -186,42 +125,16 @@ def copy_onemap(source: str | os.PathLike[str], out: str | os.PathLike[str], *, 
     check_output(out, overwrite=overwrite)
     flag = (f"synthetic copy of {om.path.name} (build {om.build_stamp[:12]}) moved by dx={dx:.0f} m, "
             f"dy={dy:.0f} m in {work.to_string()}" + (f"; {note}" if note else ""))
+    if "extract_bbox" in info:
+        x0, y0, x1, y1 = json.loads(info["extract_bbox"])
+        xy = translator(4326, work, dx, dy)(np.array([[x0, y0], [x1, y1]], dtype=float))
+        info["extract_bbox"] = json.dumps([round(float(v), 6) for v in (xy[0, 0], xy[0, 1], xy[1, 0], xy[1, 1])])
+    info.update({"build_id": uuid.uuid4().hex, "city": city, "synthetic": flag,
+                 "synthetic_offset_m": json.dumps([dx, dy]),
+                 "working_crs": info.get("working_crs") or work.to_string()})
     with atomic_path(out, overwrite=overwrite) as tmp:
-        shutil.copyfile(om.path, tmp)
-        con = sqlite3.connect(tmp, isolation_level=None)
-        try:  # a temp file renamed into place when complete: no journal needed
-            con.execute("PRAGMA journal_mode = OFF")
-            con.execute("PRAGMA synchronous = OFF")
-            con.execute("BEGIN")
-            cols = con.execute("SELECT table_name, column_name, srs_id FROM gpkg_geometry_columns").fetchall()
-            for table, column, srs_id in cols:
-                src_crs = _srs(con, srs_id)
-                box = _translate_table(con, table, column, srs_id, translator(src_crs, work, dx, dy))
-                if box is not None:
-                    con.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
-                                "WHERE table_name = ?", (*box, table))
-            if "extract_bbox" in info:
-                x0, y0, x1, y1 = json.loads(info["extract_bbox"])
-                move = translator(4326, work, dx, dy)
-                xy = move(np.array([[x0, y0], [x1, y1]], dtype=float))
-                info["extract_bbox"] = json.dumps([round(float(v), 6) for v in
-                                                   (xy[0, 0], xy[0, 1], xy[1, 0], xy[1, 1])])
-            info.update({"build_id": uuid.uuid4().hex, "city": city, "synthetic": flag,
-                         "synthetic_offset_m": json.dumps([dx, dy]),
-                         "working_crs": info.get("working_crs") or work.to_string()})
-            con.execute(f'DELETE FROM "{INFO_TABLE}"')  # noqa: S608
-            cols_info = [r[1] for r in con.execute(f'PRAGMA table_info("{INFO_TABLE}")')]
-            if "fid" in cols_info:
-                con.executemany(f'INSERT INTO "{INFO_TABLE}" (key, value) VALUES (?, ?)', list(info.items()))  # noqa: S608
-            else:
-                con.executemany(f'INSERT INTO "{INFO_TABLE}" VALUES (?, ?)', list(info.items()))  # noqa: S608
-            con.execute(f'UPDATE "{CATALOG_TABLE}" SET description = ? || coalesce(description, \'\')',  # noqa: S608
-                        (f"[{flag}] ",))
-            if con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'cityplan_cache'").fetchone()[0]:
-                con.execute("DELETE FROM cityplan_cache")
-            con.execute("COMMIT")
-        finally:
-            con.close()
+        translated_copy(om.path, tmp, lambda src_crs: translator(src_crs, work, dx, dy), info=info,
+                        description_prefix=f"[{flag}] ")
     om.close()
     return Path(out)
 
@@ -230,19 +143,7 @@ def clear_caches(paths: list[Path]) -> None:
     """Empty the derived-array cache (road graph, demand estimates) of each GeoPackage one map,
     so the next run starts cold (the benchmarks compare runs from the same state)."""
     for p in paths:
-        with sqlite3.connect(p) as con:
-            if con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (CACHE_TABLE,)).fetchone()[0]:
-                con.execute(f"DELETE FROM {CACHE_TABLE}")  # noqa: S608 - a constant table name
-
-
-def _srs(con: sqlite3.Connection, srs_id: int) -> CRS:
-    row = con.execute("SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys "
-                      "WHERE srs_id = ?", (srs_id,)).fetchone()
-    if row and str(row[0]).upper() == "EPSG":
-        return CRS.from_epsg(int(row[1]))
-    if row and row[2] and row[2] != "undefined":
-        return CRS.from_wkt(row[2])
-    return CRS.from_epsg(4326)
+        clear_cache(p)
 
 
 def synthetic_country(n: int, out_dir: str | os.PathLike[str], *, source: str | os.PathLike[str] | None = None,

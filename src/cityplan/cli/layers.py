@@ -48,10 +48,14 @@ def inspect(file: str, layer: str | None, encoding: str | None, fmt: str) -> Non
     info = inspect_file(file, layer=layer, encoding=encoding)
     if fmt == "json":
         click.echo(json.dumps(info, ensure_ascii=False, indent=1, default=str))
-        return
-    rows = [(k, v) for k, v in info.items() if k != "fields"]
-    print_table(pd.DataFrame(rows, columns=["property", "value"]).astype(str), title=str(file))
-    print_table(pd.DataFrame(list(info["fields"].items()), columns=["field", "type"]), title="schema")
+    else:
+        rows = [(k, v) for k, v in info.items() if k != "fields"]
+        print_table(pd.DataFrame(rows, columns=["property", "value"]).astype(str), title=str(file))
+        print_table(pd.DataFrame(list(info["fields"].items()), columns=["field", "type"]), title="schema")
+    if info["problems"]:  # not vector data cityplan can use: say why, not "no CRS" (exit 1: findings)
+        for line in info["problems"]:
+            click.echo(f"error: {line}", err=True)
+        raise SystemExit(1)
     if info["mojibake"]:
         warn(f"text looks like {info['mojibake'].upper()} read as "
              f"Latin-1; use --encoding {info['mojibake']}")

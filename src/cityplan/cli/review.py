@@ -127,13 +127,10 @@ def check(proposal, rules_path, crs, layer, encoding, name_column, project_type,
         note(f"stored review {saved.review_id} ({rep.verdict}) in {onemap.label}: cityplan review show "
              f"{saved.review_id}; the web's /review/{saved.review_id}")
     if out:
-        _write(rep, Path(out), onemap, overwrite)
-        from cityplan.review.opinion import write_opinion
-
-        pdf = write_opinion(rep, Path(out) / "review_opinion.pdf", onemap=onemap, project=project,
-                            applicant=applicant, submitted=Path(proposal).name, scale=map_scale, dpi=dpi,
-                            overwrite=True)
-        note(f"wrote {out} (审查意见 {pdf.name})")
+        _write(rep, Path(out), onemap, overwrite, opinion={"project": project, "applicant": applicant,
+                                                          "submitted": Path(proposal).name, "scale": map_scale,
+                                                          "dpi": dpi})
+        note(f"wrote {out} (审查意见 review_opinion.pdf)")
     if fmt == "json":
         click.echo(json.dumps(rep.to_dict(), ensure_ascii=False, indent=1, default=str))
     elif fmt == "md":
@@ -164,23 +161,21 @@ def check(proposal, rules_path, crs, layer, encoding, name_column, project_type,
     raise SystemExit(rep.exit_code)
 
 
-def _write(rep, out: Path, onemap, overwrite: bool) -> None:
-    from cityplan._errors import OutputExistsError
-    from cityplan.io.write import atomic_path, write_gpkg
+def _write(rep, out: Path, onemap, overwrite: bool, *, opinion: dict[str, Any]) -> None:
+    """The review's files and its 审查意见 PDF, published together (a failure leaves none)."""
+    from cityplan.io.write import atomic_folder, write_gpkg
     from cityplan.maps.render import save_map
+    from cityplan.review.opinion import write_opinion
     from cityplan.review.report import review_map, to_html, to_markdown
 
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        msg = f"{out}: output folder is not empty; pass --overwrite"
-        raise OutputExistsError(msg)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in (("review.json", json.dumps(rep.to_dict(), ensure_ascii=False, indent=1, default=str)),
-                       ("review.md", to_markdown(rep)), ("review.html", to_html(rep, map_file="review_map.html"))):
-        with atomic_path(out / name, overwrite=overwrite) as tmp:  # exclusive: a concurrent review refuses
-            tmp.write_text(text, encoding="utf-8")
-    write_gpkg({"proposal": rep.proposal, "overlaps": rep.overlaps, "findings": rep.findings}, out / "overlaps.gpkg",
-               overwrite=True)
-    save_map(review_map(rep, onemap), out / "review_map.html", overwrite=True)
+    with atomic_folder(out, overwrite=overwrite) as tmp:  # all the review's files or none
+        for name, text in (("review.json", json.dumps(rep.to_dict(), ensure_ascii=False, indent=1, default=str)),
+                           ("review.md", to_markdown(rep)), ("review.html", to_html(rep, map_file="review_map.html"))):
+            (tmp / name).write_text(text, encoding="utf-8")
+        write_gpkg({"proposal": rep.proposal, "overlaps": rep.overlaps, "findings": rep.findings},
+                   tmp / "overlaps.gpkg", overwrite=True)
+        save_map(review_map(rep, onemap), tmp / "review_map.html", overwrite=True)
+        write_opinion(rep, tmp / "review_opinion.pdf", onemap=onemap, overwrite=True, **opinion)
 
 
 # ---------------------------------------------------------------------------- stored reviews

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from cityplan._errors import OutputExistsError
 from cityplan.coverage.run import CoverageResult
 from cityplan.crs import STORAGE_CRS
-from cityplan.io.write import LayerView, atomic_path, write_gpkg, write_table
+from cityplan.io.write import LayerView, atomic_folder, atomic_path, write_gpkg, write_table
 
 
 def _layer_suffix(key: str) -> str:
@@ -35,11 +34,14 @@ def write_coverage(res: CoverageResult, out: str | os.PathLike[str], *, formats:
     The headline layers (``isochrones``, ``gaps``) and ``per_feature``'s status, distance and time
     are the headline scenario's (``existing``: real facilities only; ``params.json`` ``headline``).
     """
-    d = Path(out)
-    if d.exists() and any(d.iterdir()) and not overwrite:
-        msg = f"{d}: output folder is not empty; pass --overwrite to replace its files"
-        raise OutputExistsError(msg)
-    d.mkdir(parents=True, exist_ok=True)
+    target = Path(out)
+    with atomic_folder(target, overwrite=overwrite) as d:  # a failure half-way leaves no partial set
+        written = _write_all(res, d, formats)
+    return [target / p.relative_to(d) for p in written]
+
+
+def _write_all(res: CoverageResult, d: Path, formats: tuple[str, ...]) -> list[Path]:
+    overwrite = True  # a fresh temporary folder
     written = []
     feats = res.features.to_crs(STORAGE_CRS)
     districts = res.by_scenario if res.by_scenario is not None else res.districts

@@ -24,8 +24,10 @@ from cityplan._errors import LayerNotFoundError, SchemaError
 MAX_MEMBERS = 1000
 MAX_TOTAL_BYTES = 2 * 1024**3
 MAX_RATIO = 200
-#: members smaller than this may compress any amount (a blank DBF does)
-RATIO_FREE_BYTES = 16 * 1024**2
+#: members smaller than this may compress any amount (a small blank DBF does) ...
+RATIO_FREE_BYTES = 1024**2
+#: ... and all members together may expand to at most MAX_RATIO x the archive's size, or this
+TOTAL_FREE_BYTES = 16 * 1024**2
 SHAPE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 VECTOR_MEMBERS = (".shp", ".kml", ".geojson", ".json", ".gpkg")
 
@@ -77,9 +79,10 @@ def check_zip(path: Path) -> list[zipfile.ZipInfo]:
             msg = f"{path}: member {info.filename!r} is {why}; refusing the archive"
             raise UnsafeArchiveError(msg)
         total += info.file_size
-    if total > MAX_TOTAL_BYTES:
+    allowed = min(MAX_TOTAL_BYTES, max(TOTAL_FREE_BYTES, MAX_RATIO * Path(path).stat().st_size))
+    if total > allowed:  # many small members, each under the per-member check, add up too
         msg = (f"{path}: members expand to {total / 1024**2:.0f} MiB, more than the "
-               f"{MAX_TOTAL_BYTES / 1024**2:.0f} MiB allowed; a zip bomb?")
+               f"{allowed / 1024**2:.0f} MiB allowed for an archive of this size; a zip bomb?")
         raise UnsafeArchiveError(msg)
     return infos
 

@@ -19,6 +19,7 @@ from cityplan._errors import CityplanError, LayerNotFoundError, MissingCRSError
 from cityplan.io.encoding import check_encoding_name, detect_mojibake
 from cityplan.io.pointtable import read_frame
 from cityplan.io.read import _is_dbf_text, _read_raw, file_kind, list_file_layers, resolve_layer
+from cityplan.io.sqlite_guard import check_views
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def inspect_file(
             check_encoding_name(encoding)
         kind = file_kind(p)
         info["driver"] = _DRIVERS.get(kind)
+        check_views(p)  # a never-ending SQL view is a problem to report, not a layer to count
         info["layers"] = list_file_layers(p)
         default = info["layers"][0] if p.suffix.lower() == ".pbf" and info["layers"] else None
         lyr = resolve_layer(p, layer or default)

@@ -36,6 +36,7 @@ from cityplan.io.dxf import dxf_layers, read_dxf
 from cityplan.io.encoding import check_encoding_name, decode_table, detect_mojibake
 from cityplan.io.jzd import is_jzd, read_jzd
 from cityplan.io.pointtable import TABLE_SUFFIXES, read_point_table, table_layers
+from cityplan.io.sqlite_guard import check_views
 from cityplan.tools.geometry import sanitize_read
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ def _read_raw(
         with extracted(p, member) as inner:
             if inner.suffix.lower() == ".kml":
                 return _read_kml(inner, p, layer if kind == "zip" else None)
+            check_views(inner)  # a GeoPackage inside the archive too
             return _ogr_read(inner, p, None, encoding=encoding, where=where, columns=columns)
     if encoding is not None:
         check_encoding_name(encoding)
@@ -268,6 +270,7 @@ def read_vector(
     p = _require_file(path)
     if encoding is not None:
         check_encoding_name(encoding)
+    check_views(p)  # a GeoPackage layer that is a never-ending SQL view is refused before GDAL opens it
     lyr = resolve_layer(p, layer) if file_kind(p) != "dxf" else layer
     kind = file_kind(p)
     source = f"{p}" + (f" layer {lyr!r}" if lyr and kind not in ("table", "jzd") else "")

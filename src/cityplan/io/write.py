@@ -13,6 +13,7 @@ import contextlib
 import errno
 import logging
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -34,6 +35,8 @@ _DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": 
 
 #: temp paths being written right now (for diagnostics and last-resort cleanup)
 LIVE_TEMPS: set[Path] = set()
+#: output folders being written (:func:`atomic_folder`), removed on abnormal exit
+LIVE_FOLDERS: set[Path] = set()
 
 _FIXES = {
     errno.EACCES: "permission denied; choose a folder you can write to or fix its permissions",
@@ -49,6 +52,23 @@ _FIXES = {
 _DISK_FULL_TEXT = ("no space left on device", "database or disk is full", "disk quota exceeded")
 
 
+def _disk_full(path: str | os.PathLike[str]) -> bool:
+    """True when the file system holding ``path`` (or its nearest existing folder) has less than
+    :data:`FULL_BELOW` bytes free for the user."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        st = os.statvfs(p)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < FULL_BELOW
+
+
+#: a write that failed on a file system with less free space than this is reported as "disk full"
+FULL_BELOW = 64 * 1024
+
+
 class OutputError(CityplanError):
     """An output cannot be written for a reason the user can fix (permissions, space, name)."""
 
@@ -58,9 +78,10 @@ def user_oserror_message(exc: BaseException, path: str | os.PathLike[str] | None
     code = getattr(exc, "errno", None)
     if code not in _FIXES:
         low = str(exc).lower()
-        if not any(t in low for t in _DISK_FULL_TEXT):
+        if any(t in low for t in _DISK_FULL_TEXT) or (path is not None and _disk_full(path)):
+            code = errno.ENOSPC  # GDAL may report only its failed rollback; the disk says why
+        else:
             return None
-        code = errno.ENOSPC
     where = path if path is not None else getattr(exc, "filename", None)
     return f"{where}: {_FIXES[code]}" if where is not None else _FIXES[code]
 
@@ -143,12 +164,62 @@ def _siblings(tmp: Path) -> list[Path]:
 
 
 def remove_live_temps() -> None:
-    """Unlink every temp file still being written (last resort on abnormal exit)."""
+    """Unlink every temp file and folder still being written (last resort on abnormal exit)."""
     for tmp in list(LIVE_TEMPS):
         for side in _siblings(tmp):
             with contextlib.suppress(OSError):
                 side.unlink()
         LIVE_TEMPS.discard(tmp)
+    for folder in list(LIVE_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
+        LIVE_FOLDERS.discard(folder)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder beside the output folder ``path``; when the block ends
+    without error, move everything written into ``path`` (rename by rename, no copying, nothing
+    that can run out of space), else remove it all: a failure half-way (full disk, a bad row,
+    SIGTERM) leaves no partial result set.
+
+    Without ``overwrite`` a ``path`` that holds anything is refused, before the work (one line)
+    and again before the move (a concurrent writer). With it, files of the same names are
+    replaced and other files in ``path`` are left alone.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise OutputExistsError(f"{target}: exists and is not a folder; choose another --out")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise OutputExistsError(f"{target}: output folder is not empty; pass --overwrite to replace its files")
+    tmp: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        LIVE_FOLDERS.add(tmp)
+        yield tmp
+        target.mkdir(exist_ok=True)
+        entries = sorted(tmp.iterdir())
+        if not overwrite:
+            clash = [e.name for e in entries if (target / e.name).exists()]
+            if clash:
+                msg = f"{target}: {clash[0]} was written meanwhile by another process; pass --overwrite to replace it"
+                raise OutputExistsError(msg)
+        for e in entries:
+            dest = target / e.name
+            if e.is_dir() and dest.is_dir():
+                shutil.rmtree(dest)
+            os.replace(e, dest)
+    except CityplanError:
+        raise
+    except Exception as exc:
+        line = user_oserror_message(exc, target)
+        if line is None:
+            raise
+        raise OutputError(line) from exc
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            LIVE_FOLDERS.discard(tmp)
 
 
 def write_vector(

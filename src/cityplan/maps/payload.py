@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -13,6 +13,8 @@ import pandas as pd
 
 from cityplan.crs import to_display
 from cityplan.maps.encode import encode_geometries, simplify_metric
+from cityplan.text import localize
+from cityplan.tools.geometry import FAMILIES
 
 DEFAULT_STYLE = {"color": "#3366cc", "weight": 1, "fillOpacity": 0.35, "radius": 4}
 
@@ -101,3 +103,23 @@ def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
         # display bounds (lon/lat, shifted for Amap if asked) for fitting the map; None if empty
         "bounds": [float(v) for v in shown.total_bounds] if len(shown) else None,
     }
+
+
+def split_by_family(views: list[LayerView], languages=None) -> list[LayerView]:
+    """Views whose geometries mix points, lines and polygons (e.g. parking areas and parking
+    nodes as facilities) as one view per family (``ID__point``...): a drawn layer has one kind."""
+    out: list[LayerView] = []
+    for v in views:
+        fam = v.gdf.geometry.geom_type.map(FAMILIES) if len(v.gdf) else pd.Series(dtype=object)
+        kinds = [f for f in ("polygon", "line", "point") if (fam == f).any()]
+        if len(kinds) < 2:
+            out.append(v)
+            continue
+        for f in kinds:
+            out.append(replace(v, id=f"{v.id}__{f}", title=f"{v.title} ({localize(FAMILY_TITLE[f], languages)})",
+                                           gdf=v.gdf[(fam == f).to_numpy()]))
+    return out
+
+
+#: how a geometry family is named beside a layer's title
+FAMILY_TITLE = {"polygon": "面 areas", "line": "线 lines", "point": "点 points"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import logging
 import os
@@ -21,7 +20,7 @@ from cityplan.io.read import read_vector
 from cityplan.io.write import atomic_path, check_output
 from cityplan.maps.basemaps import Basemap, get_basemap
 from cityplan.maps.elements import Assets, Chrome, CityMap, CompactLayer, Raw, ui_texts
-from cityplan.maps.payload import LayerView, layer_payload
+from cityplan.maps.payload import LayerView, layer_payload, split_by_family
 from cityplan.maps.recipes import Recipe, load_labels, load_recipe
 from cityplan.onemap import OneMap
 from cityplan.paths import output_dir
@@ -548,26 +547,6 @@ def district_title(dist: pd.Series, languages=None) -> str:
     """A district's name and English name (``南岗区 Nangang``) as the city's languages have them;
     an English name equal to the name (a city outside China) is not repeated."""
     return bilingual(dist.get("name"), dist.get("name_en"), languages)
-
-
-def split_by_family(views: list[LayerView], languages=None) -> list[LayerView]:
-    """Views whose geometries mix points, lines and polygons (e.g. parking areas and parking
-    nodes as facilities) as one view per family (``ID__point``...): a drawn layer has one kind."""
-    out: list[LayerView] = []
-    for v in views:
-        fam = v.gdf.geometry.geom_type.map(FAMILIES) if len(v.gdf) else pd.Series(dtype=object)
-        kinds = [f for f in ("polygon", "line", "point") if (fam == f).any()]
-        if len(kinds) < 2:
-            out.append(v)
-            continue
-        for f in kinds:
-            out.append(dataclasses.replace(v, id=f"{v.id}__{f}", title=f"{v.title} ({localize(FAMILY_TITLE[f], languages)})",
-                                           gdf=v.gdf[(fam == f).to_numpy()]))
-    return out
-
-
-#: how a geometry family is named beside a layer's title
-FAMILY_TITLE = {"polygon": "面 areas", "line": "线 lines", "point": "点 points"}
 
 
 def file_map(path: str | os.PathLike[str], *, layer: str | None = None, crs: str | None = None,

@@ -65,21 +65,27 @@ def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: s
                  overwrite: bool = False) -> list[Path]:
     """Write ``out``.png and ``out``.svg: achieved (steps) vs target and the linear path, per metric.
 
-    ``title_en`` replaces ``title`` when no CJK font is installed (no empty boxes in print).
+    ``title_en`` replaces ``title`` when no CJK font is installed (no empty boxes in print). The
+    figure is made without pyplot and the fonts are set for it alone (:func:`cityplan.fonts.cjk_rc`).
     """
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    from cityplan.fonts import cjk_rc
 
-    from cityplan.fonts import cjk_font
+    with matplotlib.rc_context(cjk_rc()):
+        return _draw_burnup(history, out, title=title, title_en=title_en, overwrite=overwrite)
+
+
+def _draw_burnup(history: pd.DataFrame, out: str | os.PathLike[str], *, title: str, title_en: str | None,
+                 overwrite: bool) -> list[Path]:
+    import matplotlib.dates as mdates
+
+    from cityplan.fonts import agg_figure, cjk_font
 
     font = cjk_font()
-    if font:
-        plt.rcParams["font.sans-serif"] = [font, "DejaVu Sans"]
     metrics = list(dict.fromkeys(history.metric)) or ["(no target)"]
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(8, 2.6 * len(metrics) + 0.6), squeeze=False)
+    fig = agg_figure(figsize=(8, 2.6 * len(metrics) + 0.6))
+    axes = fig.subplots(len(metrics), 1, squeeze=False)
     for ax, m in zip(axes[:, 0], metrics, strict=True):
         h = history[history.metric == m].sort_values("date")
         if h.empty:
@@ -111,5 +117,4 @@ def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: s
         with atomic_path(target, overwrite=overwrite) as tmp:
             fig.savefig(tmp, dpi=150, format=ext[1:], metadata={"Date": None} if ext == ".svg" else None)
         written.append(target)
-    plt.close(fig)
     return written

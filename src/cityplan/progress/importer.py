@@ -34,6 +34,16 @@ from cityplan.progress.template import COLUMNS, INFO_SHEET, REPORT_SHEET
 logger = logging.getLogger(__name__)
 
 REQUIRED = ("site_id", "task_id", "metric", "status", "achieved", "as_of")
+#: a progress sheet holds one district's sites: more rows than this is not a report but a mistake
+#: (or an attack) and is refused before it is read in full
+MAX_ROWS = 5_000
+#: ... nor more columns than this
+MAX_COLUMNS = 64
+#: uncompressed size of an XLSX's shared strings and of its worksheets together (bytes): a
+#: 41 KiB file can hold a million shared strings
+MAX_XLSX_XML_BYTES = 8 * 1024 * 1024
+#: largest CSV progress sheet (bytes)
+MAX_CSV_BYTES = 4 * 1024 * 1024
 PROBLEM_COLUMNS = ["row", "column", "value", "problem", "fix"]
 _ALIASES = {zh.lower(): key for key, zh, _en, _e in COLUMNS} | {en.lower(): key for key, _zh, en, _e in COLUMNS}
 _ALIASES |= {"quantity": "achieved", "date": "as_of", "完成量": "achieved", "日期": "as_of", "状态": "status"}
@@ -124,31 +134,67 @@ def read_report(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, s
     return pd.DataFrame(records, dtype=object), meta
 
 
+def _check_xlsx_parts(p: Path) -> None:
+    """Refuse, from the archive's directory alone, a workbook whose sheets and shared strings
+    expand beyond :data:`MAX_XLSX_XML_BYTES` (no XML is parsed)."""
+    try:
+        with zipfile.ZipFile(p) as zf:
+            xml = sum(i.file_size for i in zf.infolist()
+                      if i.filename.startswith("xl/worksheets/") or i.filename == "xl/sharedStrings.xml")
+    except (zipfile.BadZipFile, OSError) as exc:
+        msg = f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); save it again as .xlsx"
+        raise ProgressInputError(msg) from None
+    if xml > MAX_XLSX_XML_BYTES:
+        msg = (f"{p}: the workbook's sheets and strings expand to {xml / 2**20:.0f} MiB (at most "
+               f"{MAX_XLSX_XML_BYTES // 2**20} MiB); a progress sheet is one district's sites - remove the other rows")
+        raise ProgressInputError(msg)
+
+
+def _too_many(p: Path, what: str) -> ProgressInputError:
+    return ProgressInputError(f"{p}: more than {MAX_ROWS:,} {what} (a progress sheet holds one district's sites); "
+                              "split the file or remove the extra rows")
+
+
 def _read_xlsx(p: Path) -> tuple[list[tuple[list[Any], list[bool], int]], dict[str, str]]:
     from openpyxl import load_workbook
 
+    _check_xlsx_parts(p)
     try:
-        wb = load_workbook(p, data_only=False)
+        wb = load_workbook(p, data_only=False, read_only=True)  # streamed: stops at the row limit
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         msg = f"{p}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); save it again as .xlsx"
         raise ProgressInputError(msg) from None
-    ws = wb[REPORT_SHEET] if REPORT_SHEET in wb.sheetnames else wb.worksheets[0]
-    rows = []
-    for r in ws.iter_rows():
-        vals = [c.value for c in r]
-        forms = [c.data_type == "f" for c in r]
-        rows.append((vals, forms, r[0].row if r else 0))
-    meta: dict[str, str] = {}
-    if INFO_SHEET in wb.sheetnames:
-        for r in wb[INFO_SHEET].iter_rows(values_only=True):
-            if r and r[0]:
-                meta[str(r[0]).split(" ")[-1]] = "" if len(r) < 2 or r[1] is None else str(r[1])
+    try:
+        ws = wb[REPORT_SHEET] if REPORT_SHEET in wb.sheetnames else wb.worksheets[0]
+        rows = []
+        for r in ws.iter_rows(max_col=MAX_COLUMNS):
+            cells = [c for c in r if getattr(c, "value", None) is not None or getattr(c, "data_type", "") == "f"]
+            if not cells:
+                continue  # empty rows cost nothing and count for nothing
+            if len(rows) > MAX_ROWS:
+                raise _too_many(p, "rows")
+            vals = [getattr(c, "value", None) for c in r]
+            forms = [getattr(c, "data_type", "") == "f" for c in r]
+            rows.append((vals, forms, getattr(cells[0], "row", 0) or len(rows) + 1))
+        meta: dict[str, str] = {}
+        if INFO_SHEET in wb.sheetnames:
+            for i, r in enumerate(wb[INFO_SHEET].iter_rows(values_only=True, max_col=4)):
+                if i > 200:
+                    break
+                if r and r[0]:
+                    meta[str(r[0]).split(" ")[-1]] = "" if len(r) < 2 or r[1] is None else str(r[1])
+    finally:
+        wb.close()
     return rows, meta
 
 
 def _read_csv(p: Path) -> list[tuple[list[Any], list[bool], int]]:
     import csv
 
+    if p.stat().st_size > MAX_CSV_BYTES:
+        msg = (f"{p}: {p.stat().st_size / 2**20:.1f} MiB is more than a progress sheet (at most "
+               f"{MAX_CSV_BYTES // 2**20} MiB); a sheet holds one district's sites - remove the other rows")
+        raise ProgressInputError(msg)
     raw = p.read_bytes()
     for enc in ("utf-8-sig", "gb18030"):
         try:
@@ -164,7 +210,9 @@ def _read_csv(p: Path) -> list[tuple[list[Any], list[bool], int]]:
         raise ProgressInputError(msg)
     out = []
     for i, row in enumerate(csv.reader(text.splitlines()), start=1):
-        vals = [None if v == "" else v for v in row]
+        if len(out) > MAX_ROWS:
+            raise _too_many(p, "rows")
+        vals = [None if v == "" else v for v in row[:MAX_COLUMNS]]
         out.append((vals, [False] * len(vals), i))
     return out
 

@@ -15,7 +15,6 @@ import geopandas as gpd
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 
-from cityplan._errors import OutputExistsError
 from cityplan.coverage import (
     CoverageResult,
     get_preset,
@@ -31,7 +30,7 @@ from cityplan.coverage.run import (
     uncovered_compounds,
 )
 from cityplan.districts import district_population, population_text, resolve_district
-from cityplan.io.write import atomic_path, write_table
+from cityplan.io.write import atomic_folder, atomic_path, write_table
 from cityplan.maps.coverage_map import METHOD_NAMES
 from cityplan.maps.render import GAP_STYLE
 from cityplan.network.graph import load_speeds
@@ -424,14 +423,18 @@ def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLik
                           formats: tuple[str, ...] = ("html", "xlsx"), overwrite: bool = False,
                           maps: bool = True, page: static.PageSpec | None = None) -> DistrictReport:
     """Write the report of district ``name`` into ``out`` (a folder)."""
+    rep = district_tables(name, shared)
+    target = Path(out)
+    with atomic_folder(target, overwrite=overwrite) as folder:  # the whole report or nothing
+        _write_report(rep, shared, folder, formats=formats, maps=maps, page=page)
+    rep.files = [target / f.relative_to(folder) for f in rep.files]
+    return rep
+
+
+def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, formats: tuple[str, ...],
+                  maps: bool, page: static.PageSpec | None) -> None:
     from cityplan.maps import district_map, save_map
 
-    rep = district_tables(name, shared)
-    folder = Path(out)
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        msg = f"{folder}: output folder is not empty; pass --overwrite"
-        raise OutputExistsError(msg)
-    folder.mkdir(parents=True, exist_ok=True)
     d = rep.district
     images: list[Path] = []
     if maps:
@@ -466,4 +469,3 @@ def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLik
             "progress": report_table(rep.progress, langs), "last_reports": report_table(rep.reports, langs),
             "coverage": report_table(rep.coverage, langs), "uncovered": report_table(rep.uncovered, langs),
             "illustrative": report_table(rep.illustrative, langs), "sources": report_table(rep.sources, langs)}))
-    return rep

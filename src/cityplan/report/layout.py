@@ -15,16 +15,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import matplotlib
+from matplotlib.patches import FancyArrow, Rectangle
+from pyproj import CRS
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrow, Rectangle  # noqa: E402
-from pyproj import CRS  # noqa: E402
-
-from cityplan._errors import CityplanError  # noqa: E402
-from cityplan.fonts import cjk_font, font_families  # noqa: E402
-from cityplan.text import BOTH, bilingual, languages_of  # noqa: E402
+from cityplan._errors import CityplanError
+from cityplan.fonts import agg_figure, cjk_figures, cjk_font
+from cityplan.text import BOTH, bilingual, languages_of
 
 MM_PER_INCH = 25.4
 PAPERS_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
@@ -161,13 +157,11 @@ def _mm_axes(fig, spec: PageSpec, left: float, bottom: float, width: float, heig
     return fig.add_axes((left / pw, bottom / ph, width / pw, height / ph))
 
 
+@cjk_figures
 def new_page(title: str, *, crs: CRS, spec: PageSpec, subtitle: str = ""):
     """A figure of the paper's exact size with a data frame axis (metric ``crs``) and a page state."""
-    plt.rcParams["font.sans-serif"] = font_families()
-    plt.rcParams["font.family"] = "sans-serif"
-    plt.rcParams["axes.unicode_minus"] = False
     pw, ph = spec.size_mm
-    fig = plt.figure(figsize=(pw / MM_PER_INCH, ph / MM_PER_INCH), dpi=100)
+    fig = agg_figure(figsize=(pw / MM_PER_INCH, ph / MM_PER_INCH), dpi=100)
     ax = _mm_axes(fig, spec, *spec.frame_mm)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -358,6 +352,7 @@ def title_block(ax, handles: list) -> None:
              fontsize=5.5, va="top", linespacing=1.25, gid="sources")
 
 
+@cjk_figures
 def save_page(fig, png=None, pdf_pages=None) -> None:
     """Write the page at paper size (no cropping) as PNG at the page's dpi and/or a PDF page."""
     page: MapPage = fig.cityplan_page
@@ -365,4 +360,3 @@ def save_page(fig, png=None, pdf_pages=None) -> None:
         fig.savefig(png, dpi=page.spec.dpi, format="png")
     if pdf_pages is not None:
         pdf_pages.savefig(fig)
-    plt.close(fig)

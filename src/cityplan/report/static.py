@@ -10,17 +10,14 @@ from typing import Any
 
 import geopandas as gpd
 import matplotlib
+import matplotlib.patheffects as pe
+import shapely
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from pyproj import CRS
 
-matplotlib.use("Agg")
-import matplotlib.patheffects as pe  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import shapely  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from pyproj import CRS  # noqa: E402
-
-from cityplan.fonts import cjk_font  # noqa: E402
-from cityplan.report.layout import PageSpec, new_page, save_page, set_scale, title_block  # noqa: E402
+from cityplan.fonts import cjk_font, cjk_rc
+from cityplan.report.layout import PageSpec, new_page, save_page, set_scale, title_block
 
 logger = logging.getLogger(__name__)
 __all__ = ["MAJOR_ROAD_CLASSES", "PageSpec", "cjk_font", "finish", "label", "label_areas", "label_lines",
@@ -127,7 +124,7 @@ def save(fig, png, pdf_pages=None, dpi: int | None = None) -> None:
     if getattr(fig, "cityplan_page", None) is not None:
         save_page(fig, png, pdf_pages)
         return
-    fig.savefig(png, dpi=dpi or 150, bbox_inches="tight", format="png")
-    if pdf_pages is not None:
-        pdf_pages.savefig(fig, bbox_inches="tight")
-    plt.close(fig)
+    with matplotlib.rc_context(cjk_rc()):
+        fig.savefig(png, dpi=dpi or 150, bbox_inches="tight", format="png")
+        if pdf_pages is not None:
+            pdf_pages.savefig(fig, bbox_inches="tight")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from cityplan.review.proposal import (
     proposal_summary,
 )
 from cityplan.review.rules import Rule, load_rules
-from cityplan.tools.geometry import FAMILIES
+from cityplan.tools.geometry import FAMILIES, split_families
 
 logger = logging.getLogger(__name__)
 
@@ -326,24 +325,11 @@ def map_name(om: OneMap) -> str:
     return f"postgis:{db}" if db else "postgis"
 
 
-#: prepared constraints (union, tree, labels) per one map build and rule: reviews reuse them
-_CONSTRAINTS: dict[tuple, Constraint] = {}
-_CONSTRAINTS_LOCK = threading.Lock()
-
-
 def _constraint(rule: Rule, layer_ids: list[str], om: OneMap, cache: dict[str, gpd.GeoDataFrame]) -> Constraint:
-    """``build_constraint`` once per build of ``om`` and rule (same layers, filter and labels)."""
-    stamp = om.build_stamp
-    key = (om.label, stamp, rule.id, tuple(layer_ids), repr(sorted(rule.where.items())), rule.label_fields)
-    with _CONSTRAINTS_LOCK:
-        hit = _CONSTRAINTS.get(key)
-    if hit is None:
-        hit = build_constraint(rule, layer_ids, om, cache)
-        with _CONSTRAINTS_LOCK:
-            for k in [k for k in _CONSTRAINTS if k[0] == om.label and k[1] != stamp]:
-                del _CONSTRAINTS[k]  # an older build of this one map
-            _CONSTRAINTS[key] = hit
-    return hit
+    """``build_constraint`` once per build of ``om`` and rule (same layers, filter and labels):
+    prepared constraints (union, tree, labels) are kept on the one map, reviews reuse them."""
+    key = ("review-constraint", rule.id, tuple(layer_ids), repr(sorted(rule.where.items())), rule.label_fields)
+    return om.derived(key, lambda: build_constraint(rule, layer_ids, om, cache))
 
 
 def _finding(rule: Rule, f: pd.Series, fam: str, c: Constraint, overlaps: list,
@@ -394,9 +380,9 @@ def _finding(rule: Rule, f: pd.Series, fam: str, c: Constraint, overlaps: list,
         if outcome.condition:
             msg += f"; as {ptype}: {outcome.condition}"
         row["message"] = msg + (" (rule is illustrative)" if rule.illustrative else "")
-        if not zone_part.is_empty:
+        for part in split_families(zone_part):  # a collection (points and polygons hit) as one row per family
             overlaps.append({"rule": rule.id, "feature": f["feature"], "severity": row["severity"],
-                             "geometry": zone_part})
+                             "geometry": part})
     elif extra:
         row["message"] = "; ".join(extra)
     return row
@@ -466,9 +452,6 @@ def review_file(
     return rep
 
 
-_GCJ_REFERENCES: dict[tuple[str, str, str], object] = {}
-
-
 def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None, source_crs: object = None):
     """Whether an undeclared proposal looks like GCJ-02 (Amap) read as WGS84, against the roads.
 
@@ -486,12 +469,10 @@ def gcj02_check(frame: gpd.GeoDataFrame, om: OneMap, *, declared: str | None, so
         return None
     from cityplan.validate import Gcj02Reference, detect_gcj02
 
-    key = (om.label, om.build_stamp, roads)
-    if key not in _GCJ_REFERENCES:  # the roads' index and transformers, built once per map build
-        _GCJ_REFERENCES.clear()
-        _GCJ_REFERENCES[key] = Gcj02Reference(om.layer(roads), metric=om.working_crs)
+    # the roads' index and transformers, built once per map build
+    reference = om.derived(("gcj02-reference", roads), lambda: Gcj02Reference(om.layer(roads), metric=om.working_crs))
     try:
-        return detect_gcj02(frame.to_crs(STORAGE_CRS), _GCJ_REFERENCES[key],
+        return detect_gcj02(frame.to_crs(STORAGE_CRS), reference,
                             source_crs=frame.crs if source_crs is None else source_crs,
                             declared=bool(declared), datums=datums)
     except (ValueError, GeometryError) as exc:

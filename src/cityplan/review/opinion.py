@@ -17,26 +17,22 @@ import os
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.patheffects as pe
+import pandas as pd
+import shapely
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.patches import Rectangle
+from pyproj import CRS
 
-matplotlib.use("Agg")
-import matplotlib.patheffects as pe  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import shapely  # noqa: E402
-from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-from pyproj import CRS  # noqa: E402
-
-from cityplan.fonts import font_families  # noqa: E402
-from cityplan.io.write import atomic_path  # noqa: E402
-from cityplan.onemap import OneMap  # noqa: E402
-from cityplan.report import static  # noqa: E402
-from cityplan.report.layout import MM_PER_INCH, PageSpec, _wrap  # noqa: E402
-from cityplan.review.check import SEVERITY_RANK, VERDICT_TEXT, ReviewReport, unchecked_text  # noqa: E402
-from cityplan.review.clock import local_date, local_text  # noqa: E402
-from cityplan.review.proposal import area_values, format_area  # noqa: E402
-from cityplan.review.report import (  # noqa: E402
+from cityplan.fonts import agg_figure, cjk_figures
+from cityplan.io.write import atomic_path
+from cityplan.onemap import OneMap
+from cityplan.report import static
+from cityplan.report.layout import MM_PER_INCH, PageSpec, _wrap
+from cityplan.review.check import SEVERITY_RANK, VERDICT_TEXT, ReviewReport, unchecked_text
+from cityplan.review.clock import local_date, local_text
+from cityplan.review.proposal import area_values, format_area
+from cityplan.review.report import (
     DRAW_ORDER,
     VERDICT_COLOUR,
     by_severity,
@@ -72,7 +68,7 @@ class _Writer:
 
     def _new_page(self) -> None:
         pw, ph = self.spec.size_mm
-        fig = plt.figure(figsize=(pw / MM_PER_INCH, ph / MM_PER_INCH))
+        fig = agg_figure(figsize=(pw / MM_PER_INCH, ph / MM_PER_INCH))
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, pw)
         ax.set_ylim(0, ph)
@@ -265,12 +261,11 @@ def data_version_lines(rep: ReviewReport) -> list[str]:
     return out
 
 
+@cjk_figures
 def text_pages(rep: ReviewReport, *, project: str = "", applicant: str = "", submitted: str = "",
                spec: PageSpec) -> list:
     """The opinion's text pages as matplotlib figures (``project`` / ``applicant``: default the
     review's intake)."""
-    plt.rcParams["font.sans-serif"] = font_families()
-    plt.rcParams["font.family"] = "sans-serif"
     dv = rep.data_version
     when = local_text(rep.reviewed_at, rep.timezone) if rep.reviewed_at else "-"
     w = _Writer(spec, footer=f"cityplan 一张图审查 · {when} · proposal sha256 "
@@ -465,6 +460,7 @@ def _fit_block_texts(fig, rep: ReviewReport) -> None:
                 t.set_text("\n".join(lines))
 
 
+@cjk_figures
 def map_page(rep: ReviewReport, onemap, *, spec: PageSpec, project: str = ""):
     """The proposal, the constraint layers it touches and the overlaps, at a true scale: the
     overlaps drawn weakest first so the forbidden one lies on top, named on the map; the legend
@@ -519,6 +515,7 @@ def map_page(rep: ReviewReport, onemap, *, spec: PageSpec, project: str = ""):
     return fig
 
 
+@cjk_figures
 def write_opinion(rep: ReviewReport, out: str | os.PathLike[str], *, onemap=None, project: str = "",
                   applicant: str = "", submitted: str = "", scale: int | None = None, dpi: int = 300,
                   overwrite: bool = False) -> Path:
@@ -536,5 +533,4 @@ def write_opinion(rep: ReviewReport, out: str | os.PathLike[str], *, onemap=None
             "Creator": "cityplan"}) as pdf:
         for f in figs:
             pdf.savefig(f)
-            plt.close(f)
     return out

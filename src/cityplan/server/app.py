@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import hashlib
@@ -14,12 +15,14 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -29,13 +32,21 @@ from cityplan.io.archive import scratch_in
 from cityplan.maps.assets import leaflet_css, leaflet_js, own_asset
 from cityplan.onemap import OneMap
 from cityplan.server import csrf, ogc, pages, progress_desk, review_desk, viewlayers
-from cityplan.server.auth import SESSION_COOKIE, client_address, current_user, session_of
+from cityplan.server.auth import (
+    SESSION_COOKIE,
+    BasicCache,
+    client_address,
+    current_user,
+    session_of,
+)
+from cityplan.server.context import AppContext, Extent, context
 from cityplan.server.uploads import DEFAULT_MAX_BYTES
 from cityplan.server.web import render
 from cityplan.services import audit
 from cityplan.services.accounts import UserStore
 from cityplan.services.coverage import CoverageCache
 from cityplan.services.progress import ProgressState
+from cityplan.services.review_pool import TIME_LIMIT as REVIEW_TIME_LIMIT
 from cityplan.services.review_pool import ReviewPool
 from cityplan.services.sessions import RateLimiter, Sessions
 
@@ -77,6 +88,9 @@ def static(request: Request) -> Response:
 
 
 # ------------------------------------------------------------------------------ login / logout
+#: refused logins are audited once per client address and minute (a spray is one row a minute)
+AUDIT_WINDOW = 60
+
 def _safe_next(value: str | None) -> str:
     v = value or "/"
     return v if v.startswith("/") and not v.startswith("//") and "\\" not in v else "/"
@@ -88,7 +102,7 @@ def login_form(request: Request, *, message: str = "", status: int = 200, nxt: s
     resp = render(request, "login.html.j2", status=status, title="Log in 登录", message=message, login_csrf=token,
                   next=_safe_next(nxt if nxt is not None else request.query_params.get("next")))
     resp.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
-                    secure=request.app.state.secure_cookies)
+                    secure=context(request).secure_cookies)
     return resp
 
 
@@ -97,14 +111,15 @@ async def login_submit(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     name, password = str(form.get("username") or "")[:64], str(form.get("password") or "")[:1024]
     nxt = str(form.get("next") or "/")
-    state = request.app.state
+    state = context(request)
     if not csrf.check_login(request, str(form.get(csrf.FIELD) or "")):
         return await run_in_threadpool(login_form, request, message="the form expired; try again", status=403, nxt=nxt)
     keys = (f"ip:{client_address(request)}", f"user:{name}")
     wait, attempt = await run_in_threadpool(state.limiter.attempt, *keys)  # counted before the check
     if wait:
         await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
-                                outcome="denied", detail={"why": "rate limited"}, client=client_address(request))
+                                outcome="denied", detail={"why": "rate limited"}, client=client_address(request),
+                                per_source_window=AUDIT_WINDOW)
         resp = await run_in_threadpool(login_form, request, message=f"too many failed logins; try again in {wait} s",
                                        status=429, nxt=nxt)
         resp.headers["Retry-After"] = str(wait)
@@ -112,7 +127,8 @@ async def login_submit(request: Request) -> Response:
     user = await run_in_threadpool(state.users.authenticate, name, password)
     if user is None:
         await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
-                                outcome="denied", detail={"why": "wrong name or password"}, client=client_address(request))
+                                outcome="denied", detail={"why": "wrong name or password"},
+                                client=client_address(request), per_source_window=AUDIT_WINDOW)
         return await run_in_threadpool(login_form, request, message="wrong user name or password", status=401, nxt=nxt)
     await run_in_threadpool(state.limiter.succeeded, attempt, f"user:{name}")
     old = await run_in_threadpool(session_of, request)
@@ -132,7 +148,7 @@ async def logout(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=5)
     s = await run_in_threadpool(session_of, request)
     if s is not None and csrf.check(request, s, str(form.get(csrf.FIELD) or "")):
-        await run_in_threadpool(request.app.state.sessions.drop, s.id)
+        await run_in_threadpool(context(request).sessions.drop, s.id)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -154,6 +170,60 @@ class BasicCredentialsOffLoop:
             if "app" in scope:
                 await run_in_threadpool(current_user, request)
         await self.app(scope, receive, send)
+
+
+#: seconds a client may take to send the next piece of a request body (a stalled upload is ended
+#: with 408 instead of holding a connection and an upload slot for good)
+BODY_CHUNK_TIMEOUT = 30.0
+
+
+class BodyReadTimeout:
+    """Pure ASGI middleware: each chunk of a request body must arrive within ``timeout`` seconds
+    (header timeouts are the proxy's: nginx ``client_header_timeout``, docs/security.md)."""
+
+    def __init__(self, app: Any, *, timeout: float = BODY_CHUNK_TIMEOUT) -> None:
+        self.app, self.timeout = app, timeout
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        done = False
+        started = False
+
+        async def timed_receive() -> dict:
+            nonlocal done
+            if done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=self.timeout)
+            except TimeoutError:
+                done = True
+                raise BodyTimeoutError from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                done = True
+            return message
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except BodyTimeoutError:
+            logger.info("request body stalled for %.0f s: %s %s", self.timeout, scope.get("method"), scope.get("path"))
+            if not started:
+                body = b"request body not received in time (408)"
+                await send({"type": "http.response.start", "status": 408,
+                            "headers": [(b"content-type", b"text/plain"), (b"connection", b"close"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+
+
+class BodyTimeoutError(Exception):
+    """A request body stopped arriving."""
 
 
 class ScratchFolder:
@@ -184,20 +254,38 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def _send(message: dict) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + self.headers
             await send(message)
 
-        await self.app(scope, receive, _send)
+        try:
+            await self.app(scope, receive, _send)
+        except Exception:
+            # an internal error still answers with the security headers, and says nothing of the
+            # server (paths, addresses, traceback): those go to the log only
+            logger.exception("internal error answering %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = "internal error 内部错误 - the server log has the details; please report the time".encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                    (b"content-length", str(len(body)).encode()), *self.headers]})
+            await send({"type": "http.response.body", "body": body})
 
 
 # ------------------------------------------------------------------------------ factory
 def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str | os.PathLike[str],
                max_upload: int = DEFAULT_MAX_BYTES, secure_cookies: bool = False, basemap: str = "osm",
                recipe: str = "onemap", warm: bool = True, login_limit: int = 5,
-               review_workers: int | None = None) -> Starlette:
+               review_workers: int | None = None, review_time_limit: float = REVIEW_TIME_LIMIT,
+               public_url: str | None = None, allowed_hosts: list[str] | None = None,
+               body_timeout: float = BODY_CHUNK_TIMEOUT) -> Starlette:
     """The cityplan server over a one map.
 
     Parameters
@@ -224,6 +312,18 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         0 runs them in one background thread of the server process. Default: 2 where the
         machine has 2 or more cores (reviewers submitting together are not queued behind one
         another; the workers run at a lower priority than the map), else 1.
+    review_time_limit : float
+        Seconds a review may run; past it its worker process is killed and replaced and the
+        reviewer told why (default 300).
+    public_url : str, optional
+        The address users reach the service at (``https://onemap.example``): absolute links
+        (OGC API) are built from it instead of the request's Host header.
+    allowed_hosts : list of str, optional
+        Host names a request may name (others get 400, so no link or cache entry is made for a
+        forged Host); default: any (the CLI passes the bound address, localhost and the public
+        URL's host).
+    body_timeout : float
+        Seconds a client may take to send the next piece of a request body (408 after).
     """
     om = OneMap.coerce(onemap)
     data = Path(data_dir).resolve()
@@ -241,32 +341,35 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
     location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
     if review_workers is None:
         review_workers = min(2, usable_cores())
-    reviews = ReviewPool(om, location, workers=review_workers, tmpdir=str(data / "tmp"))
+    reviews = ReviewPool(om, location, workers=review_workers, tmpdir=str(data / "tmp"), time_limit=review_time_limit)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         reviews.shutdown()
 
+    hosts = [*(allowed_hosts or ["*"]), *([urlsplit(public_url).hostname] if public_url and allowed_hosts else [])]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders, img_src=img_src),
+                                               Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+                                               Middleware(BodyReadTimeout, timeout=body_timeout),
                                                Middleware(ScratchFolder, folder=data / "tmp"),
                                                Middleware(BasicCredentialsOffLoop),
                                                Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)])
-    st = app.state
-    st.om, st.data_dir, st.max_upload, st.secure_cookies = om, data, int(max_upload), bool(secure_cookies)
-    st.users, st.sessions, st.limiter = UserStore(om.store), Sessions(om.store.shared()), RateLimiter(om.store.shared(), limit=login_limit)
-    st.map_layers, st.progress, st.coverage = map_layers, ProgressState(om), CoverageCache(om)
-    st.reviews = reviews
-    extents: dict[tuple[str, str], tuple[float, float, float, float] | None] = {}
+    extents: dict[tuple[str, str], Extent | None] = {}
 
-    def layer_extent(lid: str) -> tuple[float, float, float, float] | None:
+    def layer_extent(lid: str) -> Extent | None:
         key = (om.build_stamp, lid)
         if key not in extents:
             gdf = om.layer(lid)
             extents[key] = None if gdf.empty else tuple(float(v) for v in gdf.to_crs(4326).total_bounds)
         return extents[key]
 
-    st.layer_extent = layer_extent
+    shared = om.store.shared()
+    app.state.ctx = AppContext(
+        om=om, data_dir=data, max_upload=int(max_upload), secure_cookies=bool(secure_cookies),
+        users=UserStore(om.store), sessions=Sessions(shared), limiter=RateLimiter(shared, limit=login_limit),
+        map_layers=map_layers, progress=ProgressState(om), coverage=CoverageCache(om), reviews=reviews,
+        layer_extent=layer_extent, basic_cache=BasicCache(), public_url=public_url)
     if warm:
         threading.Thread(target=_warm, args=(map_layers, reviews), name="cityplan-warm", daemon=True).start()
     logger.info("cityplan server over %s, data folder %s", om.label, data)
@@ -288,6 +391,10 @@ class ServeConfig(BaseModel):
     secure_cookies: bool = False
     basemap: str = "osm"
     review_workers: int | None = None
+    review_time_limit: float = REVIEW_TIME_LIMIT
+    public_url: str | None = None
+    allowed_hosts: list[str] | None = None
+    body_timeout: float = BODY_CHUNK_TIMEOUT
 
     def app_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`create_app` (all but the map)."""

@@ -23,6 +23,7 @@ from collections import OrderedDict
 
 from starlette.requests import Request
 
+from cityplan.server.context import context
 from cityplan.services.accounts import User, UserStore
 from cityplan.services.sessions import RateLimiter, Session
 
@@ -43,7 +44,7 @@ def client_address(request: Request) -> str:
 def session_of(request: Request) -> Session | None:
     """The request's live session, or None (looked up once per request)."""
     if "cp_session" not in request.scope:
-        request.scope["cp_session"] = request.app.state.sessions.get(request.cookies.get(SESSION_COOKIE))
+        request.scope["cp_session"] = context(request).sessions.get(request.cookies.get(SESSION_COOKIE))
     return request.scope["cp_session"]
 
 
@@ -51,14 +52,14 @@ def current_user(request: Request) -> User | None:
     """The logged-in, active account of the request (session cookie or HTTP Basic), or None."""
     if "cp_user" in request.scope:
         return request.scope["cp_user"]
-    users: UserStore = request.app.state.users
+    users: UserStore = context(request).users
     user = None
     s = session_of(request)
     if s is not None:
         u = users.get(s.user)
         user = u if u is not None and u.active else None
         if user is None:
-            request.app.state.sessions.drop(s.id)
+            context(request).sessions.drop(s.id)
     elif request.headers.get("authorization", "").lower().startswith("basic "):
         user = basic_user(request)
     request.scope["cp_user"] = user
@@ -121,17 +122,9 @@ class BasicCache:
             self._d.pop(name, None)
 
 
-_cache_lock = threading.Lock()
-
-
 def basic_cache(request: Request) -> BasicCache:
-    """The application's :class:`BasicCache` (made at first use)."""
-    state = request.app.state
-    with _cache_lock:
-        cache = getattr(state, "basic_cache", None)
-        if cache is None:
-            cache = state.basic_cache = BasicCache()
-    return cache
+    """The application's :class:`BasicCache`."""
+    return context(request).basic_cache
 
 
 def basic_user(request: Request) -> User | None:
@@ -148,9 +141,9 @@ def basic_user(request: Request) -> User | None:
         return None
     if len(password) > MAX_PASSWORD:
         return None
-    limiter: RateLimiter = request.app.state.limiter
+    limiter: RateLimiter = context(request).limiter
     keys = (f"ip:{client_address(request)}", f"user:{name}")
-    users: UserStore = request.app.state.users
+    users: UserStore = context(request).users
     cache = basic_cache(request)
     user = cache.get(users, name, password)
     if user is not None:

@@ -47,6 +47,7 @@ from starlette.routing import Route
 
 from cityplan import __version__
 from cityplan.server.auth import current_user
+from cityplan.server.context import context
 from cityplan.server.web import render
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,10 @@ def _endpoint(fn: Callable[[Request], Response]) -> Callable[[Request], Response
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    """The API's absolute base: the configured public URL (``cityplan serve --public-url``), else
+    the request's own (its Host checked against ``--allowed-hosts`` by the app)."""
+    public = context(request).public_url
+    return (public or str(request.base_url)).rstrip("/") + "/ogc"
 
 
 def _link(href: str, rel: str, media: str, title: str) -> dict[str, str]:
@@ -186,7 +190,7 @@ def _spatial(r: dict[str, Any]) -> bool:
 
 def _collections(request: Request) -> list[dict[str, Any]]:
     """Catalog rows of the layers this client may see (spatial layers only)."""
-    om = request.app.state.om
+    om = context(request).om
     logged_in = current_user(request) is not None
     out = []
     for r in om.catalog.to_dict("records"):
@@ -206,7 +210,7 @@ def _title(r: dict[str, Any]) -> str:
 def _collection_doc(request: Request, r: dict[str, Any], fmt: str = "json") -> dict[str, Any]:
     base = _base(request)
     lid = str(r["layer"])
-    ext = request.app.state.layer_extent(lid)
+    ext = context(request).layer_extent(lid)
     url = f"{base}/collections/{lid}"
     doc = {
         "id": lid, "title": _title(r),
@@ -228,7 +232,7 @@ def _collection_doc(request: Request, r: dict[str, Any], fmt: str = "json") -> d
 def _find(request: Request) -> dict[str, Any]:
     """The catalog row of the path's collection (404 unknown, 401 restricted without login)."""
     lid = request.path_params["cid"]
-    om = request.app.state.om
+    om = context(request).om
     rows = [r for r in om.catalog.to_dict("records") if str(r["layer"]) == lid and _spatial(r)]
     if not rows:
         raise OgcError(404, "NotFound", f"no collection {lid!r}; see {_base(request)}/collections")
@@ -247,7 +251,7 @@ def landing(request: Request) -> Response:
     """``/ogc``: the landing page."""
     fmt = _format(request)
     base = _base(request)
-    om = request.app.state.om
+    om = context(request).om
     title = f"cityplan one map {om.city}".strip()
     description = f"OGC API - Features of the one map built {om.build_info.get('built_at', '')}"
     links = [
@@ -345,7 +349,7 @@ def items(request: Request) -> Response:
     offset = _int_param(request, "offset", 0, 0, 10**12)
     bbox = None
     if request.query_params.get("bbox"):
-        from cityplan.server.tiles import ViewRequestError, parse_bbox
+        from cityplan.maps.tiles import ViewRequestError, parse_bbox
 
         try:
             bbox = parse_bbox(request.query_params["bbox"])
@@ -353,7 +357,7 @@ def items(request: Request) -> Response:
             raise OgcError(400, "InvalidParameterValue", str(exc)) from None
     if request.query_params.get("bbox-crs", CRS84) != CRS84:
         raise OgcError(400, "InvalidParameterValue", f"bbox-crs: only {CRS84} is supported")
-    gdf = request.app.state.om.layer(lid)
+    gdf = context(request).om.layer(lid)
     if bbox is not None:
         matched = np.sort(gdf.sindex.query(shapely.box(*bbox), predicate="intersects"))
     else:
@@ -396,7 +400,7 @@ def item(request: Request) -> Response:
     r = _find(request)
     fmt = _format(request, "page", (GEOJSON, JSON))
     lid = str(r["layer"])
-    gdf = request.app.state.om.layer(lid)
+    gdf = context(request).om.layer(lid)
     raw = request.path_params["fid"]
     fid = int(raw) if raw.isascii() and raw.isdigit() else -1
     if not 0 <= fid < len(gdf):
@@ -541,15 +545,13 @@ def _html_content() -> dict[str, Any]:
 
 def openapi(request: Request) -> dict[str, Any]:
     """The OpenAPI 3.0 definition of the API as this client sees it (its collections' paths)."""
-    state = request.app.state
+    state = context(request)
     om = state.om
     base = _base(request)
     colls = _collections(request)
     key = (om.build_stamp, base, tuple(str(r["layer"]) for r in colls))
     with _api_lock:
-        cache: dict[tuple, dict[str, Any]] | None = getattr(state, "ogc_openapi", None)
-        if cache is None:
-            cache = state.ogc_openapi = {}
+        cache = state.ogc_openapi
         if key in cache:
             return cache[key]
     schemas = _schemas()

@@ -10,6 +10,7 @@ from cityplan.maps.payload import layer_payload
 from cityplan.maps.recipes import load_recipe
 from cityplan.maps.render import recipe_views
 from cityplan.server.auth import current_user
+from cityplan.server.context import context
 from cityplan.server.web import login_redirect, page_json, render
 
 TASK_SHOW = ["district", "metric", "unit", "target", "quota", "quota_basis", "planned", "achieved", "ratio",
@@ -20,7 +21,7 @@ def home(request: Request) -> Response:
     """``GET /``."""
     if current_user(request) is None:
         return login_redirect(request)
-    om = request.app.state.om
+    om = context(request).om
     return render(request, "home.html.j2", title=f"一张图 {om.city}", build=om.build_info, layers=len(om.layer_ids))
 
 
@@ -28,7 +29,7 @@ def map_page(request: Request) -> Response:
     """``GET /map``: the one map; layers are fetched for the view by ``server.js``."""
     if current_user(request) is None:
         return login_redirect(request)
-    cfg = request.app.state.map_layers.page_config()
+    cfg = context(request).map_layers.page_config()
     return render(request, "map.html.j2", title=cfg["title"], page=page_json({"map": cfg}))
 
 
@@ -36,7 +37,7 @@ def tasks_index(request: Request) -> Response:
     """``GET /tasks``: the register with the city-wide progress of each target."""
     if current_user(request) is None:
         return login_redirect(request)
-    state = request.app.state
+    state = context(request)
     ctx = state.progress.context()
     table = _labelled(state, ctx.table())
     rows = table[[c for c in ("task_id", "title_zh", "title_en", "metric", "unit", "target", "planned", "achieved",
@@ -48,7 +49,7 @@ def task_page(request: Request) -> Response:
     """``GET /tasks/{id}``: targets, progress per district, the task's sites on the map."""
     if current_user(request) is None:
         return login_redirect(request)
-    state = request.app.state
+    state = context(request)
     tid = request.path_params["tid"]
     with state.progress.lock:
         ctx = state.progress.context()
@@ -66,8 +67,8 @@ def task_page(request: Request) -> Response:
         fit = [[min(b[1] for b in bounds), min(b[0] for b in bounds)],
                [max(b[3] for b in bounds), max(b[2] for b in bounds)]]
     ml = state.map_layers
-    context = [state.om.layer_id_for(role, required=False) for role in ("districts", "metro_lines", "parks")]
-    cfg = ml.page_config(ids=[lid for lid in context if lid is not None and ml.get(lid) is not None])
+    around = [state.om.layer_id_for(role, required=False) for role in ("districts", "metro_lines", "parks")]
+    cfg = ml.page_config(ids=[lid for lid in around if lid is not None and ml.get(lid) is not None])
     cfg["groups"] = [{"id": "plan", "title": "规划任务 Plan tasks"}, *[g for g in cfg["groups"] if g["id"] != "plan"]]
     cfg.update({"static": static, "fit": fit})
     return render(request, "task.html.j2", title=f"{item.id} {item.title_zh}", item=item, columns=cols,

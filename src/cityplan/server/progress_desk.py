@@ -34,6 +34,7 @@ from cityplan.progress.template import write_template
 from cityplan.server import csrf, uploads
 from cityplan.server.auth import current_user, session_of
 from cityplan.server.chart import burnup_series
+from cityplan.server.context import context
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
 from cityplan.services.progress import (
     DistrictWriteRefusedError,
@@ -59,14 +60,14 @@ def districts_index(request: Request) -> Response:
     """``GET /districts``."""
     if current_user(request) is None:
         return login_redirect(request)
-    ctx = request.app.state.progress.context()
+    ctx = context(request).progress.context()
     rows = ctx.districts[["adcode", "name"] + [c for c in ("name_en",) if c in ctx.districts.columns]]
     return render(request, "districts.html.j2", title="Districts 分区", districts=rows.to_dict("records"))
 
 
 def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None = None, status: int = 200,
                message: str = "") -> Response:
-    state = request.app.state
+    state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         d = _district(ctx, adcode)
@@ -179,7 +180,7 @@ def template_download(request: Request) -> Response:
     if current_user(request) is None:
         return login_redirect(request)
     adcode = request.path_params["adcode"]
-    state = request.app.state
+    state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         if _district(ctx, adcode) is None:
@@ -204,7 +205,7 @@ async def progress_upload(request: Request) -> Response:
     if not user.can_write_district(adcode):
         return await run_in_threadpool(refuse, request, user, "progress.import", adcode,
                                        f"{user.role} {user.name} cannot write district {adcode}")
-    state = request.app.state
+    state = context(request)
     session = session_of(request)
     try:
         up = await uploads.receive(request, state.data_dir, max_bytes=state.max_upload, kinds=uploads.PROGRESS_KINDS,
@@ -214,7 +215,13 @@ async def progress_upload(request: Request) -> Response:
             return await run_in_threadpool(refuse, request, user, "progress.import", adcode, str(exc))
         await run_in_threadpool(record, request, user, "progress.import", adcode, "rejected", why=str(exc))
         return await run_in_threadpool(_dashboard, request, adcode, status=exc.status, message=str(exc))
-    return await run_in_threadpool(_import, request, user, adcode, up)
+    try:  # parsed in a worker process, bounded in rows, size and time, outside the progress lock
+        sheet = await state.reviews.parse_progress(str(up.path))
+    except CityplanError as exc:
+        msg = str(exc).replace(str(up.path), up.file_name)
+        await run_in_threadpool(record, request, user, "progress.import", adcode, "rejected", why=msg, file=up.file_name)
+        return await run_in_threadpool(_dashboard, request, adcode, status=422, message=msg)
+    return await run_in_threadpool(_import, request, user, adcode, up, sheet)
 
 
 def _office(user: Any) -> str | None:
@@ -222,12 +229,13 @@ def _office(user: Any) -> str | None:
     return user.adcode if user.role == "district" else None
 
 
-def _import(request: Request, user: Any, adcode: str, up: uploads.Upload) -> Response:
-    state = request.app.state
+def _import(request: Request, user: Any, adcode: str, up: uploads.Upload, sheet: tuple[Any, dict[str, str]]) -> Response:
+    state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         try:
-            res = import_district_progress(ctx, up.path, reported_by=user.name, district=adcode, office=_office(user))
+            res = import_district_progress(ctx, up.path, reported_by=user.name, district=adcode, office=_office(user),
+                                           sheet=sheet)
         except DistrictWriteRefusedError as exc:
             return refuse(request, user, "progress.import", adcode, str(exc))
         except CityplanError as exc:
@@ -257,7 +265,7 @@ def _site_status(request: Request, user: Any, form: dict[str, Any]) -> Response:
         return refuse(request, user, "progress.status", sid, "missing or wrong CSRF token")
     if not user.can_write_district(adcode):
         return refuse(request, user, "progress.status", sid, f"{user.role} {user.name} cannot write district {adcode}")
-    state = request.app.state
+    state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
         try:

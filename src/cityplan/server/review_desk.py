@@ -30,6 +30,7 @@ from cityplan.review.intake import PROJECT_TYPE_LABELS, Intake, choose_crs, crs_
 from cityplan.review.report import by_severity
 from cityplan.server import csrf, uploads
 from cityplan.server.auth import current_user, session_of
+from cityplan.server.context import context
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
 from cityplan.services.review_pool import ReviewBusyError
 from cityplan.services.reviews import (
@@ -52,7 +53,7 @@ FINDING_SHOW = ["feature_name", "rule", "title", "severity", "hit", "area_m2", "
 
 
 def _tz(request: Request) -> str:
-    return request.app.state.om.profile.settings.timezone
+    return context(request).om.profile.settings.timezone
 
 
 def _listed(r: dict[str, Any], tz: str) -> dict[str, Any]:
@@ -68,13 +69,13 @@ def review_form(request: Request, *, message: str = "", status: int = 200,
                 form: dict[str, str] | None = None) -> Response:
     """The upload form and the stored reviews (``form``: the values to fill in again)."""
     tz = _tz(request)
-    reviews = [_listed(r, tz) for r in list_reviews(request.app.state.om.store).head(200).to_dict("records")]
-    settings = request.app.state.om.profile.settings
+    reviews = [_listed(r, tz) for r in list_reviews(context(request).om.store).head(200).to_dict("records")]
+    settings = context(request).om.profile.settings
     china = settings.country == "CN" or bool(settings.datum_checks)
     return render(request, "review_form.html.j2", status=status, title="Review desk 审查", message=message,
                   reviews=reviews, facility_types=sorted(IMPACT_PRESETS), project_types=PROJECT_TYPE_LABELS,
                   crs_groups=crs_choices(china), form=form or {},
-                  max_mb=request.app.state.max_upload // (1024 * 1024))
+                  max_mb=context(request).max_upload // (1024 * 1024))
 
 
 def read_intake(fields: dict[str, str]) -> tuple[Intake, str | None]:
@@ -121,7 +122,7 @@ async def review_submit(request: Request) -> Response:
     if not user.can_review:
         return await run_in_threadpool(refuse, request, user, "review.create", "", f"role {user.role} cannot submit reviews")
     session = session_of(request)
-    state = request.app.state
+    state = context(request)
     try:
         up = await uploads.receive(request, state.data_dir, max_bytes=state.max_upload, kinds=uploads.REDLINE_KINDS,
                                    csrf_ok=lambda f: csrf.check(request, session, f.get(csrf.FIELD)))
@@ -173,7 +174,7 @@ def review_show(request: Request) -> Response:
     """``GET /review/{id}``: verdict, findings, notes, impact, map zoomed to the proposal."""
     if current_user(request) is None:
         return login_redirect(request)
-    rv = get_review(request.app.state.om.store, request.path_params["rid"])
+    rv = get_review(context(request).om.store, request.path_params["rid"])
     if rv is None:
         return render(request, "error.html.j2", status=404, title="404", message="no such review")
     doc = rv["report"]
@@ -184,11 +185,11 @@ def review_show(request: Request) -> Response:
     if not findings.empty and {"hit", "severity"} <= set(findings.columns):
         findings = by_severity(findings)
     cols = [c for c in FINDING_SHOW if c in findings.columns]
-    static = review_layers(request.app.state.om.store, rv)
+    static = review_layers(context(request).om.store, rv)
     b = static[0]["bounds"]
     fit = [[b[1], b[0]], [b[3], b[2]]] if b else None
-    ml = request.app.state.map_layers
-    shown, listed = _context_layers(request.app.state.om)
+    ml = context(request).map_layers
+    shown, listed = _context_layers(context(request).om)
     ctx_ids = [lid for lid in dict.fromkeys([*shown, *listed]) if ml.get(lid) is not None]
     cfg = ml.page_config(ids=ctx_ids, show=set(shown))
     cfg["groups"] = [{"id": "review", "title": "审查 Review"}, *cfg["groups"]]
@@ -218,7 +219,7 @@ async def review_download(request: Request) -> Response:
     if current_user(request) is None:
         return login_redirect(request)
     rid = request.path_params["rid"]
-    rv = await run_in_threadpool(get_review, request.app.state.om.store, rid)
+    rv = await run_in_threadpool(get_review, context(request).om.store, rid)
     if rv is None:
         return Response("no such review", status_code=404)
     fmt = request.path_params["fmt"]
@@ -228,7 +229,7 @@ async def review_download(request: Request) -> Response:
                         headers={"Content-Disposition": f'attachment; filename="review-{rid}.json"'})
     if fmt == "pdf":
         return await _opinion_pdf(request, rid)
-    path = request.app.state.data_dir / "reports" / f"{rid}.html"
+    path = context(request).data_dir / "reports" / f"{rid}.html"
     if fmt != "html" or not path.exists():
         return Response("no such report", status_code=404)
     return FileResponse(path, media_type="text/html; charset=utf-8",
@@ -237,7 +238,7 @@ async def review_download(request: Request) -> Response:
 
 async def _opinion_pdf(request: Request, rid: str) -> Response:
     """The stored review's 审查意见 PDF, made once from its stored report in the review worker."""
-    state = request.app.state
+    state = context(request)
     pdf = state.data_dir / "reports" / f"{rid}.pdf"
     if not pdf.exists():
         try:

@@ -38,6 +38,7 @@ from cityplan.maps.tiles import (
 )
 from cityplan.onemap import OneMap
 from cityplan.server.auth import current_user
+from cityplan.server.context import context
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ async def layer_view(request: Request) -> Response:
     """``GET /api/layers/{id}``: the layer's features in view, simplified for the zoom."""
     if current_user(request) is None:
         return _error(401, "log in first")
-    ml: MapLayers = request.app.state.map_layers
+    ml: MapLayers = context(request).map_layers
     lid = request.path_params["lid"]
     if not ml.has(lid):
         if ml.ready_build() is None:
@@ -255,7 +256,7 @@ async def view_batch(request: Request) -> Response:
     (``{"layers": [payload, ...]}``, in the order asked; the map page asks for its small layers so)."""
     if current_user(request) is None:
         return _error(401, "log in first")
-    ml: MapLayers = request.app.state.map_layers
+    ml: MapLayers = context(request).map_layers
     if ml.ready_build() is None:
         await run_in_threadpool(ml.warm)
     ids = list(dict.fromkeys(x for x in request.query_params.get("layers", "").split(",") if x))
@@ -276,7 +277,7 @@ def seed_status(request: Request) -> Response:
     """``GET /api/seed``: the highest zoom whose tiles are made for the current build (-1: none yet)."""
     if current_user(request) is None:
         return _error(401, "log in first")
-    ml: MapLayers = request.app.state.map_layers
+    ml: MapLayers = context(request).map_layers
     return Response(json.dumps({"build": ml._build, "seeded_zoom": ml.seeded, "max_zoom": SEED_MAX_ZOOM}),
                     media_type="application/json")
 

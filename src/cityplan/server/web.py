@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from cityplan.maps.payload import json_for_script
 from cityplan.server.auth import client_address, current_user, session_of
+from cityplan.server.context import context
 from cityplan.services import audit
 from cityplan.services.accounts import User
 
@@ -44,7 +45,7 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> HT
     user = current_user(request)
     text = environment().get_template(template).render(
         user=user.public() if user else None, csrf=s.csrf if s else "", path=request.url.path,
-        city=request.app.state.om.city, **ctx)
+        city=context(request).om.city, **ctx)
     return HTMLResponse(text, status_code=status)
 
 
@@ -58,7 +59,7 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 def refuse(request: Request, user: User | None, action: str, target: str, why: str, status: int = 403) -> Response:
     """Audit a refused write and answer ``status`` with a page (or JSON for API calls)."""
-    audit.record(request.app.state.om.store, who=user.name if user else "-", role=user.role if user else "",
+    audit.record(context(request).om.store, who=user.name if user else "-", role=user.role if user else "",
                  action=action, target=target, outcome="denied", detail={"why": why}, client=client_address(request))
     if request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", ""):
         return Response(json.dumps({"error": why}), status_code=status, media_type="application/json")
@@ -67,5 +68,5 @@ def refuse(request: Request, user: User | None, action: str, target: str, why: s
 
 def record(request: Request, user: User, action: str, target: str, outcome: str = "ok", **detail: Any) -> None:
     """Audit a write by ``user``."""
-    audit.record(request.app.state.om.store, who=user.name, role=user.role, action=action, target=target,
+    audit.record(context(request).om.store, who=user.name, role=user.role, action=action, target=target,
                  outcome=outcome, detail=detail, client=client_address(request))

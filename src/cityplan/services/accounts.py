@@ -34,6 +34,10 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.@\-\u3400-\u9fff]{1,64}$")
 MIN_PASSWORD = 10
 #: argon2id, RFC 9106 "second recommended" memory-hard parameters (64 MiB, 3 passes)
 HASHER = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)
+#: argon2 computations at once in this process (each takes 64 MiB and ~0.1 s of a core): a burst
+#: of logins or Basic-authenticated requests queues here instead of exhausting memory and cores
+HASH_CONCURRENCY = 2
+_HASH_SLOTS = threading.BoundedSemaphore(HASH_CONCURRENCY)
 #: a fixed hash verified against when the user does not exist (same time as a real check)
 _DUMMY = HASHER.hash("not a password of anyone")
 
@@ -147,14 +151,16 @@ class UserStore:
     def authenticate(self, name: str, password: str) -> User | None:
         """The active account when the password matches, else None (constant work either way)."""
         u = self.get(name) if NAME_RE.match(name or "") else None
-        try:
-            HASHER.verify(u.password_hash if u else _DUMMY, password or "")
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return None
-        if u is None or not u.active:
-            return None
-        if HASHER.check_needs_rehash(u.password_hash):
-            self._append(_event(u.name, "password", password_hash=HASHER.hash(password), by=u.name))
+        with _HASH_SLOTS:
+            try:
+                HASHER.verify(u.password_hash if u else _DUMMY, password or "")
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return None
+            if u is None or not u.active:
+                return None
+            rehash = HASHER.hash(password) if HASHER.check_needs_rehash(u.password_hash) else None
+        if rehash:
+            self._append(_event(u.name, "password", password_hash=rehash, by=u.name))
         return u
 
     # -- writing ----------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -18,7 +20,7 @@ AUDIT_COLUMNS = AUDIT.names
 
 
 def record(store: Any, *, who: str, role: str, action: str, target: str = "", outcome: str = "ok",
-           detail: dict[str, Any] | None = None, client: str = "") -> str:
+           detail: dict[str, Any] | None = None, client: str = "", per_source_window: int | None = None) -> str:
     """Append one audit row; returns its id.
 
     Parameters
@@ -35,8 +37,18 @@ def record(store: Any, *, who: str, role: str, action: str, target: str = "", ou
         ``ok``, ``denied``, ``rejected`` (validation) or ``failed``.
     detail : dict, optional
         Extra facts, stored as JSON text.
+    per_source_window : int, optional
+        Seconds: record at most one row of this ``action``, ``outcome`` and ``detail`` per
+        ``client`` in each window (refused logins: a password spray adds a row a minute, not one
+        per guess, whatever names it tries). The row's id is made from these, so the database's
+        unique key drops the repeats; the row kept is the window's first.
     """
-    eid = uuid.uuid4().hex
+    if per_source_window:
+        window = int(time.time() // per_source_window)
+        what = json.dumps(detail or {}, sort_keys=True, default=str)
+        eid = hashlib.sha256(f"{action}|{outcome}|{client}|{what}|{window}".encode()).hexdigest()[:32]
+    else:
+        eid = uuid.uuid4().hex
     row = pd.DataFrame([{
         "event_id": eid, "at": utc_now(), "who": who, "role": role, "action": action, "target": str(target),
         "outcome": outcome, "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str),

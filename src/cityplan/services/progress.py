@@ -132,7 +132,8 @@ def _no_district(valid: list[dict[str, Any]]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- workbook import
 def import_district_progress(ctx: ProgressContext, path: str | os.PathLike[str], *, reported_by: str,
                              district: str | None = None, office: str | None = None,
-                             today: dt.date | None = None, dry_run: bool = False) -> ImportResult:
+                             today: dt.date | None = None, dry_run: bool = False,
+                             sheet: tuple[pd.DataFrame, dict[str, str]] | None = None) -> ImportResult:
     """Validate every row of a progress workbook; record all of them in one transaction, or none.
 
     Parameters
@@ -151,6 +152,9 @@ def import_district_progress(ctx: ProgressContext, path: str | os.PathLike[str],
         The latest valid ``as_of`` (default today).
     dry_run : bool
         Validate only.
+    sheet : (DataFrame, dict), optional
+        The file as :func:`cityplan.progress.importer.read_report` read it (the server parses
+        uploads in a worker process); default: read ``path`` here.
 
     Returns
     -------
@@ -172,7 +176,7 @@ def import_district_progress(ctx: ProgressContext, path: str | os.PathLike[str],
     if adcode:
         check_writer(office, adcode)
     p = Path(path)
-    frame, meta = read_report(p)
+    frame, meta = sheet if sheet is not None else read_report(p)
     if adcode:
         why = foreign_rows(ctx, frame, meta, adcode)
         if why:

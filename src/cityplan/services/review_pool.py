@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 REVIEW_NICENESS = 3
 #: reviews waiting beyond this are refused with 503 (the desk says: try again)
 MAX_QUEUED = 64
+#: a review (or an opinion PDF) running longer than this (seconds) is stopped: its worker
+#: process is killed and replaced, and the reviewer is told why (``cityplan serve --review-time-limit``)
+TIME_LIMIT = 300.0
 
 _OM: Any = None  # the worker's one map
 
@@ -135,11 +139,20 @@ def opinion_job(review_id: str, out_pdf: str, om: Any = None) -> Outcome:
     return Outcome()
 
 
+def parse_progress_job(path: str, om: Any = None) -> tuple[Any, dict[str, str]]:
+    """Read a progress sheet (in a worker): see :meth:`ReviewPool.parse_progress`."""
+    from cityplan.progress.importer import read_report
+
+    return read_report(path)
+
+
 class ReviewPool:
     """Runs :func:`review_job` in ``workers`` processes (or, with 0, one thread) with a bounded queue."""
 
-    def __init__(self, om: Any, location: str | None, *, workers: int = 1, tmpdir: str | None = None) -> None:
+    def __init__(self, om: Any, location: str | None, *, workers: int = 1, tmpdir: str | None = None,
+                 time_limit: float = TIME_LIMIT) -> None:
         self.om = om
+        self.time_limit = float(time_limit)
         self.queued = 0
         self._lock = threading.Lock()
         self._args = (workers, location, tmpdir or tempfile.gettempdir())
@@ -168,6 +181,22 @@ class ReviewPool:
             ex.submit(os.getpid)
         return ex
 
+    async def parse_progress(self, path: str) -> tuple[Any, dict[str, str]]:
+        """A progress sheet read (bounded in rows and size) in a worker process within the time
+        limit: ``(rows, meta)`` as :func:`cityplan.progress.importer.read_report` returns them.
+
+        Raises
+        ------
+        ProgressInputError
+            The file cannot be read, is over a limit, or took longer than the time limit.
+        """
+        from cityplan.progress.importer import ProgressInputError
+
+        out = await self._run(parse_progress_job, (path,))
+        if isinstance(out, Outcome):  # the time limit
+            raise ProgressInputError(f"{path}: {out.error}")
+        return out
+
     async def opinion(self, review_id: str, *, out_pdf: str) -> Outcome:
         """Write a stored review's 审查意见 PDF from its stored report in the review worker."""
         return await self._run(opinion_job, (review_id, out_pdf))
@@ -188,7 +217,7 @@ class ReviewPool:
             self.start()
             ex = self._exec
             try:
-                return await asyncio.wrap_future(ex.submit(job, *job_args, **kwargs))
+                return await self._bounded(ex, ex.submit(job, *job_args, **kwargs))
             except cf.BrokenExecutor:
                 if not self.processes:
                     raise
@@ -197,12 +226,39 @@ class ReviewPool:
                         logger.error("the review worker died; starting a new one")
                         self._exec = self._processes()
                         ex.shutdown(wait=False, cancel_futures=True)
-                return await asyncio.wrap_future(self._exec.submit(job, *job_args, **kwargs))
+                ex = self._exec
+                return await self._bounded(ex, ex.submit(job, *job_args, **kwargs))
         finally:
             with self._lock:
                 self.queued -= 1
+
+    async def _bounded(self, ex: cf.Executor, fut: cf.Future) -> Outcome:
+        """The job's outcome, or - past :attr:`time_limit` - an error outcome after the worker
+        running it is killed and replaced (a thread cannot be killed: without processes the
+        job runs on and only the reviewer's wait ends)."""
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout=self.time_limit)
+        except TimeoutError:
+            logger.error("a review ran longer than %.0f s; stopping its worker", self.time_limit)
+            if self.processes:
+                with self._lock:
+                    if self._exec is ex:
+                        self._exec = self._processes()
+                _kill(ex)
+            return Outcome(error=f"the review was stopped after {self.time_limit:.0f} s (the time limit); "
+                                 "a file this costly is refused - split it or simplify its geometry", status=422)
 
     def shutdown(self) -> None:
         """Stop the workers (queued reviews are cancelled)."""
         if self._exec is not None:
             self._exec.shutdown(wait=False, cancel_futures=True)
+
+
+def _kill(ex: cf.Executor) -> None:
+    """Kill the worker processes of ``ex`` (jobs still queued there fail as a broken pool and are
+    re-run by their callers on the new workers)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values()) if isinstance(ex, cf.ProcessPoolExecutor) else []
+    for proc in procs:
+        with contextlib.suppress(OSError, ValueError):  # already gone
+            proc.kill()
+    ex.shutdown(wait=False, cancel_futures=True)

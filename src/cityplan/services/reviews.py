@@ -34,7 +34,7 @@ import pandas as pd
 from cityplan._errors import CityplanError, MissingCRSError
 from cityplan.io.hashing import sha256_file
 from cityplan.io.write import atomic_path
-from cityplan.maps.payload import LayerView, layer_payload
+from cityplan.maps.payload import LayerView, layer_payload, split_by_family
 from cityplan.review.check import ReviewReport, review_file
 from cityplan.review.clock import local_iso
 from cityplan.review.report import DRAW_ORDER, to_html
@@ -183,12 +183,12 @@ def static_layers(doc: dict[str, Any]) -> list[dict[str, Any]]:
         for sev in DRAW_ORDER:  # weakest first: the forbidden overlap is drawn last, on top
             col = SEVERITY_STYLE[sev]
             part = gdf[gdf["severity"] == sev] if "severity" in gdf.columns else gdf.iloc[:0]
-            if len(part):
-                out.append(layer_payload(LayerView(
+            if len(part):  # overlaps of points, lines and areas at once: one drawn layer per kind
+                out += [layer_payload(v) for v in split_by_family([LayerView(
                     id=f"review_overlap_{sev}", title=f"重叠 Overlap: {sev}", gdf=part, group="review",
                     style={"color": col, "fill": col, "fillOpacity": 0.6, "weight": 2},
                     fields=[c for c in ("rule", "feature") if c in part.columns], source="cityplan review",
-                    simplify_m=0)))
+                    simplify_m=0)])]
     return out
 
 

@@ -271,7 +271,9 @@ class GpkgStore(Store):
             raise OutputExistsError(msg)
         with self._write_lock():
             carried = self._append_only_tables()
-            with atomic_path(self.path, overwrite=True) as tmp:
+            # without --overwrite the rename is exclusive: of two builds racing to a new file, the
+            # second refuses instead of replacing the first
+            with atomic_path(self.path, overwrite=overwrite) as tmp:
                 for name, df in payload.layers.items():
                     pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists())
                 for name, df in ((n, d) for n, d in (

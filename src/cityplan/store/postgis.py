@@ -32,6 +32,7 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cityplan._errors import LayerNotFoundError, OneMapError, OutputExistsError, SchemaError
 from cityplan.store.base import (
@@ -53,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEMA = "onemap"
 CONNECT_TIMEOUT = 5
+#: connections per process (``$CITYPLAN_PG_POOL``; ``cityplan serve --db-pool``)
+POOL_SIZE = 4
+#: seconds a thread waits for a free connection before the request fails (one line)
+POOL_TIMEOUT = 30.0
 #: advisory-lock classes (first key of the two-int form; second key = hashtext of the name)
 _MAP_LOCK = 0x43504D31  # readers shared / swap exclusive
 _BUILD_LOCK = 0x43504232  # one build of a schema at a time
@@ -70,6 +75,20 @@ _STYLES_DDL = (  # exactly what QGIS (QgsPostgresUtils::createStylesTable) creat
 
 
 # -- URLs ----------------------------------------------------------------------------------
+def pool_size() -> int:
+    """Connections per process: ``$CITYPLAN_PG_POOL`` (1-100), else :data:`POOL_SIZE`."""
+    raw = os.environ.get("CITYPLAN_PG_POOL", "")
+    if raw.strip().isdigit() and 1 <= int(raw) <= 100:
+        return int(raw)
+    return POOL_SIZE
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    """Each pooled connection: autocommit, read committed, UTC."""
+    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+    conn.execute("SET TIME ZONE 'UTC'")
+
+
 def parse_pg_url(url: str) -> tuple[str, str]:
     """Split a one-map URL into a libpq connection string and the schema name.
 
@@ -199,8 +218,12 @@ class PostgisStore(Store):
 
     Notes
     -----
-    One connection per thread (and per process after a fork), opened on first use. Wrap
-    several reads in :meth:`snapshot` to see them all from the same build.
+    Connections come from a bounded pool per process (:data:`POOL_SIZE`, or
+    ``$CITYPLAN_PG_POOL``; ``cityplan serve --db-pool N``), so N server processes hold at most
+    N x pool connections whatever their thread count. A thread holds one connection for the
+    length of a :meth:`snapshot` (several reads from the same build) or of one operation, and
+    gives it back. The first connection of a process is made directly, so a wrong password, a
+    missing database or PostGIS is reported at once in one line.
     """
 
     kind = "postgis"
@@ -211,8 +234,9 @@ class PostgisStore(Store):
         self._label = mask_url(url)
         self._local = threading.local()
         self._shared: PostgisState | None = None
-        self._conns: list[psycopg.Connection] = []
         self._lock = threading.Lock()
+        self._pool: ConnectionPool | None = None
+        self._pool_pid = 0
 
     # -- connections ---------------------------------------------------------------------
     @property
@@ -241,47 +265,91 @@ class PostgisStore(Store):
                     "or fix host and port in the URL")
         return f"{self.label}: cannot use the database ({text}); check the URL and the server"
 
-    def _conn(self) -> psycopg.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and not conn.closed and not conn.broken and self._local.pid == os.getpid():
-            return conn
+    def _probe(self) -> None:
+        """One direct connection: the server, the password, the database and PostGIS are there
+        (a one-line OneMapError naming the fix otherwise)."""
         try:
-            conn = psycopg.connect(self.conninfo, autocommit=True)
+            conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.Error as exc:
             raise OneMapError(self._explain(exc)) from exc
-        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
-        conn.execute("SET TIME ZONE 'UTC'")
-        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
-            db = conn.info.dbname
+        try:
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
+                db = conn.info.dbname
+                msg = (f"{self.label}: database {db!r} has no PostGIS extension; run CREATE EXTENSION "
+                       f"postgis in {db!r} as a superuser")
+                raise OneMapError(msg)
+        finally:
             conn.close()
-            msg = (f"{self.label}: database {db!r} has no PostGIS extension; run CREATE EXTENSION "
-                   f"postgis in {db!r} as a superuser")
-            raise OneMapError(msg)
-        self._local.conn, self._local.pid, self._local.depth = conn, os.getpid(), 0
+
+    def _pool_here(self) -> ConnectionPool:
+        """This process's pool (made, after a probe, on first use; a new one after a fork)."""
         with self._lock:
-            self._conns.append(conn)
+            if self._pool is not None and self._pool_pid == os.getpid():
+                return self._pool
+        self._probe()
+        with self._lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ConnectionPool(
+                    self.conninfo, min_size=0, max_size=pool_size(), timeout=POOL_TIMEOUT, open=True,
+                    kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}, configure=_configure,
+                    check=ConnectionPool.check_connection, name=f"cityplan-{self.schema}")
+                self._pool_pid = os.getpid()
+            return self._pool
+
+    @contextlib.contextmanager
+    def _lease(self) -> Iterator[psycopg.Connection]:
+        """A connection for this thread: the one it holds already (inside a snapshot or another
+        lease), else one from the pool, given back at the end of the block."""
+        held = getattr(self._local, "conn", None)
+        if held is not None and getattr(self._local, "pid", 0) == os.getpid():
+            yield held
+            return
+        pool = self._pool_here()
+        try:
+            cm = pool.connection()
+            conn = cm.__enter__()
+        except PoolTimeout as exc:
+            self._probe()  # the database went away: say why in one line
+            msg = (f"{self.label}: no database connection free within {POOL_TIMEOUT:.0f} s (pool of "
+                   f"{pool.max_size}); raise --db-pool or the server's max_connections")
+            raise OneMapError(msg) from exc
+        self._local.conn, self._local.pid, self._local.depth = conn, os.getpid(), 0
+        try:
+            yield conn
+        except BaseException as exc:
+            self._local.conn = None
+            if not cm.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            self._local.conn = None
+            cm.__exit__(None, None, None)
+
+    def _conn(self) -> psycopg.Connection:
+        """The connection this thread holds (inside :meth:`_lease` or :meth:`snapshot`)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", 0) != os.getpid():
+            raise RuntimeError("no connection held: use PostgisStore._lease() or snapshot()")
         return conn
 
     def close(self) -> None:
-        """Close every connection this store opened in this process."""
+        """Close this process's connection pool."""
         with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
+            pool, self._pool = self._pool, None
+        if pool is not None:
             with contextlib.suppress(Exception):
-                conn.close()
+                pool.close()
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[PostgisStore]:
         """Reads inside the block all come from one build (a rebuild's swap waits for it)."""
-        conn = self._conn()
-        if self._local.depth:
+        if getattr(self._local, "depth", 0) and getattr(self._local, "pid", 0) == os.getpid():
             self._local.depth += 1
             try:
                 yield self
             finally:
                 self._local.depth -= 1
             return
-        with self._errors(), conn.transaction():
+        with self._lease() as conn, self._errors(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))",
                          (_MAP_LOCK, self.schema))
             self._local.depth = 1
@@ -334,20 +402,20 @@ class PostgisStore(Store):
 
     def exists(self) -> bool:
         """True when the schema holds a built one map."""
-        with self._errors():
-            return self._state(self._conn()) == "onemap"
+        with self._lease() as conn, self._errors():
+            return self._state(conn) == "onemap"
 
     def check(self) -> None:
         """Raise OneMapError unless the server, database, PostGIS and the built map are there."""
-        with self._errors():
-            state = self._state(self._conn())
+        with self._lease() as conn, self._errors():
+            state = self._state(conn)
         if state != "onemap":
             raise OneMapError(self._not_a_map(state))
 
     def list_tables(self) -> tuple[str, ...]:
         """Tables of the map schema in creation order (layers first, as the build wrote them)."""
-        with self._errors():
-            return tuple(self._tables(self._conn(), self.schema))
+        with self._lease() as conn, self._errors():
+            return tuple(self._tables(conn, self.schema))
 
     # -- reading -------------------------------------------------------------------------
     def read(self, name: str, *, bbox: tuple[float, float, float, float] | None = None,
@@ -496,9 +564,14 @@ class PostgisStore(Store):
                   PROFILE_TABLE: payload.profile,
                   INFO_TABLE: pd.DataFrame({"key": list(payload.info),
                                             "value": [str(v) for v in payload.info.values()]})}
-        conn = self._conn()
-        if self._local.depth:
+        if getattr(self._local, "depth", 0):
             raise RuntimeError("replace_map inside snapshot(): the swap would wait for itself")
+        with self._lease() as conn:
+            self._swap_in(conn, payload, tables, stage, overwrite=overwrite)
+        logger.info("%s: one map written (%d layers)", self.label, len(payload.layers))
+
+    def _swap_in(self, conn: psycopg.Connection, payload: BuildPayload, tables: dict[str, pd.DataFrame], stage: str,
+                 *, overwrite: bool) -> None:
         with self._errors(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_BUILD_LOCK, self.schema))
             state = self._state(conn)
@@ -533,7 +606,6 @@ class PostgisStore(Store):
             if state != "absent":
                 conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(retired)))
             self._write_styles(conn, payload.layers, payload.meta)
-        logger.info("%s: one map written (%d layers)", self.label, len(payload.layers))
 
     def _write_styles(self, conn: psycopg.Connection, layers: Mapping[str, pd.DataFrame],
                       meta: Mapping[str, LayerMeta]) -> None:
@@ -703,10 +775,9 @@ class PostgisState(SharedState):
         return [("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_TABLE_LOCK, f"{self.store.schema}.{table.name}"))]
 
     def _run(self, statements: Sequence[tuple[str, Sequence[Any]]], *, fetch: bool = False) -> tuple[list[tuple], int]:
-        conn = self.store._conn()
         rows: list[tuple] = []
         changed = 0
-        with self.store._errors(), conn.transaction():
+        with self.store._lease() as conn, self.store._errors(), conn.transaction():
             for stmt, params in statements:
                 cur = conn.execute(stmt.encode(), tuple(params) or None)
             changed = max(cur.rowcount, 0)

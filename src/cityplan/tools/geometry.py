@@ -22,6 +22,28 @@ FAMILIES = {
 _DIM = {"point": 0, "line": 1, "polygon": 2}
 
 
+def split_families(geom: shapely.Geometry) -> list[shapely.Geometry]:
+    """``geom`` as one geometry per family: a GeometryCollection (an overlap of a polygon with
+    points and polygons at once) becomes up to three - MultiPoint, MultiLineString,
+    MultiPolygon - that maps, GeoPackages and GeoJSON layers can hold; others are returned as is.
+    """
+    if geom is None or geom.is_empty:
+        return []
+    if geom.geom_type != "GeometryCollection":
+        return [geom]
+    parts = [g for g in shapely.get_parts(geom, return_index=False) if not g.is_empty]
+    flat: list[shapely.Geometry] = []
+    for g in parts:  # nested collections and multi-parts down to single parts
+        flat += split_families(g) if g.geom_type == "GeometryCollection" else list(shapely.get_parts(g))
+    out = []
+    for fam, multi in (("point", shapely.MultiPoint), ("line", shapely.MultiLineString),
+                       ("polygon", shapely.MultiPolygon)):
+        members = [g for g in flat if FAMILIES.get(g.geom_type) == fam]
+        if members:
+            out.append(members[0] if len(members) == 1 else multi(members))
+    return out
+
+
 @dataclass
 class Ledger:
     """Per-feature record of repairs and drops made while cleaning layers."""
