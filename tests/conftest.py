@@ -209,3 +209,12 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group._addoption("-n", "--numprocesses", dest="numprocesses", default=None,
                      help="ignored: pytest-xdist is disabled")
     group._addoption("--dist", dest="dist", default="no", help="ignored: pytest-xdist is disabled")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Serial under mutmut (it sets ``MUTANT_UNDER_TEST`` and must see the tests run in its own
+    process): the ``-n 2`` of addopts is dropped there."""
+    if os.environ.get("MUTANT_UNDER_TEST") and hasattr(config.option, "numprocesses"):
+        config.option.numprocesses = None
+        config.option.dist = "no"

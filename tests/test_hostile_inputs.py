@@ -150,3 +150,29 @@ def test_an_internal_error_page_carries_the_security_headers(onemap: Path, tmp_p
     assert r.status_code == 500
     assert all(h in r.headers for h in SECURITY_HEADERS), dict(r.headers)
     assert "/srv/secret" not in r.text and "Traceback" not in r.text
+
+
+def test_a_review_is_stored_with_its_audit_row_or_not_at_all(served, tmp_path: Path) -> None:
+    """The review and its audit row go in one transaction: when the audit insert fails inside it
+    (a trigger refuses it), no review is left behind; a normal submission leaves both."""
+    import sqlite3
+
+    import pandas as pd
+
+    app, om, _ = served
+    c = _login(app)
+    r = _submit(c, "two_km.geojson", _two_km_square(om))
+    rid = r.headers["location"].rsplit("/", 1)[1]
+    audit = om.store.read("cityplan_audit")
+    assert ((audit["action"] == "review.create") & (audit["target"] == rid) & (audit["outcome"] == "ok")).sum() == 1
+    copy = tmp_path / "copy.gpkg"
+    shutil.copy(om.path, copy)
+    with sqlite3.connect(copy) as con:
+        con.execute("CREATE TRIGGER no_audit BEFORE INSERT ON cityplan_audit BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    store = OneMap.open(copy).store
+    before = len(store.read("cityplan_reviews"))
+    batches = {"cityplan_reviews": pd.DataFrame([{"review_id": "f" * 32, "verdict": "pass"}]),
+               "cityplan_audit": pd.DataFrame([{"event_id": "e1", "action": "review.create"}])}
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        store.append_many(batches)
+    assert len(store.read("cityplan_reviews")) == before  # rolled back with the audit row

@@ -29,7 +29,7 @@ from cityplan.review.clock import local_text
 from cityplan.review.intake import PROJECT_TYPE_LABELS, Intake, choose_crs, crs_choices, crs_text
 from cityplan.review.report import by_severity
 from cityplan.server import csrf, uploads
-from cityplan.server.auth import current_user, session_of
+from cityplan.server.auth import client_address, current_user, session_of
 from cityplan.server.context import context
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
 from cityplan.services.review_pool import ReviewBusyError
@@ -142,7 +142,8 @@ async def review_submit(request: Request) -> Response:
     store_as = json.dumps({
         "review_id": rid, "created_at": utc_now(), "user": user.name, "file_name": up.file_name, "sha256": up.sha256,
         "stored_file": str(up.path.relative_to(state.data_dir)), "kind": up.kind, "crs": crs or "",
-        "facility_type": ftype or "", **asked, "data_dir": str(state.data_dir)}, ensure_ascii=False)
+        "facility_type": ftype or "", **asked, "data_dir": str(state.data_dir),
+        "audit": {"who": user.name, "role": user.role, "client": client_address(request)}}, ensure_ascii=False)
     try:
         out = await state.reviews.review(str(up.path), crs=crs, facility_type=ftype, display=up.file_name,
                                          store_as=store_as, intake=asked)
@@ -155,8 +156,7 @@ async def review_submit(request: Request) -> Response:
         return await run_in_threadpool(review_form, request, message=out.error, status=out.status, form=form)
     row = json.loads(out.row_json)
     remember(state.om.store, row, layers=json.loads(out.layers_json))
-    await run_in_threadpool(record, request, user, "review.create", rid, verdict=out.verdict, file=up.file_name,
-                            sha256=up.sha256)
+    # its audit row was stored with the review, in one transaction (services.reviews.store_review)
     return RedirectResponse(f"/review/{rid}", status_code=303)
 
 

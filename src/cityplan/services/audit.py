@@ -43,19 +43,28 @@ def record(store: Any, *, who: str, role: str, action: str, target: str = "", ou
         per guess, whatever names it tries). The row's id is made from these, so the database's
         unique key drops the repeats; the row kept is the window's first.
     """
+    row = audit_row(who=who, role=role, action=action, target=target, outcome=outcome, detail=detail,
+                    client=client, per_source_window=per_source_window)
+    store.append_rows(AUDIT_TABLE, row)
+    logger.info("audit %s %s %s %s", who, action, target, outcome)
+    return str(row["event_id"].iloc[0])
+
+
+def audit_row(*, who: str, role: str, action: str, target: str = "", outcome: str = "ok",
+              detail: dict[str, Any] | None = None, client: str = "",
+              per_source_window: int | None = None) -> pd.DataFrame:
+    """One audit row (the parameters of :func:`record`), to append with other rows in one
+    transaction (``Store.append_many``: a review and its audit row, or neither)."""
     if per_source_window:
         window = int(time.time() // per_source_window)
         what = json.dumps(detail or {}, sort_keys=True, default=str)
         eid = hashlib.sha256(f"{action}|{outcome}|{client}|{what}|{window}".encode()).hexdigest()[:32]
     else:
         eid = uuid.uuid4().hex
-    row = pd.DataFrame([{
+    return pd.DataFrame([{
         "event_id": eid, "at": utc_now(), "who": who, "role": role, "action": action, "target": str(target),
         "outcome": outcome, "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str),
         "client": client}], columns=AUDIT_COLUMNS)
-    store.append_rows(AUDIT_TABLE, row, key=["event_id"])
-    logger.info("audit %s %s %s %s", who, action, target, outcome)
-    return eid
 
 
 def read_audit(store: Any, *, limit: int | None = None) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from cityplan.review.check import ReviewReport, review_file
 from cityplan.review.clock import local_iso
 from cityplan.review.report import DRAW_ORDER, to_html
 from cityplan.review.rules import Outcome, Rule, load_rules
+from cityplan.services.audit import AUDIT_TABLE, audit_row
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +270,8 @@ def store_review(om: Any, fields: dict[str, Any], *, verdict: str, hits: int, do
     fields : dict
         ``review_id``, ``created_at``, ``user``, ``file_name``, ``sha256``, ``stored_file``, ``kind``,
         ``crs``, ``facility_type``, the intake fields and, optionally, ``data_dir`` (the HTML report
-        goes to ``data_dir/reports/<id>.html``).
+        goes to ``data_dir/reports/<id>.html``) and ``audit`` (``who``, ``role``, ``client``: the
+        ``review.create`` audit row is appended in the same transaction).
     verdict, hits, doc_json
         The outcome: verdict, hit count and the report's JSON document as text.
     html : str, optional
@@ -282,6 +284,7 @@ def store_review(om: Any, fields: dict[str, Any], *, verdict: str, hits: int, do
     """
     fields = dict(fields)
     data_dir = fields.pop("data_dir", None)
+    audit = fields.pop("audit", None)
     if data_dir and html is not None:
         reports = Path(data_dir) / "reports"
         reports.mkdir(parents=True, exist_ok=True)
@@ -291,7 +294,13 @@ def store_review(om: Any, fields: dict[str, Any], *, verdict: str, hits: int, do
     row = {**dict.fromkeys(INTAKE_FIELDS, ""), **fields, "verdict": verdict, "hits": int(hits),
            "build_id": info.get("build_id", ""), "built_at": info.get("built_at", ""), "report_json": doc_json}
     row = {c: row.get(c, "") for c in REVIEW_COLUMNS}
-    om.store.append_rows(REVIEWS_TABLE, pd.DataFrame([row], columns=REVIEW_COLUMNS), key=["review_id"])
+    batches = {REVIEWS_TABLE: pd.DataFrame([row], columns=REVIEW_COLUMNS)}
+    if audit:  # the review and its audit row in one transaction: both stored or neither
+        batches[AUDIT_TABLE] = audit_row(
+            who=str(audit.get("who") or fields.get("user") or "-"), role=str(audit.get("role", "")),
+            action="review.create", target=str(fields["review_id"]), client=str(audit.get("client", "")),
+            detail={"verdict": verdict, "file": fields.get("file_name", ""), "sha256": fields.get("sha256", "")})
+    om.store.append_many(batches)
     return row
 
 
@@ -370,7 +379,8 @@ def store_report(om: Any, rep: ReviewReport, path: str | Path, *, user: str, int
     stored_file = keep_submitted_file(p, data_dir, sha256=digest) if data_dir and p.is_file() else ""
     fields = {"review_id": rid, "created_at": created, "user": user, "file_name": name, "sha256": digest,
               "stored_file": stored_file, "kind": p.suffix.lower().lstrip("."), "crs": crs or "",
-              "facility_type": facility_type or "", **asked}
+              "facility_type": facility_type or "", **asked,
+              "audit": {"who": user, "role": "cli", "client": "cli"}}  # stored with its audit row
     if data_dir:
         fields["data_dir"] = str(data_dir)
     html = to_html(rep).replace(str(p), name) if data_dir else None

@@ -132,6 +132,11 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def append_many(self, batches: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+        """:meth:`append_rows` for several ledgers in one transaction: all rows or none (a review
+        is stored only with its audit row). Returns the rows inserted per table."""
+
+    @abc.abstractmethod
     def shared(self) -> SharedState:
         """The map's shared state (sessions, failed logins) for every process serving it."""
 

@@ -338,18 +338,24 @@ class GpkgStore(Store):
 
     # -- append-only tables -----------------------------------------------------------------
     def append_rows(self, table: str, rows: pd.DataFrame, *, key: Sequence[str] = ()) -> int:  # noqa: D102
-        spec = ledger(table, key)
-        data = spec.values(spec.conform(rows))
+        ledger(table, key)
+        return self.append_many({table: rows})[table]
+
+    def append_many(self, batches: Mapping[str, pd.DataFrame]) -> dict[str, int]:  # noqa: D102
+        prepared = [(spec, spec.values(spec.conform(rows))) for spec, rows in
+                    ((ledger(t), r) for t, r in batches.items())]
+        counts: dict[str, int] = {}
         with self._write_lock(), self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                n = _insert_declared(con, spec, data)
+                for spec, data in prepared:
+                    counts[spec.name] = _insert_declared(con, spec, data)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         self._layers = None
-        return n
+        return counts
 
     # -- shared state -------------------------------------------------------------------------
     def shared(self) -> SqliteState:

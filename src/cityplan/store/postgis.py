@@ -689,27 +689,35 @@ class PostgisStore(Store):
         the unique key index decides what is a duplicate (``ON CONFLICT DO NOTHING``), so the
         check and the insert are one statement, atomic across processes and hosts.
         """
-        spec = ledger(table, key)
-        data = spec.values(spec.conform(rows))
-        target = sql.Identifier(self.schema, table)
+        ledger(table, key)
+        return self.append_many({table: rows})[table]
+
+    def append_many(self, batches: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+        """:meth:`append_rows` for several ledgers in one transaction (all or none)."""
+        prepared = [(spec, spec.values(spec.conform(rows))) for spec, rows in
+                    ((ledger(t), r) for t, r in batches.items())]
+        counts: dict[str, int] = {}
         with self.snapshot():
             conn = self._conn()
             with self._errors(), conn.transaction():
-                existing = self._columns(conn, table)
-                if not existing:
-                    state = self._state(conn)
-                    if state != "onemap":
-                        raise OneMapError(self._not_a_map(state))
-                elif any(t == "geometry" for _, t, _ in existing):
-                    raise SchemaError(f"{self.label}: {table} is a layer of the build, not an append-only table")
-                self._ensure_declared(conn, spec, [n for n, _, _ in existing])
-                if not data:
-                    return 0
-                try:
-                    return self._insert(conn, target, spec.names, data)
-                except (psycopg.errors.DataError, psycopg.errors.DatatypeMismatch) as exc:
-                    raise SchemaError(f"{self.label}: rows do not fit table {table} "
-                                      f"({_one_line(exc)}); match its column types") from exc
+                for spec, data in prepared:
+                    existing = self._columns(conn, spec.name)
+                    if not existing:
+                        state = self._state(conn)
+                        if state != "onemap":
+                            raise OneMapError(self._not_a_map(state))
+                    elif any(t == "geometry" for _, t, _ in existing):
+                        raise SchemaError(f"{self.label}: {spec.name} is a layer of the build, not an append-only table")
+                    self._ensure_declared(conn, spec, [n for n, _, _ in existing])
+                    if not data:
+                        counts[spec.name] = 0
+                        continue
+                    try:
+                        counts[spec.name] = self._insert(conn, sql.Identifier(self.schema, spec.name), spec.names, data)
+                    except (psycopg.errors.DataError, psycopg.errors.DatatypeMismatch) as exc:
+                        raise SchemaError(f"{self.label}: rows do not fit table {spec.name} "
+                                          f"({_one_line(exc)}); match its column types") from exc
+        return counts
 
     def _ensure_declared(self, conn: psycopg.Connection, spec: Table, have: list[str]) -> None:
         """Create the declared table, columns and key index where missing. The DDL runs under a
