@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -448,16 +449,29 @@ def import_progress(ctx: ProgressContext, path: str | os.PathLike[str], *, repor
         raise ProgressInputError(msg)
     p = Path(path)
     frame, meta = read_report(p)
-    sha = sha256_file(p)
+    return record_report(ctx, p, frame, meta, reported_by=reported_by, today=today, dry_run=dry_run)
+
+
+def record_report(ctx: ProgressContext, path: Path, frame: pd.DataFrame, meta: dict[str, str], *, reported_by: str,
+                  today: dt.date | None = None, dry_run: bool = False,
+                  more_problems: Callable[[list[dict[str, Any]]], pd.DataFrame] | None = None) -> ImportResult:
+    """Validate the rows read from ``path`` and record all of them in one transaction, or none.
+
+    ``more_problems`` (given the valid rows) adds the caller's own rejections - the district
+    ownership rule of :mod:`cityplan.services.progress` - checked when the rows are otherwise valid.
+    """
+    sha = sha256_file(path)
     ctx.reload_events()
     valid, problems, adcode, district = validate_rows(frame, ctx, meta=meta, today=today)
-    res = ImportResult(path=p, sha256=sha, adcode=adcode, district=district, rows_read=len(frame),
+    if problems.empty and more_problems is not None:
+        problems = more_problems(valid)
+    res = ImportResult(path=path, sha256=sha, adcode=adcode, district=district, rows_read=len(frame),
                        rows_reported=len(valid) if problems.empty else 0, problems=problems)
     if not problems.empty or not valid or dry_run:
         return res
-    events = make_events(valid, reported_by=reported_by.strip(), source_file=p.name, source_sha256=sha)
+    events = make_events(valid, reported_by=reported_by.strip(), source_file=path.name, source_sha256=sha)
     res.events = events
     res.recorded = record_events(ctx.om.store, events)
     ctx.events = read_events(ctx.om.store)
-    logger.info("%s: %d rows recorded (%d already in the ledger)", p, res.recorded, len(valid) - res.recorded)
+    logger.info("%s: %d rows recorded (%d already in the ledger)", path, res.recorded, len(valid) - res.recorded)
     return res

@@ -26,7 +26,6 @@ from typing import Any
 import pandas as pd
 
 from cityplan._errors import CityplanError
-from cityplan.io.hashing import sha256_file
 from cityplan.progress.context import ProgressContext, load_context
 from cityplan.progress.events import (
     EARLIEST,
@@ -34,9 +33,7 @@ from cityplan.progress.events import (
     STATUS_ZH,
     STATUSES,
     event_id,
-    make_events,
     normalise_events,
-    read_events,
     record_events,
     utc_now,
 )
@@ -45,7 +42,7 @@ from cityplan.progress.importer import (
     ImportResult,
     ProgressInputError,
     read_report,
-    validate_rows,
+    record_report,
 )
 
 logger = logging.getLogger(__name__)
@@ -182,21 +179,8 @@ def import_district_progress(ctx: ProgressContext, path: str | os.PathLike[str],
         if why:
             raise DistrictWriteRefusedError(why)
         meta = {**meta, "adcode": str(meta.get("adcode") or adcode)}
-    sha = sha256_file(p)
-    ctx.reload_events()
-    valid, problems, code, name = validate_rows(frame, ctx, meta=meta, today=today)
-    if problems.empty:
-        problems = _no_district(valid)
-    res = ImportResult(path=p, sha256=sha, adcode=code, district=name, rows_read=len(frame),
-                       rows_reported=len(valid) if problems.empty else 0, problems=problems)
-    if not problems.empty or not valid or dry_run:
-        return res
-    events = make_events(valid, reported_by=reported_by.strip(), source_file=p.name, source_sha256=sha)
-    res.events = events
-    res.recorded = record_events(ctx.om.store, events)
-    ctx.events = read_events(ctx.om.store)
-    logger.info("%s: %d rows recorded (%d already in the ledger)", p, res.recorded, len(valid) - res.recorded)
-    return res
+    return record_report(ctx, p, frame, meta, reported_by=reported_by.strip(), today=today, dry_run=dry_run,
+                         more_problems=_no_district)
 
 
 # ---------------------------------------------------------------------------- one site's status
