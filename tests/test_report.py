@@ -13,7 +13,7 @@ from cityplan.districts import district_names
 from cityplan.errors import DistrictNotFoundError
 from cityplan.onemap import OneMap
 from cityplan.report import build_district_report, prepare_inputs
-from cityplan.report.district import coverage_figure, district_tables, overview_figure
+from cityplan.report.district import coverage_figure, district_tables, overview_figure, report_steps
 from cityplan.report.headers import english, header
 from cli_invoke import invoke
 
@@ -47,7 +47,12 @@ def test_every_district_builds_and_matches_cli(shared, cli_tables, onemap, tmp_p
     names = district_names(OneMap.coerce(onemap).layer("districts"))
     assert len(names) == 5
     for name in names:
-        rep = build_district_report(name, shared, tmp_path / name)
+        steps: list[str] = []
+        rep = build_district_report(name, shared, tmp_path / name, progress=steps.append)
+        assert len(steps) == report_steps(shared)  # the progress bar knows its length
+        html = (tmp_path / name / "report.html").read_text(encoding="utf-8")
+        assert "base64" not in html and len(html.encode()) < 5_000_000  # images linked, not embedded
+        assert 'src="map_overview.png"' in html
         files = {f.name for f in rep.files}
         assert {"report.html", "report.xlsx", "map_overview.png", "maps.pdf", "district_map.html"} <= files
         assert {f"map_coverage_{p}.png" for p in PRESETS} <= files
@@ -149,3 +154,11 @@ def test_static_maps_name_the_extract_edge_and_facility_layers(shared, onemap):
     # facilities by their layer title (parks), never a generic black "Facilities"; the radius named by method
     assert any("Parks" in t for t in texts) and not any(t.endswith("Facilities") for t in texts)
     assert any("Straight-line radius 500m" in t for t in texts) and not any("Reachable" in t for t in texts)
+
+
+def test_the_inputs_announce_their_steps(onemap):
+    planned: list[int] = []
+    done: list[str] = []
+    prepare_inputs(onemap, presets=PRESETS, progress=done.append, plan=planned.append)
+    assert planned == [len(done)]  # 1 progress + 2 presets + the 30-minute circle by transit
+    assert done[0] == "progress" and done[-1] == "coverage ice-30min by transit"

@@ -27,6 +27,7 @@ def report(district, all_districts, out, fmt, presets, onemap, paper, orientatio
     from cityplan.onemap import OneMap
     from cityplan.paths import output_dir
     from cityplan.report import build_district_report, prepare_inputs
+    from cityplan.report.district import report_steps
     from cityplan.report.layout import PageSpec, parse_scale
 
     if bool(district) == bool(all_districts):
@@ -36,16 +37,20 @@ def report(district, all_districts, out, fmt, presets, onemap, paper, orientatio
     districts = onemap.layer_for("districts")
     names = district_names(districts) if all_districts else [str(resolve_district(district, districts)["name"])]
     formats = ("html", "xlsx") if fmt == "all" else (fmt,)
-    steps = 1 + (len(presets) or 9) + len(names)
-    with progress_bar(steps, "report") as bar:
-        task = bar.add_task("district report", total=steps, item="")
-        shared = prepare_inputs(onemap, presets=list(presets) or None,
-                                progress=lambda s: bar.update(task, advance=1, item=s))
+    with progress_bar(1, "report") as bar:  # its length: the inputs' steps, then the districts'
+        task = bar.add_task("district report", total=None, item="")
+
+        def advance(item: str) -> None:
+            bar.update(task, advance=1, item=item)
+
+        shared = prepare_inputs(onemap, presets=list(presets) or None, progress=advance,
+                                plan=lambda n: bar.update(task, total=n))
+        done = bar.tasks[0].completed
+        bar.update(task, total=done + len(names) * report_steps(shared, formats=formats))
         for name in names:
-            bar.update(task, item=name)
             folder = (Path(out) / name if all_districts else Path(out)) if out else output_dir(None, f"report-{name}")
-            rep = build_district_report(name, shared, folder, formats=formats, overwrite=overwrite, page=page)
-            bar.update(task, advance=1)
+            rep = build_district_report(name, shared, folder, formats=formats, overwrite=overwrite, page=page,
+                                        progress=advance)
             note(f"[green]wrote[/] {folder}: {len(rep.files)} files "
                  f"({len(rep.progress)} progress rows, {len(rep.coverage)} coverage rows, "
                           f"{rep.uncovered.name.nunique()} uncovered compounds)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 import math
@@ -10,6 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
@@ -30,6 +30,7 @@ from cityplan.coverage.run import (
     uncovered_compounds,
 )
 from cityplan.districts import district_population, population_text, resolve_district
+from cityplan.fonts import cjk_figures
 from cityplan.io.write import atomic_folder, atomic_path, write_table
 from cityplan.maps.coverage_map import METHOD_NAMES
 from cityplan.maps.render import GAP_STYLE
@@ -108,46 +109,50 @@ class DistrictReport:
 
 
 def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
-                   progress: Callable[[str], None] | None = None) -> SharedInputs:
+                   progress: Callable[[str], None] | None = None,
+                   plan: Callable[[int], None] | None = None) -> SharedInputs:
     """Progress by district and coverage for every preset (default: all presets).
 
     A preset the map cannot run (:func:`cityplan.coverage.preset_availability`: a role it lacks)
     is skipped, not an error: :attr:`SharedInputs.skipped` holds its reason and every district's
-    coverage table a row saying ``skipped: not available here: needs ROLE``.
+    coverage table a row saying ``skipped: not available here: needs ROLE``. ``plan`` is told the
+    number of ``progress`` steps before the first one (a progress bar that knows its length).
     """
     step = progress or (lambda _s: None)
     om = OneMap.coerce(onemap)
-    step("progress")
-    prog_res = compute_progress(om, by="district")
-    prog = prog_res.table
-    cov, skipped = {}, {}
-    for pid in presets or list(load_presets(om.profile)):
-        step(f"coverage {pid}")
+    wanted = presets or list(load_presets(om.profile))
+    skipped: dict[str, str] = {}
+    for pid in wanted:
         available, reason = preset_availability(get_preset(pid, om.profile), om)
         if not available:
             logger.warning("report: preset %s skipped: %s", pid, reason)
             skipped[pid] = reason
-            continue
+    run = [pid for pid in wanted if pid not in skipped]
+    transit = _transit_presets(om, run)
+    if plan is not None:
+        plan(1 + len(run) + len(transit))
+    step("progress")
+    prog_res = compute_progress(om, by="district")
+    cov = {}
+    for pid in run:
+        step(f"coverage {pid}")
         cov[pid] = run_coverage(om, preset=pid)
-    return SharedInputs(transit=_transit_runs(om, cov, step), onemap=om, progress=prog,
+    by_transit = {}
+    for pid in transit:
+        step(f"coverage {pid} by transit")
+        by_transit[pid] = run_coverage(om, preset=pid, method="transit")
+    return SharedInputs(transit=by_transit, onemap=om, progress=prog_res.table,
                         progress_context=prog_res.context, coverage=cov, districts=om.layer_for("districts"),
                         catalog=om.catalog, build_info=dict(om.build_info), skipped=skipped)
 
 
-def _transit_runs(onemap, cov: dict[str, CoverageResult], step: Callable[[str], None]) -> dict[str, CoverageResult]:
-    """Time-limited walking presets again by transit (walk + metro), with and without the planned
-    metro sections (e.g. the Line 3 north-west loop), when the map has a metro."""
-    from cityplan.onemap import OneMap as _OneMap
-
-    om = _OneMap.coerce(onemap)
+def _transit_presets(om: OneMap, presets: list[str]) -> list[str]:
+    """The time-limited walking presets run again by transit (walk + metro), with and without the
+    planned metro sections (e.g. the Line 3 north-west loop), when the map has a metro."""
     if not (om.layer_id_for("metro_stations", required=False) and load_speeds(om.profile).get("transit")):
-        return {}
-    out = {}
-    for pid, p in load_presets(om.profile).items():
-        if pid in cov and p.within.unit == "s" and p.method == "walk":
-            step(f"coverage {pid} by transit")
-            out[pid] = run_coverage(om, preset=pid, method="transit")
-    return out
+        return []
+    every = load_presets(om.profile)
+    return [pid for pid in presets if every[pid].within.unit == "s" and every[pid].method == "walk"]
 
 
 def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
@@ -275,6 +280,7 @@ def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
     return [x for x in handles if x is not None]
 
 
+@cjk_figures
 def overview_figure(shared: SharedInputs, d: pd.Series, page: static.PageSpec | None = None):
     """The district's plan sites (illustrative ones dashed) on a printed page in the metric CRS."""
     title = _label(shared, f"{d['name']} 规划项目", f"{_english_name(d)} plan sites")
@@ -291,6 +297,7 @@ def overview_figure(shared: SharedInputs, d: pd.Series, page: static.PageSpec | 
     return fig
 
 
+@cjk_figures
 def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: static.PageSpec | None = None):
     """Residential land covered / not covered (gaps) for one preset, with the facilities."""
     res = shared.coverage[preset]
@@ -375,12 +382,14 @@ def _pct(v: float) -> str:
 
 # ------------------------------------------------------------------------------------ writers
 def _img(path: Path) -> dict[str, str]:
-    return {"alt": path.stem, "data": base64.b64encode(path.read_bytes()).decode("ascii")}
+    """An image of the report folder, linked (not embedded: ten 300-dpi A3 pages are ~40 MB)."""
+    return {"alt": path.stem, "src": quote(path.name)}
 
 
 def report_html(rep: DistrictReport, shared: SharedInputs, images: list[Path], map_file: str,
                 history: list[Path] = ()) -> str:
-    """Self-contained HTML (images inlined) from ``templates/district.html.j2``; every value escaped."""
+    """The report page from ``templates/district.html.j2``, linking the map images and charts beside it
+    in the report folder (a few hundred KB, not tens of MB); every value escaped."""
     d = rep.district
     langs = shared.languages
     share = d.get("extract_share")
@@ -419,20 +428,29 @@ def _coverage_note(languages) -> str:
                      "sites (most of them illustrative), beside it", languages, sep=" / ")
 
 
+def report_steps(shared: SharedInputs, *, formats: tuple[str, ...] = ("html", "xlsx"), maps: bool = True) -> int:
+    """The ``progress`` steps :func:`build_district_report` takes for one district."""
+    return 1 + ((1 + len(shared.coverage) + 1) if maps else 0) + 1 + len(formats)
+
+
 def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,
                           formats: tuple[str, ...] = ("html", "xlsx"), overwrite: bool = False,
-                          maps: bool = True, page: static.PageSpec | None = None) -> DistrictReport:
-    """Write the report of district ``name`` into ``out`` (a folder)."""
+                          maps: bool = True, page: static.PageSpec | None = None,
+                          progress: Callable[[str], None] | None = None) -> DistrictReport:
+    """Write the report of district ``name`` into ``out`` (a folder); ``progress`` is called after
+    each of :func:`report_steps` steps."""
+    step = progress or (lambda _s: None)
     rep = district_tables(name, shared)
+    step(f"{name}: tables")
     target = Path(out)
     with atomic_folder(target, overwrite=overwrite) as folder:  # the whole report or nothing
-        _write_report(rep, shared, folder, formats=formats, maps=maps, page=page)
+        _write_report(rep, shared, folder, formats=formats, maps=maps, page=page, step=step)
     rep.files = [target / f.relative_to(folder) for f in rep.files]
     return rep
 
 
 def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, formats: tuple[str, ...],
-                  maps: bool, page: static.PageSpec | None) -> None:
+                  maps: bool, page: static.PageSpec | None, step: Callable[[str], None]) -> None:
     from cityplan.maps import district_map, save_map
 
     d = rep.district
@@ -446,19 +464,23 @@ def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, fo
                 with atomic_path(png, overwrite=True) as tmp_png:
                     static.save(make(), tmp_png, pdf)
                 images.append(png)
+                step(f"map {stem}")
         rep.files += [*images, folder / "maps.pdf"]
         cov = shared.coverage.get("ice-30min") or next(iter(shared.coverage.values()), None)
         interactive = save_map(district_map(str(d["adcode"]), shared.onemap, offline=True, coverage=cov),
                                folder / "district_map.html", overwrite=True)
         rep.files.append(interactive)
+        step("interactive map")
     from cityplan.progress.report import district_history_charts
 
     history = district_history_charts(shared.progress_context, str(d["adcode"]), folder)
     rep.files += [f for p in history for f in (p, p.with_suffix(".svg"))]
+    step("burn-up charts")
     if "html" in formats:
         with atomic_path(folder / "report.html", overwrite=True) as tmp:
             tmp.write_text(report_html(rep, shared, images, "district_map.html", history), encoding="utf-8")
         rep.files.append(folder / "report.html")
+        step("report.html")
     if "xlsx" in formats:
         summary = pd.DataFrame([{"district": d["name"], "name_en": d.get("name_en"), "adcode": d["adcode"],
                                  "population": district_population(d.to_frame().T).iloc[0], "extract_share": d.get("extract_share"),
@@ -469,3 +491,4 @@ def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, fo
             "progress": report_table(rep.progress, langs), "last_reports": report_table(rep.reports, langs),
             "coverage": report_table(rep.coverage, langs), "uncovered": report_table(rep.uncovered, langs),
             "illustrative": report_table(rep.illustrative, langs), "sources": report_table(rep.sources, langs)}))
+        step("report.xlsx")
