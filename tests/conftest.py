@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -218,3 +220,21 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     if os.environ.get("MUTANT_UNDER_TEST") and hasattr(config.option, "numprocesses"):
         config.option.numprocesses = None
         config.option.dist = "no"
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path):
+    """A real 64 KiB file system (needs root and mount rights; skipped otherwise)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+
+    def mount(opts: str) -> Path:
+        if os.geteuid() != 0 or not shutil.which("mount"):
+            pytest.skip("mounting a tmpfs needs root")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)], capture_output=True, text=True)
+        if r.returncode:
+            pytest.skip(f"cannot mount tmpfs: {r.stderr.strip()}")
+        return mnt
+
+    yield mount
+    subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -144,24 +143,6 @@ def test_name_too_long_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines() == [f"Error: {out}: file name too long; use a shorter file or folder name"]
     assert temps(tmp_path) == []
-
-
-@pytest.fixture
-def tiny_tmpfs(tmp_path: Path):
-    """A real 64 KiB file system (needs root and mount rights; skipped otherwise)."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-
-    def mount(opts: str) -> Path:
-        if os.geteuid() != 0 or not shutil.which("mount"):
-            pytest.skip("mounting a tmpfs needs root")
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mnt)], capture_output=True, text=True)
-        if r.returncode:
-            pytest.skip(f"cannot mount tmpfs: {r.stderr.strip()}")
-        return mnt
-
-    yield mount
-    subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
 def test_disk_full_one_line_no_partial_file(tiny_tmpfs) -> None:

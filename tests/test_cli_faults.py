@@ -4,8 +4,6 @@ vector data."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,25 +11,6 @@ from pathlib import Path
 import pytest
 
 from cli_invoke import invoke
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path):
-    """A real small file system (tmpfs; needs root and mount rights, skipped otherwise)."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-
-    def mount(size: str) -> Path:
-        if os.geteuid() != 0 or not shutil.which("mount"):
-            pytest.skip("mounting a tmpfs needs root")
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
-                           capture_output=True, text=True, check=False)
-        if r.returncode:
-            pytest.skip(f"cannot mount tmpfs: {r.stderr.strip()}")
-        return mnt
-
-    yield mount
-    subprocess.run(["umount", str(mnt)], capture_output=True, check=False)
 
 
 def test_two_builds_of_one_new_file_one_refuses(synthetic_onemap: Path, tmp_path: Path) -> None:
@@ -55,8 +34,8 @@ def test_two_builds_of_one_new_file_one_refuses(synthetic_onemap: Path, tmp_path
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".race")] == []  # no temp file left
 
 
-def test_coverage_on_a_full_disk_leaves_no_partial_result_set(synthetic_onemap: Path, tiny_disk) -> None:
-    mnt = tiny_disk("96k")
+def test_coverage_on_a_full_disk_leaves_no_partial_result_set(synthetic_onemap: Path, tiny_tmpfs) -> None:
+    mnt = tiny_tmpfs("size=96k")
     out = mnt / "cov"
     r = invoke("coverage", "--facilities", "parks", "--within", "500m", "--mode", "walk", "--onemap",
                synthetic_onemap, "--out", out, "--no-map", "--format", "csv")

@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from cityplan.server import csrf
 from cityplan.services.sessions import Session
+from clock import Clock
 
 
 # ------------------------------------------------------------------------------ server/csrf.py
@@ -144,14 +145,6 @@ def test_carriage_return_in_a_column_name_quotes_the_csv() -> None:
 
 
 # ------------------------------------------------------------------------------ services/sessions.py
-class _Clock:
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @pytest.fixture
 def shared_state(tmp_path):
     from cityplan.store.shared import SqliteState
@@ -162,7 +155,7 @@ def shared_state(tmp_path):
 def test_retry_after_counts_the_next_attempt(shared_state) -> None:
     from cityplan.services.sessions import RateLimiter
 
-    lim = RateLimiter(shared_state, limit=5, window=300, clock=_Clock())
+    lim = RateLimiter(shared_state, limit=5, window=300, clock=Clock())
     for _ in range(4):
         lim.fail("user:ana")
     assert lim.retry_after("user:ana") == 0  # the 5th attempt is still allowed
@@ -174,7 +167,7 @@ def test_success_forgets_only_the_named_keys(shared_state) -> None:
     from cityplan.services.sessions import RateLimiter
     from cityplan.store.tables import LOGIN_FAILURES
 
-    lim = RateLimiter(shared_state, limit=5, window=300, clock=_Clock())
+    lim = RateLimiter(shared_state, limit=5, window=300, clock=Clock())
     lim.fail("user:ana", "ip:10.0.0.1")
     lim.fail("user:bo")
     _, ids = lim.attempt("user:ana", "ip:10.0.0.1")
@@ -545,7 +538,7 @@ def test_session_fields_and_id_length_limit(shared_state) -> None:
     from cityplan.services.sessions import Sessions
     from cityplan.store.tables import SESSIONS, utc_now
 
-    clock = _Clock()
+    clock = Clock()
     sessions = Sessions(shared_state, clock=clock)
     s = sessions.create("ana")
     assert (s.user, s.created, s.seen) == ("ana", clock.t, clock.t)
@@ -571,7 +564,7 @@ def test_session_fields_and_id_length_limit(shared_state) -> None:
 def test_rate_limiter_defaults_keys_and_rounding(shared_state) -> None:
     from cityplan.services.sessions import RateLimiter
 
-    clock = _Clock(1_800_000_000.0)
+    clock = Clock(1_800_000_000.0)
     lim = RateLimiter(shared_state, clock=clock)  # defaults: 5 per account in 300 s
     for _ in range(5):
         assert lim.attempt("user:ana")[0] == 0

@@ -20,16 +20,7 @@ from cityplan.services.sessions import (
 )
 from cityplan.store.shared import SqliteState
 from cityplan.store.tables import AUDIT, LOGIN_FAILURES, SESSIONS, ddl, epoch, iso_utc, utc_now
-
-
-class Clock:
-    """Epoch seconds that move only when told."""
-
-    def __init__(self, t: float = 1_800_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
+from clock import Clock
 
 
 @pytest.fixture
