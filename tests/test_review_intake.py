@@ -373,14 +373,12 @@ def test_findings_and_rules_ordered_by_severity(onemap, tmp_path):
 # ------------------------------------------------------------------ (e) the web desk in Chromium
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory, onemap):
-    from server_process import PASSWORD, cityplan, start
+    from server_process import add_accounts, start
 
     work = tmp_path_factory.mktemp("desk")
     loc = str(work / "harbin.gpkg")
     shutil.copy(onemap, loc)
-    r = cityplan("users", "add", "rev", "--role", "reviewer", "--password-stdin", "--onemap", loc,
-                 stdin=PASSWORD + "\n")
-    assert r.returncode == 0, r.stderr
+    add_accounts(loc, {"rev": ("reviewer", None)})  # in-process; the CLI's `users add` is tested in test_abroad
     s = start(loc, work)
     yield s
     s.stop()
