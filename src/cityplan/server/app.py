@@ -155,20 +155,22 @@ async def logout(request: Request) -> Response:
 
 
 # ------------------------------------------------------------------------------ credentials
-class BasicCredentialsOffLoop:
-    """Pure ASGI middleware: a request carrying HTTP Basic credentials has them verified (argon2,
-    64 MiB) in the thread pool before any endpoint runs, so no async endpoint ever hashes on the
-    event loop; the result is kept in the request scope, where :func:`current_user` finds it."""
+class CredentialsOffLoop:
+    """Pure ASGI middleware: who asks is found in the thread pool before any endpoint runs - HTTP
+    Basic credentials verified (argon2, 64 MiB), a session cookie looked up in the map's shared
+    state (SQLite or a pooled PostGIS connection, which may wait) - so no async endpoint hashes or
+    waits on the database on the event loop; the result is kept in the request scope, where
+    :func:`current_user` and :func:`session_of` find it. Static files need no one."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and any(k == b"authorization" and v[:6].lower() == b"basic "
-                                           for k, v in scope.get("headers", ())):
-            request = Request(scope, receive)
-            if "app" in scope:
-                await run_in_threadpool(current_user, request)
+        if scope["type"] == "http" and "app" in scope and not scope.get("path", "").startswith("/static/"):
+            headers = scope.get("headers", ())
+            if any((k == b"authorization" and v[:6].lower() == b"basic ")
+                   or (k == b"cookie" and SESSION_COOKIE.encode() + b"=" in v) for k, v in headers):
+                await run_in_threadpool(current_user, Request(scope, receive))
         await self.app(scope, receive, send)
 
 
@@ -353,7 +355,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
                                                Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
                                                Middleware(BodyReadTimeout, timeout=body_timeout),
                                                Middleware(ScratchFolder, folder=data / "tmp"),
-                                               Middleware(BasicCredentialsOffLoop),
+                                               Middleware(CredentialsOffLoop),
                                                Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)])
     extents: dict[tuple[str, str], Extent | None] = {}
 

@@ -2,8 +2,8 @@
 
 Sessions and failed logins live in the one map's shared state (:mod:`cityplan.services.sessions`),
 so every ``cityplan serve`` process - ``--workers N``, or hosts behind one proxy - sees the same
-logins, a restart logs nobody out and a rate limit counts across all of them. A session is a random 256-bit id in a cookie that is
-``HttpOnly`` and ``SameSite=Strict`` (``Secure`` with ``--secure-cookies``, behind TLS), stored
+logins, a restart logs nobody out and a rate limit counts across all of them. A session is a
+random 256-bit id in a cookie that is ``HttpOnly`` and ``SameSite=Strict`` (``Secure`` with ``--secure-cookies``, behind TLS), stored
 only as its SHA-256, with an idle timeout and an absolute lifetime. Each session carries its own
 CSRF token (:mod:`cityplan.server.csrf`). The account is looked up again on every request, so a
 disabled account loses its sessions at once (within the user cache's few seconds); a changed
