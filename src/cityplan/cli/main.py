@@ -155,6 +155,7 @@ def _register() -> None:
         export,
         layers,
         maps,
+        monitor,
         progress,
         report,
         review,
@@ -175,6 +176,7 @@ def _register() -> None:
     cli.add_command(city.city)
     cli.add_command(export.export)
     cli.add_command(checkup.checkup)
+    cli.add_command(monitor.monitor)
     from cityplan.cli import serve, users
 
     cli.add_command(serve.serve)

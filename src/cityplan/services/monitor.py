@@ -1,0 +1,123 @@
+"""Implementation supervision as a use case: the indicators of a date, for the city or one district
+(``cityplan monitor`` and the web's supervision page), and the differences between two builds
+(``cityplan diff`` and the web's "what changed" view)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cityplan.monitor.coverage_figures import district_figures
+from cityplan.monitor.indicators import indicators
+from cityplan.monitor.rules import GREY, LEVEL_ORDER, RED, Rules, load_rules
+from cityplan.onemap import OneMap
+from cityplan.progress.asof import ALL, parse_date
+from cityplan.progress.context import ProgressContext, load_context
+
+
+@dataclass
+class Supervision:
+    """The indicators of one date, worst first."""
+
+    table: pd.DataFrame
+    as_of: dt.date
+    rules: Rules
+    build_info: dict[str, str]
+    district: str | None = None          # adcode when restricted to one district
+    district_name: str = ""
+    context: ProgressContext | None = field(default=None, repr=False)
+
+    @property
+    def any_red(self) -> bool:
+        """True when an indicator is red (``cityplan monitor`` exits 1)."""
+        return bool((self.table["level"] == RED).any())
+
+    @property
+    def warnings(self) -> pd.DataFrame:
+        """Red and yellow rows (the warnings list)."""
+        return self.table[self.table["level"].isin(["red", "yellow"])].reset_index(drop=True)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per level."""
+        return {lv: int((self.table["level"] == lv).sum()) for lv in LEVEL_ORDER}
+
+    def matrix(self, *, first: str | None = None) -> tuple[list[dict[str, str]], list[dict[str, object]]]:
+        """The district x indicator matrix: columns (indicator keys and labels) and one row per
+        district (the city last), worst district first (``first``, an adcode, before all).
+
+        Each cell is the table's row for (district, indicator) - level, figures, reason, link - or
+        None when the indicator does not apply to the district.
+        """
+        t = self.table.copy()
+        t["key"] = np.where(t["kind"] == "target", t["task_id"] + " " + t["indicator"], t["indicator"])
+        t["_l"] = t["level"].map(LEVEL_ORDER)
+        cols = t.groupby("key", sort=False).agg(kind=("kind", "first"), title=("title", "first"),
+                                                 task_id=("task_id", "first"), indicator=("indicator", "first"),
+                                                 worst=("_l", "min"))
+        cols = cols.assign(_k=cols["kind"].map({"target": 0, "coverage": 1, "freshness": 2})).sort_values(
+            ["worst", "_k"], kind="stable")
+        columns = [{"key": str(k), "kind": str(r.kind), "title": str(r.title), "task_id": str(r.task_id),
+                    "indicator": str(r.indicator)} for k, r in cols.iterrows()]
+        rows = []
+        for (adcode, name), g in t.groupby(["adcode", "district"], sort=False):
+            cells = {str(r["key"]): _cell(r) for _, r in g.iterrows()}
+            score = (int((g["level"] == "red").sum()), int((g["level"] == "yellow").sum()))
+            rows.append({"adcode": str(adcode), "district": str(name), "city": name == ALL,
+                         "red": score[0], "yellow": score[1],
+                         "cells": [cells.get(c["key"]) for c in columns]})
+        rows.sort(key=lambda r: (r["adcode"] != first, bool(r["city"]), -int(r["red"]), -int(r["yellow"]),
+                                 str(r["adcode"])))
+        return columns, rows
+
+
+def _num(v: object) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None
+
+
+def _cell(r: pd.Series) -> dict[str, object]:
+    return {"level": str(r["level"]), "value_pct": _num(r["value_pct"]), "expected_pct": _num(r["expected_pct"]),
+            "gap_points": _num(r["gap_points"]), "achieved": _num(r["achieved"]), "reference": _num(r["reference"]),
+            "unit": str(r["unit"]), "reason": str(r["reason"]), "since": str(r["since"]),
+            "last_report": str(r["last_report"]), "link": str(r["link"])}
+
+
+def supervise(onemap: OneMap | ProgressContext | str | os.PathLike[str] | None = None, *,
+              as_of: dt.date | str | None = None, district: str | None = None,
+              coverage: bool = True) -> Supervision:
+    """Every indicator on ``as_of`` (default today), worst first.
+
+    Parameters
+    ----------
+    onemap : OneMap, ProgressContext, path-like or URL, optional
+        The one map (or a progress context already read).
+    as_of : date or ``YYYY-MM-DD``, optional
+        The date judged.
+    district : str, optional
+        Only this district's rows (南岗区, 南岗, Nangang or 230103).
+    coverage : bool
+        Compute the coverage figures of presets with a standard (False: listed as not checked).
+    """
+    from cityplan.districts import resolve_district
+
+    ctx = onemap if isinstance(onemap, ProgressContext) else load_context(onemap)
+    rules = load_rules(ctx.om.profile)
+    day = parse_date(as_of)
+    adcode, dname = None, ""
+    if district:
+        d = resolve_district(district, ctx.districts)
+        adcode, dname = str(d["adcode"]), str(d["name"])
+    figs = (lambda p: district_figures(ctx.om, p)) if coverage else None
+    table = indicators(ctx, rules, day, figures=figs, district=adcode)
+    return Supervision(table=table, as_of=day, rules=rules, build_info=dict(ctx.om.build_info), district=adcode,
+                       district_name=dname, context=ctx)
+
+
+__all__ = ["GREY", "Supervision", "supervise"]
