@@ -51,7 +51,7 @@ def _context(reports: list[tuple[str, str, float]]) -> ProgressContext:
                            "adcode": ["900001", "900002", "900003"], "district": ["东区", "西区", "北区"],
                            "quota": [1000.0, 1000.0, 500.0], "rule": "given"})
     rows = [{"site_id": "", "task_id": "5.2.1", "metric": "new_urban_jobs", "unit": "persons", "quantity": q,
-             "status": "", "as_of": d, "adcode": a, "district": dict(zip(districts.adcode, districts.name))[a],
+             "status": "", "as_of": d, "adcode": a, "district": dict(zip(districts.adcode, districts.name, strict=True))[a],
              "note": "", "source_row": i + 2} for i, (a, d, q) in enumerate(reports)]
     ev = make_events(rows, reported_by="区统计局 district office", source_file="t.csv", source_sha256="ab" * 32,
                      recorded_at="2023-12-31T00:00:00Z")

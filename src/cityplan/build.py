@@ -31,7 +31,7 @@ from cityplan.io.read import read_table, read_vector
 from cityplan.paths import data_dir, default_location
 from cityplan.profile import Profile, load_profile
 from cityplan.store import is_url, location_label, open_store
-from cityplan.store.base import BuildPayload, LayerMeta
+from cityplan.store.base import DEFAULT_KEEP, BuildPayload, LayerMeta
 from cityplan.store.styles import qml_for
 from cityplan.tasks.register import Register, load_register
 from cityplan.tasks.sites import make_plan_sites
@@ -192,6 +192,7 @@ def build_onemap(
     overwrite: bool = False,
     layers: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    keep: int = DEFAULT_KEEP,
 ) -> BuildResult:
     """Build the one-map GeoPackage.
 
@@ -210,6 +211,9 @@ def build_onemap(
         Build only these layer ids (and what they derive from).
     progress : callable, optional
         Called with each layer id after it is done (for progress bars).
+    keep : int, default 5
+        Builds the store keeps, this one included (earlier ones read-only, for ``cityplan diff``);
+        1 keeps none.
 
     Returns
     -------
@@ -269,6 +273,7 @@ def build_onemap(
         "extract_bbox": json.dumps(list(cat.extract_bbox)),
         "cityplan_version": __version__, "data_dir": str(root.resolve()),
         "profile": profile.label, "profile_id": profile.id, "profile_sha256": profile.sha256,
+        "sources_sha256": sources_sha256(summary),
         "catalog": str(cat.path), "catalog_sha256": _sha256(cat.path),
         "storage_crs": cat.storage_crs, "working_crs": cat.working_crs or _working_crs_of(cat, loaded),
     }
@@ -283,9 +288,17 @@ def build_onemap(
             for spec in cat.layers if spec.id in loaded}
     store.replace_map(BuildPayload(layers=loaded, catalog=summary, ledger=ledger_df, info=info, meta=meta,
                                    profile=profile.table().assign(build_id=info["build_id"])),
-                      overwrite=overwrite)
+                      overwrite=overwrite, keep=keep)
     logger.info("wrote %s: %d layers", location_label(target), len(loaded))
     return BuildResult(path=target, summary=summary, ledger=ledger_df, info=info)
+
+
+def sources_sha256(summary: pd.DataFrame) -> str:
+    """One hash of every source file a build read (layer id and the file's sha256, in catalog order)."""
+    if summary.empty or "source_sha256" not in summary.columns:
+        return ""
+    text = "\n".join(f"{r.layer}:{r.source_sha256}" for r in summary.itertuples())
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sha256(f: object) -> str:

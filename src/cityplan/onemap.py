@@ -84,6 +84,40 @@ class OneMap:
         loc = onemap if onemap is not None else default_location()
         return _open_cached(loc)
 
+    # -- build history ----------------------------------------------------------------------
+    def builds(self) -> pd.DataFrame:
+        """This map's current build and the earlier builds its store keeps, newest first
+        (:meth:`cityplan.store.base.Store.builds`)."""
+        return self.store.builds()
+
+    def open_build(self, build_id: str | None = None, *, back: int = 0) -> OneMap:
+        """A kept build of this map (by its id or an unambiguous prefix of at least 6 characters;
+        or ``back`` builds before the current one), opened read-only in intent: callers only read.
+
+        Raises
+        ------
+        OneMapError
+            No such build is kept (the message lists those that are).
+        """
+        from cityplan._errors import OneMapError
+
+        b = self.builds()
+        if build_id is None:
+            if back >= len(b):
+                msg = (f"{self.label}: only {len(b)} build(s) kept, none {back} before the current one; "
+                       "rebuild (cityplan build --overwrite) to have one to compare")
+                raise OneMapError(msg)
+            row = b.iloc[back]
+        else:
+            want = build_id.strip().lower()
+            hit = b[b["build_id"].str.lower().str.startswith(want)] if len(want) >= 6 else b.iloc[:0]
+            if len(hit) != 1:
+                msg = (f"{self.label}: no kept build {build_id!r}" + (" (ambiguous)" if len(hit) > 1 else "")
+                       + f"; kept builds: {', '.join(x[:12] for x in b['build_id'])}")
+                raise OneMapError(msg)
+            row = hit.iloc[0]
+        return self if bool(row["current"]) else OneMap.coerce(str(row["location"]))
+
     # -- identity ---------------------------------------------------------------------------
     @property
     def label(self) -> str:

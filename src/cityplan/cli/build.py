@@ -22,9 +22,11 @@ from cityplan.cli._common import (
               "(default $CITYPLAN_ONEMAP, else ./cityplan.toml's map, else CITY.gpkg here).")
 @click.option("--layer", "layers", multiple=True, help="Build only this layer id (repeatable).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--keep", type=click.IntRange(min=1, max=100), default=5, show_default=True,
+              help="Builds to keep, this one included (earlier ones read-only for cityplan diff; 1 keeps none).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 def build(city: str | None, data: str | None, out: str | None, layers: tuple[str, ...],
-          overwrite: bool, fmt: str) -> None:
+          overwrite: bool, keep: int, fmt: str) -> None:
     """Build the one map (GeoPackage or PostGIS) of a city profile and print its summary.
 
     The profile is written into the map; ./cityplan.toml then names the map, its profile and data
@@ -45,7 +47,7 @@ def build(city: str | None, data: str | None, out: str | None, layers: tuple[str
     with progress_bar(len(cat.layers), "build") as bar:
         task = bar.add_task("building layers", total=len(layers) or len(cat.layers), item="")
         res = build_onemap(city=profile, data=root, out=target, overwrite=overwrite,
-                           layers=list(layers) or None,
+                           layers=list(layers) or None, keep=keep,
                            progress=lambda lid: bar.update(task, advance=1, item=lid))
     project = write_project_file(Path.cwd(), onemap=str(res.path), city=city, data=str(root))
     s = res.summary

@@ -93,7 +93,7 @@ def target_indicators(ctx: ProgressContext, rules: Rules, as_of: dt.date | str |
     hist["ratio"] = hist["ratio"].astype(float).fillna(0.0)
     series = {k: (g["date"].tolist(), g["ratio"].to_numpy(float))
               for k, g in hist.groupby(["task_id", "metric", "adcode"], sort=False)}
-    per_task, per_district = _reporters(ev, iso)
+    per_task, _per_district = _reporters(ev, iso)
     rows = []
     for r in now.itertuples(index=False):
         is_city = r.district == ALL
@@ -129,9 +129,7 @@ def target_indicators(ctx: ProgressContext, rules: Rules, as_of: dt.date | str |
             reason += "; 无报送 nothing reported yet"
         rows.append(base | {"level": level, "value_pct": value * 100, "expected_pct": pace.share(day) * 100,
                             "gap_points": gap, "since": _since(levels, days), "reason": reason})
-    out = pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
-    del per_district
-    return out
+    return pd.DataFrame(rows, columns=INDICATOR_COLUMNS)
 
 
 def reporting_districts(ctx: ProgressContext) -> pd.DataFrame:

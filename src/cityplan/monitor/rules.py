@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from cityplan.monitor.pace import Pace
 from cityplan.profile import Profile
 from cityplan.progress.events import EARLIEST, YEAR_END
 from cityplan.schema.monitor import MONITOR_FILE, MonitorSettings, PaceModel, load_monitor_settings
-from cityplan.monitor.pace import Pace
 
 logger = logging.getLogger(__name__)
 

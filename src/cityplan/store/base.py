@@ -37,6 +37,10 @@ STYLES_TABLE = "layer_styles"
 PROFILE_TABLE = "cityplan_profile"
 #: tables a build writes (everything else but layers is kept across rebuilds)
 BUILD_TABLES = (CATALOG_TABLE, LEDGER_TABLE, INFO_TABLE, PROFILE_TABLE)
+#: builds a store keeps by default: the current one and the four before it (``cityplan build --keep``)
+DEFAULT_KEEP = 5
+#: columns of :meth:`Store.builds`
+BUILD_COLUMNS = ["build_id", "built_at", "current", "profile_sha256", "sources_sha256", "location"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class Store(abc.ABC):
         ``where`` keeps the rows whose columns equal the given values (bound, never spliced raw)."""
 
     @abc.abstractmethod
-    def replace_map(self, payload: BuildPayload, *, overwrite: bool) -> None:
+    def replace_map(self, payload: BuildPayload, *, overwrite: bool, keep: int = DEFAULT_KEEP) -> None:
         """Write a whole build atomically for readers.
 
         A reader sees either the old map or the new one, never a mix: the GeoPackage is written
@@ -104,7 +108,26 @@ class Store(abc.ABC):
         transaction. Append-only tables (progress events, audit, reviews) and the user accounts
         of the previous map are carried over. ``overwrite=False`` and an existing map ->
         OutputExistsError.
+
+        The replaced build is kept (read-only, for ``cityplan diff`` and the web's build history)
+        so that at most ``keep`` builds exist, the new one included: the GeoPackage keeps earlier
+        files in ``MAP.gpkg.builds/``, PostGIS earlier schemas ``<schema>__b_<build id>``.
+        ``keep=1`` keeps none.
         """
+
+    def builds(self) -> pd.DataFrame:
+        """The current build and the kept earlier ones, newest first (``BUILD_COLUMNS``;
+        ``location`` opens that build with :meth:`cityplan.onemap.OneMap.open`)."""
+        info = self.read_info()
+        return pd.DataFrame([{"build_id": info.get("build_id", ""), "built_at": info.get("built_at", ""),
+                              "current": True, "profile_sha256": info.get("profile_sha256", ""),
+                              "sources_sha256": info.get("sources_sha256", ""), "location": self.label}],
+                            columns=BUILD_COLUMNS)
+
+    def read_info(self) -> dict[str, str]:
+        """The build info table as a dict."""
+        t = self.table_or_empty(INFO_TABLE)
+        return dict(zip(t["key"].astype(str), t["value"].astype(str), strict=True)) if len(t) else {}
 
     # -- caches: plain numpy arrays, never pickles ----------------------------------------
     @abc.abstractmethod

@@ -28,8 +28,10 @@ import pyogrio.errors
 
 from cityplan._errors import OneMapError, OutputExistsError
 from cityplan.store.base import (
+    BUILD_COLUMNS,
     BUILD_TABLES,
     CACHE_TABLE,
+    DEFAULT_KEEP,
     INFO_TABLE,
     PROFILE_TABLE,
     STYLES_TABLE,
@@ -263,7 +265,8 @@ class GpkgStore(Store):
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def replace_map(self, payload: BuildPayload, *, overwrite: bool) -> None:  # noqa: D102
+    def replace_map(self, payload: BuildPayload, *, overwrite: bool,  # noqa: D102
+                    keep: int = DEFAULT_KEEP) -> None:
         from cityplan.io.write import atomic_path
 
         if self.path.exists() and not overwrite:
@@ -271,6 +274,7 @@ class GpkgStore(Store):
             raise OutputExistsError(msg)
         with self._write_lock():
             carried = self._append_only_tables()
+            old_info = self._file_info(self.path) if self.path.exists() else {}
             # without --overwrite the rename is exclusive: of two builds racing to a new file, the
             # second refuses instead of replacing the first
             with atomic_path(self.path, overwrite=overwrite) as tmp:
@@ -289,7 +293,62 @@ class GpkgStore(Store):
                         _carry(con, name, df)
                     _write_styles(con, payload)
                     con.execute("COMMIT")
+                if keep > 1:
+                    self._keep_old(old_info)
+            if keep >= 1:
+                self._prune(keep - 1)
         self._layers = None
+
+    # -- build history ----------------------------------------------------------------------
+    @property
+    def history_dir(self) -> Path:
+        """Where earlier builds are kept: ``MAP.gpkg.builds/`` beside the map."""
+        return self.path.with_name(self.path.name + ".builds")
+
+    def _file_info(self, path: Path) -> dict[str, str]:
+        """The build info of a GeoPackage file ({} when it is not a readable one map)."""
+        try:
+            with self._connect(readonly=True, path=path) as con:
+                return dict(con.execute(f'SELECT "key", "value" FROM "{INFO_TABLE}"').fetchall())  # noqa: S608
+        except sqlite3.Error:
+            return {}
+
+    def _keep_old(self, info: dict[str, str]) -> None:
+        """Keep the file about to be replaced (a hard link: no copy) under its build id."""
+        bid = str(info.get("build_id", ""))
+        if not bid.isalnum():
+            return
+        stamp = "".join(ch for ch in str(info.get("built_at", ""))[:19] if ch.isdigit())
+        self.history_dir.mkdir(exist_ok=True)
+        target = self.history_dir / f"{stamp}_{bid}.gpkg"
+        if target.exists():
+            return
+        try:
+            os.link(self.path, target)
+        except OSError:  # a file system without hard links: a copy
+            import shutil
+
+            shutil.copy2(self.path, target)
+
+    def _history_files(self) -> list[Path]:
+        """Kept earlier builds, newest first."""
+        if not self.history_dir.is_dir():
+            return []
+        return sorted(self.history_dir.glob("*_*.gpkg"), key=lambda p: p.name, reverse=True)
+
+    def _prune(self, keep_old: int) -> None:
+        for old in self._history_files()[keep_old:]:
+            old.unlink(missing_ok=True)
+            logger.info("%s: removed the kept build %s", self.path, old.name)
+
+    def builds(self) -> pd.DataFrame:  # noqa: D102
+        rows = []
+        for path, current in [(self.path, True), *((p, False) for p in self._history_files())]:
+            info = self._file_info(path)
+            rows.append({"build_id": info.get("build_id", ""), "built_at": info.get("built_at", ""),
+                         "current": current, "profile_sha256": info.get("profile_sha256", ""),
+                         "sources_sha256": info.get("sources_sha256", ""), "location": str(path)})
+        return pd.DataFrame(rows, columns=BUILD_COLUMNS)
 
     def _append_only_tables(self) -> dict[str, pd.DataFrame]:
         """Tables of the current file that a rebuild must keep (progress, audit, reviews...)."""

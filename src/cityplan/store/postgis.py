@@ -36,8 +36,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cityplan._errors import LayerNotFoundError, OneMapError, OutputExistsError, SchemaError
 from cityplan.store.base import (
+    BUILD_COLUMNS,
     CACHE_TABLE,
     CATALOG_TABLE,
+    DEFAULT_KEEP,
     INFO_TABLE,
     LEDGER_TABLE,
     PROFILE_TABLE,
@@ -62,7 +64,8 @@ POOL_TIMEOUT = 30.0
 _MAP_LOCK = 0x43504D31  # readers shared / swap exclusive
 _BUILD_LOCK = 0x43504232  # one build of a schema at a time
 _TABLE_LOCK = 0x43505433  # append_rows / write_cache on one table
-_SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+#: a map's schema (at most 40, so the build's stage name fits 63), or a kept build of it
+_SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}(?:__b_[0-9a-f]{1,12})?")
 _TABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _ORD = "__cityplan_ord"
 _STYLES_DDL = (  # exactly what QGIS (QgsPostgresUtils::createStylesTable) creates
@@ -120,6 +123,14 @@ def parse_pg_url(url: str) -> tuple[str, str]:
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest, quote_via=quote),
                            parts.fragment))
     return conninfo, schema
+
+
+def _with_schema(url: str, schema: str) -> str:
+    """``url`` naming ``schema`` (another schema of the same database: a kept build)."""
+    parts = urlsplit(url)
+    rest = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode([*rest, ("schema", schema)], quote_via=quote),
+                       parts.fragment))
 
 
 def mask_url(url: str) -> str:
@@ -552,7 +563,7 @@ class PostgisStore(Store):
             for row in zip(*data, strict=True):
                 copy.write_row(row)
 
-    def replace_map(self, payload: BuildPayload, *, overwrite: bool) -> None:
+    def replace_map(self, payload: BuildPayload, *, overwrite: bool, keep: int = DEFAULT_KEEP) -> None:
         """Write the build into a new schema and swap it in with one transaction.
 
         Append-only tables of the previous map move into the new schema in the same
@@ -567,11 +578,11 @@ class PostgisStore(Store):
         if getattr(self._local, "depth", 0):
             raise RuntimeError("replace_map inside snapshot(): the swap would wait for itself")
         with self._lease() as conn:
-            self._swap_in(conn, payload, tables, stage, overwrite=overwrite)
+            self._swap_in(conn, payload, tables, stage, overwrite=overwrite, keep=keep)
         logger.info("%s: one map written (%d layers)", self.label, len(payload.layers))
 
     def _swap_in(self, conn: psycopg.Connection, payload: BuildPayload, tables: dict[str, pd.DataFrame], stage: str,
-                 *, overwrite: bool) -> None:
+                 *, overwrite: bool, keep: int = DEFAULT_KEEP) -> None:
         with self._errors(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_BUILD_LOCK, self.schema))
             state = self._state(conn)
@@ -604,8 +615,51 @@ class PostgisStore(Store):
             conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
                 sql.Identifier(stage), sql.Identifier(self.schema)))
             if state != "absent":
-                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(retired)))
+                self._retire(conn, retired, keep)
             self._write_styles(conn, payload.layers, payload.meta)
+
+    # -- build history ---------------------------------------------------------------------
+    def _history_prefix(self) -> str:
+        return f"{self.schema}__b_"
+
+    def _info_of(self, conn: psycopg.Connection, schema: str) -> dict[str, str]:
+        if INFO_TABLE not in self._tables(conn, schema):
+            return {}
+        rows = conn.execute(sql.SQL('SELECT "key", "value" FROM {}').format(
+            sql.Identifier(schema, INFO_TABLE))).fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    def _history_schemas(self, conn: psycopg.Connection) -> list[tuple[str, dict[str, str]]]:
+        """Kept earlier builds (schema, build info), newest first."""
+        like = self._history_prefix().replace("_", r"\_") + "%"
+        names = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s",
+                                            (like,)).fetchall()]
+        kept = [(n, self._info_of(conn, n)) for n in names]
+        return sorted(kept, key=lambda x: (x[1].get("built_at", ""), x[0]), reverse=True)
+
+    def _retire(self, conn: psycopg.Connection, retired: str, keep: int) -> None:
+        """Keep the replaced build as ``<schema>__b_<build id>`` (its cache dropped) or drop it; then
+        drop kept builds beyond ``keep - 1``. Inside the swap's transaction."""
+        bid = self._info_of(conn, retired).get("build_id", "")
+        name = f"{self._history_prefix()}{bid[:12]}"
+        if keep > 1 and bid.isalnum() and len(name) <= 63 and conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(retired, CACHE_TABLE)))
+            conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(retired), sql.Identifier(name)))
+        else:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(retired)))
+        for old, _info in self._history_schemas(conn)[max(keep - 1, 0):]:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(old)))
+
+    def builds(self) -> pd.DataFrame:
+        """The current build and the kept earlier ones (``BUILD_COLUMNS``), newest first."""
+        with self._lease() as conn, self._errors():
+            kept = [(self.schema, self._info_of(conn, self.schema), True)]
+            kept += [(n, i, False) for n, i in self._history_schemas(conn)]
+        rows = [{"build_id": i.get("build_id", ""), "built_at": i.get("built_at", ""), "current": cur,
+                 "profile_sha256": i.get("profile_sha256", ""), "sources_sha256": i.get("sources_sha256", ""),
+                 "location": _with_schema(self.url, n)} for n, i, cur in kept]
+        return pd.DataFrame(rows, columns=BUILD_COLUMNS)
 
     def _write_styles(self, conn: psycopg.Connection, layers: Mapping[str, pd.DataFrame],
                       meta: Mapping[str, LayerMeta]) -> None:
