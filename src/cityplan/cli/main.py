@@ -152,6 +152,7 @@ def _register() -> None:
         city,
         convert,
         coverage,
+        diff,
         export,
         layers,
         maps,
@@ -177,6 +178,7 @@ def _register() -> None:
     cli.add_command(export.export)
     cli.add_command(checkup.checkup)
     cli.add_command(monitor.monitor)
+    cli.add_command(diff.diff)
     from cityplan.cli import serve, users
 
     cli.add_command(serve.serve)

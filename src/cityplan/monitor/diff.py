@@ -167,7 +167,7 @@ def _targets(a: OneMap, b: OneMap) -> pd.DataFrame:
 
     ta = load_register(a.profile).targets_frame().set_index(["task_id", "metric"])
     tb = load_register(b.profile).targets_frame().set_index(["task_id", "metric"])
-    j = ta[["target", "unit"]].join(tb[["target", "unit"]], how="outer", lsuffix="_old", rsuffix="_new")
+    j = ta[["target", "unit"]].add_suffix("_old").join(tb[["target", "unit"]].add_suffix("_new"), how="outer")
     j = j[~_same(j["target_old"], j["target_new"]) | ~_same(j["unit_old"], j["unit_new"])]
     return j.reset_index()
 
@@ -247,8 +247,8 @@ def _coverage(a: OneMap, b: OneMap, presets: list[str],
             rows.append({"preset": pid, "district": "", "adcode": "", "metric": metric, "old": np.nan, "new": np.nan,
                          "change_points": np.nan, "note": fa if isinstance(fa, str) else fb})
             continue
-        j = fa.set_index("district")[[metric]].join(fb.set_index("district")[[metric]], how="outer",
-                                                     lsuffix="_old", rsuffix="_new")
+        j = fa.set_index("district")[[metric]].add_suffix("_old").join(
+            fb.set_index("district")[[metric]].add_suffix("_new"), how="outer")
         codes = dict(zip(fb["district"], fb["adcode"], strict=False)) | dict(
             zip(fa["district"], fa["adcode"], strict=False))
         for dname, r in j.iterrows():

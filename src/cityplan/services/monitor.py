@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cityplan.monitor.coverage_figures import district_figures
+from cityplan.monitor.diff import BuildDiff, diff_builds
 from cityplan.monitor.indicators import indicators
 from cityplan.monitor.rules import GREY, LEVEL_ORDER, RED, Rules, load_rules
 from cityplan.onemap import OneMap
@@ -120,4 +121,28 @@ def supervise(onemap: OneMap | ProgressContext | str | os.PathLike[str] | None =
                        district_name=dname, context=ctx)
 
 
-__all__ = ["GREY", "Supervision", "supervise"]
+__all__ = ["GREY", "Supervision", "compare_builds", "diff_payload", "supervise"]
+
+
+def compare_builds(om: OneMap, old: str | None = None, new: str | None = None, *, tolerance_m: float = 1.0,
+                   coverage: bool = True) -> BuildDiff:
+    """The diff of two kept builds of ``om`` (ids or prefixes; default the previous and the current)."""
+    a = om.open_build(old) if old else om.open_build(back=1)
+    b = om.open_build(new) if new else om
+    return diff_builds(a, b, tolerance_m=tolerance_m, figures=district_figures if coverage else None)
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, object]]:
+    import json
+
+    return json.loads(df.to_json(orient="records", force_ascii=False)) if len(df) else []
+
+
+def diff_payload(d: BuildDiff) -> dict[str, object]:
+    """A diff as plain JSON-able data (the CLI's ``--format json`` and the web page)."""
+    keep = ["build_id", "built_at", "profile_sha256", "sources_sha256"]
+    lay = d.layers[d.layers[["added", "removed", "moved", "reshaped", "changed"]].sum(axis=1) > 0]
+    return {"old": {k: d.old.get(k, "") for k in keep}, "new": {k: d.new.get(k, "") for k in keep},
+            "tolerance_m": d.tolerance_m, "changed": d.changed, "layers": _records(lay),
+            "features": _records(d.features), "plan_sites": _records(d.plan_sites), "targets": _records(d.targets),
+            "profile_files": _records(d.profile_files), "coverage": _records(d.coverage), "notes": d.notes}

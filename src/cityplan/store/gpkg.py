@@ -339,6 +339,8 @@ class GpkgStore(Store):
     def _prune(self, keep_old: int) -> None:
         for old in self._history_files()[keep_old:]:
             old.unlink(missing_ok=True)
+            for side in (".lock", ".state", "-journal", "-wal", "-shm"):  # left by readers of the kept build
+                old.with_name(old.name + side).unlink(missing_ok=True)
             logger.info("%s: removed the kept build %s", self.path, old.name)
 
     def builds(self) -> pd.DataFrame:  # noqa: D102

@@ -1,0 +1,112 @@
+"""Build history and ``cityplan diff``: a rebuild of the synthetic city after deleting three parks,
+moving one by 200 m and adding one names exactly those five features and the park-coverage
+change, on a GeoPackage and on PostGIS; ``--keep`` bounds the builds kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from cityplan.build import build_onemap
+from cityplan.monitor.coverage_figures import district_figures
+from cityplan.onemap import OneMap
+from cli_invoke import run
+from synthetic_city import lonlat
+
+
+def _park(ref: str, name: str, x0: float, y0: float) -> dict:
+    ring = [lonlat(x, y) for x, y in shapely.get_coordinates(shapely.box(x0, y0, x0 + 100, y0 + 100).exterior)]
+    return {"osm_ref": ref, "name": name, "leisure": "park", "tourism": None,
+            "geometry": shapely.MultiPolygon([shapely.Polygon(ring)])}
+
+
+def _set_parks(src: Path, frame: gpd.GeoDataFrame) -> None:
+    pyogrio.write_dataframe(frame, src, layer="parks", driver="GPKG")
+
+
+def _two_builds(synthetic_onemap: Path, folder: Path, out: str, *, keep: int = 5) -> None:
+    """Build A: the design's park and four more; build B: three deleted, 中心公园 moved 200 m east,
+    one added."""
+    city = folder / "city"
+    shutil.copytree(synthetic_onemap.parent / "city", city)
+    src = city / "osm_layers.gpkg"
+    base = pyogrio.read_dataframe(src, layer="parks")
+    extra = gpd.GeoDataFrame([_park("way/9001", "东园", 640, 445), _park("way/9002", "南园", 1240, 45),
+                              _park("way/9003", "北园", 1440, 445), _park("way/9004", "西园", 40, 445)], crs=base.crs)
+    a = gpd.GeoDataFrame(pd.concat([base, extra], ignore_index=True), crs=base.crs)
+    _set_parks(src, a)
+    build_onemap(city=city, data=city, out=out, keep=keep)
+    b = a[~a.osm_ref.isin(["way/9001", "way/9002", "way/9003"])].copy()
+    moved = b.osm_ref == "way/549"
+    b.loc[moved, "geometry"] = b.loc[moved].geometry.to_crs(4548).translate(200, 0).to_crs(b.crs)
+    b = gpd.GeoDataFrame(pd.concat([b, gpd.GeoDataFrame([_park("way/9005", "新园", 1040, 645)], crs=base.crs)],
+                                   ignore_index=True), crs=base.crs)
+    _set_parks(src, b)
+    build_onemap(city=city, data=city, out=out, overwrite=True, keep=keep)
+
+
+def _check_diff(payload: dict, om: OneMap) -> None:
+    feats = {(f["change"], f["key"]): f for f in payload["features"]}
+    assert set(feats) == {("removed", "way/9001"), ("removed", "way/9002"), ("removed", "way/9003"),
+                          ("added", "way/9005"), ("moved", "way/549")}
+    assert feats[("moved", "way/549")]["distance_m"] == pytest.approx(200.0, abs=0.5)
+    assert [ly["layer"] for ly in payload["layers"]] == ["parks"]
+    cov = pd.DataFrame(payload["coverage"]).set_index("district")
+    assert set(cov.preset) == {"park-service-radius"}
+    # the figures are those `cityplan coverage` gives for each build
+    for build, col in ((om.open_build(back=1), "old"), (om, "new")):
+        fig = district_figures(build, "park-service-radius").set_index("district")["area_share"]
+        for d, v in fig.items():
+            assert cov.loc[d, col] == pytest.approx(v)
+    # three parks of the east side gone: its coverage falls; the west keeps 西园 and gains 中心公园's move
+    assert cov.loc["东城区", "change_points"] < 0
+    assert cov.loc["(all)", "change_points"] == pytest.approx((cov.loc["(all)", "new"] - cov.loc["(all)", "old"]) * 100,
+                                                              abs=0.01)
+
+
+def test_diff_after_rebuild_gpkg(synthetic_onemap, tmp_path):
+    out = tmp_path / "map.gpkg"
+    _two_builds(synthetic_onemap, tmp_path, str(out))
+    om = OneMap.open(out)
+    b = om.builds()
+    assert b["current"].tolist() == [True, False] and b["build_id"].str.len().eq(32).all()
+    assert b["sources_sha256"].str.len().eq(64).all() and b["sources_sha256"].nunique() == 2
+    r = run("diff", "--onemap", str(out), "--format", "json")
+    assert r.returncode == 1, r.stderr  # something changed
+    payload = json.loads(r.stdout)
+    assert payload["old"]["build_id"] == b.build_id[1] and payload["new"]["build_id"] == b.build_id[0]
+    _check_diff(payload, om)
+    # the old build opens read-only as a map of its own: its five parks
+    assert len(om.open_build(b.build_id[1][:8]).layer("parks")) == 5
+    # the same build against itself: nothing changed, exit 0
+    r = run("diff", b.build_id[0][:8], b.build_id[0][:8], "--onemap", str(out), "--format", "json")
+    assert r.returncode == 0 and json.loads(r.stdout)["features"] == []
+    # --keep 2: a third build leaves two
+    city = tmp_path / "city"
+    build_onemap(city=city, data=city, out=out, overwrite=True, keep=2)
+    assert len(OneMap.open(out).builds()) == 2 and len(list((tmp_path / "map.gpkg.builds").glob("*.gpkg"))) == 1
+    build_onemap(city=city, data=city, out=out, overwrite=True, keep=1)
+    assert len(OneMap.open(out).builds()) == 1
+
+
+def test_diff_after_rebuild_postgis(synthetic_onemap, tmp_path, pg_server):
+    url = pg_server.new_database("diffs") + "?schema=syn"
+    _two_builds(synthetic_onemap, tmp_path, url, keep=2)
+    om = OneMap.open(url)
+    b = om.builds()
+    assert b["current"].tolist() == [True, False]
+    assert "schema=syn__b_" in b.location[1]
+    from cityplan.services.monitor import compare_builds, diff_payload
+
+    _check_diff(diff_payload(compare_builds(om)), om)
+    # --keep 2: a third build drops the oldest kept schema
+    city = tmp_path / "city"
+    build_onemap(city=city, data=city, out=url, overwrite=True, keep=2)
+    assert len(OneMap.open(url).builds()) == 2
