@@ -31,7 +31,7 @@ from cityplan._cores import usable_cores
 from cityplan.io.archive import scratch_in
 from cityplan.maps.assets import leaflet_css, leaflet_js, own_asset
 from cityplan.onemap import OneMap
-from cityplan.server import csrf, ogc, pages, progress_desk, review_desk, viewlayers
+from cityplan.server import csrf, ogc, pages, progress_desk, review_desk, supervision, viewlayers
 from cityplan.server.auth import (
     SESSION_COOKIE,
     BasicCache,
@@ -338,7 +338,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         Route("/login", login_form, methods=["GET"]), Route("/login", login_submit, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]), Route("/static/{name}", static),
         Route("/favicon.ico", lambda _r: Response(status_code=204)),
-        *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *ogc.routes(),
+        *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *supervision.routes(), *ogc.routes(),
     ]
     location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
     if review_workers is None:

@@ -1,0 +1,92 @@
+"""The supervision page: in Chromium, the matrix's colours and figures equal
+``cityplan monitor --format json`` for the same date; a district office sees its district first;
+the "what changed" page names the five park changes of a rebuild."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from browser import launch, served_page
+from cli_invoke import run
+from server_process import PASSWORD, add_accounts, login, start
+
+
+def _log_in(page, url: str, name: str) -> None:
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("#cp-login")
+    assert page.text_content("#cp-whoami").startswith(name)
+
+
+def test_supervision_matrix_equals_cli(onemap, tmp_path):
+    from cityplan.progress.examples import import_examples
+
+    loc = tmp_path / "harbin.gpkg"
+    shutil.copy(onemap, loc)
+    import_examples(str(loc))
+    add_accounts(str(loc))
+    r = run("monitor", "--onemap", str(loc), "--as-of", "2023-12-15", "--all", "--format", "json")
+    assert r.returncode == 1, r.stderr
+    cli = pd.DataFrame(json.loads(r.stdout))
+    cli["key"] = [f"{t} {i}" if k == "target" else i for k, t, i in zip(cli.kind, cli.task_id, cli.indicator,
+                                                                        strict=True)]
+    want = {(k, a): (lv, v) for k, a, lv, v in zip(cli.key, cli.adcode, cli.level, cli.value_pct, strict=True)}
+    served = start(str(loc), tmp_path)
+    try:
+        with launch() as browser:
+            ctx, page, errors, outside = served_page(browser, served.url)
+            _log_in(page, served.url, "admin")
+            page.goto(f"{served.url}/supervision?as_of=2023-12-15")
+            assert page.text_content("#cp-asof-date") == "2023-12-15"
+            cells = page.eval_on_selector_all("#cp-matrix td.cp-lv", """tds => tds.map(td => [
+                td.dataset.key, td.dataset.adcode, td.dataset.level, td.dataset.value,
+                getComputedStyle(td).backgroundColor, td.querySelector('a').getAttribute('href')])""")
+            assert len(cells) == len(want)
+            colour = {"red": "rgb(215, 25, 28)", "yellow": "rgb(253, 174, 97)", "green": "rgb(26, 150, 65)",
+                      "grey": "rgb(221, 221, 221)"}
+            for key, adcode, level, value, bg, href in cells:
+                lv, v = want[(key, adcode)]
+                assert level == lv and bg == colour[lv], (key, adcode)
+                assert (value == "" and pd.isna(v)) or float(value) == pytest.approx(v, abs=0.05), (key, adcode)
+                assert href.startswith(("/tasks/", "/districts"))
+            red = page.locator('#cp-matrix td[data-key="2.3.3 floor_area"][data-adcode="230103"]')
+            assert red.get_attribute("data-level") == "red" and red.text_content().strip() == "16% / 96%"
+            assert "behind the pace by 80 points" in red.get_attribute("title")
+            assert int(page.text_content("#cp-count-red")) == int((cli.level == "red").sum())
+            # worst district first for the city; a district office sees its own first
+            _log_in(page, served.url, "nangang")
+            page.goto(f"{served.url}/supervision?as_of=2023-12-15")
+            assert page.get_attribute("#cp-matrix tr[data-adcode]", "data-adcode") == "230103"
+            ctx.close()
+        assert not errors and not outside
+    finally:
+        served.stop()
+
+
+def test_what_changed_page(synthetic_onemap, tmp_path):
+    from test_build_diff import _two_builds
+
+    out = tmp_path / "map.gpkg"
+    _two_builds(synthetic_onemap, tmp_path, str(out))
+    add_accounts(str(out), {"view": ("viewer", None)})
+    served = start(str(out), tmp_path)
+    try:
+        c = login(served.url, "view")
+        page = c.get("/supervision")
+        assert page.status_code == 200 and "what changed since" in page.text
+        html = c.get("/supervision/diff").text
+        for ref in ("way/9001", "way/9002", "way/9003", "way/9005", "way/549"):
+            assert ref in html
+        assert "<td>200</td>" in html and "park-service-radius" in html
+        kept = json.loads(run("diff", "--list", "--onemap", str(out), "--format", "json").stdout)
+        old = c.get(f"/supervision/builds/{kept[1]['build_id'][:8]}")
+        assert old.status_code == 200 and "read-only" in old.text
+        assert c.get("/supervision/builds/ffffffffffff").status_code == 404
+    finally:
+        served.stop()
