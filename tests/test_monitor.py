@@ -205,3 +205,19 @@ def test_harbin_sample_ledger_2_3_3_nangang_red(onemap, tmp_path):
     # park coverage set against its standard (coverage_presets.yaml: area_share >= 0.8)
     park = df[(df.indicator == "park-service-radius") & (df.district == "南岗区")].iloc[0]
     assert park.reference == 0.8 and park.value_pct < 80 and park.level in ("yellow", "red")
+
+
+def test_burnup_chart_draws_pace_thresholds_and_legend(tmp_path):
+    from cityplan.monitor.rules import chart_pace
+    from cityplan.progress.history import burnup_chart
+
+    hist = pd.DataFrame({"task_id": "5.2.1", "metric": "new_urban_jobs", "unit": "persons", "adcode": "900001",
+                         "district": "东区", "date": ["2023-01-01", "2023-06-30"], "achieved": [0.0, 300.0],
+                         "reference": 1000.0, "ratio": [0.0, 0.3], "linear_path": [0.0, 496.0], "sites_completed": 0})
+    pace = chart_pace(_profile('version: 1\npace:\n  tasks:\n    "5.2.1": {kind: s_curve, steepness: 6}\n'), "5.2.1")
+    assert pace.label == "s_curve 2023-01-01 → 2023-12-31 (steepness 6)"
+    files = burnup_chart(hist, tmp_path / "c", title="就业 jobs", pace=pace)
+    svg = files[1].read_text(encoding="utf-8")
+    for words in ("legend", "achieved (reported)", "district quota", "s_curve 2023-01-01", "&gt; 10 points behind",
+                  "&gt; 25 points behind"):
+        assert words in svg, words

@@ -157,6 +157,7 @@ def import_(ctx: click.Context, file: str, reported_by: str, district: str | Non
 def history(ctx: click.Context, task_id: str, district: str | None, onemap: str | None, until: str | None,
             chart: str | None, fmt: str, overwrite: bool) -> None:
     """Print a task's achieved quantity at every report date and write a burn-up chart (PNG, SVG)."""
+    from cityplan.monitor.rules import chart_pace
     from cityplan.paths import output_dir
     from cityplan.progress.history import burnup_chart, task_history
 
@@ -168,7 +169,7 @@ def history(ctx: click.Context, task_id: str, district: str | None, onemap: str 
                         (f"history-{task_id}" + (f"-{h.adcode.iloc[0]}" if district and len(h) else "")))
     files = burnup_chart(h, stem, title=f"{task_id} {item.title_zh} · {where}",
                          title_en=f"{task_id} {item.title_en}" + (f" · {h.adcode.iloc[0]}" if district and len(h) else ""),
-                         overwrite=overwrite or chart is None)
+                         overwrite=overwrite or chart is None, pace=chart_pace(pc.om.profile, task_id))
     view = h.drop(columns=["task_id", "adcode", "district"]) if fmt == "table" else h
     print_table(view, title=f"History of {task_id} {item.title_zh} ({where})", fmt=fmt)
     note("[green]wrote[/] " + ", ".join(str(f) for f in files))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from cityplan.monitor.pace import Pace
 from cityplan.profile import Profile
 from cityplan.progress.events import EARLIEST, YEAR_END
+from cityplan.progress.history import ChartPace
 from cityplan.schema.monitor import MONITOR_FILE, MonitorSettings, PaceModel, load_monitor_settings
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,15 @@ class Rules:
             return RED, f"低于标准 {gap:.0f} 个百分点 below the standard by {gap:.0f} points " \
                         f"({share:.0%} < {minimum:.0%})"
         return YELLOW, f"低于标准 below the standard ({share:.0%} < {minimum:.0%})"
+
+
+def chart_pace(profile: Profile, task_id: str) -> ChartPace:
+    """The pace and thresholds of ``task_id`` for a burn-up chart (:func:`cityplan.progress.history.burnup_chart`)."""
+    rules = load_rules(profile)
+    p = rules.pace(task_id)
+    t = rules.settings.thresholds
+    return ChartPace(share=p.share, label=p.describe(), start=p.start, deadline=p.deadline,
+                     yellow_points=t.yellow_behind_points, red_points=t.red_behind_points)
 
 
 def load_rules(profile: Profile) -> Rules:

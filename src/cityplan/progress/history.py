@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -61,10 +63,27 @@ def task_history(ctx: ProgressContext, task_id: str, *, district: str | None = N
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
-def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: str, title_en: str | None = None,
-                 overwrite: bool = False) -> list[Path]:
-    """Write ``out``.png and ``out``.svg: achieved (steps) vs target and the linear path, per metric.
+@dataclass(frozen=True)
+class ChartPace:
+    """The pace a burn-up chart draws: ``share(day)`` (0..1 of the reference), its label, its
+    ``start``/``deadline``, and the supervision thresholds (points behind: yellow, red) shaded
+    below it (:mod:`cityplan.monitor` makes one from the profile's ``monitor.yaml``)."""
 
+    share: Callable[[dt.date], float]
+    label: str
+    start: dt.date
+    deadline: dt.date
+    yellow_points: float | None = None
+    red_points: float | None = None
+
+
+def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: str, title_en: str | None = None,
+                 overwrite: bool = False, pace: ChartPace | None = None) -> list[Path]:
+    """Write ``out``.png and ``out``.svg: achieved (steps) vs target and the pace, per metric, with
+    a legend naming every line.
+
+    ``pace`` (default: the linear path over the plan year) draws the expected path and, when it
+    carries thresholds, the yellow and red bands (behind the pace by more than the thresholds).
     ``title_en`` replaces ``title`` when no CJK font is installed (no empty boxes in print). The
     figure is made without pyplot and the fonts are set for it alone (:func:`cityplan.fonts.cjk_rc`).
     """
@@ -73,18 +92,18 @@ def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: s
     from cityplan.fonts import cjk_rc
 
     with matplotlib.rc_context(cjk_rc()):
-        return _draw_burnup(history, out, title=title, title_en=title_en, overwrite=overwrite)
+        return _draw_burnup(history, out, title=title, title_en=title_en, overwrite=overwrite, pace=pace)
 
 
 def _draw_burnup(history: pd.DataFrame, out: str | os.PathLike[str], *, title: str, title_en: str | None,
-                 overwrite: bool) -> list[Path]:
+                 overwrite: bool, pace: ChartPace | None = None) -> list[Path]:
     import matplotlib.dates as mdates
 
     from cityplan.fonts import agg_figure, cjk_font
 
     font = cjk_font()
     metrics = list(dict.fromkeys(history.metric)) or ["(no target)"]
-    fig = agg_figure(figsize=(8, 2.6 * len(metrics) + 0.6))
+    fig = agg_figure(figsize=(11, 2.6 * len(metrics) + 0.6))
     axes = fig.subplots(len(metrics), 1, squeeze=False)
     for ax, m in zip(axes[:, 0], metrics, strict=True):
         h = history[history.metric == m].sort_values("date")
@@ -100,13 +119,26 @@ def _draw_burnup(history: pd.DataFrame, out: str | os.PathLike[str], *, title: s
         if pd.notna(ref):
             what = "district quota" if str(h.adcode.iloc[0]) else "target"
             ax.axhline(ref, color="#762a83", lw=1.2, ls="--", label=f"{what} {ref:,.10g}")
-            ax.plot([pd.Timestamp(EARLIEST), pd.Timestamp(YEAR_END)], [0, ref], color="#999999", lw=1, ls=":",
-                    label="linear path to year end")
+            if pace is None:
+                ax.plot([pd.Timestamp(EARLIEST), pd.Timestamp(YEAR_END)], [0, ref], color="#999999", lw=1, ls=":",
+                        label="linear path to year end 线性进度")
+            else:
+                days = [pace.start + dt.timedelta(days=i) for i in range((pace.deadline - pace.start).days + 1)]
+                xs_p = pd.to_datetime(days)
+                exp = [pace.share(d) * ref for d in days]
+                ax.plot(xs_p, exp, color="#555555", lw=1, ls=":", label=f"pace 进度要求 ({pace.label})")
+                if pace.yellow_points is not None and pace.red_points is not None:
+                    yel = [max(e - ref * pace.yellow_points / 100, 0) for e in exp]
+                    red = [max(e - ref * pace.red_points / 100, 0) for e in exp]
+                    ax.fill_between(xs_p, red, yel, color="#fdae61", alpha=0.35, lw=0,
+                                    label=f"yellow 黄: > {pace.yellow_points:g} points behind")
+                    ax.fill_between(xs_p, 0, red, color="#d7191c", alpha=0.18, lw=0,
+                                    label=f"red 红: > {pace.red_points:g} points behind")
         ax.set_title(f"{m} ({h.unit.iloc[0]})", fontsize=10, loc="left")
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="legend 图例", title_fontsize=7)
     fig.suptitle(title if font or not title_en else title_en, fontsize=11)
     fig.tight_layout()
     base = Path(out)
