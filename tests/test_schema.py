@@ -20,6 +20,7 @@ from cityplan.maps.recipes import load_recipe
 from cityplan.network.graph import load_speeds
 from cityplan.review.rules import load_rules
 from cityplan.schema._yaml import MAX_BYTES, MAX_NODES
+from cityplan.schema.monitor import load_monitor_settings
 from cityplan.schema.quotas import load_quotas
 from cityplan.tasks import load_register
 from conftest import HARBIN, HARBIN_DIR, write_profile
@@ -54,6 +55,7 @@ KINDS = {
     "recipe": (load_recipe, lambda: _real("maps/onemap.yaml")),
     "speeds": (load_speeds, lambda: _real("speeds.yaml")),
     "quotas": (load_quotas, lambda: QUOTAS),
+    "monitor": (load_monitor_settings, lambda: _real("monitor.yaml")),
 }
 
 BOMB = "\n".join(["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
