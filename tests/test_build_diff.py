@@ -31,7 +31,7 @@ def _set_parks(src: Path, frame: gpd.GeoDataFrame) -> None:
     pyogrio.write_dataframe(frame, src, layer="parks", driver="GPKG")
 
 
-def _two_builds(synthetic_onemap: Path, folder: Path, out: str, *, keep: int = 5) -> None:
+def _two_builds(synthetic_onemap: Path, folder: Path, out: str, *, keep: int = 5, between=None) -> None:
     """Build A: the design's park and four more; build B: three deleted, 中心公园 moved 200 m east,
     one added."""
     city = folder / "city"
@@ -43,6 +43,8 @@ def _two_builds(synthetic_onemap: Path, folder: Path, out: str, *, keep: int = 5
     a = gpd.GeoDataFrame(pd.concat([base, extra], ignore_index=True), crs=base.crs)
     _set_parks(src, a)
     build_onemap(city=city, data=city, out=out, keep=keep)
+    if between is not None:
+        between(out)
     b = a[~a.osm_ref.isin(["way/9001", "way/9002", "way/9003"])].copy()
     moved = b.osm_ref == "way/549"
     b.loc[moved, "geometry"] = b.loc[moved].geometry.to_crs(4548).translate(200, 0).to_crs(b.crs)
@@ -110,3 +112,36 @@ def test_diff_after_rebuild_postgis(synthetic_onemap, tmp_path, pg_server):
     city = tmp_path / "city"
     build_onemap(city=city, data=city, out=url, overwrite=True, keep=2)
     assert len(OneMap.open(url).builds()) == 2
+
+
+def test_review_rechecked_against_the_current_build(synthetic_onemap, tmp_path):
+    """A review stored on build A overlapped 东园; build B deleted it: the re-check says the green-space
+    finding is no longer hit and names the park removed."""
+    from cityplan.review.check import review_file
+    from cityplan.services.reviews import recheck_review, store_report
+    from conftest import feature, write_geojson
+
+    ring = [list(lonlat(x, y)) for x, y in shapely.get_coordinates(shapely.box(660, 460, 700, 500).exterior)]
+    red = write_geojson(tmp_path / "red.geojson", [feature({"type": "Polygon", "coordinates": [ring]}, name="地块")])
+    stored = {}
+
+    def review(out: str) -> None:
+        om = OneMap.open(out)
+        rep = review_file(red, onemap=om, project_type="other")
+        assert rep.findings.set_index("rule").loc["green-space", "hit"]
+        stored["id"] = store_report(om, rep, red, user="rev").review_id
+
+    out = tmp_path / "map.gpkg"
+    _two_builds(synthetic_onemap, tmp_path, str(out), between=review)
+    om = OneMap.open(out)
+    rc = recheck_review(om, stored["id"])
+    assert rc.build_then["build_id"] == om.builds().build_id[1] and rc.build_now["build_id"] == om.build_info["build_id"]
+    f = rc.findings.set_index("rule")
+    assert (f.loc["green-space", "hit_then"], f.loc["green-space", "hit_now"]) == (True, False)
+    assert f.loc["green-space", "change"] == "no longer hit" and rc.changed
+    assert f.loc["water", "change"] == "unchanged"
+    assert rc.layers["layer"].tolist() == ["parks"]
+    assert ("removed", "way/9001") in set(zip(rc.features["change"], rc.features["key"], strict=True))
+    r = run("review", "recheck", stored["id"], "--onemap", str(out), "--format", "json")
+    assert r.returncode == 1, r.stderr
+    assert json.loads(r.stdout)["findings"][0]["rule"] in {"green-space", "water", "inside-districts"}

@@ -258,3 +258,34 @@ def opinion(review_id: str, out: str, onemap: str | None, dpi: int, overwrite: b
     om = _store(onemap)
     path = write_stored_opinion(om, review_id, out, dpi=dpi, overwrite=overwrite)
     note(f"[green]wrote[/] {path}")
+
+
+@review.command("recheck")
+@click.argument("review_id")
+@click.option("--onemap", help=ONEMAP_HELP)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def recheck(review_id: str, onemap: str | None, fmt: str) -> None:
+    """Check a stored review's proposal again against the current build (nothing is stored): the
+    findings that changed, and the features of its constraint layers that changed since the build it
+    was checked against (when that build is still kept). Exit 0 unchanged, 1 changed."""
+    import sys
+
+    from cityplan.services.reviews import recheck_review
+
+    rc = recheck_review(_store(onemap), review_id)
+    if fmt == "json":
+        rec = {"review_id": rc.review_id, "build_then": rc.build_then, "build_now": rc.build_now,
+               "verdict_then": rc.verdict_then, "verdict_now": rc.verdict_now, "note": rc.note,
+               "findings": json.loads(rc.findings.to_json(orient="records", force_ascii=False)),
+               "layers": json.loads(rc.layers.to_json(orient="records", force_ascii=False)),
+               "features": json.loads(rc.features.to_json(orient="records", force_ascii=False))}
+        click.echo(json.dumps(rec, ensure_ascii=False, indent=1))
+    else:
+        note(f"checked on build {rc.build_then['build_id'][:8]} ({rc.build_then['built_at']}), now "
+             f"{rc.build_now['build_id'][:8]} ({rc.build_now['built_at']}); verdict {rc.verdict_then} → {rc.verdict_now}")
+        print_table(rc.findings, title="Findings then and now 复核")
+        if len(rc.features):
+            print_table(rc.features, title="Constraint features changed since 约束图层变化")
+        if rc.note:
+            note(rc.note)
+    sys.exit(1 if rc.changed else 0)

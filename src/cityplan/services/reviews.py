@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from cityplan._errors import CityplanError, MissingCRSError
@@ -510,3 +511,91 @@ def write_stored_opinion(om: Any, review: str | dict[str, Any], out_pdf: str | P
         rep.reviewed_at = local_iso(rv["created_at"], rep.timezone)
     return write_opinion(rep, out_pdf, onemap=om, project=intake["project"], applicant=intake["applicant"],
                          submitted=str(rv.get("file_name") or ""), dpi=dpi, overwrite=overwrite)
+
+
+# ------------------------------------------------------------------------ re-check against the current build
+@dataclass
+class Recheck:
+    """A stored review checked again against the one map's current build.
+
+    ``findings`` has one row per (feature, rule): ``hit_then`` / ``hit_now``, ``severity_then`` /
+    ``severity_now`` and ``change`` (``new hit``, ``no longer hit``, ``severity changed``,
+    ``unchanged``); ``layers`` names, for each constraint layer of the rules, the features added,
+    removed, moved or changed between the review's build and the current one (when the review's
+    build is still kept; else ``note`` says so - the finding changes are listed all the same).
+    """
+
+    review_id: str
+    build_then: dict[str, str]
+    build_now: dict[str, str]
+    verdict_then: str
+    verdict_now: str
+    findings: pd.DataFrame
+    layers: pd.DataFrame
+    features: pd.DataFrame
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        """True when the verdict or a finding differs."""
+        return self.verdict_then != self.verdict_now or bool((self.findings["change"] != "unchanged").any())
+
+
+def recheck_review(om: Any, review_id: str) -> Recheck:
+    """Review the stored proposal again on the current build and name what differs (nothing stored).
+
+    Raises
+    ------
+    ReviewNotFoundError
+        No stored review has this id.
+    """
+    from cityplan.monitor.diff import FEATURE_COLUMNS, LAYER_COLUMNS, diff_layer
+    from cityplan.review.check import review_proposal
+    from cityplan.review.constraints import rule_layers
+
+    rv = require_review(om.store, review_id)
+    doc = rv.get("report") or {}
+    prop = _features(doc, "proposal_geojson")
+    ptype = (doc.get("intake") or {}).get("project_type") or rv.get("project_type") or None
+    rep = review_proposal(prop, onemap=om, project_type=ptype or None, source=str(rv.get("file_name") or "proposal"))
+    then = _frame(doc.get("findings"))
+    keys = ["feature", "rule"]
+    cols = keys + ["title", "hit", "severity"]
+    old = then.reindex(columns=cols) if len(then) else pd.DataFrame(columns=cols)
+    new = rep.findings.reindex(columns=cols)
+    j = old.merge(new, on=keys, how="outer", suffixes=("_then", "_now"))
+    j["title"] = j["title_now"].fillna(j["title_then"])
+    hit_then = j["hit_then"].fillna(False).astype(bool)
+    hit_now = j["hit_now"].fillna(False).astype(bool)
+    j["change"] = np.select(
+        [hit_now & ~hit_then, hit_then & ~hit_now,
+         hit_then & hit_now & (j["severity_then"].astype(str) != j["severity_now"].astype(str))],
+        ["new hit", "no longer hit", "severity changed"], "unchanged")
+    findings = j[["feature", "rule", "title", "hit_then", "hit_now", "severity_then", "severity_now", "change"]]
+    then_build = {"build_id": str(rv.get("build_id", "")), "built_at": str(rv.get("built_at", ""))}
+    now_build = {k: om.build_info.get(k, "") for k in ("build_id", "built_at")}
+    layer_rows, feats, note = [], [], ""
+    if then_build["build_id"] == now_build["build_id"]:
+        note = "checked against the same build: the one map has not changed since"
+    else:
+        try:
+            old_om = om.open_build(then_build["build_id"]) if len(then_build["build_id"]) >= 6 else None
+        except CityplanError:
+            old_om = None
+        if old_om is None:
+            note = (f"the review's build {then_build['build_id'][:8] or '(unknown)'} is no longer kept "
+                    "(cityplan build --keep): the findings are compared, the layer changes cannot be named")
+        else:
+            ids = sorted({lid for r in rep.rules for lid in rule_layers(r, om)[0]})
+            for lid in ids:
+                if lid not in old_om.layer_ids:
+                    continue
+                s, f = diff_layer(lid, old_om.layer(lid), om.layer(lid), crs=om.working_crs)
+                if s["added"] or s["removed"] or s["moved"] or s["reshaped"] or s["changed"]:
+                    layer_rows.append(s)
+                    feats.append(f)
+    return Recheck(review_id=review_id, build_then=then_build, build_now=now_build,
+                   verdict_then=str(rv.get("verdict", "")), verdict_now=rep.verdict, findings=findings,
+                   layers=pd.DataFrame(layer_rows, columns=LAYER_COLUMNS),
+                   features=pd.concat(feats, ignore_index=True) if feats else pd.DataFrame(columns=FEATURE_COLUMNS),
+                   note=note)
