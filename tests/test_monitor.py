@@ -221,3 +221,17 @@ def test_burnup_chart_draws_pace_thresholds_and_legend(tmp_path):
     for words in ("legend", "achieved (reported)", "district quota", "s_curve 2023-01-01", "&gt; 10 points behind",
                   "&gt; 25 points behind"):
         assert words in svg, words
+
+
+def test_completed_periods_follow_the_ledger():
+    from cityplan.services.monitor import completed_periods
+
+    rows = [{"site_id": "s1", "task_id": "2.3.3", "metric": "projects", "unit": "projects", "quantity": None,
+             "status": st, "as_of": d, "adcode": "900001", "district": "东区", "note": "n", "source_row": i}
+            for i, (st, d) in enumerate([("started", "2023-03-01"), ("completed", "2023-05-01"),
+                                         ("under_construction", "2023-07-01"), ("completed", "2023-09-01")])]
+    rows.append(dict(rows[0], site_id="s2", status="completed", as_of="2023-10-01", source_row=9))
+    ev = make_events(rows, reported_by="x", source_file="t.csv", source_sha256="cd" * 32)
+    assert completed_periods(ev, dt.date(2023, 12, 31)) == {
+        "s1": [["2023-05-01", "2023-07-01"], ["2023-09-01", None]], "s2": [["2023-10-01", None]]}
+    assert completed_periods(ev, dt.date(2023, 8, 1)) == {"s1": [["2023-05-01", "2023-07-01"]]}

@@ -24,6 +24,15 @@ def _log_in(page, url: str, name: str) -> None:
     assert page.text_content("#cp-whoami").startswith(name)
 
 
+def _completed_by(loc, day: str) -> int:
+    """Sites whose latest report on or before ``day`` says completed (straight from the ledger table)."""
+    from cityplan.onemap import OneMap
+
+    ev = OneMap.open(loc).store.read("cityplan_progress_events")
+    ev = ev[(ev.site_id != "") & (ev.as_of <= day)].sort_values(["as_of", "recorded_at", "source_row"], kind="stable")
+    return int((ev.drop_duplicates("site_id", keep="last").status == "completed").sum())
+
+
 def test_supervision_matrix_equals_cli(onemap, tmp_path):
     from cityplan.progress.examples import import_examples
 
@@ -59,6 +68,14 @@ def test_supervision_matrix_equals_cli(onemap, tmp_path):
             assert red.get_attribute("data-level") == "red" and red.text_content().strip() == "16% / 96%"
             assert "behind the pace by 80 points" in red.get_attribute("title")
             assert int(page.text_content("#cp-count-red")) == int((cli.level == "red").sum())
+            # the map slider: sites completed by the day, counted here from the ledger directly
+            page.wait_for_selector("#cp-sites-map[data-shown]")
+            assert int(page.text_content("#cp-sites-count")) == _completed_by(loc, "2023-12-15") > 0
+            page.eval_on_selector("#cp-sites-slider", """s => { s.value = String(Number(s.max) - 168);
+                s.dispatchEvent(new Event('input')); }""")
+            day = page.text_content("#cp-sites-day")
+            assert day == "2023-06-30"
+            assert int(page.text_content("#cp-sites-count")) == _completed_by(loc, day) < _completed_by(loc, "2023-12-15")
             # worst district first for the city; a district office sees its own first
             _log_in(page, served.url, "nangang")
             page.goto(f"{served.url}/supervision?as_of=2023-12-15")

@@ -6,9 +6,10 @@ and renders. District users see their district first (and its warnings); admins 
 from __future__ import annotations
 
 import datetime as dt
+from importlib import resources
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cityplan._errors import CityplanError
@@ -89,7 +90,27 @@ def build_page(request: Request) -> Response:
                   current=om is state.om)
 
 
+def sites_json(request: Request) -> Response:
+    """``GET /supervision/sites.json[?as_of=]``: plan sites completed by the date, for the map slider."""
+    from cityplan.services.monitor import completed_sites
+
+    if current_user(request) is None:
+        return JSONResponse({"error": "log in"}, status_code=401)
+    state = context(request)
+    day, _problem = _as_of(request)
+    with state.progress.lock:
+        data = completed_sites(state.progress.context(), day)
+    return JSONResponse(data)
+
+
+def script(_request: Request) -> Response:
+    """``GET /supervision/supervision.js``: the page's own script (CSP: scripts from this server only)."""
+    body = (resources.files("cityplan.server") / "static" / "supervision.js").read_bytes()
+    return Response(body, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
+
+
 def routes() -> list[Route]:
     """The supervision routes (all GET, read-only)."""
     return [Route("/supervision", supervision_page), Route("/supervision/diff", diff_page),
-            Route("/supervision/builds/{bid}", build_page)]
+            Route("/supervision/builds/{bid}", build_page), Route("/supervision/sites.json", sites_json),
+            Route("/supervision/supervision.js", script)]

@@ -121,7 +121,6 @@ def supervise(onemap: OneMap | ProgressContext | str | os.PathLike[str] | None =
                        district_name=dname, context=ctx)
 
 
-__all__ = ["GREY", "Supervision", "compare_builds", "diff_payload", "supervise"]
 
 
 def compare_builds(om: OneMap, old: str | None = None, new: str | None = None, *, tolerance_m: float = 1.0,
@@ -146,3 +145,50 @@ def diff_payload(d: BuildDiff) -> dict[str, object]:
             "tolerance_m": d.tolerance_m, "changed": d.changed, "layers": _records(lay),
             "features": _records(d.features), "plan_sites": _records(d.plan_sites), "targets": _records(d.targets),
             "profile_files": _records(d.profile_files), "coverage": _records(d.coverage), "notes": d.notes}
+
+
+def completed_periods(events: pd.DataFrame, as_of: dt.date) -> dict[str, list[list[str | None]]]:
+    """Per site, the periods ``[from, until)`` (``until`` None: still) its status was ``completed``,
+    from the ledger up to ``as_of`` (the latest report of each day counts, as in progress as of a date)."""
+    ev = events[(events["site_id"] != "") & (events["as_of"] <= as_of.isoformat())]
+    ev = ev.sort_values(["as_of", "recorded_at", "source_row"], kind="stable").drop_duplicates(
+        ["site_id", "as_of"], keep="last")
+    out: dict[str, list[list[str | None]]] = {}
+    for sid, g in ev.groupby("site_id", sort=False):
+        periods: list[list[str | None]] = []
+        for day, status in zip(g["as_of"], g["status"], strict=True):
+            if status == "completed" and (not periods or periods[-1][1] is not None):
+                periods.append([str(day), None])
+            elif status != "completed" and periods and periods[-1][1] is None:
+                periods[-1][1] = str(day)
+        if periods:
+            out[str(sid)] = periods
+    return out
+
+
+def completed_sites(ctx: ProgressContext, as_of: dt.date | str | None = None) -> dict[str, object]:
+    """Plan sites completed at some day up to ``as_of``, each with its completed periods and a WGS84
+    point, for the supervision page's map slider (a site is shown on a day inside one of its periods).
+
+    Illustrative sites are flagged (their completion is as reported, their place illustrative).
+    """
+    day = parse_date(as_of)
+    periods = completed_periods(ctx.events, day)
+    sites_t = ctx.sites[ctx.sites["site_id"].astype(str).isin(set(periods))]
+    points: dict[str, tuple[float, float]] = {}
+    for lid in sorted(set(sites_t["layer"])):
+        g = ctx.om.layer(lid)
+        if "site_id" not in g.columns or not len(g):
+            continue
+        g = g[g["site_id"].astype(str).isin(set(periods))]
+        pts = g.geometry.to_crs(ctx.om.working_crs).representative_point().to_crs(4326)
+        points |= {str(s): (round(float(p.x), 6), round(float(p.y), 6))
+                   for s, p in zip(g["site_id"], pts, strict=True) if p is not None and not p.is_empty}
+    sites = [{"site_id": str(r.site_id), "name": str(r.name), "task_id": str(r.task_id), "district": str(r.district),
+              "periods": periods[str(r.site_id)], "illustrative": bool(r.illustrative),
+              "lon": points[str(r.site_id)][0], "lat": points[str(r.site_id)][1]}
+             for r in sites_t.itertuples() if str(r.site_id) in points]
+    start = min([str(s["periods"][0][0]) for s in sites] + [day.isoformat()])  # type: ignore[index]
+    return {"as_of": day.isoformat(), "start": start, "sites": sites, "total_sites": int(len(ctx.sites))}
+
+__all__ = ["GREY", "Supervision", "compare_builds", "completed_sites", "diff_payload", "supervise"]
