@@ -80,6 +80,13 @@ def test_supervision_matrix_equals_cli(onemap, tmp_path):
             _log_in(page, served.url, "nangang")
             page.goto(f"{served.url}/supervision?as_of=2023-12-15")
             assert page.get_attribute("#cp-matrix tr[data-adcode]", "data-adcode") == "230103"
+            # its warnings link to the burn-up chart with the pace, the thresholds and a legend
+            with page.expect_navigation():
+                page.click('#cp-warnings a.cp-chart-link[href*="chart=2.3.3"]')
+            page.wait_for_function("() => { const i = document.getElementById('cp-chart-img');"
+                                   " return i && i.complete && i.naturalWidth > 0; }")
+            svg = page.request.get(page.eval_on_selector("#cp-chart-img", "i => i.src")).text()
+            assert "linear 2023-01-01" in svg and "&gt; 25 points behind" in svg and "district quota" in svg
             ctx.close()
         assert not errors and not outside
     finally:

@@ -95,8 +95,37 @@ def burnup_chart(history: pd.DataFrame, out: str | os.PathLike[str], *, title: s
         return _draw_burnup(history, out, title=title, title_en=title_en, overwrite=overwrite, pace=pace)
 
 
+def burnup_svg(history: pd.DataFrame, *, title: str, title_en: str | None = None,
+               pace: ChartPace | None = None) -> bytes:
+    """The burn-up chart of :func:`burnup_chart` as SVG bytes (for a web page; no file written)."""
+    import io
+
+    import matplotlib
+
+    from cityplan.fonts import cjk_rc
+
+    with matplotlib.rc_context(cjk_rc()):
+        fig = _burnup_figure(history, title=title, title_en=title_en, pace=pace)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
 def _draw_burnup(history: pd.DataFrame, out: str | os.PathLike[str], *, title: str, title_en: str | None,
                  overwrite: bool, pace: ChartPace | None = None) -> list[Path]:
+    fig = _burnup_figure(history, title=title, title_en=title_en, pace=pace)
+    base = Path(out)
+    base = base.with_suffix("") if base.suffix.lower() in (".png", ".svg") else base
+    written = []
+    for ext in (".png", ".svg"):
+        target = base.with_name(base.name + ext)
+        with atomic_path(target, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=150, format=ext[1:], metadata={"Date": None} if ext == ".svg" else None)
+        written.append(target)
+    return written
+
+
+def _burnup_figure(history: pd.DataFrame, *, title: str, title_en: str | None, pace: ChartPace | None = None):  # noqa: ANN202
     import matplotlib.dates as mdates
 
     from cityplan.fonts import agg_figure, cjk_font
@@ -141,12 +170,4 @@ def _draw_burnup(history: pd.DataFrame, out: str | os.PathLike[str], *, title: s
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="legend 图例", title_fontsize=7)
     fig.suptitle(title if font or not title_en else title_en, fontsize=11)
     fig.tight_layout()
-    base = Path(out)
-    base = base.with_suffix("") if base.suffix.lower() in (".png", ".svg") else base
-    written = []
-    for ext in (".png", ".svg"):
-        target = base.with_name(base.name + ext)
-        with atomic_path(target, overwrite=overwrite) as tmp:
-            fig.savefig(tmp, dpi=150, format=ext[1:], metadata={"Date": None} if ext == ".svg" else None)
-        written.append(target)
-    return written
+    return fig

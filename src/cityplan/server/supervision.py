@@ -50,11 +50,13 @@ def supervision_page(request: Request) -> Response:
     if mine:
         warn = warn[warn["adcode"] == mine]
     builds = state.om.builds()[["build_id", "built_at", "current"]].to_dict("records")
+    chart = (request.query_params.get("chart") or "").strip()[:20]
+    chart_district = (request.query_params.get("district") or "").strip()[:20]
     return render(request, "supervision.html.j2", title="Supervision 实施监督", as_of=res.as_of.isoformat(),
                   problem=problem, columns=columns, rows=rows, counts=res.counts(), levels=LEVEL_ZH,
-                  warnings=warn[WARN_SHOW].to_dict("records"), warn_columns=WARN_SHOW,
+                  warnings=warn[[*WARN_SHOW, "adcode"]].to_dict("records"), warn_columns=WARN_SHOW,
                   assumptions=list(res.rules.assumptions), rules=res.rules.source, mine=mine or "",
-                  build=res.build_info, builds=builds)
+                  build=res.build_info, builds=builds, chart=chart, chart_district=chart_district)
 
 
 def diff_page(request: Request) -> Response:
@@ -103,6 +105,33 @@ def sites_json(request: Request) -> Response:
     return JSONResponse(data)
 
 
+def chart_svg(request: Request) -> Response:
+    """``GET /supervision/chart.svg?task=ID[&district=ADCODE][&as_of=]``: the task's burn-up chart with
+    the profile's pace and thresholds (SVG, shown in an ``<img>``)."""
+    from cityplan.monitor.rules import chart_pace
+    from cityplan.progress.history import burnup_svg, task_history
+
+    if current_user(request) is None:
+        return Response("log in", status_code=401)
+    state = context(request)
+    tid = (request.query_params.get("task") or "").strip()[:20]
+    district = (request.query_params.get("district") or "").strip()[:20] or None
+    day, _problem = _as_of(request)
+    with state.progress.lock:
+        ctx = state.progress.context()
+        if tid not in ctx.register.ids:
+            return Response("no such task", status_code=404)
+        try:
+            h = task_history(ctx, tid, district=district, until=day)
+        except CityplanError as exc:
+            return Response(str(exc), status_code=404, media_type="text/plain; charset=utf-8")
+    item = ctx.register.get(tid)
+    where = h.district.iloc[0] if len(h) else "(all)"
+    svg = burnup_svg(h, title=f"{tid} {item.title_zh} · {where}", title_en=f"{tid} {item.title_en}",
+                     pace=chart_pace(state.om.profile, tid))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})
+
+
 def script(_request: Request) -> Response:
     """``GET /supervision/supervision.js``: the page's own script (CSP: scripts from this server only)."""
     body = (resources.files("cityplan.server") / "static" / "supervision.js").read_bytes()
@@ -113,4 +142,4 @@ def routes() -> list[Route]:
     """The supervision routes (all GET, read-only)."""
     return [Route("/supervision", supervision_page), Route("/supervision/diff", diff_page),
             Route("/supervision/builds/{bid}", build_page), Route("/supervision/sites.json", sites_json),
-            Route("/supervision/supervision.js", script)]
+            Route("/supervision/supervision.js", script), Route("/supervision/chart.svg", chart_svg)]
