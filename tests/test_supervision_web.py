@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -112,5 +113,12 @@ def test_what_changed_page(synthetic_onemap, tmp_path):
         old = c.get(f"/supervision/builds/{kept[1]['build_id'][:8]}")
         assert old.status_code == 200 and "read-only" in old.text
         assert c.get("/supervision/builds/ffffffffffff").status_code == 404
+        # bad input: a one-line message, never a 500; unknown task: 404; anonymous: the login page
+        bad = c.get("/supervision", params={"as_of": "<b>2023-13-45"})
+        assert bad.status_code == 200 and "is not a date" in bad.text and "<b>2023" not in bad.text
+        assert c.get("/supervision/chart.svg", params={"task": "9.9.9"}).status_code == 404
+        anon = httpx.get(f"{served.url}/supervision", follow_redirects=False)
+        assert anon.status_code == 303 and anon.headers["location"].startswith("/login")
+        assert httpx.get(f"{served.url}/supervision/sites.json").status_code == 401
     finally:
         served.stop()
