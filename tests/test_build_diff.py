@@ -161,3 +161,32 @@ def test_review_rechecked_against_the_current_build(synthetic_onemap, tmp_path):
     r = run("review", "recheck", stored["id"], "--onemap", str(out), "--format", "json")
     assert r.returncode == 1, r.stderr
     assert json.loads(r.stdout)["findings"][0]["rule"] in {"green-space", "water", "inside-districts"}
+
+
+def test_diff_layer_by_key_and_without_one():
+    """Moved by 30 m (beyond a 1 m tolerance), reshaped in place, an attribute changed; a layer without
+    a key is matched by geometry and attributes."""
+    from cityplan.monitor.diff import diff_layer
+
+    def frame(rows):
+        return gpd.GeoDataFrame([{"osm_ref": r, "name": n, "kind": k, "source_row": i, "geometry": g}
+                                 for i, (r, n, k, g) in enumerate(rows)], crs=4548)
+
+    sq = shapely.box(0, 0, 10, 10)
+    old = frame([("a", "甲", "x", sq), ("b", "乙", "x", shapely.box(100, 0, 110, 10)),
+                 ("c", "丙", "x", shapely.box(200, 0, 210, 10)), ("d", "丁", "x", shapely.box(300, 0, 310, 10))])
+    new = frame([("a", "甲", "x", shapely.affinity.translate(sq, 30, 0)),
+                 ("b", "乙", "x", shapely.box(100, 0, 110, 10).buffer(3, join_style="mitre")),
+                 ("c", "丙", "y", shapely.box(200, 0, 210, 10)), ("e", "戊", "x", shapely.box(400, 0, 410, 10))])
+    s, f = diff_layer("t", old, new, crs=4548, tolerance_m=1.0)
+    assert (s["key"], s["added"], s["removed"], s["moved"], s["reshaped"], s["changed"]) == ("osm_ref", 1, 1, 1, 1, 1)
+    got = {(r.change, r.key): r for r in f.itertuples()}
+    assert got[("moved", "a")].distance_m == 30.0
+    assert got[("reshaped", "b")].distance_m == pytest.approx(3 * 2 ** 0.5, abs=0.1)  # the mitred corner
+    assert got[("changed", "c")].columns == "kind" and got[("changed", "c")].new == "kind=y"
+    assert set(got) >= {("added", "e"), ("removed", "d")}
+    s, f = diff_layer("t", old.drop(columns="osm_ref"), new.drop(columns="osm_ref"), crs=4548)
+    assert s["key"] == "(geometry and attributes)"
+    assert (s["added"], s["removed"]) == (4, 4)  # a, b, c changed and e new: none matches exactly
+    s, _f = diff_layer("t", old.drop(columns="osm_ref"), old.drop(columns="osm_ref"), crs=4548)
+    assert (s["added"], s["removed"]) == (0, 0)

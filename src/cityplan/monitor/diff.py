@@ -103,7 +103,7 @@ def diff_layer(layer: str, old: pd.DataFrame, new: pd.DataFrame, *, crs: Any, ke
                "note": ""}
     if k is None:
         def sig(df: pd.DataFrame) -> pd.Series:
-            wkb = (df.geometry.to_wkb() if geo else pd.Series("", index=df.index)).astype(str)
+            wkb = (df.geometry.to_wkb(hex=True) if geo else pd.Series("", index=df.index)).astype(str)
             return wkb + "|" + df[cols].astype(str).agg("|".join, axis=1) if cols else wkb
         so, sn = sig(old), sig(new)
         gone, came = old[~so.isin(set(sn))], new[~sn.isin(set(so))]
