@@ -1,0 +1,205 @@
+"""One search over every layer of a map: names (zh/en), ids and addresses, real features first.
+
+Shared by the server (``GET /api/search``, the whole map, not only the view) and, in the same
+order, by ``cityplan.js`` over an offline map's embedded layers (its ``rankHit`` mirrors
+:func:`match_rank` and :func:`sort_key`). Which columns are searched comes from the data, never
+from a city: the first present of :data:`NAME_COLUMNS` is a feature's name, of
+:data:`EN_COLUMNS` its English name, then every present :data:`ID_COLUMNS` and
+:data:`ADDRESS_COLUMNS` column. Pinyin is searched only where the data give it (a ``name_pinyin``
+or ``name:zh_pinyin`` column); no transliteration is made here.
+
+Matching is on a normalised form (:func:`normalise`: Unicode NFKC, case-folded, spaces and
+punctuation removed), so ``Line 3``, ``line3`` and ``LINE-3`` are the same query. A hit's rank is
+(illustrative?, how it matched, which kind of column, layer order, name length): every real
+feature comes before every illustrative one (a site no public data locates is never the answer
+in place of a real place), then exact before prefix before word-start before substring.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+#: a feature's name: the first of these columns the layer has
+NAME_COLUMNS = ("name", "name_zh", "name:zh", "line", "title", "label")
+#: its English name
+EN_COLUMNS = ("name_en", "name:en", "line_en", "title_en")
+#: transliterations, where the data give them
+PINYIN_COLUMNS = ("name_pinyin", "name:zh_pinyin", "pinyin")
+#: identifiers searched as well
+ID_COLUMNS = ("ref", "osm_ref", "adcode", "division_code", "site_id", "task_id", "code", "id")
+#: addresses searched as well
+ADDRESS_COLUMNS = ("address", "addr", "addr:full", "addr:street", "addr_street")
+
+#: how a query matched a key, best first
+EXACT, PREFIX, WORD, SUBSTRING = 0, 1, 2, 3
+#: which kind of column matched, best first
+KIND_NAME, KIND_EN, KIND_PINYIN, KIND_ID, KIND_ADDRESS = 0, 1, 2, 3, 4
+#: hits answered at most
+MAX_HITS = 50
+#: query length accepted (characters)
+MAX_QUERY = 100
+
+_DROP = re.compile(r"[\s\W_]+", re.UNICODE)
+_WORDS = re.compile(r"[\s\-_/·,.()（）]+")
+
+
+def normalise(text: object) -> str:
+    """The compared form of a text: NFKC, case-folded, without spaces or punctuation."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    return _DROP.sub("", unicodedata.normalize("NFKC", str(text)).casefold())
+
+
+def _word_starts(text: str) -> list[str]:
+    """The normalised text from each word start on (``Harbin Metro Line 3`` -> ``metroline3``, ...)."""
+    words = [w for w in _WORDS.split(unicodedata.normalize("NFKC", text).casefold()) if w]
+    return [normalise("".join(words[i:])) for i in range(1, len(words))]
+
+
+def match_rank(query: str, key: str, starts: Sequence[str] = ()) -> int | None:
+    """How the normalised ``query`` matches the normalised ``key`` (None: not at all).
+
+    ``starts`` are the key from each later word start on (:func:`_word_starts`)."""
+    if not query or not key:
+        return None
+    if key == query:
+        return EXACT
+    if key.startswith(query):
+        return PREFIX
+    if any(s.startswith(query) for s in starts):
+        return WORD
+    if query in key:
+        return SUBSTRING
+    return None
+
+
+def label_columns(columns: Iterable[str]) -> tuple[str | None, str | None]:
+    """(name column, English name column) of a layer with ``columns`` (None when it has none)."""
+    cols = set(columns)
+    name = next((c for c in NAME_COLUMNS if c in cols), None)
+    en = next((c for c in EN_COLUMNS if c in cols), None)
+    return name, en
+
+
+def search_columns(columns: Iterable[str]) -> list[tuple[str, int]]:
+    """The columns searched in a layer, each with its kind (:data:`KIND_NAME` ...)."""
+    cols = list(columns)
+    name, en = label_columns(cols)
+    out: list[tuple[str, int]] = []
+    if name:
+        out.append((name, KIND_NAME))
+    if en:
+        out.append((en, KIND_EN))
+    out += [(c, KIND_PINYIN) for c in PINYIN_COLUMNS if c in cols]
+    out += [(c, KIND_ID) for c in ID_COLUMNS if c in cols and c != name]
+    out += [(c, KIND_ADDRESS) for c in ADDRESS_COLUMNS if c in cols]
+    return out
+
+
+def display_name(name: object, en: object) -> str:
+    """``太阳岛 Sun Island``: the name and the English one beside it (either alone when one is missing
+    or they are the same)."""
+    a = "" if name is None or (isinstance(name, float) and np.isnan(name)) else str(name).strip()
+    b = "" if en is None or (isinstance(en, float) and np.isnan(en)) else str(en).strip()
+    if a and b and normalise(a) != normalise(b):
+        return f"{a} {b}"
+    return a or b
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search answer: a feature of a layer."""
+
+    layer: str
+    title: str
+    fid: int           # the feature's row in the layer as the map holds it
+    label: str         # its name (zh en) or, lacking one, the matched value
+    matched: str       # the column that matched
+    value: str         # the matched value
+    illustrative: bool
+    rank: tuple[int, int, int, int, int]
+
+
+@dataclass
+class _LayerIndex:
+    layer: str
+    title: str
+    order: int
+    labels: list[str]
+    ill: np.ndarray
+    keys: list[tuple[str, int, np.ndarray, list[str], list[list[str]]]]  # column, kind, normalised, raw, word starts
+
+
+def sort_key(illustrative: bool, how: int, kind: int, order: int, label: str) -> tuple[int, int, int, int, int]:
+    """The rank of a hit (smaller first): real before illustrative, then match, column kind, layer
+    order and shorter names."""
+    return (int(bool(illustrative)), how, kind, order, len(label))
+
+
+class SearchIndex:
+    """Search keys of several layers, made once (per build) and asked many times."""
+
+    def __init__(self) -> None:
+        self._layers: list[_LayerIndex] = []
+
+    def add(self, layer: str, title: str, table: pd.DataFrame, *, illustrative: bool | Sequence[bool] = False) -> None:
+        """Index the rows of ``table`` (attributes; row i is feature ``fid`` i) as layer ``layer``.
+
+        ``illustrative`` is the layer's flag, or one per row; a row's own ``illustrative`` column,
+        when present, counts too."""
+        n = len(table)
+        if isinstance(illustrative, bool | np.bool_):
+            ill = np.full(n, bool(illustrative))
+        else:
+            ill = np.asarray(illustrative, dtype=bool)
+        if "illustrative" in table.columns:
+            ill = ill | table["illustrative"].fillna(False).astype(bool).to_numpy()
+        cols = search_columns(table.columns)
+        if not cols or not n:
+            return
+        name_col, en_col = label_columns(table.columns)
+        names = table[name_col].tolist() if name_col else [None] * n
+        ens = table[en_col].tolist() if en_col else [None] * n
+        labels = [display_name(a, b) for a, b in zip(names, ens, strict=True)]
+        keys = []
+        for col, kind in cols:
+            raw = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in table[col].tolist()]
+            norm = np.array([normalise(v) for v in raw], dtype=object)
+            starts = [_word_starts(v) if kind != KIND_ID else [] for v in raw]
+            keys.append((col, kind, norm, raw, starts))
+        self._layers.append(_LayerIndex(layer, title, len(self._layers), labels, ill, keys))
+
+    @property
+    def layers(self) -> list[str]:
+        """The layers indexed, in order."""
+        return [li.layer for li in self._layers]
+
+    def search(self, query: str, *, limit: int = 20, layers: set[str] | None = None) -> list[Hit]:
+        """The best ``limit`` hits of ``query`` (at most :data:`MAX_HITS`), over ``layers`` (all when
+        None), one per feature (its best match)."""
+        q = normalise(query[:MAX_QUERY])
+        if not q:
+            return []
+        limit = max(1, min(int(limit), MAX_HITS))
+        best: dict[tuple[str, int], Hit] = {}
+        for li in self._layers:
+            if layers is not None and li.layer not in layers:
+                continue
+            for col, kind, norm, raw, starts in li.keys:
+                cand = np.flatnonzero(np.char.find(norm.astype(str), q) >= 0) if len(norm) else []
+                for i in (int(v) for v in cand):
+                    how = match_rank(q, norm[i], starts[i])
+                    if how is None:
+                        continue
+                    label = li.labels[i] or raw[i]
+                    rank = sort_key(bool(li.ill[i]), how, kind, li.order, label)
+                    k = (li.layer, i)
+                    if k not in best or rank < best[k].rank:
+                        best[k] = Hit(li.layer, li.title, i, label, col, raw[i], bool(li.ill[i]), rank)
+        return sorted(best.values(), key=lambda h: (h.rank, h.label, h.layer, h.fid))[:limit]
