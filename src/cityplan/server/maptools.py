@@ -51,9 +51,9 @@ def _json(obj: Any, status: int = 200) -> Response:
 def _hit_bounds(ml: MapLayers, lid: str, fid: int) -> list[float] | None:
     """[west, south, east, north] (display lon/lat) of a feature."""
     p = ml.get(lid)
-    if p is None or fid >= len(p.merc):
+    if p is None or fid >= len(p.merc) or not len(p.merc):
         return None
-    b = shapely.bounds(p.merc[fid])
+    b = p.bounds if fid < 0 else shapely.bounds(p.merc[fid])  # fid -1: the layer itself
     ll = mercator_to_lonlat(np.array([[b[0], b[3]], [b[2], b[1]]]))
     return [float(ll[0, 0]), float(ll[0, 1]), float(ll[1, 0]), float(ll[1, 1])]
 

@@ -162,9 +162,12 @@ class MapLayers:
             if self._search is None or self._search[0] != build:
                 t0 = time.perf_counter()
                 index = SearchIndex()
-                for lid in self._order:
+                for i, lid in enumerate(self._order):
                     p = self._prepared[lid]
-                    index.add(lid, p.view.title, shown_rows(p.view), illustrative=p.view.illustrative)
+                    index.add(lid, p.view.title, shown_rows(p.view), illustrative=p.view.illustrative, order=i)
+                for i, lid in enumerate(self._order):
+                    index.add_title(lid, self._prepared[lid].view.title, order=i,
+                                    illustrative=self._prepared[lid].view.illustrative)
                 self._search = (build, index)
                 logger.info("search index of build %s made in %.1f s", build, time.perf_counter() - t0)
         return self._search[1]

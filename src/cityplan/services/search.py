@@ -62,6 +62,16 @@ def _word_starts(text: str) -> list[str]:
     return [normalise("".join(words[i:])) for i in range(1, len(words))]
 
 
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def title_keys(title: str) -> list[str]:
+    """Normalised keys of a bilingual title: the whole, its CJK characters, the rest."""
+    zh = "".join(_CJK.findall(title))
+    rest = _CJK.sub(" ", title)
+    return [k for k in dict.fromkeys([normalise(title), normalise(zh), normalise(rest)]) if k]
+
+
 def match_rank(query: str, key: str, starts: Sequence[str] = ()) -> int | None:
     """How the normalised ``query`` matches the normalised ``key`` (None: not at all).
 
@@ -147,8 +157,16 @@ class SearchIndex:
 
     def __init__(self) -> None:
         self._layers: list[_LayerIndex] = []
+        self._titles: list[tuple[str, str, int, list[str], bool]] = []
 
-    def add(self, layer: str, title: str, table: pd.DataFrame, *, illustrative: bool | Sequence[bool] = False) -> None:
+    def add_title(self, layer: str, title: str, *, order: int | None = None, illustrative: bool = False) -> None:
+        """Index a layer's own title (``太阳岛 Sun Island``: the whole, its CJK part and the rest, each
+        as a name): a hit is the layer itself (fid -1), as good as a feature's name."""
+        keys = title_keys(title)
+        self._titles.append((layer, title, len(self._layers) if order is None else order, keys, illustrative))
+
+    def add(self, layer: str, title: str, table: pd.DataFrame, *, illustrative: bool | Sequence[bool] = False,
+            order: int | None = None) -> None:
         """Index the rows of ``table`` (attributes; row i is feature ``fid`` i) as layer ``layer``.
 
         ``illustrative`` is the layer's flag, or one per row; a row's own ``illustrative`` column,
@@ -173,7 +191,7 @@ class SearchIndex:
             norm = np.array([normalise(v) for v in raw], dtype=object)
             starts = [_word_starts(v) if kind != KIND_ID else [] for v in raw]
             keys.append((col, kind, norm, raw, starts))
-        self._layers.append(_LayerIndex(layer, title, len(self._layers), labels, ill, keys))
+        self._layers.append(_LayerIndex(layer, title, len(self._layers) if order is None else order, labels, ill, keys))
 
     @property
     def layers(self) -> list[str]:
@@ -202,4 +220,11 @@ class SearchIndex:
                     k = (li.layer, i)
                     if k not in best or rank < best[k].rank:
                         best[k] = Hit(li.layer, li.title, i, label, col, raw[i], bool(li.ill[i]), rank)
+        for layer, title, order, keys, ill in self._titles:
+            if layers is not None and layer not in layers:
+                continue
+            hows = [h for h in (match_rank(q, k, _word_starts(title)) for k in keys) if h is not None]
+            if hows:
+                rank = sort_key(ill, min(hows), KIND_NAME, order, title)
+                best[(layer, -1)] = Hit(layer, title, -1, title, "layer", title, ill, rank)
         return sorted(best.values(), key=lambda h: (h.rank, h.label, h.layer, h.fid))[:limit]

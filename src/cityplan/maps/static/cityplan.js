@@ -729,6 +729,20 @@
         if (best) hits.push(best);
       }
     });
+    // the layers' own titles ("太阳岛 Sun Island"): a hit is the layer (fid -1), zoomed to as a whole
+    cp.order.forEach(function (id, order) {
+      var e = cp.layers[id];
+      if (e.map !== map || !e.layer.feats.length) return;
+      var t = e.data.title, zh = (t.match(/[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/g) || []).join("");
+      var rest = t.replace(/[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/g, " ");
+      var hows = [t, zh, rest].map(function (k) { return cp.matchRank(q, cp.normalise(k), t, false); })
+        .filter(function (h) { return h !== null; });
+      if (!hows.length) return;
+      var g = e.layer.grid.bb;
+      hits.push({ layer: id, idx: -1, fid: -1, label: t, title: t, illustrative: !!e.data.illustrative,
+        bounds: [g[0] * 360 - 180, unY(g[3]), g[2] * 360 - 180, unY(g[1])],
+        rank: [e.data.illustrative ? 1 : 0, Math.min.apply(null, hows), 0, order, t.length] });
+    });
     function cmp(a, b) {
       for (var k = 0; k < a.length; k++) if (a[k] !== b[k]) return a[k] - b[k];
       return 0;
@@ -746,7 +760,9 @@
     } else {
       map.fitBounds(e.layer.featureBounds(hit.idx), { maxZoom: 16, animate: false });
     }
-    if (cp.openByFid) cp.openByFid(map, hit.layer, hit.fid);
+    if (hit.fid < 0) {  // a layer: shown, the whole of it in view
+      if (!map.hasLayer(e.layer)) { map.addLayer(e.layer); cp.refresh(map); }
+    } else if (cp.openByFid) cp.openByFid(map, hit.layer, hit.fid);
     else cp.openFeature(map, hit.layer, hit.idx, null, { autoPan: false });
     cp.lastGoTo = hit;
   };
