@@ -103,3 +103,13 @@ def test_exports_keep_codes_as_text_and_hold_no_formula(tmp_path):
     path.write_bytes(mapdata.export_bytes(g.iloc[[1]], "gpkg", layer="d", tmpdir=tmp_path))
     back = gpd.read_file(path)
     assert back["adcode"].tolist() == ["230102"] and back.crs.to_epsg() == 4326
+
+
+def test_layer_titles_answer_exact_queries_first_and_partial_ones_last():
+    ix = _index()
+    ix.add_title("islands", "太阳岛 Sun Island", order=1)
+    ix.add_title("lines", "地铁线路 Metro lines", order=2)
+    assert [(h.layer, h.fid) for h in ix.search("Sun Island")][:2] == [("islands", -1), ("islands", 0)]
+    assert [(h.layer, h.fid) for h in ix.search("太阳岛")][0] == ("islands", -1)  # exact, order 1 before zones (illustrative)
+    assert [(h.layer, h.fid) for h in ix.search("line")][-1] == ("lines", 1)  # illustrative last, after the title
+    assert [(h.layer, h.fid) for h in ix.search("line")][-2] == ("lines", -1)

@@ -91,8 +91,9 @@ def test_search_from_any_view_zooms_to_the_real_island_and_urls_restore_views(se
         page.keyboard.press("Escape")
         # the URL carries the view and the layers; a reload (a shared link) restores both
         page.evaluate("cityplan.map.setView([45.76, 126.64], 15, {animate: false})")
-        page.click('input[data-layer="parks"]')  # off
-        _wait(page, "location.hash.indexOf('map=15/45.76000/126.64000') >= 0 && location.hash.indexOf('parks') < 0")
+        assert page.is_checked('input[data-layer="river_islands"]')  # shown by the search for 太阳岛
+        page.click('input[data-layer="river_islands"]')  # off
+        _wait(page, "location.hash.indexOf('map=15/45.76000/126.64000') >= 0 && location.hash.indexOf('river_islands') < 0")
         url = page.url
         page2 = ctx.new_page()
         page2.goto(url)
@@ -102,7 +103,7 @@ def test_search_from_any_view_zooms_to_the_real_island_and_urls_restore_views(se
         assert abs(c[0] - 45.76) < 1e-4 and abs(c[1] - 126.64) < 1e-4
         shown = page2.evaluate("cityplan.order.filter(id => cityplan.map.hasLayer(cityplan.layers[id].layer))")
         assert shown == [x for x in url.split("layers=")[1].split("&")[0].split(",") if x]
-        assert "parks" not in shown and "districts" in shown
+        assert "river_islands" not in shown and "districts" in shown and "sun_island" in shown
         assert not errors and not outside
         ctx.close()
 
@@ -135,6 +136,16 @@ def test_attribute_table_export_equals_the_filtered_layer_and_phone_keeps_the_ma
         sel = page.evaluate("u => fetch(u).then(r => r.json())",
                             page.get_attribute('.cp-export[data-format="geojson"]', "href"))
         assert [f["properties"]["osm_ref"] for f in sel["features"]] == [parks.iloc[fid]["osm_ref"]]
+        # the print button's URL: the view and the layers shown
+        url = page.evaluate("cityplan.printUrl(cityplan.map)")
+        assert url.startswith("/map/print.pdf?paper=A3&orient=landscape&bbox=") and "layers=districts" in url
+        # the district dashboard's map opens on its district (controls folded in its small box)
+        page.goto(f"{served_map.url}/districts/230103")
+        _wait(page, "window.cityplan && cityplan.ready")
+        b = shapely.box(*page.evaluate("cityplan.map.getBounds().toBBoxString().split(',').map(Number)"))
+        fit = page.evaluate("JSON.parse(document.getElementById('cp-map').dataset.page).map.fit")
+        district = shapely.box(fit[0][1], fit[0][0], fit[1][1], fit[1][0])
+        assert b.contains(district) and b.area < 12 * district.area, (b.bounds, district.bounds)  # city-wide: 27x
         assert not errors and not outside
         ctx.close()
         # a phone: controls folded, the map visible on at least 60 % of the screen
@@ -179,3 +190,42 @@ def test_search_export_and_bookmarks_need_a_login_restricted_layers_included(ser
     assert login(served_map.url, "rev").get("/api/bookmarks").json()["bookmarks"] == []
     assert c.post("/api/bookmarks/delete", json={"name": "松花江 river"}, headers=h).status_code == 200
     assert c.get("/api/bookmarks").json()["bookmarks"] == []
+
+
+def test_offline_map_search_ranks_real_first_colours_lines_and_measures_area(onemap, tmp_path):
+    """The offline map (``cityplan map onemap``): the same search over its embedded layers, metro
+    lines in their own colours named by line, and a geodesic area as pyproj computes it."""
+    import geopandas as gpd
+    from pyproj import Geod
+
+    from browser import open_offline
+    from cityplan.maps import onemap_map, save_map
+
+    html = save_map(onemap_map(onemap, basemap="none", offline=True), tmp_path / "one.html")
+    lines = gpd.read_file(onemap, layer="metro_lines")
+    with launch() as browser, open_offline(browser, html) as (page, log):
+        page.wait_for_function("window.cityplan && cityplan.ready", timeout=60_000)
+        for query in ("太阳岛", "Sun Island", "taiyangdao"):
+            hits = page.evaluate("q => cityplan.localSearch(cityplan.layers.districts.map, q, 12)", query)
+            assert hits and not hits[0]["illustrative"], (query, hits[:3])
+            assert any(h["illustrative"] for h in hits), query  # the illustrative zones come, after
+            first_ill = min(i for i, h in enumerate(hits) if h["illustrative"])
+            assert all(h["illustrative"] for h in hits[first_ill:]), (query, hits)
+        page.fill(".cp-search input", "Line 3")
+        page.press(".cp-search input", "Enter")
+        page.locator(".leaflet-popup-content").wait_for(timeout=5000)
+        assert "Line 3" in page.inner_text(".leaflet-popup-content")
+        # one legend row per line colour, named by the lines of that colour
+        page.evaluate("cityplan.layers.districts.map._cpLegend._folded = false; cityplan.layers.districts.map._cpLegend.update()")
+        rows = page.evaluate("[...document.querySelectorAll('.cp-legend-sub')].map(e => [e.dataset.colour, e.textContent])")
+        want = {c: set(lines.loc[lines["color"] == c, "line"]) for c in lines["color"]}
+        assert {c for c, _ in rows} == set(want)
+        for c, text in rows:
+            assert all(n in text for n in want[c]), (c, text)
+        # area: a 1 km x 1 km square near Harbin, geodesic, against pyproj on the WGS84 ellipsoid
+        ring = [[45.75, 126.60], [45.75, 126.60 + 1000 / 77_800], [45.75 + 1000 / 111_132, 126.60 + 1000 / 77_800],
+                [45.75 + 1000 / 111_132, 126.60]]
+        got = page.evaluate("r => cityplan.geodesicArea(r.map(p => L.latLng(p[0], p[1])))", ring)
+        ref, _ = Geod(ellps="WGS84").polygon_area_perimeter([p[1] for p in ring], [p[0] for p in ring])
+        assert abs(got - abs(ref)) / abs(ref) < 0.005, (got, ref)
+        assert log.errors == [] and log.blocked == []

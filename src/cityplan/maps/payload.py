@@ -14,7 +14,7 @@ import pandas as pd
 
 from cityplan.crs import to_display
 from cityplan.maps.encode import encode_geometries, simplify_metric
-from cityplan.services.search import label_columns
+from cityplan.services.search import PINYIN_COLUMNS, label_columns, pinyin_keys
 from cityplan.text import localize
 from cityplan.tools.geometry import FAMILIES
 
@@ -132,7 +132,14 @@ def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
         flags = gdf["illustrative"].fillna(view.illustrative).astype(bool)
         if flags.any():
             ill = [int(v) for v in flags]
+    # pinyin of the names for the offline map's search (the served map searches on the server)
+    pinyin = None
+    name_col = naming["nameField"]
+    if name_col and not any(c in gdf.columns for c in PINYIN_COLUMNS):
+        made = [list(pinyin_keys(v)) if isinstance(v, str) else None for v in gdf[name_col].tolist()]
+        pinyin = made if any(m and m[0] for m in made) else None
     return {
+        "pinyin": pinyin,
         "id": view.id, "title": view.title, "group": view.group, "kind": kind, "show": view.show,
         "style": layer_style(view), "illustrative": view.illustrative, "ill": ill, "fields": fields,
         "labels": [view.labels.get(f, f) for f in fields], "rows": rows, "geoms": encoded,

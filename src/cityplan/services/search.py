@@ -5,8 +5,10 @@ order, by ``cityplan.js`` over an offline map's embedded layers (its ``rankHit``
 :func:`match_rank` and :func:`sort_key`). Which columns are searched comes from the data, never
 from a city: the first present of :data:`NAME_COLUMNS` is a feature's name, of
 :data:`EN_COLUMNS` its English name, then every present :data:`ID_COLUMNS` and
-:data:`ADDRESS_COLUMNS` column. Pinyin is searched only where the data give it (a ``name_pinyin``
-or ``name:zh_pinyin`` column); no transliteration is made here.
+:data:`ADDRESS_COLUMNS` column. Pinyin: a ``name_pinyin``/``name:zh_pinyin`` column when the
+data give one, else the name's pinyin made with ``pypinyin`` (toneless, ``tai yang dao``; the most
+common reading of each character, so a rare reading of a place name may be missed) and its
+initials (``tyd``, matched only from the start).
 
 Matching is on a normalised form (:func:`normalise`: Unicode NFKC, case-folded, spaces and
 punctuation removed), so ``Line 3``, ``line3`` and ``LINE-3`` are the same query. A hit's rank is
@@ -21,9 +23,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from pypinyin import lazy_pinyin
 
 #: a feature's name: the first of these columns the layer has
 NAME_COLUMNS = ("name", "name_zh", "name:zh", "line", "title", "label")
@@ -36,10 +40,25 @@ ID_COLUMNS = ("ref", "osm_ref", "adcode", "division_code", "site_id", "task_id",
 #: addresses searched as well
 ADDRESS_COLUMNS = ("address", "addr", "addr:full", "addr:street", "addr_street")
 
+#: a CJK character
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@lru_cache(maxsize=200_000)
+def pinyin_keys(text: str) -> tuple[str, str]:
+    """(``tai yang dao``, ``tyd``) of a name holding Chinese characters; ("", "") otherwise."""
+    if not text or not _CJK_CHAR.search(text):
+        return "", ""
+    syl = [x for x in lazy_pinyin(text, errors=lambda s: list(s)) if x.strip()]
+    full = " ".join(x for x in syl)
+    initials = "".join(x[0] for x in syl if x[0].isalnum())
+    return full, initials
+
+
 #: how a query matched a key, best first
 EXACT, PREFIX, WORD, SUBSTRING = 0, 1, 2, 3
 #: which kind of column matched, best first
-KIND_NAME, KIND_EN, KIND_PINYIN, KIND_ID, KIND_ADDRESS = 0, 1, 2, 3, 4
+KIND_NAME, KIND_EN, KIND_PINYIN, KIND_ID, KIND_ADDRESS, KIND_INITIALS, KIND_TITLE = 0, 1, 2, 3, 4, 5, 6
 #: hits answered at most
 MAX_HITS = 50
 #: query length accepted (characters)
@@ -160,8 +179,9 @@ class SearchIndex:
         self._titles: list[tuple[str, str, int, list[str], bool]] = []
 
     def add_title(self, layer: str, title: str, *, order: int | None = None, illustrative: bool = False) -> None:
-        """Index a layer's own title (``太阳岛 Sun Island``: the whole, its CJK part and the rest, each
-        as a name): a hit is the layer itself (fid -1), as good as a feature's name."""
+        """Index a layer's own title (``太阳岛 Sun Island``: the whole, its CJK part and the rest): a
+        hit is the layer itself (fid -1), as good as a feature's name when exact, else after the
+        features matched as well."""
         keys = title_keys(title)
         self._titles.append((layer, title, len(self._layers) if order is None else order, keys, illustrative))
 
@@ -186,10 +206,16 @@ class SearchIndex:
         ens = table[en_col].tolist() if en_col else [None] * n
         labels = [display_name(a, b) for a, b in zip(names, ens, strict=True)]
         keys = []
-        for col, kind in cols:
-            raw = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in table[col].tolist()]
+        columns = [(col, kind, table[col].tolist()) for col, kind in cols]
+        if name_col and not any(k == KIND_PINYIN for _, k in cols):
+            made = [pinyin_keys(str(v)) if isinstance(v, str) else ("", "") for v in names]
+            if any(a for a, _ in made):
+                columns.append(("pinyin", KIND_PINYIN, [a for a, _ in made]))
+                columns.append(("pinyin initials", KIND_INITIALS, [b for _, b in made]))
+        for col, kind, values in columns:
+            raw = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
             norm = np.array([normalise(v) for v in raw], dtype=object)
-            starts = [_word_starts(v) if kind != KIND_ID else [] for v in raw]
+            starts = [_word_starts(v) if kind not in (KIND_ID, KIND_INITIALS) else [] for v in raw]
             keys.append((col, kind, norm, raw, starts))
         self._layers.append(_LayerIndex(layer, title, len(self._layers) if order is None else order, labels, ill, keys))
 
@@ -213,7 +239,7 @@ class SearchIndex:
                 cand = np.flatnonzero(np.char.find(norm.astype(str), q) >= 0) if len(norm) else []
                 for i in (int(v) for v in cand):
                     how = match_rank(q, norm[i], starts[i])
-                    if how is None:
+                    if how is None or (kind == KIND_INITIALS and how > PREFIX):
                         continue
                     label = li.labels[i] or raw[i]
                     rank = sort_key(bool(li.ill[i]), how, kind, li.order, label)
@@ -225,6 +251,7 @@ class SearchIndex:
                 continue
             hows = [h for h in (match_rank(q, k, _word_starts(title)) for k in keys) if h is not None]
             if hows:
-                rank = sort_key(ill, min(hows), KIND_NAME, order, title)
+                how = min(hows)  # a title as good as a name when exact, else after the features
+                rank = sort_key(ill, how, KIND_NAME if how == EXACT else KIND_TITLE, order, title)
                 best[(layer, -1)] = Hit(layer, title, -1, title, "layer", title, ill, rank)
         return sorted(best.values(), key=lambda h: (h.rank, h.label, h.layer, h.fid))[:limit]

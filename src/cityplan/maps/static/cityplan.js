@@ -452,22 +452,34 @@
   };
 
   // ------------------------------------------------------------ open on the data, clear of the controls
+  // A corner's stack of controls taller than a third of the map keeps the data clear of its width
+  // (a column of buttons); a shorter one (a folded box, the credits line) of its height only.
   cp.fitClear = function (map, bounds) {
     if (!bounds) return;
     var c = map.getContainer(), W = c.clientWidth, H = c.clientHeight;
-    function width(corner) {
-      var w = 0;
-      c.querySelectorAll(".leaflet-" + corner + " > .leaflet-control").forEach(function (e) { w = Math.max(w, e.offsetWidth); });
-      return w ? w + 10 : 0;
+    function corner(v, h) {
+      var w = 0, ht = 0;
+      c.querySelectorAll(".leaflet-" + v + ".leaflet-" + h + " > .leaflet-control").forEach(function (e) {
+        w = Math.max(w, e.offsetWidth);
+        ht += e.offsetHeight + 10;
+      });
+      return { w: w ? w + 10 : 0, h: ht, tall: ht > H / 3 };
     }
-    var left = Math.max(width("top.leaflet-left"), width("bottom.leaflet-left"));
-    var right = Math.max(width("top.leaflet-right"), width("bottom.leaflet-right"));
+    var tl = corner("top", "left"), tr = corner("top", "right"), bl = corner("bottom", "left"), br = corner("bottom", "right");
+    var left = Math.max(tl.tall ? tl.w : 0, bl.tall ? bl.w : 0), right = Math.max(tr.tall ? tr.w : 0, br.tall ? br.w : 0);
+    var top = Math.max(tl.tall ? 0 : tl.h, tr.tall ? 0 : tr.h, 10), bottom = Math.max(bl.tall ? 0 : bl.h, br.tall ? 0 : br.h, 10);
     if (left + right > W * 0.6) {  // a small window: keep at least 40 % of it for the data
       var k = (W * 0.6) / (left + right);
       left *= k;
       right *= k;
     }
-    map.fitBounds(bounds, { animate: false, paddingTopLeft: [left, 10], paddingBottomRight: [right, 10] });
+    if (top + bottom > H * 0.6) {
+      var kk = (H * 0.6) / (top + bottom);
+      top *= kk;
+      bottom *= kk;
+    }
+    cp.fitPadding = [left, top, right, bottom];
+    map.fitBounds(bounds, { animate: false, paddingTopLeft: [left, top], paddingBottomRight: [right, bottom] });
   };
 
   // ------------------------------------------------------------ basemap tiles that do not load
@@ -726,6 +738,15 @@
           var rank = [ill ? 1 : 0, how, ck[1], order, label.length];
           if (!best || cmp(rank, best.rank) < 0) best = { layer: id, idx: i, fid: cp.fidOf(d, i), label: label, title: d.title, illustrative: ill, rank: rank };
         });
+        // pinyin the payload carries (tai yang dao; initials tyd, from the start only)
+        var py = !cols.some(function (ck) { return ck[1] === 2; }) && d.pinyin && d.pinyin[i];
+        if (py) [[py[0], 2], [py[1], 5]].forEach(function (pk) {
+          var how = cp.matchRank(q, cp.normalise(pk[0]), pk[0], pk[1] === 5);
+          if (how === null || (pk[1] === 5 && how > 1)) return;
+          var label = cp.featureName(d, i), ill = d.ill ? !!d.ill[i] : !!d.illustrative;
+          var rank = [ill ? 1 : 0, how, pk[1], order, label.length];
+          if (!best || cmp(rank, best.rank) < 0) best = { layer: id, idx: i, fid: cp.fidOf(d, i), label: label, title: d.title, illustrative: ill, rank: rank };
+        });
         if (best) hits.push(best);
       }
     });
@@ -741,7 +762,7 @@
       var g = e.layer.grid.bb;
       hits.push({ layer: id, idx: -1, fid: -1, label: t, title: t, illustrative: !!e.data.illustrative,
         bounds: [g[0] * 360 - 180, unY(g[3]), g[2] * 360 - 180, unY(g[1])],
-        rank: [e.data.illustrative ? 1 : 0, Math.min.apply(null, hows), 0, order, t.length] });
+        rank: [e.data.illustrative ? 1 : 0, Math.min.apply(null, hows), Math.min.apply(null, hows) === 0 ? 0 : 6, order, t.length] });
     });
     function cmp(a, b) {
       for (var k = 0; k < a.length; k++) if (a[k] !== b[k]) return a[k] - b[k];
@@ -784,7 +805,7 @@
         list.setAttribute("role", "listbox");
         box.appendChild(input);
         box.appendChild(list);
-        var hits = [], active = -1, seq = 0, timer = null;
+        var hits = [], active = -1, seq = 0, timer = null, wantFirst = false;
         function mark(i) {
           active = i;
           list.querySelectorAll(".cp-result").forEach(function (r, k) {
@@ -813,6 +834,7 @@
           });
           if (!found.length) list.appendChild(el("div", "cp-result cp-none", tr("no_match", "无结果 no match")));
           cp.searchShown = (cp.searchShown || 0) + 1;
+          if (wantFirst) { wantFirst = false; choose(0); }
         }
         function run() {
           var q = input.value.trim(), my = ++seq;
@@ -826,12 +848,17 @@
         }
         input.addEventListener("input", function () {
           if (timer) clearTimeout(timer);
-          timer = setTimeout(run, cp.remoteSearch ? 120 : 0);
+          wantFirst = false;
+          timer = setTimeout(function () { timer = null; run(); }, cp.remoteSearch ? 120 : 0);
         });
         input.addEventListener("keydown", function (ev) {
           if (ev.key === "ArrowDown") { ev.preventDefault(); if (hits.length) mark(Math.min(active + 1, hits.length - 1)); }
           else if (ev.key === "ArrowUp") { ev.preventDefault(); if (hits.length) mark(Math.max(active - 1, 0)); }
-          else if (ev.key === "Enter") { ev.preventDefault(); choose(active >= 0 ? active : 0); }
+          else if (ev.key === "Enter") {
+            ev.preventDefault();
+            if (hits.length && !timer) choose(active >= 0 ? active : 0);
+            else { wantFirst = true; if (timer) clearTimeout(timer); timer = null; run(); }  // typed faster than the answers
+          }
           else if (ev.key === "Escape") { input.value = ""; list.textContent = ""; hits = []; input.blur(); }
         });
         return box;
