@@ -14,7 +14,7 @@ import pandas as pd
 
 from cityplan.crs import to_display
 from cityplan.maps.encode import encode_geometries, simplify_metric
-from cityplan.services.search import PINYIN_COLUMNS, label_columns, pinyin_keys
+from cityplan.services.search import PINYIN_COLUMNS, column, label_columns, pinyin_keys
 from cityplan.text import localize
 from cityplan.tools.geometry import FAMILIES
 
@@ -57,7 +57,7 @@ def colour_column(gdf: pd.DataFrame) -> str | None:
     non-empty value is a ``#rgb``/``#rrggbb`` colour; else None."""
     for c in COLOUR_COLUMNS:
         if c in gdf.columns:
-            vals = gdf[c].dropna().astype(str)
+            vals = column(gdf, c).dropna().astype(str)
             vals = vals[vals != ""]
             if len(vals) and vals.map(lambda v: bool(_HEX.match(v))).all():
                 return c
@@ -136,7 +136,7 @@ def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
     pinyin = None
     name_col = naming["nameField"]
     if name_col and not any(c in gdf.columns for c in PINYIN_COLUMNS):
-        made = [list(pinyin_keys(v)) if isinstance(v, str) else None for v in gdf[name_col].tolist()]
+        made = [list(pinyin_keys(v)) if isinstance(v, str) else None for v in column(gdf, name_col).tolist()]
         pinyin = made if any(m and m[0] for m in made) else None
     return {
         "pinyin": pinyin,

@@ -21,7 +21,7 @@ import pandas as pd
 import pyogrio
 
 from cityplan.io.safecells import force_text_cells, neutralise_frame, write_safe_csv
-from cityplan.services.search import normalise
+from cityplan.services.search import column, normalise
 
 #: rows one table answer holds at most (the browser's table)
 MAX_TABLE_ROWS = 5_000
@@ -78,13 +78,13 @@ def select(gdf: gpd.GeoDataFrame, *, fids: Sequence[int] | None = None, within: 
             raise SelectionError(f"filter column {col!r} is not a column of the layer; columns: {', '.join(cols)}")
         want = normalise(text)
         if want:
-            vals = np.array([normalise(v) for v in gdf[col].tolist()], dtype=str)
+            vals = np.array([normalise(v) for v in column(gdf, col).tolist()], dtype=str)
             keep &= np.char.find(vals, want) >= 0
     out = np.flatnonzero(keep)
     if sort:
         if sort not in cols:
             raise SelectionError(f"sort column {sort!r} is not a column of the layer; columns: {', '.join(cols)}")
-        s = gdf[sort].iloc[out]
+        s = column(gdf, sort).iloc[out]
         num = pd.to_numeric(s, errors="coerce")
         key = num if num.notna().sum() >= s.notna().sum() else s.astype(str).where(s.notna())
         frame = pd.DataFrame({"k": key.to_numpy()})

@@ -64,6 +64,7 @@ MAX_HITS = 50
 #: query length accepted (characters)
 MAX_QUERY = 100
 
+_SEP = "\x1f"  # between word-start suffixes (normalised keys never hold it)
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 _WORDS = re.compile(r"[\s\-_/·,.()（）]+")
 
@@ -106,6 +107,12 @@ def match_rank(query: str, key: str, starts: Sequence[str] = ()) -> int | None:
     if query in key:
         return SUBSTRING
     return None
+
+
+def column(table: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` of ``table`` as one Series (the first, when a file repeats the name)."""
+    s = table[name]
+    return s.iloc[:, 0] if isinstance(s, pd.DataFrame) else s
 
 
 def label_columns(columns: Iterable[str]) -> tuple[str | None, str | None]:
@@ -162,7 +169,8 @@ class _LayerIndex:
     order: int
     labels: list[str]
     ill: np.ndarray
-    keys: list[tuple[str, int, np.ndarray, list[str], list[list[str]]]]  # column, kind, normalised, raw, word starts
+    keys: list[tuple[str, int, np.ndarray, list[str], np.ndarray]]  # column, kind, normalised, raw, word starts
+    label_len: np.ndarray
 
 
 def sort_key(illustrative: bool, how: int, kind: int, order: int, label: str) -> tuple[int, int, int, int, int]:
@@ -197,16 +205,16 @@ class SearchIndex:
         else:
             ill = np.asarray(illustrative, dtype=bool)
         if "illustrative" in table.columns:
-            ill = ill | table["illustrative"].fillna(False).astype(bool).to_numpy()
+            ill = ill | column(table, "illustrative").fillna(False).astype(bool).to_numpy()
         cols = search_columns(table.columns)
         if not cols or not n:
             return
         name_col, en_col = label_columns(table.columns)
-        names = table[name_col].tolist() if name_col else [None] * n
-        ens = table[en_col].tolist() if en_col else [None] * n
+        names = column(table, name_col).tolist() if name_col else [None] * n
+        ens = column(table, en_col).tolist() if en_col else [None] * n
         labels = [display_name(a, b) for a, b in zip(names, ens, strict=True)]
         keys = []
-        columns = [(col, kind, table[col].tolist()) for col, kind in cols]
+        columns = [(col, kind, column(table, col).tolist()) for col, kind in cols]
         if name_col and not any(k == KIND_PINYIN for _, k in cols):
             made = [pinyin_keys(str(v)) if isinstance(v, str) else ("", "") for v in names]
             if any(a for a, _ in made):
@@ -214,10 +222,14 @@ class SearchIndex:
                 columns.append(("pinyin initials", KIND_INITIALS, [b for _, b in made]))
         for col, kind, values in columns:
             raw = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
-            norm = np.array([normalise(v) for v in raw], dtype=object)
-            starts = [_word_starts(v) if kind not in (KIND_ID, KIND_INITIALS) else [] for v in raw]
+            norm = np.array([normalise(v) for v in raw], dtype=str)
+            # the key from each later word start on, joined after a separator: a word-start match is
+            # one vectorised find of SEP + query
+            starts = np.array(["".join(_SEP + w for w in _word_starts(v)) if kind not in (KIND_ID, KIND_INITIALS) else ""
+                               for v in raw], dtype=str)
             keys.append((col, kind, norm, raw, starts))
-        self._layers.append(_LayerIndex(layer, title, len(self._layers) if order is None else order, labels, ill, keys))
+        self._layers.append(_LayerIndex(layer, title, len(self._layers) if order is None else order, labels, ill, keys,
+                                        np.array([len(v) for v in labels], dtype=np.int64)))
 
     @property
     def layers(self) -> list[str]:
@@ -235,17 +247,32 @@ class SearchIndex:
         for li in self._layers:
             if layers is not None and li.layer not in layers:
                 continue
-            for col, kind, norm, raw, starts in li.keys:
-                cand = np.flatnonzero(np.char.find(norm.astype(str), q) >= 0) if len(norm) else []
-                for i in (int(v) for v in cand):
-                    how = match_rank(q, norm[i], starts[i])
-                    if how is None or (kind == KIND_INITIALS and how > PREFIX):
-                        continue
-                    label = li.labels[i] or raw[i]
-                    rank = sort_key(bool(li.ill[i]), how, kind, li.order, label)
-                    k = (li.layer, i)
-                    if k not in best or rank < best[k].rank:
-                        best[k] = Hit(li.layer, li.title, i, label, col, raw[i], bool(li.ill[i]), rank)
+            n = len(li.labels)
+            how_b = np.full(n, 99, dtype=np.int64)
+            kind_b = np.full(n, 99, dtype=np.int64)
+            col_b = np.full(n, -1, dtype=np.int64)
+            for k, (_col, kind, norm, _raw, starts) in enumerate(li.keys):
+                sub = np.char.find(norm, q) >= 0
+                if not sub.any():
+                    continue
+                how = np.where(sub, SUBSTRING, 99)
+                how[sub & (np.char.find(starts, _SEP + q) >= 0)] = WORD
+                how[np.char.startswith(norm, q)] = PREFIX
+                how[norm == q] = EXACT
+                if kind == KIND_INITIALS:
+                    how[how > PREFIX] = 99
+                better = (how < how_b) | ((how == how_b) & (kind < kind_b))
+                how_b[better], kind_b[better], col_b[better] = how[better], kind, k
+            cand = np.flatnonzero(how_b < 99)
+            if not len(cand):
+                continue
+            ill = li.ill[cand].astype(np.int64)
+            order = np.lexsort((li.label_len[cand], kind_b[cand], how_b[cand], ill))[:limit]
+            for i in (int(v) for v in cand[order]):
+                col, kind, _n, raw, _s = li.keys[int(col_b[i])]
+                label = li.labels[i] or raw[i]
+                rank = sort_key(bool(li.ill[i]), int(how_b[i]), kind, li.order, label)
+                best[(li.layer, i)] = Hit(li.layer, li.title, i, label, col, raw[i], bool(li.ill[i]), rank)
         for layer, title, order, keys, ill in self._titles:
             if layers is not None and layer not in layers:
                 continue

@@ -423,7 +423,9 @@
     map.on("popupclose", function () {
       Object.keys(cp.layers).forEach(function (k) { if (cp.layers[k].layer.highlight >= 0) cp.layers[k].layer.setHighlight(-1); });
     });
-    var state = cp.readHash();
+    // the view in the URL: a map that is the page (the one map, a saved HTML map), not one in a page
+    var keep = opts.keepHash !== false;
+    var state = keep ? cp.readHash() : {};
     if (state.layers) cp.order.forEach(function (id) { cp.layers[id].data.show = state.layers.indexOf(id) >= 0; });
     (state.opacity || []).forEach(function (p) { if (cp.layers[p[0]]) cp.opacity[p[0]] = p[1]; });
     if (state.view) map.setView([state.view[1], state.view[2]], state.view[0], { animate: false });
@@ -447,7 +449,7 @@
     if (opts.panel) cp.panel(map, opts.panel);
     cp.watchTiles(map);
     if (!state.view) cp.fitClear(map, opts.bounds);
-    cp.keepHash(map);
+    if (keep) cp.keepHash(map);
     cp.ready = true;
   };
 

@@ -43,6 +43,9 @@
     var groups = (cfg.groups || []).map(function (g) {
       return { title: g.title, layers: ids.filter(function (d) { return d.group === g.id; }).map(function (d) { return d.id; }) };
     });
+    // the one map page (map.html.j2) keeps its view in the URL and has print and bookmarks; a map
+    // inside another page (review, district, task) does not touch the page's URL
+    var fullPage = document.body.classList.contains("cp-fullmap");
     cp.remoteSearch = function (q) {
       return getJson("/api/search?limit=12&q=" + encodeURIComponent(q)).then(function (d) { return d.hits; });
     };
@@ -73,7 +76,8 @@
     cp.init(map, {
       title: cfg.title, groups: groups, attributions: cfg.attributions || [],
       bounds: fit, panel: cfg.panel || null, extraLegend: cfg.extraLegend || [],
-      buttons: cfg.tools === false ? [] : [printButton, bookmarks],
+      buttons: fullPage ? [printButton, bookmarks] : [],
+      keepHash: fullPage,
     });
     var swapping = false, refreshing = 0;
     // the control shows each layer's size, not what is in view
