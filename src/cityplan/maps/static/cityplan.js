@@ -470,8 +470,9 @@
     var tl = corner("top", "left"), tr = corner("top", "right"), bl = corner("bottom", "left"), br = corner("bottom", "right");
     var left = Math.max(tl.tall ? tl.w : 0, bl.tall ? bl.w : 0), right = Math.max(tr.tall ? tr.w : 0, br.tall ? br.w : 0);
     var top = Math.max(tl.tall ? 0 : tl.h, tr.tall ? 0 : tr.h, 10), bottom = Math.max(bl.tall ? 0 : bl.h, br.tall ? 0 : br.h, 10);
-    if (left + right > W * 0.6) {  // a small window: keep at least 40 % of it for the data
-      var k = (W * 0.6) / (left + right);
+    var most = cp.small(map) ? 0.25 : 0.6;  // a phone: the data may pass under the (narrow) buttons
+    if (left + right > W * most) {  // keep at least 40 % (a phone: 75 %) of the width for the data
+      var k = (W * most) / (left + right);
       left *= k;
       right *= k;
     }
