@@ -31,7 +31,7 @@ BASE = "http://testserver"
 SAME_ORIGIN = {"Origin": BASE}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 #: tables whose rows a refused request must leave alone
-TABLES = ("cityplan_reviews", "cityplan_progress_events", "cityplan_users", "cityplan_audit")
+TABLES = ("cityplan_reviews", "cityplan_progress_events", "cityplan_users", "cityplan_audit", "cityplan_bookmarks")
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -223,11 +223,55 @@ def _login_accepted(server, _c, r, before) -> None:
     assert _alive(server, r.cookies["cp_session"])
 
 
+def _bookmark_send(c, token, headers):
+    return c.post("/api/bookmarks", data=_data(token, name="csrf view", view="13/45.75/126.65", layers="districts"),
+                  headers=headers)
+
+
+def _bookmarks_of(server: Server, user: str) -> set[str]:
+    from cityplan.onemap import OneMap
+    from cityplan.services.bookmarks import list_bookmarks
+
+    om = OneMap.open(server.location)
+    try:
+        return {b.name for b in list_bookmarks(om.store, user)}
+    finally:
+        om.close()
+
+
+def _bookmark_accepted(server, _c, r, before) -> None:
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    assert "csrf view" in _bookmarks_of(server, "view")
+
+
+def _bookmark_delete_send(c, token, headers):
+    return c.post("/api/bookmarks/delete", data=_data(token, name="kept view"), headers=headers)
+
+
+def _bookmark_delete_accepted(server, _c, r, before) -> None:
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    assert "kept view" not in _bookmarks_of(server, "view")
+
+
+def _keep_bookmark(server: Server) -> None:
+    """The bookmark the delete case deletes (made again before every case)."""
+    from cityplan.onemap import OneMap
+    from cityplan.services.bookmarks import list_bookmarks, save_bookmark
+
+    om = OneMap.open(server.location)
+    try:
+        if "kept view" not in {b.name for b in list_bookmarks(om.store, "view")}:
+            save_bookmark(om.store, "view", "kept view", "12/45.7/126.6", ["districts"])
+    finally:
+        om.close()
+
+
 def _rows(v: object) -> int:
     return len(v)  # type: ignore[arg-type]
 
 
 def _cases(server: Server) -> dict[tuple[str, str], Case]:
+    _keep_bookmark(server)
     return {
         ("POST", "/review"): Case("rev", _review_send, _review_accepted, _forbidden),
         ("POST", "/districts/{adcode}/progress"): Case("nangang", _progress_send, _progress_accepted, _forbidden),
@@ -235,11 +279,13 @@ def _cases(server: Server) -> dict[tuple[str, str], Case]:
                                                                   _status_accepted, _forbidden),
         ("POST", "/logout"): Case("view", _logout_send, _logout_accepted, _logout_refused),
         ("POST", "/login"): Case(None, _login_send, _login_accepted, _login_refused, page="/login"),
+        ("POST", "/api/bookmarks"): Case("view", _bookmark_send, _bookmark_accepted, _forbidden),
+        ("POST", "/api/bookmarks/delete"): Case("view", _bookmark_delete_send, _bookmark_delete_accepted, _forbidden),
     }
 
 
 KEYS = ["POST /review", "POST /districts/{adcode}/progress", "POST /districts/{adcode}/sites/{site}/status",
-        "POST /logout", "POST /login"]
+        "POST /logout", "POST /login", "POST /api/bookmarks", "POST /api/bookmarks/delete"]
 
 
 def test_every_state_changing_route_has_a_case(server):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,6 +14,7 @@ import pandas as pd
 
 from cityplan.crs import to_display
 from cityplan.maps.encode import encode_geometries, simplify_metric
+from cityplan.services.search import PINYIN_COLUMNS, column, label_columns, pinyin_keys
 from cityplan.text import localize
 from cityplan.tools.geometry import FAMILIES
 
@@ -36,6 +38,44 @@ class LayerView:
     note: str = ""
     simplify_m: float = 0.25
     color_column: str | None = None  # per-feature fill colours (choropleths)
+
+
+#: a column holding each feature's own line colour (OSM's ``colour``; ``#rrggbb``)
+COLOUR_COLUMNS = ("colour", "color")
+_HEX = re.compile(r"^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$")
+
+
+def shown_rows(view: LayerView) -> gpd.GeoDataFrame:
+    """The view's features as the map holds them (null and empty geometries left out): row i is the
+    feature the map calls ``fid`` i."""
+    g = view.gdf
+    return g[g.geometry.notna() & ~g.geometry.is_empty]
+
+
+def colour_column(gdf: pd.DataFrame) -> str | None:
+    """The column giving each feature its colour (data-driven: OSM's ``colour``), when every
+    non-empty value is a ``#rgb``/``#rrggbb`` colour; else None."""
+    for c in COLOUR_COLUMNS:
+        if c in gdf.columns:
+            vals = column(gdf, c).dropna().astype(str)
+            vals = vals[vals != ""]
+            if len(vals) and vals.map(lambda v: bool(_HEX.match(v))).all():
+                return c
+    return None
+
+
+def display_fields(view: LayerView) -> tuple[list[str], dict[str, Any]]:
+    """The columns sent with each feature (the recipe's fields, then the name, English name and
+    colour columns the map uses) and which of them name and colour a feature
+    (``{"nameField", "enField", "colorField"}``, None when absent)."""
+    cols = view.gdf.columns
+    fields = [f for f in view.fields if f in cols]
+    name, en = label_columns(cols)
+    colour = colour_column(view.gdf) if view.color_column is None else None
+    for f in (colour, en, name):
+        if f and f not in fields:
+            fields.insert(0, f)
+    return fields, {"nameField": name, "enField": en, "colorField": colour}
 
 
 def clean_value(v: Any) -> Any:
@@ -85,16 +125,21 @@ def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
     geoms = simplify_metric(gdf, view.simplify_m) if view.simplify_m else gdf.geometry
     shown = to_display(gpd.GeoDataFrame(geometry=geoms, crs=gdf.crs), gcj02=gcj02)
     kind, encoded = encode_geometries(shown.geometry)
-    fields = [f for f in view.fields if f in gdf.columns]
-    if "name" in gdf.columns and "name" not in fields:
-        fields.insert(0, "name")
+    fields, naming = display_fields(view)
     rows = [[clean_value(v) for v in row] for row in gdf[fields].itertuples(index=False, name=None)]
     ill = None
     if "illustrative" in gdf.columns:
         flags = gdf["illustrative"].fillna(view.illustrative).astype(bool)
         if flags.any():
             ill = [int(v) for v in flags]
+    # pinyin of the names for the offline map's search (the served map searches on the server)
+    pinyin = None
+    name_col = naming["nameField"]
+    if name_col and not any(c in gdf.columns for c in PINYIN_COLUMNS):
+        made = [list(pinyin_keys(v)) if isinstance(v, str) else None for v in column(gdf, name_col).tolist()]
+        pinyin = made if any(m and m[0] for m in made) else None
     return {
+        "pinyin": pinyin,
         "id": view.id, "title": view.title, "group": view.group, "kind": kind, "show": view.show,
         "style": layer_style(view), "illustrative": view.illustrative, "ill": ill, "fields": fields,
         "labels": [view.labels.get(f, f) for f in fields], "rows": rows, "geoms": encoded,
@@ -102,6 +147,7 @@ def layer_payload(view: LayerView, *, gcj02: bool = False) -> dict[str, Any]:
         "colors": gdf[view.color_column].astype(str).tolist() if view.color_column else None,
         # display bounds (lon/lat, shifted for Amap if asked) for fitting the map; None if empty
         "bounds": [float(v) for v in shown.total_bounds] if len(shown) else None,
+        **naming,
     }
 
 

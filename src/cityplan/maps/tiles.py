@@ -37,7 +37,7 @@ import shapely
 
 from cityplan.crs import to_display
 from cityplan.maps.encode import encode_geometries, lonlat_to_mercator, mercator_to_lonlat
-from cityplan.maps.payload import LayerView, clean_value, layer_style
+from cityplan.maps.payload import LayerView, clean_value, display_fields, layer_style
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +87,7 @@ def prepare(view: LayerView, *, gcj02: bool = False) -> Prepared:
     shown = to_display(gpd.GeoDataFrame(geometry=gdf.geometry.values, crs=gdf.crs), gcj02=gcj02)
     merc = _to_merc(np.asarray(shown.geometry.values, dtype=object))
     kind, _ = encode_geometries(shown.geometry.iloc[:1]) if len(shown) else ("polygon", [])
-    fields = [f for f in view.fields if f in gdf.columns]
-    if "name" in gdf.columns and "name" not in fields:
-        fields.insert(0, "name")
+    fields, _ = display_fields(view)
     rows = [_json([clean_value(v) for v in row]) for row in gdf[fields].itertuples(index=False, name=None)]
     ill = None
     if "illustrative" in gdf.columns:
@@ -109,10 +107,8 @@ def _json(obj: Any) -> str:
 
 def meta(view: LayerView, count: int | None = None) -> dict[str, Any]:
     """The layer's description without features (what the page needs to list and style it)."""
-    fields = [f for f in view.fields if f in view.gdf.columns]
-    if "name" in view.gdf.columns and "name" not in fields:
-        fields.insert(0, "name")
-    return {"id": view.id, "title": view.title, "group": view.group, "show": view.show,
+    fields, naming = display_fields(view)
+    return {**naming, "id": view.id, "title": view.title, "group": view.group, "show": view.show,
             "style": layer_style(view), "illustrative": view.illustrative, "fields": fields,
             "labels": [view.labels.get(f, f) for f in fields], "source": view.source, "note": view.note,
             "count": int(count if count is not None else len(view.gdf)), "colors": None}

@@ -31,7 +31,16 @@ from cityplan._cores import usable_cores
 from cityplan.io.archive import scratch_in
 from cityplan.maps.assets import leaflet_css, leaflet_js, own_asset
 from cityplan.onemap import OneMap
-from cityplan.server import csrf, ogc, pages, progress_desk, review_desk, supervision, viewlayers
+from cityplan.server import (
+    csrf,
+    maptools,
+    ogc,
+    pages,
+    progress_desk,
+    review_desk,
+    supervision,
+    viewlayers,
+)
 from cityplan.server.auth import (
     SESSION_COOKIE,
     BasicCache,
@@ -339,6 +348,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         Route("/logout", logout, methods=["POST"]), Route("/static/{name}", static),
         Route("/favicon.ico", lambda _r: Response(status_code=204)),
         *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *supervision.routes(), *ogc.routes(),
+        *maptools.routes(),
     ]
     location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
     if review_workers is None:

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cityplan.maps.basemaps import get_basemap
+from cityplan.maps.payload import shown_rows
 from cityplan.maps.recipes import load_recipe
 from cityplan.maps.render import recipe_views, source_credits
 from cityplan.maps.tiles import (
@@ -39,6 +40,7 @@ from cityplan.maps.tiles import (
 from cityplan.onemap import OneMap
 from cityplan.server.auth import current_user
 from cityplan.server.context import context
+from cityplan.services.search import SearchIndex
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class MapLayers:
         self._prepared: dict[str, Prepared] = {}
         self._order: list[str] = []
         self._attributions: list[str] = []
+        self._search: tuple[str, SearchIndex] | None = None
         self.recipe = load_recipe(recipe, om.profile)
 
     def _ensure(self) -> None:
@@ -148,6 +151,31 @@ class MapLayers:
         """The prepared layer, or None when the recipe has no such layer."""
         self._ensure()
         return self._prepared.get(layer_id)
+
+    def search_index(self) -> SearchIndex:
+        """The search keys of every layer of the current build (made on first use, per build)."""
+        self._ensure()
+        build = self._build
+        if self._search is not None and self._search[0] == build:
+            return self._search[1]
+        with self._lock:
+            if self._search is None or self._search[0] != build:
+                t0 = time.perf_counter()
+                index = SearchIndex()
+                for i, lid in enumerate(self._order):
+                    p = self._prepared[lid]
+                    index.add(lid, p.view.title, shown_rows(p.view), illustrative=p.view.illustrative, order=i)
+                for i, lid in enumerate(self._order):
+                    index.add_title(lid, self._prepared[lid].view.title, order=i,
+                                    illustrative=self._prepared[lid].view.illustrative)
+                self._search = (build, index)
+                logger.info("search index of build %s made in %.1f s", build, time.perf_counter() - t0)
+        return self._search[1]
+
+    def order(self) -> list[str]:
+        """The layer ids of the current build, in the recipe's order."""
+        self._ensure()
+        return list(self._order)
 
     def page_config(self, *, ids: list[str] | None = None, show: set[str] | None = None) -> dict[str, Any]:
         """What the map page needs: groups, layer metadata (no features), extent, tiles, credits."""

@@ -193,8 +193,10 @@ SESSIONS = _t("cityplan_sessions", "sid_hash user csrf created_at seen_at", ("si
 #: failed logins per key (``user:NAME``, ``ip:ADDRESS``), counted by every server process
 LOGIN_FAILURES = _t("cityplan_login_failures", "fail_id key at", ("fail_id",), (("key", "at"),),
                     mutable=True)
+#: named map views per user, as events (saved, deleted): cityplan.services.bookmarks
+BOOKMARKS = _t("cityplan_bookmarks", "event_id user event name view layers at", ("event_id",), (("user",),))
 
-LEDGERS = {t.name: t for t in (PROGRESS_EVENTS, REVIEWS, USERS, AUDIT)}
+LEDGERS = {t.name: t for t in (PROGRESS_EVENTS, REVIEWS, USERS, AUDIT, BOOKMARKS)}
 SHARED = {t.name: t for t in (SESSIONS, LOGIN_FAILURES)}
 DECLARED = {**LEDGERS, **SHARED}
 

@@ -141,6 +141,7 @@
       L.Renderer.prototype._update.call(this);
       var b = this._bounds, c = this._container, size = b.getSize(), m = L.Browser.retina ? 2 : 1;
       L.DomUtil.setPosition(c, b.min);
+      c.style.opacity = cp.opacity[this.data.id] === undefined ? "" : String(cp.opacity[this.data.id]);
       c.width = m * size.x;
       c.height = m * size.y;
       c.style.width = size.x + "px";
@@ -175,10 +176,24 @@
           ctx.stroke();
         });
       }
+      // lines coloured by their own colour column (metro lines by line): one stroke per feature
+      var ci = d.colorField ? d.fields.indexOf(d.colorField) : -1;
+      if (ci >= 0 && kind === "line") {
+        self.feats.forEach(function (f, idx) {
+          if (f.bbox[2] < vx0 || f.bbox[0] > vx1 || f.bbox[3] < vy0 || f.bbox[1] > vy1) return;
+          var c = d.rows[idx] && d.rows[idx][ci];
+          ctx.beginPath();
+          self._trace(ctx, f, scale, o);
+          ctx.setLineDash(f.ill || st.dash ? (st.dash || "6 4").split(" ").map(Number) : []);
+          ctx.lineWidth = st.weight || 1;
+          ctx.strokeStyle = cp.safeColour(c) || st.color;
+          ctx.stroke();
+        });
+      }
       // features of one style go out in batches: one huge path is slow to fill (Skia tessellation)
       var BATCH = 200, minPx = 1.5 / scale;
       [false, true].forEach(function (ill) {
-        if (d.colors) return;
+        if (d.colors || (ci >= 0 && kind === "line")) return;
         var n = 0;
         var dash = ill || st.dash ? (st.dash || "6 4").split(" ").map(Number) : [];
         var fillOn = kind !== "line" && st.fill !== false;
@@ -214,7 +229,16 @@
         }
         flush();
       });
-      if (this.highlight >= 0) {
+      var sel = cp.selection[d.id];
+      if (sel && sel.size) {
+        ctx.beginPath();
+        for (var si = 0; si < this.feats.length; si++) if (sel.has(cp.fidOf(d, si))) this._trace(ctx, this.feats[si], scale, o);
+        ctx.setLineDash([]);
+        ctx.lineWidth = (st.weight || 1) + 3;
+        ctx.strokeStyle = "#ff00aa";
+        ctx.stroke();
+      }
+      if (this.highlight >= 0 && this.feats[this.highlight]) {
         ctx.beginPath();
         this._trace(ctx, this.feats[this.highlight], scale, o);
         ctx.setLineDash([]);
@@ -307,11 +331,22 @@
     if (typeof v === "boolean") return v ? "yes" : "no";
     return String(v);
   }
+  // a feature's name: the layer's name column and English name column (payload nameField/enField,
+  // found from the data), "太阳岛 Sun Island"; the layer title and number when it has none
+  function cell(d, idx, field) {
+    var i = field ? d.fields.indexOf(field) : -1;
+    var v = i >= 0 && d.rows[idx] ? d.rows[idx][i] : null;
+    return v === null || v === undefined ? "" : String(v).trim();
+  }
   cp.featureName = function (d, idx) {
-    var i = d.fields.indexOf("name");
-    var v = i >= 0 ? d.rows[idx][i] : null;
-    return v === null || v === undefined || v === "" ? d.title + " #" + (idx + 1) : String(v);
+    var a = cell(d, idx, d.nameField === undefined ? "name" : d.nameField), b = cell(d, idx, d.enField);
+    if (a && b && cp.normalise(a) !== cp.normalise(b)) return a + " " + b;
+    return a || b || d.title + " #" + ((d.fids ? d.fids[idx] : idx) + 1);
   };
+  cp.fidOf = function (d, idx) { return d.fids && d.fids.length ? d.fids[idx] : idx; };
+  cp.selection = {};  // layer id -> Set of fids selected (attribute table)
+  cp.opacity = {};    // layer id -> 0..1
+  cp.safeColour = function (c) { return typeof c === "string" && /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(c) ? c : null; };
   cp.popupContent = function (d, idx) {
     var box = el("div", "cp-popup");
     box.appendChild(el("div", "cp-title", cp.featureName(d, idx)));
@@ -321,7 +356,7 @@
     var t = el("table", "cp-attrs");
     d.fields.forEach(function (f, i) {
       var v = d.rows[idx][i];
-      if (f === "name" || v === null || v === undefined || v === "") return;
+      if (f === (d.nameField || "name") || v === null || v === undefined || v === "") return;
       var tr = el("tr");
       tr.appendChild(el("th", null, d.labels[i]));
       tr.appendChild(el("td", null, fmt(v)));
@@ -350,7 +385,7 @@
     }
     return null;
   }
-  cp.openFeature = function (map, id, idx, latlng) {
+  cp.openFeature = function (map, id, idx, latlng, popupOpts) {
     var e = cp.layers[id];
     if (!map.hasLayer(e.layer)) {
       map.addLayer(e.layer);
@@ -358,7 +393,7 @@
     }
     Object.keys(cp.layers).forEach(function (k) { if (cp.layers[k].layer.highlight >= 0) cp.layers[k].layer.setHighlight(-1); });
     e.layer.setHighlight(idx);
-    L.popup({ maxWidth: 360 }).setLatLng(latlng || e.layer.featureBounds(idx).getCenter()).setContent(cp.popupContent(e.data, idx)).openOn(map);
+    L.popup(L.extend({ maxWidth: 360 }, popupOpts || {})).setLatLng(latlng || e.layer.featureBounds(idx).getCenter()).setContent(cp.popupContent(e.data, idx)).openOn(map);
   };
 
   cp.init = function (map, opts) {
@@ -388,7 +423,13 @@
     map.on("popupclose", function () {
       Object.keys(cp.layers).forEach(function (k) { if (cp.layers[k].layer.highlight >= 0) cp.layers[k].layer.setHighlight(-1); });
     });
-    if (opts.bounds) map.fitBounds(opts.bounds, { animate: false });  // refined by cp.fitClear below
+    // the view in the URL: a map that is the page (the one map, a saved HTML map), not one in a page
+    var keep = opts.keepHash !== false;
+    var state = keep ? cp.readHash() : {};
+    if (state.layers) cp.order.forEach(function (id) { cp.layers[id].data.show = state.layers.indexOf(id) >= 0; });
+    (state.opacity || []).forEach(function (p) { if (cp.layers[p[0]]) cp.opacity[p[0]] = p[1]; });
+    if (state.view) map.setView([state.view[1], state.view[2]], state.view[0], { animate: false });
+    else if (opts.bounds) map.fitBounds(opts.bounds, { animate: false });  // refined by cp.fitClear below
     // layers join the map only now, after the view is set, so each is drawn once
     cp.order.forEach(function (id) {
       var e = cp.layers[id];
@@ -401,30 +442,47 @@
     cp.search(map);
     cp.fullscreen(map);
     cp.measure(map);
-    if (opts.minimap) cp.minimap(map, opts.minimap, opts.minimapTiles);
+    cp.measureArea(map);
+    cp.locate(map);
+    (opts.buttons || []).forEach(function (b) { b(map); });
+    if (opts.minimap && !cp.small(map)) cp.minimap(map, opts.minimap, opts.minimapTiles);
     if (opts.panel) cp.panel(map, opts.panel);
     cp.watchTiles(map);
-    cp.fitClear(map, opts.bounds);
+    if (!state.view) cp.fitClear(map, opts.bounds);
+    if (keep) cp.keepHash(map);
     cp.ready = true;
   };
 
   // ------------------------------------------------------------ open on the data, clear of the controls
+  // A corner's stack of controls taller than a third of the map keeps the data clear of its width
+  // (a column of buttons); a shorter one (a folded box, the credits line) of its height only.
   cp.fitClear = function (map, bounds) {
     if (!bounds) return;
     var c = map.getContainer(), W = c.clientWidth, H = c.clientHeight;
-    function width(corner) {
-      var w = 0;
-      c.querySelectorAll(".leaflet-" + corner + " > .leaflet-control").forEach(function (e) { w = Math.max(w, e.offsetWidth); });
-      return w ? w + 10 : 0;
+    function corner(v, h) {
+      var w = 0, ht = 0;
+      c.querySelectorAll(".leaflet-" + v + ".leaflet-" + h + " > .leaflet-control").forEach(function (e) {
+        w = Math.max(w, e.offsetWidth);
+        ht += e.offsetHeight + 10;
+      });
+      return { w: w ? w + 10 : 0, h: ht, tall: ht > H / 3 };
     }
-    var left = Math.max(width("top.leaflet-left"), width("bottom.leaflet-left"));
-    var right = Math.max(width("top.leaflet-right"), width("bottom.leaflet-right"));
-    if (left + right > W * 0.6) {  // a small window: keep at least 40 % of it for the data
-      var k = (W * 0.6) / (left + right);
+    var tl = corner("top", "left"), tr = corner("top", "right"), bl = corner("bottom", "left"), br = corner("bottom", "right");
+    var left = Math.max(tl.tall ? tl.w : 0, bl.tall ? bl.w : 0), right = Math.max(tr.tall ? tr.w : 0, br.tall ? br.w : 0);
+    var top = Math.max(tl.tall ? 0 : tl.h, tr.tall ? 0 : tr.h, 10), bottom = Math.max(bl.tall ? 0 : bl.h, br.tall ? 0 : br.h, 10);
+    var most = cp.small(map) ? 0.25 : 0.6;  // a phone: the data may pass under the (narrow) buttons
+    if (left + right > W * most) {  // keep at least 40 % (a phone: 75 %) of the width for the data
+      var k = (W * most) / (left + right);
       left *= k;
       right *= k;
     }
-    map.fitBounds(bounds, { animate: false, paddingTopLeft: [left, 10], paddingBottomRight: [right, 10] });
+    if (top + bottom > H * 0.6) {
+      var kk = (H * 0.6) / (top + bottom);
+      top *= kk;
+      bottom *= kk;
+    }
+    cp.fitPadding = [left, top, right, bottom];
+    map.fitBounds(bounds, { animate: false, paddingTopLeft: [left, top], paddingBottomRight: [right, bottom] });
   };
 
   // ------------------------------------------------------------ basemap tiles that do not load
@@ -469,9 +527,17 @@
         var box = el("div", "cp-box cp-layers leaflet-bar");
         L.DomEvent.disableClickPropagation(box);
         L.DomEvent.disableScrollPropagation(box);
-        var head = el("div", "cp-head", title || tr("layers", "Layers 图层"));
+        var head = el("button", "cp-head cp-toggle", tr("layers", "图层 Layers"));
+        head.type = "button";
+        head.title = title || "";
         var body = el("div", "cp-body");
-        head.addEventListener("click", function () { body.style.display = body.style.display === "none" ? "" : "none"; });
+        function fold(folded) {
+          body.style.display = folded ? "none" : "";
+          head.setAttribute("aria-expanded", folded ? "false" : "true");
+          box.classList.toggle("cp-folded", folded);
+        }
+        head.addEventListener("click", function () { fold(body.style.display !== "none"); });
+        fold(cp.small(map));
         box.appendChild(head);
         groups.forEach(function (g) {
           var ids = g.layers.filter(function (id) { return cp.layers[id]; });
@@ -489,7 +555,23 @@
             });
             lab.appendChild(cb);
             lab.appendChild(el("span", null, " " + e.data.title + " (" + e.count + ")"));
-            body.appendChild(lab);
+            var row = el("div", "cp-layer-row");
+            row.appendChild(lab);
+            var op = el("input", "cp-opacity");
+            op.type = "range"; op.min = "0"; op.max = "100"; op.step = "10";
+            op.value = String(Math.round(100 * (cp.opacity[id] === undefined ? 1 : cp.opacity[id])));
+            op.title = tr("opacity", "透明度 opacity");
+            op.setAttribute("aria-label", tr("opacity", "透明度 opacity") + " " + e.data.title);
+            op.dataset.opacity = id;
+            op.addEventListener("input", function () { cp.setOpacity(map, id, Number(op.value) / 100); });
+            row.appendChild(op);
+            var tb = el("button", "cp-table-btn", "表");
+            tb.type = "button";
+            tb.title = tr("attribute_table", "属性表 attribute table");
+            tb.dataset.table = id;
+            tb.addEventListener("click", function () { cp.attributeTable(map, id); });
+            row.appendChild(tb);
+            body.appendChild(row);
           });
         });
         box.appendChild(body);
@@ -497,6 +579,18 @@
       },
     });
     map._cpControl = new C().addTo(map);
+  };
+
+  // a phone, or a map in a small box (the district dashboard's side map): controls start folded
+  cp.small = function (map) {
+    var c = map && map.getContainer();
+    return window.innerWidth < 600 || window.innerHeight < 500 || !!(c && (c.clientWidth < 800 || c.clientHeight < 450));
+  };
+  cp.setOpacity = function (map, id, v) {
+    cp.opacity[id] = v;
+    var e = cp.layers[id], c = e && e.layer._container;
+    if (c) c.style.opacity = String(v);
+    if (cp.onViewChange) cp.onViewChange(map);
   };
 
   cp.refresh = function (map) {
@@ -531,10 +625,14 @@
       update: function () {
         var box = this._box;
         box.textContent = "";
-        var head = el("div", "cp-head", tr("legend", "Legend 图例")), self = this;
-        head.title = tr("fold", "click to fold 点击折叠");
+        var head = el("button", "cp-head cp-toggle", tr("legend", "图例 Legend")), self = this;
+        head.type = "button";
+        head.title = tr("fold", "点击折叠 click to fold");
+        if (this._folded === undefined) this._folded = cp.small(map);
+        head.setAttribute("aria-expanded", this._folded ? "false" : "true");
         head.addEventListener("click", function () { self._folded = !self._folded; self.update(); });
         box.appendChild(head);
+        box.classList.toggle("cp-folded", !!this._folded);
         if (this._folded) return;
         cp.order.forEach(function (id) {
           var e = cp.layers[id];
@@ -547,6 +645,28 @@
           row.appendChild(el("span", null, " " + label));
           if (anyIll) row.appendChild(el("span", "cp-ill-tag", tr("illustrative_tag", " 示意 illustrative")));
           box.appendChild(row);
+          // a layer coloured per feature (metro lines by line): one row per colour, named by its features
+          var ci = e.data.colorField ? e.data.fields.indexOf(e.data.colorField) : -1;
+          if (ci >= 0) {
+            var seen = {};
+            e.data.rows.forEach(function (r, i) {
+              var c = cp.safeColour(r[ci]);
+              if (!c) return;
+              var nm = cp.featureName(e.data, i);
+              seen[c] = seen[c] || [];
+              if (seen[c].indexOf(nm) < 0) seen[c].push(nm);
+            });
+            Object.keys(seen).forEach(function (c) {
+              var sub = el("div", "cp-legend-row cp-legend-sub"), sw = swatch(e.data);
+              sw.style.borderTopColor = c;
+              sw.style.borderColor = c;
+              if (e.data.kind !== "line") sw.style.background = c;
+              sub.dataset.colour = c;
+              sub.appendChild(sw);
+              sub.appendChild(el("span", null, " " + seen[c].join(" · ")));
+              box.appendChild(sub);
+            });
+          }
         });
         (extra || []).forEach(function (x) {
           box.appendChild(el("div", "cp-group", x.title));
@@ -563,7 +683,114 @@
     map._cpLegend = new C().addTo(map);
   };
 
-  // ------------------------------------------------------------ search over feature names
+  // ------------------------------------------------------------ search (names zh/en, ids, addresses)
+  // The same normalisation and ranking as cityplan.services.search (the server's /api/search):
+  // real features before illustrative ones, then exact < prefix < word start < substring, then
+  // the kind of column (name, English name, pinyin, id, address), layer order, shorter names.
+  var NAME_COLUMNS = ["name", "name_zh", "name:zh", "line", "title", "label"];
+  var EN_COLUMNS = ["name_en", "name:en", "line_en", "title_en"];
+  var PINYIN_COLUMNS = ["name_pinyin", "name:zh_pinyin", "pinyin"];
+  var ID_COLUMNS = ["ref", "osm_ref", "adcode", "division_code", "site_id", "task_id", "code", "id"];
+  var ADDRESS_COLUMNS = ["address", "addr", "addr:full", "addr:street", "addr_street"];
+  cp.normalise = function (t) {
+    if (t === null || t === undefined) return "";
+    return String(t).normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
+  };
+  function wordStarts(t) {
+    var w = String(t).normalize("NFKC").toLowerCase().split(/[\s\-_/·,.()（）]+/).filter(function (x) { return x; });
+    var out = [];
+    for (var i = 1; i < w.length; i++) out.push(cp.normalise(w.slice(i).join("")));
+    return out;
+  }
+  cp.matchRank = function (q, key, raw, isId) {
+    if (!q || !key) return null;
+    if (key === q) return 0;
+    if (key.indexOf(q) === 0) return 1;
+    if (key.indexOf(q) < 0) return null;
+    if (!isId && wordStarts(raw).some(function (s) { return s.indexOf(q) === 0; })) return 2;
+    return 3;
+  };
+  function searchColumns(d) {
+    var f = d.fields, out = [];
+    var name = d.nameField !== undefined ? d.nameField : NAME_COLUMNS.filter(function (c) { return f.indexOf(c) >= 0; })[0];
+    var en = d.enField !== undefined ? d.enField : EN_COLUMNS.filter(function (c) { return f.indexOf(c) >= 0; })[0];
+    if (name && f.indexOf(name) >= 0) out.push([name, 0]);
+    if (en && f.indexOf(en) >= 0) out.push([en, 1]);
+    PINYIN_COLUMNS.forEach(function (c) { if (f.indexOf(c) >= 0) out.push([c, 2]); });
+    ID_COLUMNS.forEach(function (c) { if (f.indexOf(c) >= 0 && c !== name) out.push([c, 3]); });
+    ADDRESS_COLUMNS.forEach(function (c) { if (f.indexOf(c) >= 0) out.push([c, 4]); });
+    return out;
+  }
+  // every layer's features (the embedded data), best first: [{layer, idx, label, title, ill, rank}]
+  cp.localSearch = function (map, query, limit) {
+    var q = cp.normalise(query), hits = [];
+    if (!q) return hits;
+    cp.order.forEach(function (id, order) {
+      var e = cp.layers[id];
+      if (e.map !== map) return;
+      var d = e.data, cols = searchColumns(d);
+      for (var i = 0; i < d.rows.length; i++) {
+        var best = null;
+        cols.forEach(function (ck) {
+          var raw = d.rows[i][d.fields.indexOf(ck[0])];
+          if (raw === null || raw === undefined || raw === "") return;
+          var how = cp.matchRank(q, cp.normalise(raw), String(raw), ck[1] === 3);
+          if (how === null) return;
+          var label = cp.featureName(d, i);
+          var ill = d.ill ? !!d.ill[i] : !!d.illustrative;
+          var rank = [ill ? 1 : 0, how, ck[1], order, label.length];
+          if (!best || cmp(rank, best.rank) < 0) best = { layer: id, idx: i, fid: cp.fidOf(d, i), label: label, title: d.title, illustrative: ill, rank: rank };
+        });
+        // pinyin the payload carries (tai yang dao; initials tyd, from the start only)
+        var py = !cols.some(function (ck) { return ck[1] === 2; }) && d.pinyin && d.pinyin[i];
+        if (py) [[py[0], 2], [py[1], 5]].forEach(function (pk) {
+          var how = cp.matchRank(q, cp.normalise(pk[0]), pk[0], pk[1] === 5);
+          if (how === null || (pk[1] === 5 && how > 1)) return;
+          var label = cp.featureName(d, i), ill = d.ill ? !!d.ill[i] : !!d.illustrative;
+          var rank = [ill ? 1 : 0, how, pk[1], order, label.length];
+          if (!best || cmp(rank, best.rank) < 0) best = { layer: id, idx: i, fid: cp.fidOf(d, i), label: label, title: d.title, illustrative: ill, rank: rank };
+        });
+        if (best) hits.push(best);
+      }
+    });
+    // the layers' own titles ("太阳岛 Sun Island"): a hit is the layer (fid -1), zoomed to as a whole
+    cp.order.forEach(function (id, order) {
+      var e = cp.layers[id];
+      if (e.map !== map || !e.layer.feats.length) return;
+      var t = e.data.title, zh = (t.match(/[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/g) || []).join("");
+      var rest = t.replace(/[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/g, " ");
+      var hows = [t, zh, rest].map(function (k) { return cp.matchRank(q, cp.normalise(k), t, false); })
+        .filter(function (h) { return h !== null; });
+      if (!hows.length) return;
+      var g = e.layer.grid.bb;
+      hits.push({ layer: id, idx: -1, fid: -1, label: t, title: t, illustrative: !!e.data.illustrative,
+        bounds: [g[0] * 360 - 180, unY(g[3]), g[2] * 360 - 180, unY(g[1])],
+        rank: [e.data.illustrative ? 1 : 0, Math.min.apply(null, hows), Math.min.apply(null, hows) === 0 ? 0 : 6, order, t.length] });
+    });
+    function cmp(a, b) {
+      for (var k = 0; k < a.length; k++) if (a[k] !== b[k]) return a[k] - b[k];
+      return 0;
+    }
+    hits.sort(function (a, b) { return cmp(a.rank, b.rank) || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0); });
+    return hits.slice(0, limit || 20);
+  };
+
+  // select a hit: zoom to it and open it (the served map waits for the view's data: cp.goTo there)
+  cp.goTo = function (map, hit) {
+    var e = cp.layers[hit.layer];
+    if (!e) return;
+    if (hit.bounds) {
+      map.fitBounds([[hit.bounds[1], hit.bounds[0]], [hit.bounds[3], hit.bounds[2]]], { maxZoom: 16, animate: false });
+    } else {
+      map.fitBounds(e.layer.featureBounds(hit.idx), { maxZoom: 16, animate: false });
+    }
+    if (hit.fid < 0) {  // a layer: shown, the whole of it in view
+      if (!map.hasLayer(e.layer)) { map.addLayer(e.layer); cp.refresh(map); }
+    } else if (cp.openByFid) cp.openByFid(map, hit.layer, hit.fid);
+    else cp.openFeature(map, hit.layer, hit.idx, null, { autoPan: false });
+    cp.lastGoTo = hit;
+  };
+
   cp.search = function (map) {
     var C = L.Control.extend({
       options: { position: "topleft" },
@@ -573,39 +800,69 @@
         L.DomEvent.disableScrollPropagation(box);
         var input = el("input");
         input.type = "search";
-        input.placeholder = tr("search", "Search 搜索…");
+        input.placeholder = tr("search", "搜索 Search…");
+        input.setAttribute("aria-label", tr("search", "搜索 Search"));
+        input.setAttribute("role", "combobox");
+        input.setAttribute("aria-autocomplete", "list");
         var list = el("div", "cp-results");
+        list.setAttribute("role", "listbox");
         box.appendChild(input);
         box.appendChild(list);
-        input.addEventListener("input", function () {
-          var q = input.value.trim().toLowerCase();
-          list.textContent = "";
-          if (!q) return;
-          var n = 0;
-          // layers on the map first (top-most first), then the hidden ones
-          var ids = cp.order.slice().reverse();
-          ids.sort(function (a, b) { return map.hasLayer(cp.layers[b].layer) - map.hasLayer(cp.layers[a].layer); });
-          ids.some(function (id) {
-            var e = cp.layers[id];
-            if (e.map !== map) return false;
-            for (var i = 0; i < e.count && n < 12; i++) {
-              var name = cp.featureName(e.data, i);
-              if (name.toLowerCase().indexOf(q) < 0) continue;
-              n++;
-              var item = el("div", "cp-result", name);
-              item.appendChild(el("span", "cp-result-layer", " - " + e.data.title));
-              item.addEventListener("click", (function (lid, idx) {
-                return function () {
-                  var lyr = cp.layers[lid].layer;
-                  map.fitBounds(lyr.featureBounds(idx), { maxZoom: 16 });
-                  cp.openFeature(map, lid, idx);
-                };
-              })(id, i));
-              list.appendChild(item);
-            }
-            return n >= 12;
+        var hits = [], active = -1, seq = 0, timer = null, wantFirst = false;
+        function mark(i) {
+          active = i;
+          list.querySelectorAll(".cp-result").forEach(function (r, k) {
+            r.classList.toggle("cp-active", k === active);
+            r.setAttribute("aria-selected", k === active ? "true" : "false");
+            if (k === active) r.scrollIntoView({ block: "nearest" });
           });
-          if (!n) list.appendChild(el("div", "cp-result cp-none", tr("no_match", "no match 无结果")));
+        }
+        function choose(i) {
+          if (i < 0 || i >= hits.length) return;
+          cp.goTo(map, hits[i]);
+          list.textContent = "";
+          hits = [];
+        }
+        function show(found) {
+          list.textContent = "";
+          hits = found;
+          active = -1;
+          found.forEach(function (h, i) {
+            var item = el("div", "cp-result", h.label);
+            item.setAttribute("role", "option");
+            item.appendChild(el("span", "cp-result-layer", " - " + h.title));
+            if (h.illustrative) item.appendChild(el("span", "cp-ill-tag", tr("illustrative_tag", " 示意 illustrative")));
+            item.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(i); });
+            list.appendChild(item);
+          });
+          if (!found.length) list.appendChild(el("div", "cp-result cp-none", tr("no_match", "无结果 no match")));
+          cp.searchShown = (cp.searchShown || 0) + 1;
+          if (wantFirst) { wantFirst = false; choose(0); }
+        }
+        function run() {
+          var q = input.value.trim(), my = ++seq;
+          if (!q) { list.textContent = ""; hits = []; return; }
+          if (cp.remoteSearch) {
+            cp.remoteSearch(q).then(function (found) { if (my === seq) show(found); })
+              .catch(function (err) { cp.fetchErrors && cp.fetchErrors.push(String(err)); });
+          } else {
+            show(cp.localSearch(map, q, 12));
+          }
+        }
+        input.addEventListener("input", function () {
+          if (timer) clearTimeout(timer);
+          wantFirst = false;
+          timer = setTimeout(function () { timer = null; run(); }, cp.remoteSearch ? 120 : 0);
+        });
+        input.addEventListener("keydown", function (ev) {
+          if (ev.key === "ArrowDown") { ev.preventDefault(); if (hits.length) mark(Math.min(active + 1, hits.length - 1)); }
+          else if (ev.key === "ArrowUp") { ev.preventDefault(); if (hits.length) mark(Math.max(active - 1, 0)); }
+          else if (ev.key === "Enter") {
+            ev.preventDefault();
+            if (hits.length && !timer) choose(active >= 0 ? active : 0);
+            else { wantFirst = true; if (timer) clearTimeout(timer); timer = null; run(); }  // typed faster than the answers
+          }
+          else if (ev.key === "Escape") { input.value = ""; list.textContent = ""; hits = []; input.blur(); }
         });
         return box;
       },
@@ -616,6 +873,10 @@
   var ICONS = {
     fullscreen: "M3 9V3h6M15 3h6v6M21 15v6h-6M9 21H3v-6",
     measure: "M2 16L16 2l6 6L8 22zM6 12l2 2M9 9l2 2M12 6l2 2",
+    area: "M4 4h16v16H4zM4 12h4M12 4v4M20 12h-4M12 20v-4",
+    locate: "M12 2v4M12 18v4M2 12h4M18 12h4M12 8a4 4 0 1 0 0.01 0z",
+    print: "M6 9V2h12v7M6 18H3v-7h18v7h-3M6 14h12v8H6z",
+    bookmark: "M6 2h12v20l-6-5-6 5z",
   };
   function icon(name) {
     var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg"), path = document.createElementNS(ns, "path");
@@ -629,6 +890,7 @@
     svg.appendChild(path);
     return svg;
   }
+  cp.button = function (map, pos, name, title, onClick) { return button(map, pos, name, title, onClick); };
   function button(map, pos, name, title, onClick) {
     var C = L.Control.extend({
       options: { position: pos },
@@ -693,6 +955,279 @@
     document.addEventListener("keydown", function (ev) {
       if (ev.key === "Escape" && cp.measuring) reset();
     });
+  };
+
+
+  // ------------------------------------------------------------ the view in the URL (#map=z/lat/lon&layers=a,b)
+  cp.readHash = function () {
+    var out = {}, h = (window.location.hash || "").replace(/^#/, "");
+    h.split("&").forEach(function (kv) {
+      var i = kv.indexOf("="), k = i < 0 ? kv : kv.slice(0, i), v = i < 0 ? "" : decodeURIComponent(kv.slice(i + 1));
+      if (k === "map") {
+        var p = v.split("/").map(Number);
+        if (p.length === 3 && p.every(isFinite) && p[0] >= 0 && p[0] <= 22 && Math.abs(p[1]) <= 90 && Math.abs(p[2]) <= 180) out.view = p;
+      } else if (k === "layers") {
+        out.layers = v ? v.split(",") : [];
+      } else if (k === "opacity") {
+        out.opacity = v.split(",").map(function (x) { var j = x.lastIndexOf(":"); return [x.slice(0, j), Math.max(0, Math.min(1, Number(x.slice(j + 1)) / 100))]; })
+          .filter(function (x) { return x[0] && isFinite(x[1]); });
+      }
+    });
+    return out;
+  };
+  cp.viewHash = function (map) {
+    var c = map.getCenter(), z = map.getZoom();
+    var shown = cp.order.filter(function (id) { return cp.layers[id].map === map && map.hasLayer(cp.layers[id].layer); });
+    var h = "map=" + z + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5) + "&layers=" + shown.map(encodeURIComponent).join(",");
+    var op = Object.keys(cp.opacity).filter(function (id) { return cp.opacity[id] < 1; });
+    if (op.length) h += "&opacity=" + op.map(function (id) { return encodeURIComponent(id) + ":" + Math.round(cp.opacity[id] * 100); }).join(",");
+    return h;
+  };
+  cp.keepHash = function (map) {
+    var timer = null;
+    function write() {
+      timer = null;
+      if (!cp.swapping) window.history.replaceState(null, "", "#" + cp.viewHash(map));
+    }
+    cp.onViewChange = function () { if (!timer) timer = setTimeout(write, 100); };
+    map.on("moveend layeradd layerremove", cp.onViewChange);
+    window.addEventListener("hashchange", function () {
+      var st = cp.readHash();
+      if (st.view) map.setView([st.view[1], st.view[2]], st.view[0]);
+      if (st.layers) cp.order.forEach(function (id) {
+        var e = cp.layers[id], want = st.layers.indexOf(id) >= 0;
+        if (e.map !== map) return;
+        if (want && !map.hasLayer(e.layer)) map.addLayer(e.layer);
+        if (!want && map.hasLayer(e.layer)) map.removeLayer(e.layer);
+      });
+      cp.refresh(map);
+    });
+    write();
+  };
+
+  // ------------------------------------------------------------ area (geodesic, on the sphere of radius 6378137 m)
+  // the spherical-excess formula of a ring of lon/lat points (as Leaflet.draw's geodesicArea)
+  cp.geodesicArea = function (latlngs) {
+    var R = 6378137, n = latlngs.length, a = 0, rad = Math.PI / 180;
+    if (n < 3) return 0;
+    for (var i = 0; i < n; i++) {
+      var p1 = latlngs[i], p2 = latlngs[(i + 1) % n];
+      a += (p2.lng - p1.lng) * rad * (2 + Math.sin(p1.lat * rad) + Math.sin(p2.lat * rad));
+    }
+    return Math.abs((a * R * R) / 2);
+  };
+  cp.measureArea = function (map) {
+    var pts = [], poly = null, label = null;
+    function reset() {
+      pts = [];
+      if (poly) map.removeLayer(poly);
+      if (label) map.removeLayer(label);
+      poly = label = null;
+    }
+    function onClick(ev) {
+      pts.push(ev.latlng);
+      if (!poly) poly = L.polygon(pts, { color: "#ff00aa", weight: 2, dashArray: "4 4", fillOpacity: 0.15, interactive: false }).addTo(map);
+      poly.setLatLngs(pts);
+      var a = cp.geodesicArea(pts);
+      var text = a >= 1e6 ? (a / 1e6).toFixed(3) + " km²" : a >= 1e4 ? (a / 1e4).toFixed(2) + " ha 公顷" : Math.round(a) + " m²";
+      if (!label) label = L.tooltip({ permanent: true, direction: "right" }).setLatLng(ev.latlng).setContent(text).addTo(map);
+      else label.setLatLng(ev.latlng).setContent(text);
+      cp.lastArea = a;
+    }
+    button(map, "topleft", "area", tr("measure_area", "测面积 Measure area (geodesic; click corners, click the button again to stop)"), function (a) {
+      var on = !a.classList.contains("cp-active");
+      if (on && cp.measuring) return;  // one measurement at a time
+      cp.measuring = on;
+      a.classList.toggle("cp-active", on);
+      if (on) map.on("click", onClick);
+      else {
+        map.off("click", onClick);
+        reset();
+      }
+    });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape") reset();
+    });
+  };
+
+  // ------------------------------------------------------------ where am I (phones: browser geolocation)
+  cp.locate = function (map) {
+    if (!navigator.geolocation || !(cp.small(map) || "ontouchstart" in window)) return;
+    var mark = null;
+    button(map, "topleft", "locate", tr("locate", "定位 My location"), function () {
+      navigator.geolocation.getCurrentPosition(function (pos) {
+        var ll = [pos.coords.latitude, pos.coords.longitude];
+        if (mark) map.removeLayer(mark);
+        mark = L.circle(ll, { radius: Math.max(pos.coords.accuracy || 0, 10), color: "#1a73e8", weight: 2, interactive: false }).addTo(map);
+        map.setView(ll, Math.max(map.getZoom(), 16));
+      }, function (err) {
+        var n = el("div", "cp-notice", tr("locate_failed", "无法定位 location unavailable") + ": " + err.message);
+        map.getContainer().appendChild(n);
+        setTimeout(function () { L.DomUtil.remove(n); }, 4000);
+      }, { enableHighAccuracy: true, timeout: 10000 });
+    });
+  };
+
+  // ------------------------------------------------------------ attribute table
+  // rows of a layer (in view or all), sortable and filterable by column; a click selects a feature
+  // (shown on the map), a double click zooms to it. cp.tableSource (the served map) answers from the
+  // server, which also exports the same selection; the offline map filters its embedded rows.
+  cp.localTable = function (map, id, q) {
+    var e = cp.layers[id], d = e.data, b = map.getBounds(), rows = [], bounds = [];
+    var x0 = (b.getWest() + 180) / 360, x1 = (b.getEast() + 180) / 360, y0 = mercY(b.getNorth()), y1 = mercY(b.getSouth());
+    for (var i = 0; i < d.rows.length; i++) {
+      var f = e.layer.feats[i];
+      if (q.scope === "view" && (f.bbox[2] < x0 || f.bbox[0] > x1 || f.bbox[3] < y0 || f.bbox[1] > y1)) continue;
+      var ok = Object.keys(q.filters).every(function (c) {
+        var want = cp.normalise(q.filters[c]), j = d.fields.indexOf(c);
+        return !want || (j >= 0 && cp.normalise(d.rows[i][j]).indexOf(want) >= 0);
+      });
+      if (!ok) continue;
+      rows.push([cp.fidOf(d, i)].concat(d.rows[i]));
+      var fb = e.layer.featureBounds(i);
+      bounds.push([fb.getWest(), fb.getSouth(), fb.getEast(), fb.getNorth()]);
+    }
+    if (q.sort) {
+      var k = d.fields.indexOf(q.sort) + 1, idx = rows.map(function (_, n) { return n; });
+      idx.sort(function (a, c) {
+        var u = rows[a][k], v = rows[c][k];
+        if (u === null || u === undefined) return 1;
+        if (v === null || v === undefined) return -1;
+        var r = typeof u === "number" && typeof v === "number" ? u - v : String(u).localeCompare(String(v));
+        return q.desc ? -r : r;
+      });
+      rows = idx.map(function (n) { return rows[n]; });
+      bounds = idx.map(function (n) { return bounds[n]; });
+    }
+    return Promise.resolve({ layer: id, title: d.title, fields: d.fields, labels: d.labels, rows: rows, bounds: bounds,
+      total: rows.length, truncated: false });
+  };
+
+  cp.attributeTable = function (map, id) {
+    var c = map.getContainer(), old = c.querySelector(".cp-table");
+    if (old) L.DomUtil.remove(old);
+    var e = cp.layers[id];
+    if (!e) return;
+    var q = { scope: "view", filters: {}, sort: null, desc: false }, seq = 0, last = null;
+    var box = el("div", "cp-box cp-table");
+    box.dataset.layer = id;
+    L.DomEvent.disableClickPropagation(box);
+    L.DomEvent.disableScrollPropagation(box);
+    var bar = el("div", "cp-table-bar");
+    bar.appendChild(el("span", "cp-head", tr("attribute_table", "属性表 Attribute table") + ": " + e.data.title));
+    var scope = el("select");
+    [["view", tr("in_view", "视图内 in view")], ["all", tr("all_features", "全部 all")]].forEach(function (o) {
+      var opt = el("option", null, o[1]);
+      opt.value = o[0];
+      scope.appendChild(opt);
+    });
+    scope.addEventListener("change", function () { q.scope = scope.value; load(); });
+    bar.appendChild(scope);
+    var count = el("span", "cp-table-count");
+    bar.appendChild(count);
+    var exports = el("span", "cp-table-export");
+    bar.appendChild(exports);
+    var clear = el("button", null, tr("clear_selection", "清除选择 clear selection"));
+    clear.type = "button";
+    clear.addEventListener("click", function () { cp.selection[id] = new Set(); redraw(); render(last); });
+    bar.appendChild(clear);
+    var close = el("button", "cp-table-close", "×");
+    close.type = "button";
+    close.title = tr("close", "关闭 close");
+    close.addEventListener("click", function () { L.DomUtil.remove(box); map.off("moveend", onMove); });
+    bar.appendChild(close);
+    box.appendChild(bar);
+    var wrap = el("div", "cp-table-wrap"), table = el("table", "cp-attr-table");
+    wrap.appendChild(table);
+    box.appendChild(wrap);
+    c.appendChild(box);
+    cp.selection[id] = cp.selection[id] || new Set();
+    function redraw() { var l = cp.layers[id].layer; if (l._map) l._draw(); }
+    function exportLinks() {
+      exports.textContent = "";
+      if (!cp.exportUrl) return;
+      ["csv", "xlsx", "geojson", "gpkg"].forEach(function (fmt) {
+        var a = el("a", "cp-export", fmt.toUpperCase());
+        a.href = cp.exportUrl(map, id, q, fmt, Array.from(cp.selection[id]));
+        a.dataset.format = fmt;
+        a.setAttribute("download", "");
+        exports.appendChild(a);
+      });
+    }
+    var filterTimer = null;
+    function render(res) {
+      if (!res) return;
+      last = res;
+      table.textContent = "";
+      var head = el("tr"), filt = el("tr");
+      res.fields.forEach(function (f, i) {
+        var th = el("th"), b = el("button", "cp-sort", (res.labels[i] || f) + (q.sort === f ? (q.desc ? " ▼" : " ▲") : ""));
+        b.type = "button";
+        b.dataset.field = f;
+        b.addEventListener("click", function () {
+          q.desc = q.sort === f ? !q.desc : false;
+          q.sort = f;
+          load();
+        });
+        th.appendChild(b);
+        head.appendChild(th);
+        var fth = el("th"), inp = el("input");
+        inp.type = "search";
+        inp.dataset.field = f;
+        inp.placeholder = tr("filter", "筛选 filter");
+        inp.value = q.filters[f] || "";
+        inp.addEventListener("input", function () {
+          q.filters[f] = inp.value;
+          if (filterTimer) clearTimeout(filterTimer);
+          filterTimer = setTimeout(load, 250);
+        });
+        fth.appendChild(inp);
+        filt.appendChild(fth);
+      });
+      table.appendChild(head);
+      table.appendChild(filt);
+      var sel = cp.selection[id], shown = Math.min(res.rows.length, 1000);
+      for (var r = 0; r < shown; r++) {
+        var row = res.rows[r], tr_ = el("tr");
+        tr_.dataset.fid = String(row[0]);
+        if (sel.has(row[0])) tr_.className = "cp-selected";
+        for (var k = 1; k < row.length; k++) tr_.appendChild(el("td", null, fmt(row[k])));
+        tr_.addEventListener("click", (function (fid, t) {
+          return function () {
+            if (sel.has(fid)) sel.delete(fid); else sel.add(fid);
+            t.classList.toggle("cp-selected", sel.has(fid));
+            redraw();
+            exportLinks();
+            count.textContent = countText(res);
+          };
+        })(row[0], tr_));
+        tr_.addEventListener("dblclick", (function (b) {
+          return function () { if (b) map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 17 }); };
+        })(res.bounds && res.bounds[r]));
+        table.appendChild(tr_);
+      }
+      count.textContent = countText(res);
+      exportLinks();
+      cp.tableShown = (cp.tableShown || 0) + 1;
+    }
+    function countText(res) {
+      return " " + res.total + " " + tr("rows", "行 rows") + (res.truncated ? " (" + tr("first", "前") + " " + res.rows.length + ")" : "") +
+        (cp.selection[id].size ? " · " + cp.selection[id].size + " " + tr("selected", "已选 selected") : "");
+    }
+    function load() {
+      var my = ++seq, src = cp.tableSource || cp.localTable;
+      src(map, id, q).then(function (res) {
+        if (my !== seq) return;
+        // keep the filter box being typed in
+        var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.field : null;
+        render(res);
+        if (focused) { var f = table.querySelector('input[data-field="' + CSS.escape(focused) + '"]'); if (f) { f.focus(); f.setSelectionRange(f.value.length, f.value.length); } }
+      }).catch(function (err) { count.textContent = " " + String(err); });
+    }
+    function onMove() { if (q.scope === "view") load(); }
+    map.on("moveend", onMove);
+    load();
+    return box;
   };
 
   // ------------------------------------------------------------ minimap

@@ -43,9 +43,41 @@
     var groups = (cfg.groups || []).map(function (g) {
       return { title: g.title, layers: ids.filter(function (d) { return d.group === g.id; }).map(function (d) { return d.id; }) };
     });
+    // the one map page (map.html.j2) keeps its view in the URL and has print and bookmarks; a map
+    // inside another page (review, district, task) does not touch the page's URL
+    var fullPage = document.body.classList.contains("cp-fullmap");
+    cp.remoteSearch = function (q) {
+      return getJson("/api/search?limit=12&q=" + encodeURIComponent(q)).then(function (d) { return d.hits; });
+    };
+    cp.tableSource = function (m, id, q) { return getJson(attributesUrl(m, id, q, "json", [])); };
+    cp.exportUrl = function (m, id, q, fmt, selected) { return attributesUrl(m, id, q, fmt, selected); };
+    var pendingOpen = null;
+    cp.openByFid = function (m, id, fid) {
+      var e = cp.layers[id];
+      if (!e) return;
+      if (!m.hasLayer(e.layer)) { m.addLayer(e.layer); cp.refresh(m); }
+      pendingOpen = { layer: id, fid: fid };
+      if (!dynamic[id]) openPending(id);  // a static layer: its data are here already
+    };
+    function openPending(id) {
+      if (!pendingOpen || pendingOpen.layer !== id) return;
+      var d = cp.layers[id].data, idx = d.fids ? d.fids.indexOf(pendingOpen.fid) : pendingOpen.fid;
+      if (idx < 0 || idx >= d.geoms.length) return;
+      pendingOpen = null;
+      cp.openFeature(map, id, idx, null, { autoPan: false });
+      cp.opened = (cp.opened || 0) + 1;
+    }
+    // the fit extent a page passes (e.g. a district) wins over the map's; ?fit=W,S,E,N in the URL over both
+    var fitParam = new URLSearchParams(window.location.search).get("fit"), fit = cfg.fit || ext;
+    if (fitParam) {
+      var f = fitParam.split(",").map(Number);
+      if (f.length === 4 && f.every(isFinite)) fit = [[f[1], f[0]], [f[3], f[2]]];
+    }
     cp.init(map, {
       title: cfg.title, groups: groups, attributions: cfg.attributions || [],
-      bounds: cfg.fit || ext, panel: cfg.panel || null, extraLegend: cfg.extraLegend || [],
+      bounds: fit, panel: cfg.panel || null, extraLegend: cfg.extraLegend || [],
+      buttons: fullPage ? [printButton, bookmarks] : [],
+      keepHash: fullPage,
     });
     var swapping = false, refreshing = 0;
     // the control shows each layer's size, not what is in view
@@ -66,7 +98,9 @@
       e.data = data;
       if (on) map.addLayer(layer);
       swapping = false;
+      e.count = Math.max(e.count || 0, data.geoms.length);
       cp.timings[id] = performance.now();
+      openPending(id);
       if (!cp.timings["painted:" + id] && data.geoms.length) {  // the first frame drawn with its features
         window.requestAnimationFrame(function () {
           window.requestAnimationFrame(function () { cp.timings["painted:" + id] = cp.timings["painted:" + id] || performance.now(); });
@@ -182,6 +216,113 @@
     cp.map = map;
     return map;
   };
+
+  function getJson(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
+      return r.json().then(function (d) {
+        if (!r.ok) throw new Error(d.error || "HTTP " + r.status);
+        return d;
+      });
+    });
+  }
+  function bboxOf(map) {
+    var b = map.getBounds();
+    return [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)]
+      .map(function (v) { return v.toFixed(6); }).join(",");
+  }
+  // the attribute table's (and its exports') URL: the same selection for both
+  function attributesUrl(map, id, q, fmt, selected) {
+    var p = new URLSearchParams();
+    p.set("format", fmt);
+    if (selected && selected.length) p.set("fids", selected.join(","));
+    else {
+      if (q.scope === "view") p.set("bbox", bboxOf(map));
+      Object.keys(q.filters).forEach(function (c) { if (q.filters[c]) p.set("f." + c, q.filters[c]); });
+    }
+    if (q.sort) { p.set("sort", q.sort); if (q.desc) p.set("desc", "1"); }
+    return "/api/attributes/" + encodeURIComponent(id) + "?" + p.toString();
+  }
+  function shownLayers(map) {
+    return cp.order.filter(function (id) { return map.hasLayer(cp.layers[id].layer); });
+  }
+  // the print URL of the view (GET /map/print.pdf, made by the server)
+  cp.printUrl = function (map, paper, orient) {
+    var p = new URLSearchParams();
+    p.set("paper", paper || "A3");
+    p.set("orient", orient || "landscape");
+    p.set("bbox", bboxOf(map));
+    p.set("layers", shownLayers(map).join(","));
+    p.set("title", document.title || "");
+    return "/map/print.pdf?" + p.toString();
+  };
+  function printButton(map) {
+    cp.button(map, "topleft", "print", "打印 Print (PDF of this view)", function () {
+      window.open(cp.printUrl(map), "_blank", "noopener");
+    });
+  }
+  // named views of the user, kept in the map (GET/POST /api/bookmarks)
+  function csrfToken() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute("content") : "";
+  }
+  function post(url, body) {
+    return fetch(url, { method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken(), Accept: "application/json" } })
+      .then(function (r) { return r.json().then(function (d) { if (!r.ok) throw new Error(d.error || "HTTP " + r.status); return d; }); });
+  }
+  function bookmarks(map) {
+    var C = L.Control.extend({
+      options: { position: "topleft" },
+      onAdd: function () {
+        var box = cp.el("div", "cp-box cp-bookmarks");
+        L.DomEvent.disableClickPropagation(box);
+        var head = cp.el("button", "cp-head cp-toggle", "书签 Bookmarks"), body = cp.el("div", "cp-body");
+        head.type = "button";
+        box.appendChild(head);
+        box.appendChild(body);
+        var folded = true;
+        function fold() { body.style.display = folded ? "none" : ""; box.classList.toggle("cp-folded", folded); }
+        head.addEventListener("click", function () { folded = !folded; fold(); if (!folded) load(); });
+        fold();
+        var pick = cp.el("select"), name = cp.el("input"), save = cp.el("button", null, "保存 Save"), del = cp.el("button", null, "删除 Delete");
+        var msg = cp.el("div", "cp-note");
+        name.placeholder = "名称 name";
+        name.maxLength = 80;
+        save.type = del.type = "button";
+        [pick, name, save, del, msg].forEach(function (x) { body.appendChild(x); });
+        var items = [];
+        function load() {
+          return getJson("/api/bookmarks").then(function (d) {
+            items = d.bookmarks;
+            pick.textContent = "";
+            var first = cp.el("option", null, "— " + items.length + " —");
+            first.value = "";
+            pick.appendChild(first);
+            items.forEach(function (b, i) { var o = cp.el("option", null, b.name); o.value = String(i); pick.appendChild(o); });
+          }).catch(function (e) { msg.textContent = String(e); });
+        }
+        pick.addEventListener("change", function () {
+          var b = items[Number(pick.value)];
+          if (!b || pick.value === "") return;
+          name.value = b.name;
+          window.location.hash = "map=" + b.view + "&layers=" + b.layers.map(encodeURIComponent).join(",");
+        });
+        save.addEventListener("click", function () {
+          var c = map.getCenter();
+          post("/api/bookmarks", { name: name.value, view: map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5), layers: shownLayers(map) })
+            .then(function (d) { msg.textContent = "已保存 saved: " + d.bookmark.name; return load(); })
+            .catch(function (e) { msg.textContent = String(e); });
+        });
+        del.addEventListener("click", function () {
+          post("/api/bookmarks/delete", { name: name.value })
+            .then(function () { msg.textContent = "已删除 deleted"; return load(); })
+            .catch(function (e) { msg.textContent = String(e); });
+        });
+        return box;
+      },
+    });
+    new C().addTo(map);
+  }
 
   function start() {
     var div = document.getElementById("cp-map");
