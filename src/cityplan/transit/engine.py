@@ -1,0 +1,210 @@
+"""Time-dependent transit search: one Dijkstra on a time-expanded graph, then every departure minute.
+
+The question coverage asks is *from every origin, at every departure minute of a window, how
+soon can one be at the nearest facility?* The target set (the facilities) is fixed and the
+origins are many, so the search runs **backwards from the targets over a time-expanded
+graph** of the day's timetable, once (``scipy.sparse.csgraph.dijkstra``, compiled): it gives,
+for every departure event at every stop, the earliest arrival at a facility - the full
+*profile* of each stop for every moment of the window, exactly, whatever the departure time
+(no half-headway approximation, no sampling). Nodes, per ride layer ``k`` (``k`` = rides taken
+so far, up to ``max_rides``), one of each per stop event ``j`` of the window:
+
+- ``W[k][j]``: waiting at the stop of event ``j`` until its departure (``dep[j]``); a chain of
+  waiting edges joins the events of one stop in time order;
+- ``D[k][j]``: on board the vehicle of ``j`` as it leaves (boarding: ``W[k][j] -> D[k][j]``
+  where pickup is allowed; riding on: ``D[k][j] -> D[k][j+1]``);
+- ``A[k][j]``: just alighted at event ``j`` (``D[k][j-1] -> A[k][j]`` where drop-off is
+  allowed), from where one walks to a facility (``A -> sink``, the stop's egress walk) or
+  transfers: ``A[k][j] -> W[k+1][m]``, ``m`` the first departure at a footpath's far stop after
+  the walk (the same stop: after the minimum change time), plus the transfer penalty.
+
+Edge costs are time differences, so a node's distance to the sink plus its time is the earliest
+(generalised: penalties included) arrival. :meth:`StopProfile.arrive` then answers "at stop
+``s`` at time ``tau``" by a binary search for the first departure at or after ``tau``, and
+:func:`travel_times` takes, per origin and departure minute, the best of walking straight to a
+facility and every stop within the access walk (vectorised over all origin-stop pairs).
+
+A brute-force forward search per origin and minute (``tests/test_transit_feed.py``) gives the
+same times.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from cityplan.transit.gtfs import Timetable
+
+logger = logging.getLogger(__name__)
+
+_EPS = 1e-6  # csgraph reads an explicit 0 as "no edge"
+_M = 8 * 86400.0  # key stride per stop (times lie within [-2 days, +6 days])
+_OFF = 2 * 86400.0
+
+
+@dataclass
+class Footpaths:
+    """Walks between stops (``secs`` from ``frm`` to ``to``), the same stop's change included."""
+
+    frm: np.ndarray
+    to: np.ndarray
+    secs: np.ndarray
+
+
+@dataclass
+class StopProfile:
+    """Per departure event (layer 0, sorted by stop then time): the earliest arrival at a target."""
+
+    key: np.ndarray
+    stop: np.ndarray
+    dep: np.ndarray
+    best: np.ndarray  # earliest generalised arrival (s after midnight) at a target; inf = none within the horizon
+
+    def arrive(self, stops: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Earliest arrival at a target of someone at ``stops`` at ``times`` (inf when none)."""
+        q = stops * _M + (times + _OFF) - 1e-6
+        i = np.searchsorted(self.key, q, side="left")
+        ok = i < len(self.key)
+        i = np.minimum(i, len(self.key) - 1)
+        ok &= self.stop[i] == stops
+        return np.where(ok, self.best[i], np.inf)
+
+
+def stop_profiles(tt: Timetable, egress_s: np.ndarray, foot: Footpaths, *, max_rides: int,
+                  transfer_penalty_s: float = 0.0, horizon_s: float = np.inf) -> StopProfile:
+    """Earliest arrival at a target from every departure event (see the module docstring).
+
+    Parameters
+    ----------
+    tt : Timetable
+        The day's runs in the window.
+    egress_s : array (n_stops,)
+        Walk from each stop to the nearest target (inf: none within reach).
+    foot : Footpaths
+        Transfers between stops; include ``(s, s, min_change)`` for changing at one stop.
+    max_rides : int
+        Vehicles per journey (transfers + 1).
+    transfer_penalty_s : float
+        Added per transfer (generalised time).
+    horizon_s : float
+        Searches stop beyond this many seconds of travel.
+    """
+    n = tt.n_events
+    z = np.zeros(0, np.int64)
+    if n == 0:
+        return StopProfile(key=np.zeros(0), stop=z, dep=z, best=np.zeros(0))
+    k_layers = int(max_rides)
+    run = np.repeat(np.arange(tt.n_trips), np.diff(tt.run_first))
+    last = np.zeros(n, bool)
+    last[tt.run_first[1:] - 1] = True
+    nxt = np.flatnonzero(~last)  # j with a next event j+1 on the same run
+    order = np.lexsort((tt.dep, tt.stop))  # events by stop, then departure
+    key = tt.stop[order] * _M + (tt.dep[order] + _OFF)
+    chain = order[:-1][tt.stop[order][1:] == tt.stop[order][:-1]]
+    chain_to = order[1:][tt.stop[order][1:] == tt.stop[order][:-1]]
+    board = np.flatnonzero(tt.pickup & ~last)
+    alight = nxt[tt.dropoff[nxt + 1]] + 1  # A[j] for these j
+    # transfers: from each alighting event over the footpaths of its stop to the first departure after the walk
+    fo = np.argsort(foot.frm, kind="stable")
+    ffrm, fto, fsec = foot.frm[fo], foot.to[fo], foot.secs[fo]
+    lo = np.searchsorted(ffrm, tt.stop[alight], side="left")
+    cnt = np.searchsorted(ffrm, tt.stop[alight], side="right") - lo
+    ja = np.repeat(alight, cnt)
+    fi = np.repeat(lo, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    ready = tt.arr[ja] + fsec[fi]
+    q = fto[fi] * _M + (ready + _OFF) - 1e-6
+    pos = np.searchsorted(key, q, side="left")
+    hit = pos < len(key)
+    pos = np.minimum(pos, len(key) - 1)
+    hit &= tt.stop[order][pos] == fto[fi]
+    ja, m = ja[hit], order[pos[hit]]
+    t_cost = (tt.dep[m] - tt.arr[ja]) + transfer_penalty_s
+    eg = egress_s[tt.stop[alight]]
+    has_eg = np.isfinite(eg)
+    rows, cols, data = [], [], []
+
+    def add(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
+        rows.append(a)
+        cols.append(b)
+        data.append(np.maximum(np.asarray(c, float), _EPS))
+
+    sink = 3 * n * k_layers
+    for k in range(k_layers):
+        w, d, a = 3 * n * k, 3 * n * k + n, 3 * n * k + 2 * n
+        add(w + chain, w + chain_to, tt.dep[chain_to] - tt.dep[chain])
+        add(w + board, d + board, np.zeros(len(board)))
+        add(d + nxt, d + nxt + 1, tt.dep[nxt + 1] - tt.dep[nxt])
+        add(d + alight - 1, a + alight, tt.arr[alight] - tt.dep[alight - 1])
+        add(a + alight[has_eg], np.full(int(has_eg.sum()), sink), eg[has_eg])
+        if k + 1 < k_layers:
+            add(a + ja, 3 * n * (k + 1) + m, t_cost)
+    r, c, x = np.concatenate(rows), np.concatenate(cols), np.concatenate(data)
+    size = sink + 1
+    # reversed graph: the search runs from the sink; parallel edges keep the cheapest
+    kk = c.astype(np.int64) * size + r
+    o = np.argsort(kk, kind="stable")
+    kk = kk[o]
+    first = np.flatnonzero(np.r_[True, kk[1:] != kk[:-1]])
+    mat = sparse.csr_matrix((np.minimum.reduceat(x[o], first), (c[o][first], r[o][first])), shape=(size, size))
+    dist = csgraph.dijkstra(mat, directed=True, indices=sink, limit=horizon_s)
+    best = tt.dep[order] + dist[order]  # W[0][j] of the sorted events
+    logger.info("time-expanded graph: %d events x %d layers, %d edges; %d departures reach a target",
+                n, k_layers, len(x), int(np.isfinite(best).sum()))
+    return StopProfile(key=key, stop=tt.stop[order], dep=tt.dep[order], best=best)
+
+
+def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, access_s: np.ndarray,
+                 direct_s: np.ndarray, minutes: np.ndarray, *, chunk: int = 4_000_000) -> np.ndarray:
+    """Travel time (s) to the nearest target per origin and departure time.
+
+    Parameters
+    ----------
+    profile : StopProfile
+    origin, stop, access_s : arrays
+        Origin-stop pairs within the access walk and the walk's seconds.
+    direct_s : array (n_origins,)
+        Walking straight to the nearest target (inf: none within reach).
+    minutes : array
+        Departure times (seconds after midnight).
+
+    Returns
+    -------
+    ndarray (n_origins, len(minutes)), float32
+        ``inf`` where no target is reached.
+    """
+    n = len(direct_s)
+    out = np.repeat(np.asarray(direct_s, np.float32)[:, None], len(minutes), axis=1)
+    if len(origin) == 0:
+        return out
+    o = np.argsort(origin, kind="stable")
+    origin, stop, access_s = origin[o], stop[o], access_s[o]
+    # a pair whose stop reaches no target at any time of the day cannot help
+    useful = np.isfinite(profile.best)
+    live = np.zeros(int(profile.stop.max()) + 1 if len(profile.stop) else 0, bool)
+    live[profile.stop[useful]] = True
+    keep = (stop < len(live)) & live[np.minimum(stop, max(len(live) - 1, 0))] if len(live) else np.zeros(len(stop), bool)
+    origin, stop, access_s = origin[keep], stop[keep], access_s[keep]
+    for a in range(0, len(origin), chunk):
+        og, st, ac = origin[a:a + chunk], stop[a:a + chunk], access_s[a:a + chunk]
+        starts = np.flatnonzero(np.r_[True, og[1:] != og[:-1]])
+        who = og[starts]
+        for i, t in enumerate(minutes):
+            b = profile.arrive(st, t + ac) - t
+            best = np.minimum.reduceat(b, starts).astype(np.float32)
+            out[who, i] = np.minimum(out[who, i], best)
+    assert out.shape[0] == n
+    return out
+
+
+def percentile(times: np.ndarray, p: float) -> np.ndarray:
+    """Per row, the ``p``-th percentile of travel times over departure minutes (nearest rank:
+    the smallest time within which at least ``p`` % of the minutes reach a target; inf-safe)."""
+    if times.shape[1] == 0:
+        return np.full(times.shape[0], np.inf)
+    s = np.sort(times, axis=1)
+    rank = max(int(np.ceil(p / 100.0 * times.shape[1])), 1) - 1
+    return s[:, rank].astype(float)
