@@ -234,7 +234,7 @@ def test_scenarios_and_generated_lines(tmp_path):
     no_r3 = apply_without(feed, ("3",))
     assert "r3" not in no_r3.trip_id.tolist() and len(no_r3.freq_trip) == 0
     line = LineSpec(line_id="P", stop_ids=["C", "X", "F"], lon=np.array([126.2, 126.25, 126.5]),
-                    lat=np.array([45.2, 45.25, 45.5]), along_m=np.array([0.0, 1500.0, 3000.0]), headway_min=5,
+                    lat=np.array([45.2, 45.25, 45.5]), leg_m=np.array([1500.0, 1500.0]), headway_min=5,
                     speed_kmh=36, start_s=t(6, 0), end_s=t(10, 0))
     gen = generate_feed([line], name="planned")
     both = concat_feeds([feed, gen])

@@ -98,7 +98,6 @@ def stop_profiles(tt: Timetable, egress_s: np.ndarray, foot: Footpaths, *, max_r
     if n == 0:
         return StopProfile(key=np.zeros(0), stop=z, dep=z, best=np.zeros(0))
     k_layers = int(max_rides)
-    run = np.repeat(np.arange(tt.n_trips), np.diff(tt.run_first))
     last = np.zeros(n, bool)
     last[tt.run_first[1:] - 1] = True
     nxt = np.flatnonzero(~last)  # j with a next event j+1 on the same run

@@ -3,7 +3,8 @@
 Used for a city without a published feed for some line (Harbin's metro: the profile's
 ``transit:`` lines of ``speeds.yaml``) and for **planned lines** (a scenario): each line becomes
 one route with two frequency-based trips (one per direction; a ``loop`` line runs its stops in
-order and back to its first), running every ``headway_min`` from ``start`` to ``end`` every day,
+order and on round the ring: each run goes round twice, so no ride shorter than a round needs a
+change), running every ``headway_min`` from ``start`` to ``end`` every day,
 the in-vehicle time between two stops being their distance along the line geometry at
 ``speed_kmh`` (stops included, as the speed is an average). :func:`concat_feeds` joins a
 generated feed to a published one; :func:`write_feed` writes any :class:`Feed` as a GTFS zip.
@@ -35,13 +36,11 @@ class LineSpec:
         The stops in order (a stop id shared by two lines is one stop: an interchange).
     lon, lat : arrays
         WGS84 stop coordinates.
-    along_m : array
-        Distance of each stop along the line (metres, increasing; a loop's closing leg is
-        ``loop_m - along_m[-1]``).
+    leg_m : array
+        Distance along the line between consecutive stops (metres; a ``loop`` line has one more
+        leg, from its last stop back to its first).
     headway_min, speed_kmh : float
     loop : bool
-    loop_m : float
-        Length of the whole loop (``loop`` lines).
     start_s, end_s : int
         Service window (seconds after midnight).
     dwell_s : int
@@ -52,13 +51,12 @@ class LineSpec:
     stop_ids: list[str]
     lon: np.ndarray
     lat: np.ndarray
-    along_m: np.ndarray
+    leg_m: np.ndarray
     headway_min: float
     speed_kmh: float
     name: str = ""
     stop_names: list[str] = field(default_factory=list)
     loop: bool = False
-    loop_m: float = 0.0
     start_s: int = 5 * 3600
     end_s: int = 24 * 3600
     dwell_s: int = 0
@@ -88,14 +86,19 @@ def generate_feed(lines: list[LineSpec], *, name: str = "generated") -> Feed:
             idx.append(stop_ids[sid])
         idx_a = np.asarray(idx, np.int64)
         v = ln.speed_kmh / 3.6
-        along = np.asarray(ln.along_m, float)
+        leg = np.asarray(ln.leg_m, float)
+        if len(leg) != len(idx_a) - 1 + int(ln.loop):
+            msg = f"line {ln.line_id}: {len(idx_a)} stops need {len(idx_a) - 1 + int(ln.loop)} legs, got {len(leg)}"
+            raise ValueError(msg)
         if ln.loop:
-            seqs = [(np.r_[idx_a, idx_a[0]], np.r_[along, ln.loop_m]),
-                    (np.r_[idx_a[::-1], idx_a[-1]], np.r_[ln.loop_m - along[::-1], ln.loop_m])]
+            # a ring: each run goes round twice, so any ride shorter than one round needs no change
+            ring = np.r_[idx_a, idx_a, idx_a[0]]
+            rev = np.r_[idx_a[0], idx_a[::-1], idx_a[::-1]]
+            seqs = [(ring, np.r_[leg, leg]), (rev, np.r_[leg[::-1], leg[::-1]])]
         else:
-            seqs = [(idx_a, along - along[0]), (idx_a[::-1], along[-1] - along[::-1])]
-        for d, (stops, pos) in enumerate(seqs):
-            ride = np.round(np.abs(np.diff(pos)) / v).astype(np.int64) + ln.dwell_s
+            seqs = [(idx_a, leg), (idx_a[::-1], leg[::-1])]
+        for d, (stops, legs) in enumerate(seqs):
+            ride = np.round(legs / v).astype(np.int64) + ln.dwell_s
             t = np.r_[0, np.cumsum(ride)]
             trip_ids.append(f"{ln.line_id}:{d}")
             trip_route.append(r)
