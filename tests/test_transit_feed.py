@@ -248,3 +248,72 @@ def test_scenarios_and_generated_lines(tmp_path):
     legs = day.arr[first + 2] - day.dep[first]
     assert set(legs.tolist()) == {300}  # 3 km at 36 km/h
     assert len(runs) >= 2 * 12  # every 5 min both ways within the hour
+
+
+# -- coverage --mode transit with a feed, on the synthetic city ----------------------------------
+# One straight 10 km street (working CRS 4548 of the synthetic city); a facility 10 m off it at
+# x = 100 m; a bus stop on the street at x = 9000 m (S1) and x = 200 m (S0); buses S1 -> S0 every
+# 10 min from 07:00 taking 10 min. At 4.5 km/h (1.25 m/s) the compound 10 m off the street at
+# x = 9000 m walks 8 s to S1 and from S0 110 m (88 s) to the facility; the one at x = 300 m
+# walks 220 m (176 s) straight there. Leaving at 07:0k
+# (k = 0..9) it boards the 07:10 bus: 1288 - 60 k s. Over 07:00-07:30 (30 minutes, each value 3
+# times) the median (15th of 30) is 988 s and p75 (23rd) 1168 s; walking the 8.9 km takes 7056 s.
+GK = 4548
+GX, GY = 510_000.0, 4_060_000.0
+
+
+def _bus_case(folder: Path) -> dict[str, str]:
+    import geopandas as gpd
+    from pyproj import Transformer
+    from shapely.geometry import LineString, Point
+
+    folder.mkdir(parents=True, exist_ok=True)
+    gpd.GeoDataFrame({"name": ["street"], "highway": ["residential"]},
+                     geometry=[LineString([(GX, GY), (GX + 10000, GY)])], crs=GK).to_file(folder / "net.gpkg")
+    gpd.GeoDataFrame({"name": ["f"]}, geometry=[Point(GX + 100, GY + 10)], crs=GK).to_file(folder / "fac.gpkg")
+    gpd.GeoDataFrame({"name": ["far", "near"], "population": [1, 1]},
+                     geometry=[Point(GX + 9000, GY + 10), Point(GX + 300, GY + 10)], crs=GK).to_file(folder / "dem.gpkg")
+    lon, lat = Transformer.from_crs(GK, 4326, always_xy=True).transform([GX + 9000, GX + 200], [GY, GY])
+    stop_times = "".join(f"b{k},{hms(t(7, 10 * k))},{hms(t(7, 10 * k))},S1,1\n"
+                         f"b{k},{hms(t(7, 10 * k + 10))},{hms(t(7, 10 * k + 10))},S0,2\n" for k in range(8))
+    with zipfile.ZipFile(folder / "bus.zip", "w") as z:
+        z.writestr("stops.txt", f"stop_id,stop_lat,stop_lon\nS1,{lat[0]:.9f},{lon[0]:.9f}\nS0,{lat[1]:.9f},{lon[1]:.9f}\n")
+        z.writestr("routes.txt", "route_id,route_short_name,route_type\nB,B,3\n")
+        z.writestr("trips.txt", "route_id,service_id,trip_id\n" + "".join(f"B,D,b{k}\n" for k in range(8)))
+        z.writestr("stop_times.txt", "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n" + stop_times)
+        z.writestr("calendar.txt", "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,"
+                                   "end_date\nD,1,1,1,1,1,0,0,20240101,20241231\n")
+    return {k: str(folder / v) for k, v in (("network", "net.gpkg"), ("facilities", "fac.gpkg"),
+                                              ("demand", "dem.gpkg"), ("feed", "bus.zip"))}
+
+
+@pytest.mark.slow
+def test_coverage_by_timetable_known_by_construction(synthetic_onemap, tmp_path):
+    from cityplan.coverage.run import run_coverage
+
+    c = _bus_case(tmp_path / "bus")
+
+    def run(within: str, **kw):
+        res = run_coverage(synthetic_onemap, facilities=[c["facilities"]], demand=c["demand"], network=c["network"],
+                           method="transit", within=within, speed_kmh=4.5, scenario="existing", gtfs=[c["feed"]],
+                           date="2024-04-03", depart="07:00-07:30", **kw)
+        return res, res.features.set_index("name")
+
+    res, f = run("17min")
+    assert f.loc["far", "time_median_min"] == pytest.approx(988 / 60, abs=0.01)
+    assert f.loc["far", "time_p75_min"] == pytest.approx(1168 / 60, abs=0.01)
+    assert f.loc["far", "time_min"] == pytest.approx(988 / 60, abs=0.01) and bool(f.loc["far", "covered"])
+    assert f.loc["near", "time_min"] == pytest.approx(f.loc["near", "walk_only_min"]) == pytest.approx(176 / 60, abs=0.01)
+    assert res.params["transit"]["date"] == "2024-04-03" and res.params["transit"]["depart"] == "07:00-07:30"
+    # the counterfactual without route B: walking only, beyond three times the limit
+    eff = res.network_effect
+    assert eff is None or set(eff["without"]) == set()
+    res2, f2 = run("16min", without_lines=["B"])
+    assert not bool(f2.loc["far", "covered"])  # the median 16.47 min is over 16 min
+    assert bool(res2.scenarios["existing"].features.set_index("name").loc["far", "covered"]) is False
+    cut = res2.scenarios["existing without B"].features.set_index("name")
+    assert np.isnan(cut.loc["far", "time_min"]) and cut.loc["far", "status"] == "not covered (beyond 3x limit)"
+    with pytest.raises(FeedError, match=r"no service runs on 2024-04-06.*give --date"):
+        run_coverage(
+            synthetic_onemap, facilities=[c["facilities"]], demand=c["demand"], network=c["network"], method="transit",
+            within="17min", gtfs=[c["feed"]], date="2024-04-06", depart="07:00-07:30", scenario="existing")

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.sparse import csgraph
 
 from cityplan.network.graph import RoadGraph
-from cityplan.network.search import Reach, access_costs, reach_from_sources
+from cityplan.network.search import WALK_ACCESS_MS, Reach, access_costs, reach_from_sources
 from cityplan.network.snap import Snap, snap_points
 from cityplan.transit.engine import Footpaths, percentile, stop_profiles, travel_times
 from cityplan.transit.gtfs import Feed
@@ -99,21 +99,34 @@ def _walks(net: FeedNetwork, s_dem: Snap, key: str) -> dict[str, Any]:
     ok_s = np.flatnonzero(s_stop.ok)
     ok_d = np.flatnonzero(s_dem.ok)
     n_s, n_d = len(ok_s), len(ok_d)
-    rows, cols, data = [], [], []
-    # stop virtual node -> the two ends of its edge; the two ends -> the compound virtual node
-    for snap, ok, base, out in ((s_stop, ok_s, n_w, True), (s_dem, ok_d, n_w + n_s, False)):
-        e = snap.edge[ok]
-        to_u = (snap.dist[ok] + snap.offset[ok]) / ms[e]
-        to_v = (snap.dist[ok] + walk.length[e] - snap.offset[ok]) / ms[e]
-        v = base + np.arange(len(ok))
-        a, b = (v, walk.u[e]), (v, walk.v[e])
-        if not out:
-            a, b = (walk.u[e], v), (walk.v[e], v)
-        rows += [a[0], b[0]]
-        cols += [a[1], b[1]]
-        data += [to_u, to_v]
+    # every stop and compound gets a foot node on its edge; the feet of one edge are chained in
+    # order along it (so a stop and a compound on one long street are joined directly), and the
+    # point hangs off its foot: stop <-> foot, foot -> compound
+    n_v = n_s + n_d
+    pe = np.r_[s_stop.edge[ok_s], s_dem.edge[ok_d]]
+    po = np.r_[s_stop.offset[ok_s], s_dem.offset[ok_d]]
+    pd_ = np.r_[s_stop.dist[ok_s], s_dem.dist[ok_d]]
+    vnode = n_w + np.arange(n_v)  # stops first, then compounds
+    foot = n_w + n_v + np.arange(n_v)
+    o = np.lexsort((po, pe))
+    e_o, off_o, f_o = pe[o], po[o], foot[o]
+    first = np.r_[True, e_o[1:] != e_o[:-1]]
+    last = np.r_[e_o[1:] != e_o[:-1], True]
+    same = ~first
+    k = ms[e_o]
+    a_rows = [walk.u[e_o[first]], f_o[first], f_o[:-1][same[1:]], f_o[1:][same[1:]],
+              f_o[last], walk.v[e_o[last]]]
+    a_cols = [f_o[first], walk.u[e_o[first]], f_o[1:][same[1:]], f_o[:-1][same[1:]],
+              walk.v[e_o[last]], f_o[last]]
+    seg = (off_o[1:] - off_o[:-1])[same[1:]] / k[1:][same[1:]]
+    a_data = [off_o[first] / k[first]] * 2 + [seg, seg] + [(walk.length[e_o[last]] - off_o[last]) / k[last]] * 2
+    hang = pd_ / WALK_ACCESS_MS  # the few metres off the street, as the walk search counts them
+    is_stop = np.arange(n_v) < n_s
+    rows = a_rows + [vnode[is_stop], foot[is_stop], foot[~is_stop]]
+    cols = a_cols + [foot[is_stop], vnode[is_stop], vnode[~is_stop]]
+    data = a_data + [hang[is_stop], hang[is_stop], hang[~is_stop]]
     mat = walk.matrix("walk", "s", net.walk_kmh, extra=(np.concatenate(rows), np.concatenate(cols),
-                                                         np.concatenate(data)), n_extra=n_s + n_d)
+                                                         np.concatenate(data)), n_extra=2 * n_v)
     max_walk = float(st["max_walk_m"]) / float(np.nanmedian(ms[np.isfinite(ms)]))
     max_tr = float(st["max_transfer_walk_m"]) / float(np.nanmedian(ms[np.isfinite(ms)]))
     lim = max(max_walk, max_tr)
@@ -129,7 +142,7 @@ def _walks(net: FeedNetwork, s_dem: Snap, key: str) -> dict[str, Any]:
         stop = ok_s[idx[r]]
         is_walk = node < n_w
         is_stop = (node >= n_w) & (node < n_w + n_s)
-        is_dem = node >= n_w + n_s
+        is_dem = (node >= n_w + n_s) & (node < n_w + n_v)
         acc = (is_walk | is_dem) & (secs <= max_walk)
         origin = np.where(is_walk, node, n_w + (node - n_w - n_s))  # origins: walk nodes, then compounds
         o_all.append(origin[acc])

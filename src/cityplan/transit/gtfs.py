@@ -117,7 +117,7 @@ class Feed:
         """
         today = self.services_on(date)
         yday = self.services_on(date - dt.timedelta(days=1))
-        if not today.any() and not yday.any():
+        if not today.any():
             a, b = self.coverage_dates()
             msg = (f"GTFS feed {self.name}: no service runs on {date.isoformat()} (calendar.txt / "
                    f"calendar_dates.txt); the feed covers {a} to {b}: give --date within it")

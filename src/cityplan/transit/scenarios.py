@@ -29,9 +29,9 @@ def _keep_rows(feed: Feed, keep: np.ndarray, *, split: bool) -> Feed:
     trip_of = np.repeat(np.arange(len(feed.trip_id)), np.diff(feed.trip_first))
     rows = np.flatnonzero(keep)
     t = trip_of[rows]
-    new_piece = np.r_[True, t[1:] != t[:-1]]
+    new_piece = np.r_[True, t[1:] != t[:-1]][:len(t)]
     if split:
-        new_piece |= np.r_[True, np.diff(rows) != 1]
+        new_piece |= np.r_[True, np.diff(rows) != 1][:len(t)]
     piece = np.cumsum(new_piece) - 1
     size = np.bincount(piece, minlength=int(piece[-1]) + 1 if len(piece) else 0)
     ok = size[piece] >= 2
