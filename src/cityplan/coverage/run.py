@@ -383,6 +383,7 @@ def _feed_graphs(om: OneMap, spec: CoverageSpec, speeds: dict, params: dict[str,
     if settings.get("metro_from_speeds") and not spec.gtfs:
         metro = (om.layer_for("metro_lines"), om.layer_for("metro_stations"))
     nets, tparams, notes = feed_networks(walk=walk, settings=settings, profile=om.profile, gtfs=spec.gtfs,
+                                         data_dir=om.build_info.get("data_dir"),
                                          date=spec.date, depart=spec.depart, without=spec.without_lines,
                                          walk_kmh=spec.speed_kmh, crs=om.working_crs, speeds=speeds, metro=metro)
     warnings.extend(notes)

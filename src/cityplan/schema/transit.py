@@ -1,7 +1,7 @@
 """Schema of ``transit.yaml`` of a city profile: timetable-based transit (GTFS feeds, generated lines).
 
 Read by :func:`cityplan.transit.settings.load_transit`. Where the feed comes from (``feeds``:
-GTFS zips or folders relative to the profile folder; ``metro_from_speeds``: generate a feed
+GTFS zips or folders, relative to the map's data folder or the profile folder; ``metro_from_speeds``: generate a feed
 from the ``transit:`` metro lines of ``speeds.yaml`` and the metro layers of the map), the
 default analysis date and departure window, how a trip is searched (walks, transfers,
 penalties) and reported (the percentile beside the median; which one decides *covered*), and

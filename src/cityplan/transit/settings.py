@@ -139,6 +139,7 @@ def _planned(settings: dict[str, Any], base: Feed) -> list[LineSpec]:
 
 
 def feed_networks(*, walk: RoadGraph, settings: dict[str, Any], profile: Profile, gtfs: tuple[str, ...] | None,
+                  data_dir: str | None,
                   date: str | None, depart: str | None, without: tuple[str, ...] | None, walk_kmh: float | None,
                   crs: Any, speeds: dict[str, Any], metro: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None,
                   ) -> tuple[dict[str, FeedNetwork], dict[str, Any], list[str]]:
@@ -156,12 +157,14 @@ def feed_networks(*, walk: RoadGraph, settings: dict[str, Any], profile: Profile
     paths = list(gtfs) if gtfs else [str(p) for p in settings.get("feeds", [])]
     for p in paths:
         path = Path(p)
-        if not path.is_absolute() and not gtfs:
-            if profile.folder is None:
-                msg = (f"transit.yaml feeds: {p!r} is relative to the profile folder, and this profile ({profile.label}) "
-                       "has none; pass the feed with --gtfs FEED.zip")
+        if not path.is_absolute() and not gtfs:  # relative to the map's data folder (city new), else the profile's
+            bases = [Path(b) for b in (data_dir, profile.folder) if b]
+            found = [b / path for b in bases if (b / path).exists()]
+            if not found:
+                msg = (f"transit.yaml feeds: {p!r} is not in the map's data folder or the profile folder "
+                       f"({', '.join(str(b) for b in bases) or 'none known'}); put it there or pass --gtfs FEED.zip")
                 raise CoverageError(msg)
-            path = profile.folder / path
+            path = found[0]
         feeds.append(read_feed(path))
     sections: dict[str, list[str]] = {k: list(v["stops"]) for k, v in settings.get("sections", {}).items()}
     planned_sections = [k for k, v in settings.get("sections", {}).items() if v.get("planned")]
