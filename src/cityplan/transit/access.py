@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.sparse import csgraph
 
 from cityplan.network.graph import RoadGraph
@@ -130,28 +131,48 @@ def _walks(net: FeedNetwork, s_dem: Snap, key: str) -> dict[str, Any]:
     max_walk = float(st["max_walk_m"]) / float(np.nanmedian(ms[np.isfinite(ms)]))
     max_tr = float(st["max_transfer_walk_m"]) / float(np.nanmedian(ms[np.isfinite(ms)]))
     lim = max(max_walk, max_tr)
-    n_all = mat.shape[0]
-    chunk = max(1, int(CHUNK_BYTES // (8 * n_all)))
+    # stops by square tiles: the search from a tile's stops runs on the part of the graph a walk of
+    # `lim` seconds can reach (walk distance >= straight-line distance), not on the whole city
+    foot_xy = shapely.get_coordinates(shapely.line_interpolate_point(walk.geoms[pe], po)) if n_v else np.zeros((0, 2))
+    xy = np.vstack([walk.node_xy, foot_xy, foot_xy])
+    vmax = max(float(np.nanmax(np.where(np.isfinite(ms), ms, np.nan))) if np.isfinite(ms).any() else 0.0,
+               WALK_ACCESS_MS)
+    margin = lim * vmax + 1.0
+    tile = max(2 * margin, 500.0)
+    sxy = foot_xy[:n_s]
+    tx = np.floor((sxy[:, 0] - sxy[:, 0].min()) / tile).astype(np.int64) if n_s else np.zeros(0, np.int64)
+    ty = np.floor((sxy[:, 1] - sxy[:, 1].min()) / tile).astype(np.int64) if n_s else np.zeros(0, np.int64)
+    tkey = tx * (int(ty.max()) + 1 if n_s else 1) + ty
+    by_tile = np.argsort(tkey, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, tkey[by_tile][1:] != tkey[by_tile][:-1], True]) if n_s else np.zeros(1, np.int64)
     o_all, s_all, a_all = [], [], []
     f_from, f_to, f_s = [], [], []
-    for c in range(0, n_s, chunk):
-        idx = np.arange(c, min(n_s, c + chunk))
-        d = csgraph.dijkstra(mat, directed=True, indices=n_w + idx, limit=lim)
-        r, node = np.nonzero(d <= lim)
-        secs = d[r, node]
-        stop = ok_s[idx[r]]
-        is_walk = node < n_w
-        is_stop = (node >= n_w) & (node < n_w + n_s)
-        is_dem = (node >= n_w + n_s) & (node < n_w + n_v)
-        acc = (is_walk | is_dem) & (secs <= max_walk)
-        origin = np.where(is_walk, node, n_w + (node - n_w - n_s))  # origins: walk nodes, then compounds
-        o_all.append(origin[acc])
-        s_all.append(stop[acc])
-        a_all.append(secs[acc])
-        tr = is_stop & (secs <= max_tr)
-        f_from.append(stop[tr])
-        f_to.append(ok_s[node[tr] - n_w])
-        f_s.append(secs[tr])
+    for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True):
+        members = by_tile[b0:b1]
+        lo, hi = sxy[members].min(axis=0) - margin, sxy[members].max(axis=0) + margin
+        sel = np.flatnonzero((xy[:, 0] >= lo[0]) & (xy[:, 0] <= hi[0]) & (xy[:, 1] >= lo[1]) & (xy[:, 1] <= hi[1]))
+        sub = mat[sel][:, sel]
+        chunk = max(1, int(CHUNK_BYTES // (8 * len(sel))))
+        for c in range(0, len(members), chunk):
+            idx = members[c:c + chunk]
+            d = csgraph.dijkstra(sub, directed=True, indices=np.searchsorted(sel, n_w + idx), limit=lim)
+            r, col = np.nonzero(d <= lim)
+            secs = d[r, col]
+            node = sel[col]
+            stop = ok_s[idx[r]]
+            is_walk = node < n_w
+            is_stop = (node >= n_w) & (node < n_w + n_s)
+            is_dem = (node >= n_w + n_s) & (node < n_w + n_v)
+            acc = (is_walk | is_dem) & (secs <= max_walk)
+            origin = np.where(is_walk, node, n_w + (node - n_w - n_s))  # origins: walk nodes, then compounds
+            o_all.append(origin[acc])
+            s_all.append(stop[acc])
+            a_all.append(secs[acc])
+            tr = is_stop & (secs <= max_tr)
+            f_from.append(stop[tr])
+            f_to.append(ok_s[node[tr] - n_w])
+            f_s.append(secs[tr])
+
     def cat(xs: list[np.ndarray], dt_: Any) -> np.ndarray:
         return np.concatenate(xs).astype(dt_) if xs else np.zeros(0, dt_)
 

@@ -157,7 +157,8 @@ def stop_profiles(tt: Timetable, egress_s: np.ndarray, foot: Footpaths, *, max_r
 
 
 def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, access_s: np.ndarray,
-                 direct_s: np.ndarray, minutes: np.ndarray, *, chunk: int = 4_000_000) -> np.ndarray:
+                 direct_s: np.ndarray, minutes: np.ndarray, *, chunk: int = 4_000_000,
+                 table_bytes: int = 1 << 30) -> np.ndarray:
     """Travel time (s) to the nearest target per origin and departure time.
 
     Parameters
@@ -168,7 +169,10 @@ def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, acc
     direct_s : array (n_origins,)
         Walking straight to the nearest target (inf: none within reach).
     minutes : array
-        Departure times (seconds after midnight).
+        Departure times (whole seconds after midnight).
+    table_bytes : int
+        Memory for the per-second answer table of the stops used (above it: a binary search per
+        pair and minute, the same answers).
 
     Returns
     -------
@@ -187,6 +191,40 @@ def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, acc
     live[profile.stop[useful]] = True
     keep = (stop < len(live)) & live[np.minimum(stop, max(len(live) - 1, 0))] if len(live) else np.zeros(len(stop), bool)
     origin, stop, access_s = origin[keep], stop[keep], access_s[keep]
+    if len(origin) == 0 or len(minutes) == 0:
+        return out
+    # per stop used, the answer for every whole second the walks can arrive at (departures are whole
+    # seconds, so "the first departure at or after tau" is the first at or after ceil(tau)): a
+    # table lookup per pair and minute instead of a binary search
+    t_lo = int(np.min(minutes))
+    ca = np.ceil(access_s - 1e-6).astype(np.int64)
+    k_max = int(np.max(minutes)) - t_lo + int(ca.max()) + 1
+    used, li = np.unique(stop, return_inverse=True)
+    if len(used) * k_max * 8 <= table_bytes:
+        secs = t_lo + np.arange(k_max)
+        table = np.empty((len(used), k_max))
+        for i in range(0, len(used), max(1, 2_000_000 // k_max)):
+            sl = slice(i, i + max(1, 2_000_000 // k_max))
+            table[sl] = profile.arrive(np.repeat(used[sl], k_max), np.tile(secs, len(used[sl]))).reshape(-1, k_max)
+        # a pair whose best case is worse than the worst case of another pair of its origin (or of
+        # walking straight there) never wins: drop it (exact)
+        wait = table - secs[None, :]
+        lo = access_s + wait.min(axis=1)[li]
+        hi = access_s + wait.max(axis=1)[li]
+        first_of = np.flatnonzero(np.r_[True, origin[1:] != origin[:-1]])
+        cap = np.minimum(np.minimum.reduceat(hi, first_of), np.asarray(direct_s, float)[origin[first_of]])
+        keep = lo <= np.repeat(cap, np.diff(np.r_[first_of, len(origin)])) + 1e-6
+        origin, li, ca = origin[keep], li[keep], ca[keep]
+        flat = table.ravel()
+        for a in range(0, len(origin), chunk):
+            og = origin[a:a + chunk]
+            base = li[a:a + chunk] * k_max + ca[a:a + chunk]
+            starts = np.flatnonzero(np.r_[True, og[1:] != og[:-1]])
+            who = og[starts]
+            for i, t in enumerate(minutes):
+                b = flat[base + (int(t) - t_lo)] - t
+                out[who, i] = np.minimum(out[who, i], np.minimum.reduceat(b, starts).astype(np.float32))
+        return out
     for a in range(0, len(origin), chunk):
         og, st, ac = origin[a:a + chunk], stop[a:a + chunk], access_s[a:a + chunk]
         starts = np.flatnonzero(np.r_[True, og[1:] != og[:-1]])

@@ -17,6 +17,7 @@ running past midnight is counted at its time minus 24 h) and expands frequencies
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import logging
@@ -27,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from cityplan._errors import CoverageError
 
@@ -238,10 +242,13 @@ class _Source:
         raw = self.zip.read(self.names[name]) if self.zip else Path(self.names[name]).read_bytes()
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
-        try:
-            df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, engine="pyarrow")
-        except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
-            msg = f"GTFS feed {self.path}: {name} is not a readable CSV file ({str(exc).splitlines()[0]})"
+        try:  # every column as text, kept in Arrow (string operations run in Arrow's compute kernels)
+            head = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8").strip()]), [])
+            table = pacsv.read_csv(io.BytesIO(raw), convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(head, pa.string()), strings_can_be_null=False))
+            df = table.to_pandas(types_mapper=pd.ArrowDtype)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            msg = f"GTFS feed {self.path}: {name} is not a readable UTF-8 CSV file ({str(exc).splitlines()[0]})"
             raise FeedError(msg) from None
         df.columns = [c.strip() for c in df.columns]
         missing = [c for c in required if c not in df.columns]
@@ -254,6 +261,13 @@ class _Source:
         return df
 
 
+def _arrow(values: pd.Series) -> pa.ChunkedArray:
+    """The text of a column as an Arrow string array (stripped)."""
+    arr = values.array
+    data = arr._pa_array if hasattr(arr, "_pa_array") else pa.chunked_array([pa.array(values.astype(str).to_numpy())])
+    return pc.utf8_trim_whitespace(data.cast(pa.string()))
+
+
 def parse_times(values: pd.Series, *, where: str) -> np.ndarray:
     """``H:MM:SS`` texts (hours may pass 24) -> seconds; empty -> -1.
 
@@ -262,42 +276,41 @@ def parse_times(values: pd.Series, *, where: str) -> np.ndarray:
     FeedError
         A malformed time, naming the file row and value.
     """
-    s = values.astype(str).str.strip()
-    empty = (s == "").to_numpy()
-    parts = s.str.split(":", n=2, expand=True)
-    if parts.shape[1] != 3:
-        parts = parts.reindex(columns=range(3))
+    s = _arrow(values)
+    empty = pc.equal(pc.utf8_length(s), 0).to_numpy(zero_copy_only=False)
+    parts = pc.split_pattern(pc.if_else(pc.equal(pc.utf8_length(s), 0), "0:00:00", s), ":")
     out = np.full(len(s), -1, np.int64)
-    ok = ~empty
     try:
-        h = pd.to_numeric(parts[0][ok], errors="coerce").to_numpy()
-        m = pd.to_numeric(parts[1][ok], errors="coerce").to_numpy()
-        sec = pd.to_numeric(parts[2][ok], errors="coerce").to_numpy()
-    except KeyError:
-        h = m = sec = np.full(int(ok.sum()), np.nan)
-    bad = ~(np.isfinite(h) & np.isfinite(m) & np.isfinite(sec)) | (m >= 60) | (sec >= 60) | (h < 0) | (h > 240)
+        if len(s) and not pc.all(pc.equal(pc.list_value_length(parts), 3)).as_py():
+            raise pa.ArrowInvalid("not three parts")
+        h, m, sec = (pc.cast(pc.list_element(parts, k), pa.int64()).to_numpy() for k in range(3))
+        bad = (m >= 60) | (sec >= 60) | (h < 0) | (h > 240) | (m < 0) | (sec < 0)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        text = pd.Series(s.to_pylist())
+        p = text.str.split(":", n=2, expand=True).reindex(columns=range(3))
+        h, m, sec = (pd.to_numeric(p[k], errors="coerce").to_numpy() for k in range(3))
+        bad = ~(np.isfinite(h) & np.isfinite(m) & np.isfinite(sec))
+        bad |= (np.nan_to_num(m) >= 60) | (np.nan_to_num(sec) >= 60) | (np.nan_to_num(h) > 240)
+    bad &= ~empty
     if bad.any():
-        i = int(np.flatnonzero(ok)[np.flatnonzero(bad)[0]])
-        msg = (f"{where}, row {i + 2}: time {s.iloc[i]!r} is not H:MM:SS (hours may pass 24, e.g. 25:10:00); "
+        i = int(np.flatnonzero(bad)[0])
+        msg = (f"{where}, row {i + 2}: time {s[i].as_py()!r} is not H:MM:SS (hours may pass 24, e.g. 25:10:00); "
                "fix the row")
         raise FeedError(msg)
-    out[ok] = (h * 3600 + m * 60 + sec).astype(np.int64)
+    ok = ~empty
+    out[ok] = (np.asarray(h)[ok] * 3600 + np.asarray(m)[ok] * 60 + np.asarray(sec)[ok]).astype(np.int64)
     return out
 
 
 def _codes(ids: pd.Series, known: np.ndarray, *, where: str, what: str) -> np.ndarray:
-    """Index of each id in ``known`` (sorted unique ids); an unknown id is an error."""
-    order = np.argsort(known, kind="stable")
-    sk = known[order]
-    v = ids.to_numpy().astype(str)
-    pos = np.searchsorted(sk, v)
-    pos = np.clip(pos, 0, max(len(sk) - 1, 0))
-    bad = (len(sk) == 0) | (sk[pos] != v) if len(v) else np.zeros(0, bool)
-    if np.any(bad):
+    """Index of each id in ``known`` (unique ids); an unknown id is an error."""
+    pos = pd.Index(known).get_indexer(pd.Index(_arrow(ids).to_numpy(zero_copy_only=False)))
+    bad = pos < 0
+    if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        msg = f"{where}, row {i + 2}: {what} {str(v[i])!r} is not defined; fix the reference or add it"
+        msg = f"{where}, row {i + 2}: {what} {str(ids.iloc[i]).strip()!r} is not defined; fix the reference or add it"
         raise FeedError(msg)
-    return order[pos]
+    return pos.astype(np.int64)
 
 
 def _dates(values: pd.Series, *, where: str) -> np.ndarray:
@@ -405,7 +418,10 @@ def read_feed(path: str | os.PathLike[str]) -> Feed:
     where = f"GTFS feed {src.path}: stop_times.txt"
     st_trip = _codes(st["trip_id"].str.strip(), trip_id, where=where, what="trip_id")
     st_stop = _codes(st["stop_id"].str.strip(), stop_id, where=where, what="stop_id")
-    seq = pd.to_numeric(st["stop_sequence"], errors="coerce").to_numpy(float)
+    try:
+        seq = pc.cast(_arrow(st["stop_sequence"]), pa.float64()).to_numpy()
+    except pa.ArrowInvalid:
+        seq = pd.to_numeric(st["stop_sequence"].astype(str), errors="coerce").to_numpy(float)
     if np.isnan(seq).any():
         i = int(np.flatnonzero(np.isnan(seq))[0])
         msg = f"{where}, row {i + 2}: stop_sequence {st['stop_sequence'].iloc[i]!r} is not a number; fix the row"
