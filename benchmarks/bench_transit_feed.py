@@ -90,7 +90,7 @@ def write_feed(path: Path, n: int, every: int, headway_min: float, stop_m: float
     for rid, stops in lines:
         for d, seq in enumerate((stops, stops[::-1])):
             t_off = np.arange(len(seq)) * ride
-            for j, s0 in enumerate(starts + d * 60 * (hash(rid) % 5)):
+            for j, s0 in enumerate(starts + d * 60 * (int(rid[1:]) % 5)):
                 tid = f"{rid}_{d}_{j}"
                 trips.append(f"{rid},ALL,{tid}\n")
                 tt = (s0 + t_off).astype(int)

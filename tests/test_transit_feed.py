@@ -23,8 +23,6 @@ from cityplan.transit.feedgen import LineSpec, concat_feeds, generate_feed, writ
 from cityplan.transit.gtfs import FeedError, parse_window, read_feed
 from cityplan.transit.scenarios import apply_without, cut_section, drop_stops
 
-pytestmark = pytest.mark.unit
-
 STOPS = ["A", "B", "C", "D", "E", "F", "G"]
 MON, HOLIDAY = dt.date(2024, 4, 1), dt.date(2024, 4, 4)  # a Monday; a Thursday without the weekday service
 
@@ -156,6 +154,7 @@ ORIGINS = [({"A": 100.0}, np.inf), ({"A": 300.0, "B": 240.0}, 3000.0), ({"C": 50
            ({"E": 90.0, "D": 400.0}, 1500.0), ({}, 700.0)]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("date", "max_rides", "penalty"), [(MON, 3, 0.0), (HOLIDAY, 3, 120.0), (MON, 1, 0.0)])
 def test_engine_equals_brute_force(tmp_path, date, max_rides, penalty):
     feed = read_feed(write_small_feed(tmp_path / "small.zip"))
@@ -184,6 +183,7 @@ def test_engine_equals_brute_force(tmp_path, date, max_rides, penalty):
     np.testing.assert_allclose(med, [np.sort(r)[int(np.ceil(0.5 * len(r))) - 1] for r in ref], atol=1e-3)
 
 
+@pytest.mark.unit
 def test_service_exception_day_and_times_past_midnight(tmp_path):
     feed = read_feed(write_small_feed(tmp_path / "small.zip"))
     mon = feed.day(MON, t(7, 0), t(8, 0))
@@ -199,6 +199,7 @@ def test_service_exception_day_and_times_past_midnight(tmp_path):
         feed.day(dt.date(2025, 6, 1), t(7, 0), t(8, 0))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("drop", "edit", "match"), [
     ("stop_times.txt", None, "no stop_times.txt"),
     ("calendar.txt", "calendar_dates.txt", "neither calendar.txt nor calendar_dates.txt"),
@@ -226,6 +227,7 @@ def test_bad_feeds_one_line_errors(tmp_path, drop, edit, match):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.unit
 def test_scenarios_and_generated_lines(tmp_path):
     feed = read_feed(write_small_feed(tmp_path / "small.zip"))
     cut = cut_section(feed, ["B"])  # R1 A-B-C loses B: split into A alone (dropped) and C alone (dropped)
@@ -319,3 +321,25 @@ def test_coverage_by_timetable_known_by_construction(synthetic_onemap, tmp_path)
         run_coverage(
             synthetic_onemap, facilities=[c["facilities"]], demand=c["demand"], network=c["network"], method="transit",
             within="17min", gtfs=[c["feed"]], date="2024-04-06", depart="07:00-07:30", scenario="existing")
+
+
+@pytest.mark.slow
+def test_city_new_gtfs_adds_transit(tmp_path):
+    from cityplan.profile import load_profile
+    from cityplan.transit.settings import load_transit
+    from cli_invoke import invoke
+    from synthetic_city import write_city
+
+    src = write_city(tmp_path / "src")
+    feed = write_small_feed(tmp_path / "small.zip")
+    bad = write_small_feed(tmp_path / "bad.zip", drop="stops.txt")
+    r = invoke("city", "new", "Synthetic", "--osm", src.osm, "--districts", src.districts, "--gtfs", bad,
+               "--out", tmp_path / "refused")
+    assert r.exit_code == 2 and "no stops.txt" in r.output and not (tmp_path / "refused").exists()
+    r = invoke("city", "new", "Synthetic", "--osm", src.osm, "--districts", src.districts, "--gtfs", feed,
+               "--out", tmp_path / "city")
+    assert r.exit_code == 0, r.output
+    assert "GTFS small.zip: 7 stops, 3 routes" in r.output and "service 2024-01-01 to 2024-12-31" in r.output
+    settings = load_transit(load_profile(tmp_path / "city"))
+    assert settings["feeds"] == ["transit/small.zip"] and settings["date"] is None
+    assert (tmp_path / "city" / "transit" / "small.zip").read_bytes() == feed.read_bytes()
