@@ -324,22 +324,44 @@ def test_coverage_by_timetable_known_by_construction(synthetic_onemap, tmp_path)
 
 
 @pytest.mark.slow
-def test_city_new_gtfs_adds_transit(tmp_path):
+def test_city_new_gtfs_adds_transit(tmp_path, monkeypatch):
     from cityplan.profile import load_profile
     from cityplan.transit.settings import load_transit
     from cli_invoke import invoke
     from synthetic_city import write_city
 
+    monkeypatch.chdir(tmp_path)  # city new names the city in ./cityplan.toml
     src = write_city(tmp_path / "src")
     feed = write_small_feed(tmp_path / "small.zip")
     bad = write_small_feed(tmp_path / "bad.zip", drop="stops.txt")
     r = invoke("city", "new", "Synthetic", "--osm", src.osm, "--districts", src.districts, "--gtfs", bad,
                "--out", tmp_path / "refused")
-    assert r.exit_code == 2 and "no stops.txt" in r.output and not (tmp_path / "refused").exists()
+    assert r.exit_code == 2 and "no stops.txt" in " ".join(r.output.split()) and not (tmp_path / "refused").exists()
     r = invoke("city", "new", "Synthetic", "--osm", src.osm, "--districts", src.districts, "--gtfs", feed,
                "--out", tmp_path / "city")
     assert r.exit_code == 0, r.output
-    assert "GTFS small.zip: 7 stops, 3 routes" in r.output and "service 2024-01-01 to 2024-12-31" in r.output
+    out = " ".join(r.output.split())
+    assert "GTFS small.zip: 7 stops, 3 routes" in out and "service 2024-01-01 to 2024-12-31" in out
     settings = load_transit(load_profile(tmp_path / "city"))
     assert settings["feeds"] == ["transit/small.zip"] and settings["date"] is None
     assert (tmp_path / "city" / "transit" / "small.zip").read_bytes() == feed.read_bytes()
+
+
+@pytest.mark.unit
+def test_planned_line_along_its_geometry():
+    from cityplan.schema.transit import TransitFeedsModel
+    from cityplan.transit.settings import _planned
+
+    # an L-shaped course 0.01 deg east then 0.01 deg north (~ 780 m + 1110 m at 45.2 N); the stops
+    # at its ends and corner: legs follow the course, a straight line would cut the corner
+    raw = {"source": "a test of planned lines", "planned_lines": {"P": {
+        "stops": [{"id": "a", "lon": 126.60, "lat": 45.20}, {"id": "b", "lon": 126.61, "lat": 45.20},
+                  {"id": "c", "lon": 126.61, "lat": 45.21}],
+        "geometry": [[126.60, 45.20], [126.61, 45.20], [126.61, 45.21]],
+        "headway_min": 5, "speed_kmh": 30, "source": "a test of planned lines"}}}
+    settings = TransitFeedsModel.model_validate(raw).model_dump()
+    (line,) = _planned(settings, None)
+    assert line.leg_m[0] == pytest.approx(784, rel=0.01) and line.leg_m[1] == pytest.approx(1112, rel=0.01)
+    raw["planned_lines"]["P"].pop("geometry")
+    (straight,) = _planned(TransitFeedsModel.model_validate(raw).model_dump(), None)
+    np.testing.assert_allclose(straight.leg_m, line.leg_m, rtol=1e-3)  # corners at stops: the same legs

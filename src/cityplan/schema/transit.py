@@ -33,11 +33,22 @@ class PlannedLineModel(StrictModel):
 
     title: str = ""
     stops: list[PlannedStopModel] = Field(min_length=2)
+    #: the line's course as [lon, lat] pairs (WGS84); without it, straight lines between stops
+    geometry: list[list[float]] | None = Field(default=None, min_length=2)
     headway_min: float = Field(gt=0, le=120)
     speed_kmh: float = Field(gt=0, le=200)
     loop: bool = False
     service: str = "05:30-23:00"
     source: str = Field(min_length=10)
+
+    @field_validator("geometry")
+    @classmethod
+    def _pairs(cls, v: list[list[float]] | None) -> list[list[float]] | None:
+        for k, p in enumerate(v or []):
+            if len(p) != 2 or not (-180 <= p[0] <= 180 and -90 <= p[1] <= 90):
+                msg = f"point {k}: {p!r} is not [lon, lat] in degrees"
+                raise ValueError(msg)
+        return v
 
 
 class SectionModel(StrictModel):

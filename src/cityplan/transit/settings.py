@@ -127,9 +127,24 @@ def _planned(settings: dict[str, Any], base: Feed) -> list[LineSpec]:
             zone = int((lon_a.mean() + 180) // 6) + 1
             to_m = Transformer.from_crs(4326, 32600 + zone if lat_a.mean() >= 0 else 32700 + zone, always_xy=True)
         x, y = to_m.transform(lon_a, lat_a)
-        legs = np.hypot(np.diff(x), np.diff(y))
-        if pl["loop"]:
-            legs = np.r_[legs, np.hypot(x[-1] - x[0], y[-1] - y[0])]
+        if pl.get("geometry"):  # along the line's course: stops located on it
+            gx, gy = to_m.transform(*np.asarray(pl["geometry"], float).T)
+            course = shapely.LineString(np.column_stack([gx, gy]))
+            pos = shapely.line_locate_point(course, shapely.points(np.column_stack([x, y])))
+            legs = np.abs(np.diff(pos))
+            if pl["loop"]:
+                d = abs(pos[-1] - pos[0])
+                legs = np.r_[legs, course.length - d if course.is_closed else d]
+            far = shapely.distance(course, shapely.points(np.column_stack([x, y])))
+            if (far > 300).any():
+                k = int(np.argmax(far))
+                msg = (f"transit.yaml planned_lines.{lid}.stops[{k}]: stop {ids[k]!r} is {far[k]:.0f} m from the "
+                       "line's geometry; fix its coordinates or the geometry")
+                raise CoverageError(msg)
+        else:
+            legs = np.hypot(np.diff(x), np.diff(y))
+            if pl["loop"]:
+                legs = np.r_[legs, np.hypot(x[-1] - x[0], y[-1] - y[0])]
         a, b = pl["service"].split("-")
         t = parse_times(pd.Series([a.strip() + ":00", b.strip() + ":00"]), where=f"transit.yaml planned_lines.{lid}.service")
         out.append(LineSpec(line_id=lid, name=pl["title"] or lid, stop_ids=ids, stop_names=names, lon=lon_a, lat=lat_a,
