@@ -121,7 +121,8 @@ def _walks(net: FeedNetwork, s_dem: Snap, key: str) -> dict[str, Any]:
               walk.v[e_o[last]], f_o[last]]
     seg = (off_o[1:] - off_o[:-1])[same[1:]] / k[1:][same[1:]]
     a_data = [off_o[first] / k[first]] * 2 + [seg, seg] + [(walk.length[e_o[last]] - off_o[last]) / k[last]] * 2
-    hang = pd_ / WALK_ACCESS_MS  # the few metres off the street, as the walk search counts them
+    # off the street: a compound's door at the walk search's door speed, a station's entrance at the walking speed
+    hang = np.where(np.arange(n_v) < n_s, pd_ / ms[pe], pd_ / WALK_ACCESS_MS)
     is_stop = np.arange(n_v) < n_s
     rows = a_rows + [vnode[is_stop], foot[is_stop], foot[~is_stop]]
     cols = a_cols + [foot[is_stop], vnode[is_stop], vnode[~is_stop]]
@@ -264,6 +265,9 @@ def feed_search(net: FeedNetwork, axy: np.ndarray, alab: np.ndarray, rep_xy: np.
     reach = reach_from_sources(walk, s_fac, alab, mode="walk", unit="s", speed_kmh=net.walk_kmh, limit=horizon_s)
     dem_walk, dem_label = access_costs(walk, reach, s_dem)
     stop_walk, _ = access_costs(walk, reach, w["s_stop"])
+    ss = w["s_stop"]  # a station's entrance is reached at the walking speed (access_costs counts door speed)
+    okk = ss.ok
+    stop_walk[okk] += ss.dist[okk] * (1 / walk.speed_ms("walk", net.walk_kmh)[ss.edge[okk]] - 1 / WALK_ACCESS_MS)
     ms = _walk_ms(net)
     speed = float(np.nanmedian(ms[np.isfinite(ms)]))
     egress = np.where(stop_walk <= float(st["max_walk_m"]) / speed, stop_walk, np.inf)
