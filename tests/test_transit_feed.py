@@ -172,7 +172,7 @@ def test_engine_equals_brute_force(tmp_path, date, max_rides, penalty):
                     for acc, d in ORIGINS])
     np.testing.assert_allclose(ours, ref, atol=1e-3)
     slow = travel_times(prof, origin, stop, acc_s, np.array([d for _, d in ORIGINS]), minutes, table_bytes=0)
-    np.testing.assert_array_equal(slow, ours)  # the per-second table and the binary search agree
+    np.testing.assert_allclose(slow, ours, atol=1e-4)  # the per-second table and the binary search agree
     assert np.isfinite(ref).mean() > 0.5 and (ref < np.array([[d] for _, d in ORIGINS])).any()
     # the waits are the timetable's: along R1 (every 12 min) the time from A varies by the minute
     if date == MON and max_rides > 1:

@@ -288,8 +288,7 @@ def feed_search(net: FeedNetwork, axy: np.ndarray, alab: np.ndarray, rep_xy: np.
     minutes = np.arange(start, end, 60)
     times = travel_times(prof, w["origin"], w["stop"], access_s, direct, minutes)
     times[times > horizon_s] = np.inf
-    med = percentile(times, 50)
-    pct = percentile(times, float(st["percentile"]))
+    med, pct = percentile(times, [50.0, float(st["percentile"])])
     stat = med if st["decide_by"] == "median" else pct
     n = len(s_dem.edge)
     per = {}

@@ -180,7 +180,9 @@ def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, acc
         ``inf`` where no target is reached.
     """
     n = len(direct_s)
-    out = np.repeat(np.asarray(direct_s, np.float32)[:, None], len(minutes), axis=1)
+    # filled minute by minute: (minutes, origins) so each minute writes one contiguous row
+    out_t = np.repeat(np.asarray(direct_s, np.float32)[None, :], len(minutes), axis=0)
+    out = out_t.T
     if len(origin) == 0:
         return out
     o = np.argsort(origin, kind="stable")
@@ -202,10 +204,17 @@ def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, acc
     used, li = np.unique(stop, return_inverse=True)
     if len(used) * k_max * 8 <= table_bytes:
         secs = t_lo + np.arange(k_max)
-        table = np.empty((len(used), k_max))
-        for i in range(0, len(used), max(1, 2_000_000 // k_max)):
-            sl = slice(i, i + max(1, 2_000_000 // k_max))
-            table[sl] = profile.arrive(np.repeat(used[sl], k_max), np.tile(secs, len(used[sl]))).reshape(-1, k_max)
+        # each departure in the span at its second, then backwards the minimum: along a stop's
+        # waiting chain an earlier departure never arrives later, so this is the first departure's
+        table = np.full((len(used), k_max), np.inf)
+        table[:, -1] = profile.arrive(used, np.full(len(used), float(secs[-1])))
+        row = np.full(int(profile.stop.max()) + 1, -1)
+        row[used] = np.arange(len(used))
+        r = row[profile.stop]
+        k = profile.dep - t_lo
+        ev = (r >= 0) & (k >= 0) & (k < k_max)
+        np.minimum.at(table, (r[ev], k[ev]), profile.best[ev])
+        table = np.minimum.accumulate(table[:, ::-1], axis=1)[:, ::-1]
         # a pair whose best case is worse than the worst case of another pair of its origin (or of
         # walking straight there) never wins: drop it (exact)
         wait = table - secs[None, :]
@@ -215,6 +224,7 @@ def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, acc
         cap = np.minimum(np.minimum.reduceat(hi, first_of), np.asarray(direct_s, float)[origin[first_of]])
         keep = lo <= np.repeat(cap, np.diff(np.r_[first_of, len(origin)])) + 1e-6
         origin, li, ca = origin[keep], li[keep], ca[keep]
+        logger.info("travel times: %d origin-stop pairs (%d dominated ones dropped), %d minutes", len(origin), int((~keep).sum()), len(minutes))
         flat = table.ravel()
         for a in range(0, len(origin), chunk):
             og = origin[a:a + chunk]
@@ -223,7 +233,8 @@ def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, acc
             who = og[starts]
             for i, t in enumerate(minutes):
                 b = flat[base + (int(t) - t_lo)] - t
-                out[who, i] = np.minimum(out[who, i], np.minimum.reduceat(b, starts).astype(np.float32))
+                row = out_t[i]
+                row[who] = np.minimum(row[who], np.minimum.reduceat(b, starts).astype(np.float32))
         return out
     for a in range(0, len(origin), chunk):
         og, st, ac = origin[a:a + chunk], stop[a:a + chunk], access_s[a:a + chunk]
@@ -232,16 +243,21 @@ def travel_times(profile: StopProfile, origin: np.ndarray, stop: np.ndarray, acc
         for i, t in enumerate(minutes):
             b = profile.arrive(st, t + ac) - t
             best = np.minimum.reduceat(b, starts).astype(np.float32)
-            out[who, i] = np.minimum(out[who, i], best)
+            row = out_t[i]
+            row[who] = np.minimum(row[who], best)
     assert out.shape[0] == n
     return out
 
 
-def percentile(times: np.ndarray, p: float) -> np.ndarray:
+def percentile(times: np.ndarray, p: float | list[float]) -> np.ndarray | list[np.ndarray]:
     """Per row, the ``p``-th percentile of travel times over departure minutes (nearest rank:
-    the smallest time within which at least ``p`` % of the minutes reach a target; inf-safe)."""
+    the smallest time within which at least ``p`` % of the minutes reach a target; inf-safe).
+    A list of ``p`` gives a list of arrays (one sort for all)."""
+    many = isinstance(p, list | tuple)
+    ps = list(p) if many else [p]
     if times.shape[1] == 0:
-        return np.full(times.shape[0], np.inf)
-    s = np.sort(times, axis=1)
-    rank = max(int(np.ceil(p / 100.0 * times.shape[1])), 1) - 1
-    return s[:, rank].astype(float)
+        res = [np.full(times.shape[0], np.inf) for _ in ps]
+    else:
+        s = np.sort(times, axis=1)
+        res = [s[:, max(int(np.ceil(q / 100.0 * times.shape[1])), 1) - 1].astype(float) for q in ps]
+    return res if many else res[0]
