@@ -365,3 +365,31 @@ def test_planned_line_along_its_geometry():
     raw["planned_lines"]["P"].pop("geometry")
     (straight,) = _planned(TransitFeedsModel.model_validate(raw).model_dump(), None)
     np.testing.assert_allclose(straight.leg_m, line.leg_m, rtol=1e-3)  # corners at stops: the same legs
+
+
+@pytest.mark.slow
+def test_harbin_ice_circle_by_timetable_beside_the_headway_model(onemap):
+    """Harbin's metro as a generated feed: existing and planned, with and without the NW loop,
+    beside the headway model (docs/transit.md explains the differences)."""
+    from cityplan.coverage.run import run_coverage
+
+    tt = run_coverage(onemap, preset="ice-30min", method="transit", depart="07:00-08:00")
+    hw = run_coverage(onemap, preset="ice-30min", method="transit")  # Harbin's default: the headway model
+    assert tt.params["transit"]["engine"].startswith("timetable") and "transit" in hw.params
+    assert tt.params["without_lines"] == ["3-nw"] == hw.params["without_lines"]
+    eff = tt.network_effect.set_index(["scenario", "district"])
+    assert eff.loc[("existing", "(all)"), "population_gained"] == 0  # no existing rink's trips use the loop
+    assert eff.loc[("planned", "(all)"), "population_gained"] > 0
+    a, b = tt.features["time_min"].to_numpy(), hw.features["time_min"].to_numpy()  # the same compounds, in order
+    both = np.isfinite(a) & np.isfinite(b)
+    d = (a - b)[both]
+    assert both.sum() > 1000 and abs(np.median(d)) < 1.0 and (np.abs(d) < 3.5).mean() > 0.9
+    # with the loop cut the timetable is never faster (the cut network is a subset)
+    cut = tt.scenarios["planned without 3-nw"].features["time_min"].fillna(1e9).to_numpy()
+    full = tt.scenarios["planned"].features["time_min"].fillna(1e9).to_numpy()
+    assert (full <= cut + 1e-6).all()
+    f = tt.features
+    m = f["time_median_min"].notna()
+    assert m.sum() > 1000 and (f.loc[m, "time_median_min"] <= f.loc[m, "time_p75_min"].fillna(np.inf)).all()
+    ok = f["time_min"].notna() & f["walk_only_min"].notna()
+    assert (f.loc[ok, "time_min"] <= f.loc[ok, "walk_only_min"] + 1e-6).all()
