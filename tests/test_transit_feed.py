@@ -325,6 +325,10 @@ def test_coverage_by_timetable_known_by_construction(synthetic_onemap, tmp_path)
 
 @pytest.mark.slow
 def test_city_new_gtfs_adds_transit(tmp_path, monkeypatch):
+    """``city new --gtfs``: a bad feed is refused before anything is written; a good one is copied
+    and named in transit.yaml, and after the build ``--mode transit`` uses it (no --gtfs)."""
+    from cityplan.build import build_onemap
+    from cityplan.coverage.run import run_coverage
     from cityplan.profile import load_profile
     from cityplan.transit.settings import load_transit
     from cli_invoke import invoke
@@ -332,19 +336,30 @@ def test_city_new_gtfs_adds_transit(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)  # city new names the city in ./cityplan.toml
     src = write_city(tmp_path / "src")
-    feed = write_small_feed(tmp_path / "small.zip")
+    c = _bus_case(tmp_path / "bus")
     bad = write_small_feed(tmp_path / "bad.zip", drop="stops.txt")
     r = invoke("city", "new", "Synthetic", "--osm", src.osm, "--districts", src.districts, "--gtfs", bad,
                "--out", tmp_path / "refused")
     assert r.exit_code == 2 and "no stops.txt" in " ".join(r.output.split()) and not (tmp_path / "refused").exists()
-    r = invoke("city", "new", "Synthetic", "--osm", src.osm, "--districts", src.districts, "--gtfs", feed,
-               "--out", tmp_path / "city")
+    r = invoke("city", "new", "Synthetic", "--osm", src.osm, "--districts", src.districts, "--census", src.census,
+               "--gtfs", c["feed"], "--out", tmp_path / "city")
     assert r.exit_code == 0, r.output
     out = " ".join(r.output.split())
-    assert "GTFS small.zip: 7 stops, 3 routes" in out and "service 2024-01-01 to 2024-12-31" in out
+    assert "GTFS bus.zip: 2 stops, 1 routes, 8 trips" in out and "service 2024-01-01 to 2024-12-31" in out
     settings = load_transit(load_profile(tmp_path / "city"))
-    assert settings["feeds"] == ["transit/small.zip"] and settings["date"] is None
-    assert (tmp_path / "city" / "transit" / "small.zip").read_bytes() == feed.read_bytes()
+    assert settings["feeds"] == ["transit/bus.zip"] and settings["date"] is None
+    assert (tmp_path / "city" / "transit" / "bus.zip").read_bytes() == Path(c["feed"]).read_bytes()
+    from cityplan.coverage.spec import make_spec
+    from cityplan.network.graph import load_speeds
+
+    prof = load_profile(tmp_path / "city")  # no metro in speeds.yaml: --mode transit is by timetable
+    assert make_spec(facilities=["x"], method="transit", within="9min").uses_timetable(settings, load_speeds(prof))
+    gpkg = build_onemap(city=tmp_path / "city", data=tmp_path / "city", out=tmp_path / "city.gpkg").path
+    res = run_coverage(gpkg, facilities=[c["facilities"]], demand=c["demand"], network=c["network"], method="transit",
+                       within="17min", speed_kmh=4.5, scenario="existing", depart="07:00-07:30")
+    f = res.features.set_index("name")
+    assert f.loc["far", "time_median_min"] == pytest.approx(988 / 60, abs=0.01)  # as with --gtfs
+    assert any("analysis date assumed" in w for w in res.warnings)
 
 
 @pytest.mark.unit
