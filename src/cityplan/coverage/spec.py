@@ -66,6 +66,8 @@ class CoverageSpec:
             return self.transit_engine == "timetable"
         if self.gtfs or self.date or self.depart:
             return True
+        if settings is not None and settings.get("engine"):
+            return settings["engine"] == "timetable"
         return settings is not None and not speeds.get("transit")
 
     @property

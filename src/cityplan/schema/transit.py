@@ -64,6 +64,9 @@ class TransitFeedsModel(StrictModel):
 
     feeds: list[str] = []
     metro_from_speeds: bool = False
+    #: which engine ``--mode transit`` uses without --transit-engine/--gtfs/--date/--depart; None:
+    #: timetable, unless speeds.yaml has a metro (``transit:``), then the headway model
+    engine: Literal["timetable", "headway"] | None = None
     date: str | None = None
     depart: str = "07:00-09:00"
     percentile: float = Field(default=75, gt=0, le=100)

@@ -35,7 +35,7 @@ TRANSIT_FILE = "transit.yaml"
 
 #: the settings a run uses when the profile has no transit.yaml but --gtfs is given (printed as assumptions)
 DEFAULTS: dict[str, Any] = {
-    "feeds": [], "metro_from_speeds": False, "date": None, "depart": "07:00-09:00", "percentile": 75,
+    "feeds": [], "metro_from_speeds": False, "engine": None, "date": None, "depart": "07:00-09:00", "percentile": 75,
     "decide_by": "median", "max_transfers": 3, "transfer_penalty_min": 0, "min_change_min": 1,
     "max_walk_m": 1000, "max_transfer_walk_m": 400, "max_stop_snap_m": 300, "planned_lines": {}, "sections": {},
     "source": "assumed defaults (the profile has no transit.yaml): up to 3 transfers, 1 min to change at a stop, "
