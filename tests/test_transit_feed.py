@@ -408,3 +408,22 @@ def test_harbin_ice_circle_by_timetable_beside_the_headway_model(onemap):
     assert m.sum() > 1000 and (f.loc[m, "time_median_min"] <= f.loc[m, "time_p75_min"].fillna(np.inf)).all()
     ok = f["time_min"].notna() & f["walk_only_min"].notna()
     assert (f.loc[ok, "time_min"] <= f.loc[ok, "walk_only_min"] + 1e-6).all()
+
+
+@pytest.mark.unit
+def test_interchanges_from_walks_parent_stations_and_transfers_txt(tmp_path):
+    from cityplan.transit.access import footpaths
+
+    feed = read_feed(write_small_feed(tmp_path / "small.zip"))
+    i = {s: k for k, s in enumerate(feed.stop_id.tolist())}
+    feed.stop_parent[[i["D"], i["E"]]] = i["G"]  # D and E: platforms of station G
+    feed.tr_from, feed.tr_to = np.array([i["A"], i["B"], i["C"]]), np.array([i["B"], i["C"], i["C"]])
+    feed.tr_type, feed.tr_min_s = np.array([3, 2, 2]), np.array([0, 240, 300])
+    walks = (np.array([i["A"], i["B"], i["F"]]), np.array([i["B"], i["A"], i["F"]]), np.array([100.0, 100.0, 0.0]))
+    fp = footpaths(feed, walks, min_change_s=60, walk_ms=1.25)
+    got = {(feed.stop_id[a], feed.stop_id[b]): s for a, b, s in zip(fp.frm, fp.to, fp.secs, strict=True)}
+    assert ("A", "B") not in got and got[("B", "A")] == 100.0  # type 3 forbids one direction only
+    assert got[("B", "C")] == 240 and got[("C", "C")] == 300  # type 2: its minimum transfer time
+    assert got[("F", "F")] == 60 and got[("A", "A")] == 60  # changing at a stop: the minimum change time
+    # platforms of one station, 0.1 deg of longitude and latitude apart at 45.3-45.4 N: ~13.5 km / 1.25 m/s + 60 s
+    assert got[("D", "E")] == got[("E", "D")] == pytest.approx(13_470 / 1.25 + 60, rel=0.01)

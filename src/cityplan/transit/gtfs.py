@@ -137,8 +137,8 @@ class Feed:
 
     def _expanded(self, services: np.ndarray, shift: int, start_s: int, end_s: int) -> tuple[np.ndarray, ...]:
         """Rows (source trip, stop, arr, dep, pickup, dropoff, run id) of running trips, times minus ``shift``."""
-        trips = np.flatnonzero(services[self.trip_service])
         counts = np.diff(self.trip_first)
+        trips = np.flatnonzero(services[self.trip_service] & (counts > 0))  # a trip without stop_times never runs
         has_freq = np.zeros(len(self.trip_id), bool)
         has_freq[self.freq_trip] = True
         plain = trips[~has_freq[trips]]
@@ -146,7 +146,7 @@ class Feed:
         f = np.flatnonzero(np.isin(self.freq_trip, trips))
         n_runs = np.maximum(0, -(-(self.freq_end[f] - self.freq_start[f]) // self.freq_headway[f]))
         run_trip = np.concatenate([plain, np.repeat(self.freq_trip[f], n_runs)])
-        base = self.st_dep[self.trip_first[:-1]]
+        base = self.st_dep[np.minimum(self.trip_first[:-1], max(len(self.st_dep) - 1, 0))]
         k = np.arange(int(n_runs.sum())) - np.repeat(np.cumsum(n_runs) - n_runs, n_runs)
         run_start = np.concatenate([base[plain], np.repeat(self.freq_start[f], n_runs)
                                     + k * np.repeat(self.freq_headway[f], n_runs)])
