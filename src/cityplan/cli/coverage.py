@@ -28,12 +28,12 @@ MAX_PRINTED_ROWS = 150
 @click.option("--facilities", multiple=True, help="Facility layer id or vector file (repeatable).")
 @click.option("--demand", help="Demand layer id or vector file (default: residential).")
 @click.option("--within", help="Limit with unit: 500m, 1.5km, 15min, 1h.")
-@click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike, drive or transit (walk + metro).")
+@click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike, drive or transit (walk + metro, or a GTFS timetable: --gtfs/--depart).")
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="both", show_default=True,
               help="existing (real facilities only), planned (existing + plan sites) or both with their difference.")
 @click.option("--season", help="Speed preset of speeds.yaml (winter, summer); default: the preset's.")
 @click.option("--without-line", "without_lines", multiple=True,
-              help="Transit: leave out a metro line or section (e.g. 3-nw; repeatable); default: the planned sections.")
+              help="Transit: leave out a line or section (e.g. 3-nw; by timetable also a route id, stop:ID,ID or section:ID,ID; repeatable); default: the planned sections (and planned lines).")
 @click.option("--gtfs", multiple=True, type=click.Path(exists=True),
               help="Transit by timetable: a GTFS feed (zip or folder; repeatable) instead of the profile's transit.yaml feeds.")
 @click.option("--date", "date_", help="Transit by timetable: analysis date YYYY-MM-DD (default: transit.yaml's, else a weekday the feed covers).")

@@ -95,7 +95,10 @@ def _walks(net: FeedNetwork, s_dem: Snap, key: str) -> dict[str, Any]:
     walk, st = net.walk, net.settings
     ms = _walk_ms(net)
     main = walk.main_component_edges()
-    s_stop = snap_points(walk, net.stop_xy, mode="walk", max_snap_m=float(st["max_stop_snap_m"]), mask=main)
+    placed = np.isfinite(net.stop_xy).all(axis=1)  # stops.txt rows without coordinates (e.g. boarding areas)
+    s_stop = snap_points(walk, np.where(placed[:, None], net.stop_xy, 0.0), mode="walk",
+                         max_snap_m=float(st["max_stop_snap_m"]), mask=main)
+    s_stop.edge[~placed] = -1
     n_w = walk.n_nodes
     ok_s = np.flatnonzero(s_stop.ok)
     ok_d = np.flatnonzero(s_dem.ok)

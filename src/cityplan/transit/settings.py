@@ -217,8 +217,8 @@ def feed_networks(*, walk: RoadGraph, settings: dict[str, Any], profile: Profile
             day += dt.timedelta(days=1)
         warnings.append(f"analysis date assumed: {day.isoformat()} (a weekday the feed covers; give --date to choose)")
     window = parse_window(depart or settings["depart"])
-    stop_xy = np.column_stack(to_working(gpd.GeoDataFrame(geometry=gpd.points_from_xy(full.stop_lon, full.stop_lat),
-                                                          crs=4326), crs).geometry.get_coordinates().to_numpy().T)
+    sx, sy = Transformer.from_crs(4326, crs, always_xy=True).transform(full.stop_lon, full.stop_lat)
+    stop_xy = np.column_stack([sx, sy])  # NaN where stops.txt gives no position
     acc = np.zeros(full.n_stops)
     egr = np.zeros(full.n_stops)
     for prefix, a, e in acc_parts:
