@@ -21,7 +21,7 @@ LAYERS = {
     "settings and formats": "schema profile cities catalog tools io validate_stream validate convert",
     "storage": "store",
     "one map": "onemap build city tasks",
-    "analyses": "network coverage progress monitor review export checkup",
+    "analyses": "network transit coverage progress monitor review export checkup",
     "services": "services",
     "presenters": "maps report server",
     "shells": "cli pipeline __main__",

@@ -101,11 +101,41 @@ def _write_folder(tmp: Path, *, layers: dict[str, gpd.GeoDataFrame], districts: 
             os.close(fd)
 
 
+#: ``transit.yaml`` of a city made with ``--gtfs`` (generic settings, stated as assumptions)
+TRANSIT_YAML = """\
+# Transit by timetable (docs/transit.md): `cityplan coverage --mode transit --depart 07:00-09:00`.
+# The feed was copied here by `cityplan city new --gtfs`; paths are relative to this folder.
+feeds: [{feed}]
+date: null                  # null: a weekday the feed covers (printed); set YYYY-MM-DD to fix it
+depart: "07:00-09:00"
+percentile: 75              # reported beside the median
+decide_by: median           # covered = the median travel time over the window's minutes within the limit
+max_transfers: 3
+transfer_penalty_min: 0
+min_change_min: 1
+max_walk_m: 1000
+max_transfer_walk_m: 400
+max_stop_snap_m: 300
+source: >-
+  Generic assumptions written by `cityplan city new` (not measured for this city): up to 3
+  transfers, 1 minute to change at a stop, walks of up to 1000 m to and from stops and 400 m
+  between stops, no transfer penalty. Change them here.
+"""
+
+
+def write_transit(folder: Path, feed: Path) -> None:
+    """Copy ``feed`` to ``folder/transit/`` and write ``folder/transit.yaml`` naming it."""
+    (folder / "transit").mkdir(exist_ok=True)
+    shutil.copyfile(feed, folder / "transit" / feed.name)
+    (folder / "transit.yaml").write_text(TRANSIT_YAML.format(feed=f"transit/{feed.name}"), encoding="utf-8")
+
+
 def new_city(
     name: str, *, osm: str | os.PathLike[str], districts: str | os.PathLike[str],
     name_column: str | None = None, districts_crs: str | None = None,
     census: str | os.PathLike[str] | None = None, out: str | os.PathLike[str], overwrite: bool = False,
     population_column: str | None = None, country: str | None = None, timezone: str | None = None,
+    gtfs: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Write a city's folder: its profile (settings) and data (OSM layers, districts, census).
 
@@ -138,6 +168,10 @@ def new_city(
         IANA time zone (default ``Asia/Shanghai`` in China, else ``UTC``, stated as an assumption).
     overwrite : bool, default False
         Replace an existing folder.
+    gtfs : path-like, optional
+        A GTFS feed (zip), copied to ``transit/`` of the folder and named in a ``transit.yaml``
+        (timetable transit for ``cityplan coverage --mode transit``; validate it first:
+        ``cityplan city new --gtfs`` does).
 
     Returns
     -------
@@ -147,6 +181,7 @@ def new_city(
     osm_p = _require(Path(osm), "--osm")
     dist_p = _require(Path(districts), "--districts")
     census_p = _require(Path(census), "--census") if census is not None else None
+    gtfs_p = _require(Path(gtfs), "--gtfs") if gtfs is not None else None
     target = Path(out)
     if target.exists() and not target.is_dir():
         msg = f"--out {target}: exists and is not a folder; choose a folder"
@@ -191,6 +226,8 @@ def new_city(
         _write_folder(tmp, layers=layers, districts=kept, census=census_df, catalog=catalog, summary=summary,
                       header=f"# {name}: written by `cityplan city new` from {osm_p.name} and {dist_p.name}.\n")
         write_profile(tmp, name=name, bbox=bbox, country=country, timezone=timezone)
+        if gtfs_p is not None:
+            write_transit(tmp, gtfs_p)
         load_catalog(load_profile(tmp))  # what we write must load
         _publish(tmp, target, overwrite=overwrite)
     finally:

@@ -28,18 +28,28 @@ def city() -> None:
 @click.option("--timezone", help="IANA time zone, e.g. America/Sao_Paulo (default Asia/Shanghai in China, else UTC).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing folder.")
+@click.option("--gtfs", type=click.Path(dir_okay=False),
+              help="A GTFS feed (zip): validated, copied into the city and named in transit.yaml (timetable transit).")
 def new(name: str, osm: str, districts: str, name_column: str | None, districts_crs: str | None,
         census: str | None, population_column: str | None, country: str | None, timezone: str | None,
-        out: str, overwrite: bool) -> None:
+        out: str, overwrite: bool, gtfs: str | None) -> None:
     """Write the profile and data of city NAME into OUT; then `cityplan build --city OUT --data OUT`."""
     from pathlib import Path
 
     from cityplan.city import new_city
     from cityplan.paths import write_project_file
 
+    feed_note = None
+    if gtfs:
+        from cityplan.transit.gtfs import read_feed
+
+        feed = read_feed(gtfs)  # a feed that cannot be read is refused before anything is written
+        first, last = feed.coverage_dates()
+        feed_note = (f"GTFS {feed.name}: {feed.n_stops} stops, {len(feed.route_id)} routes, {len(feed.trip_id)} trips, "
+                     f"{len(feed.st_stop)} stop_times, service {first} to {last}; settings in transit.yaml")
     folder = new_city(name, osm=osm, districts=districts, name_column=name_column, districts_crs=districts_crs,
                       census=census, out=out, overwrite=overwrite, population_column=population_column,
-                      country=country.upper() if country else None, timezone=timezone)
+                      country=country.upper() if country else None, timezone=timezone, gtfs=gtfs)
     cat = folder / "catalog.yaml"
     project = write_project_file(Path.cwd(), onemap=str(folder / "onemap.gpkg"), city=str(folder),
                                  data=str(folder))
@@ -49,5 +59,7 @@ def new(name: str, osm: str, districts: str, name_column: str | None, districts_
     console.print(f"{name}: working CRS {summary['working_crs']}, districts {summary['districts']['kept']} "
                   f"of {summary['districts']['read']}; layers: {layers}")
     console.print(f"OSM features used/read: {osm_used} (counts in {cat.parent / 'city.json'})")
+    if feed_note:
+        console.print(feed_note, markup=False)
     console.print(f"[green]wrote[/] {folder} (profile and data); {project.name} here names it: "
                   f"`cityplan build` builds {folder / 'onemap.gpkg'}")

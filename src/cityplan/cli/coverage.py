@@ -28,12 +28,19 @@ MAX_PRINTED_ROWS = 150
 @click.option("--facilities", multiple=True, help="Facility layer id or vector file (repeatable).")
 @click.option("--demand", help="Demand layer id or vector file (default: residential).")
 @click.option("--within", help="Limit with unit: 500m, 1.5km, 15min, 1h.")
-@click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike, drive or transit (walk + metro).")
+@click.option("--mode", "method", type=click.Choice(METHODS), help="euclid, walk, bike, drive or transit (walk + metro, or a GTFS timetable: --gtfs/--depart).")
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="both", show_default=True,
               help="existing (real facilities only), planned (existing + plan sites) or both with their difference.")
 @click.option("--season", help="Speed preset of speeds.yaml (winter, summer); default: the preset's.")
 @click.option("--without-line", "without_lines", multiple=True,
-              help="Transit: leave out a metro line or section (e.g. 3-nw; repeatable); default: the planned sections.")
+              help="Transit: leave out a line or section (e.g. 3-nw; by timetable also a route id, stop:ID,ID or section:ID,ID; repeatable); default: the planned sections (and planned lines).")
+@click.option("--gtfs", multiple=True, type=click.Path(exists=True),
+              help="Transit by timetable: a GTFS feed (zip or folder; repeatable) instead of the profile's transit.yaml feeds.")
+@click.option("--date", "date_", help="Transit by timetable: analysis date YYYY-MM-DD (default: transit.yaml's, else a weekday the feed covers).")
+@click.option("--depart", help="Transit by timetable: departure window HH:MM-HH:MM (default: transit.yaml's, 07:00-09:00).")
+@click.option("--transit-engine", type=click.Choice(["timetable", "headway"]),
+              help="timetable (GTFS / generated feed, every departure minute) or headway (metro, half-headway waits); "
+                   "default: timetable when --gtfs/--date/--depart is given or the profile has only transit.yaml.")
 @click.option("--speed", "speed_kmh", type=FiniteFloat(0, min_open=True), help="Travel speed in km/h (e.g. 3.6 for winter walking).")
 @click.option("--by", type=click.Choice(["district"]), default="district", show_default=True, help="Aggregate by.")
 @click.option("--capacity", help="Facility column with capacity (seats, spaces): adds 2SFCA accessibility.")
@@ -50,7 +57,7 @@ MAX_PRINTED_ROWS = 150
 @click.option("--overwrite", is_flag=True, help="Replace files in an existing output folder.")
 @click.pass_context
 def coverage(ctx: click.Context, preset, facilities, demand, within, method, scenario, season, without_lines,
-             speed_kmh, by, capacity, demand_share, population, network, max_snap, offroad, crs, onemap, out,
+             gtfs, date_, depart, transit_engine, speed_kmh, by, capacity, demand_share, population, network, max_snap, offroad, crs, onemap, out,
              formats, no_map, overwrite) -> None:
     """Who lives within N metres / minutes of a facility, per district, and where the gaps are."""
     from cityplan.coverage import run_coverage, write_coverage
@@ -69,7 +76,8 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
                            method=method, within=within, speed_kmh=speed_kmh, capacity=capacity,
                            population=population, demand_share=demand_share, max_snap_m=max_snap,
                            offroad_m=offroad, network=network, crs=crs, scenario=scenario, season=season,
-                           without_lines=list(without_lines) or None,
+                           without_lines=list(without_lines) or None, gtfs=list(gtfs) or None, date=date_,
+                           depart=depart, transit_engine=transit_engine,
                            progress=lambda s: bar.update(task, advance=1, item=s))
         from cityplan.paths import output_dir
 
@@ -115,6 +123,11 @@ def coverage(ctx: click.Context, preset, facilities, demand, within, method, sce
         caption += (f"; {n_rows - len(view)} district rows are in per_district.csv "
                     f"(more than {MAX_PRINTED_ROWS} rows are not printed)")
     print_table(view, title=title, caption=caption)
+    if isinstance(p.get("transit"), dict) and p["transit"].get("engine", "").startswith("timetable"):
+        t = p["transit"]
+        note(f"transit by timetable: {', '.join(t['feeds'])} on {t['date']}, departures {t['depart']} every minute; "
+             f"covered = {t['decide_by']} travel time within {p['within']} (p{t['percentile']:g} beside it); "
+             f"up to {t['max_transfers']} transfers, walks up to {t['max_walk_m']:g} m")
     if res.network_effect is not None:
         eff = res.network_effect
         print_table(eff, title=f"Residents within {p['within']} by transit, with and without {eff['without'].iloc[0]}",

@@ -47,6 +47,9 @@ from cityplan.network.transit import build_transit_graph, planned_sections
 from cityplan.network.union import map_threaded
 from cityplan.onemap import OneMap
 from cityplan.tasks.link import OUTSIDE
+from cityplan.transit.access import FeedNetwork
+from cityplan.transit.settings import DEFAULTS as TRANSIT_DEFAULTS
+from cityplan.transit.settings import feed_networks, load_transit
 
 logger = logging.getLogger(__name__)
 ALL = "(all)"
@@ -235,6 +238,8 @@ def run_coverage(
     offroad_m: float = 100.0, access_spacing_m: float = 50.0, network: str | None = None,
     crs: str | None = None, scenario: str = "both", season: str | None = None,
     without_lines: list[str] | None = None, progress: Callable[[str], None] | None = None,
+    gtfs: list[str] | None = None, date: str | None = None, depart: str | None = None,
+    transit_engine: str | None = None,
 ) -> CoverageResult:
     """Compute coverage of ``demand`` by ``facilities``, for the existing and planned scenarios.
 
@@ -274,7 +279,15 @@ def run_coverage(
     season : str, optional
         A speed preset of ``speeds.yaml`` of the city profile (``winter``, ``summer``); default: the preset's.
     without_lines : list of str, optional
-        Transit: metro line / section ids of the counterfactual (default: the planned sections).
+        Transit: metro line / section ids of the counterfactual (default: the planned sections);
+        with a timetable also route ids, ``stop:ID``, ``section:ID,ID`` and planned line ids.
+    gtfs : list of str, optional
+        Transit by timetable: GTFS feeds (zip or folder) instead of the profile's ``transit.yaml`` feeds.
+    date, depart : str, optional
+        Transit by timetable: analysis date (``2024-04-03``) and departure window (``07:00-09:00``).
+    transit_engine : {"timetable", "headway"}, optional
+        Default: ``timetable`` when a feed, date or window is given or the profile's transit.yaml
+        has feeds and speeds.yaml has no metro; ``headway`` (walk + metro at half-headway waits) otherwise.
 
     Raises
     ------
@@ -294,6 +307,7 @@ def run_coverage(
                      capacity=capacity, population=population, demand_share=demand_share,
                      max_snap_m=max_snap_m, offroad_m=offroad_m, access_spacing_m=access_spacing_m,
                      network=network, crs=crs, scenario=scenario, season=season, without_lines=without_lines,
+                     gtfs=gtfs, date=date, depart=depart, transit_engine=transit_engine,
                      profile=(om := OneMap.coerce(onemap)).profile)
     return run_spec(om, spec, progress=progress)
 
@@ -321,6 +335,8 @@ def _graphs(om: OneMap, spec: CoverageSpec, speeds: dict, params: dict[str, Any]
         graph, net_label = road_graph(om, spec.network)
         params["network"] = net_label
         return {FULL: dataclasses.replace(graph, speeds=speeds)}
+    if spec.uses_timetable(load_transit(om.profile), speeds):
+        return _feed_graphs(om, spec, speeds, params, warnings)
     cfg = speeds.get("transit")
     if not cfg:
         msg = "--mode transit needs a 'transit:' section in speeds.yaml (metro speed, headways, lines)"
@@ -344,6 +360,36 @@ def _graphs(om: OneMap, spec: CoverageSpec, speeds: dict, params: dict[str, Any]
         headway_min={k: v["headway_min"] for k, v in cfg["lines"].items()},
         without_lines=list(without), sections={k: v.get("title", "") for k, v in (cfg.get("sections") or {}).items()},
         stations_used=out[FULL].params["stations_used"])
+    return out
+
+
+def _feed_graphs(om: OneMap, spec: CoverageSpec, speeds: dict, params: dict[str, Any],
+                 warnings: list[str]) -> dict[str, Any]:
+    """Timetable transit: the feed networks (full + counterfactual) over the walk network."""
+    if spec.capacity:
+        msg = "--capacity (2SFCA) is not available with timetable transit; leave it out or use --mode walk"
+        raise CoverageError(msg)
+    settings = load_transit(om.profile)
+    if settings is None:
+        settings = dict(TRANSIT_DEFAULTS)
+        warnings.append(f"transit settings assumed: {TRANSIT_DEFAULTS['source']} (add transit.yaml to the profile)")
+    if spec.network is not None:
+        walk, label = road_graph(om, spec.network)
+    else:
+        walk, label, notes = walk_graph(om)
+        warnings.extend(notes)
+    walk = dataclasses.replace(walk, speeds=speeds)
+    metro = None
+    if settings.get("metro_from_speeds") and not spec.gtfs:
+        metro = (om.layer_for("metro_lines"), om.layer_for("metro_stations"))
+    nets, tparams, notes = feed_networks(walk=walk, settings=settings, profile=om.profile, gtfs=spec.gtfs,
+                                         data_dir=om.build_info.get("data_dir"),
+                                         date=spec.date, depart=spec.depart, without=spec.without_lines,
+                                         walk_kmh=spec.speed_kmh, crs=om.working_crs, speeds=speeds, metro=metro)
+    warnings.extend(notes)
+    out = {FULL if k == "full" else k: v for k, v in nets.items()}
+    params.update(network=label, transit=tparams, without_lines=tparams["without_lines"],
+                  sections=tparams["sections"])
     return out
 
 
@@ -444,6 +490,8 @@ def _run_scenario(spec: CoverageSpec, prep: _Prepared, mask: np.ndarray, graph: 
         found = strategies.nothing(len(dem), empty, f"{scen}: no facility in this scenario; nothing is covered")
     elif spec.method == "euclid":
         found = strategies.euclid(spec, fac_w, rep_xy)
+    elif isinstance(graph, FeedNetwork):
+        found = strategies.timetable(spec, graph, fac_w, rep_xy, empty, iso_cache=prep.iso_cache)
     else:
         found = strategies.network(spec, graph, fac_w, rep_xy, empty, iso_cache=prep.iso_cache)
     params.update(found.params)
@@ -465,6 +513,8 @@ def _run_scenario(spec: CoverageSpec, prep: _Prepared, mask: np.ndarray, graph: 
         feats["nearest_facility"] = feats["nearest_layer"] = feats["nearest_is_illustrative"] = None
     feats["distance_m"] = np.where(np.isfinite(found.cost_m), np.round(found.cost_m, 1), np.nan)
     feats["time_min"] = np.where(np.isfinite(found.cost_s), np.round(found.cost_s / 60, 2), np.nan)
+    for col, values in found.columns.items():
+        feats[col] = values
     feats["covered"] = covered
     feats["covered_area_m2"] = np.round(inter_area, 1)
     feats["covered_share"] = np.round(cov_share, 4)

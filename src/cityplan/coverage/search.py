@@ -53,6 +53,8 @@ class Search:
     routed: tuple | None = None  # (graph, facility snaps, access labels, demand snaps)
     params: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: extra per-feature columns (transit timetable: median and percentile minutes, walking only)
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def classify(empty: np.ndarray, s: Search) -> np.ndarray:
@@ -149,6 +151,50 @@ def _isochrone(graph: Any, reach: Any, limit: float, offroad_m: float, cache: di
     if key not in cache:
         cache[key] = isochrone(reached_lines(graph, reach, limit), offroad_m)
     return cache[key]
+
+
+def timetable(spec: CoverageSpec, net: Any, fac_w: gpd.GeoDataFrame, rep_xy: np.ndarray,
+              empty: np.ndarray, *, iso_cache: dict | None = None) -> Search:
+    """Transit by timetable (:mod:`cityplan.transit`): walk + ride times over every departure minute.
+
+    ``cost_s`` is the statistic that decides coverage (the median, or the profile's percentile);
+    ``columns`` adds ``time_median_min``, ``time_pNN_min`` and ``walk_only_min`` per feature.
+    """
+    from cityplan.transit.access import feed_search
+
+    lim = spec.within
+    net.check_connected()
+    axy, alab = access_points(fac_w.geometry, spec.access_spacing_m)
+    fs = feed_search(net, axy, alab, rep_xy, empty, limit_s=lim.value, max_snap_m=spec.max_snap_m,
+                     horizon_s=3 * lim.value)
+    fac_ok = np.zeros(len(fac_w), bool)
+    fac_ok[np.unique(alab[fs.s_fac.ok])] = True
+    if not fac_ok.any():
+        msg = f"no facility is within {spec.max_snap_m:g} m of the walk network; cannot route"
+        raise CoverageError(msg)
+    not_snapped = ~fs.s_dem.ok & ~empty
+    walk = net.walk
+    comp = walk.components
+    fac_comps = set(comp[walk.u[fs.s_fac.edge[fs.s_fac.ok]]])
+    dem_comp = np.where(fs.s_dem.ok, comp[walk.u[np.maximum(fs.s_dem.edge, 0)]], -1)
+    isolated = fs.s_dem.ok & ~np.isin(dem_comp, list(fac_comps)) & ~empty & ~np.isfinite(fs.cost)
+    iso = _isochrone(walk, fs.reach, lim.value, spec.offroad_m, iso_cache)
+    pct = int(net.settings["percentile"])
+
+    def minutes(a: np.ndarray) -> np.ndarray:
+        return np.where(np.isfinite(a), np.round(a / 60, 2), np.nan)
+
+    warnings = []
+    if not_snapped.any():
+        warnings.append(f"{int(not_snapped.sum())} demand feature(s) farther than {spec.max_snap_m:g} m "
+                        "from the walk network: flagged 'not snapped'")
+    label = np.where(np.isfinite(fs.cost), fs.label, -1)
+    return Search(iso=iso, cost_m=np.full(len(fs.cost), np.nan), cost_s=fs.cost, label=label,
+                  within=within_limit(fs.cost, lim.value), facility_ok=fac_ok, not_snapped=not_snapped,
+                  unreachable=isolated, beyond=~np.isfinite(fs.cost), routed=None, warnings=warnings,
+                  params={"timetable": fs.params},
+                  columns={"time_median_min": minutes(fs.median), f"time_p{pct}_min": minutes(fs.pct),
+                           "walk_only_min": minutes(fs.walk_only)})
 
 
 def network(spec: CoverageSpec, graph: RoadGraph, fac_w: gpd.GeoDataFrame, rep_xy: np.ndarray,

@@ -52,6 +52,23 @@ class CoverageSpec:
     season: str | None = None
     #: transit: line / section ids to leave out in the counterfactual (None = the planned sections)
     without_lines: tuple[str, ...] | None = None
+    #: transit by timetable: GTFS feeds, analysis date, departure window, engine (None = automatic)
+    gtfs: tuple[str, ...] | None = None
+    date: str | None = None
+    depart: str | None = None
+    transit_engine: str | None = None
+
+    def uses_timetable(self, settings: dict[str, Any] | None, speeds: dict[str, Any]) -> bool:
+        """Transit by timetable (:mod:`cityplan.transit`) rather than the headway model."""
+        if self.method != "transit":
+            return False
+        if self.transit_engine is not None:
+            return self.transit_engine == "timetable"
+        if self.gtfs or self.date or self.depart:
+            return True
+        if settings is not None and settings.get("engine"):
+            return settings["engine"] == "timetable"
+        return settings is not None and not speeds.get("transit")
 
     @property
     def scenarios(self) -> tuple[str, ...]:
@@ -77,7 +94,8 @@ def make_spec(
     max_snap_m: float = 300.0, offroad_m: float = 100.0, access_spacing_m: float = 50.0,
     network: str | None = None, crs: str | None = None, scenario: str = "both",
     season: str | None = None, without_lines: list[str] | tuple[str, ...] | None = None,
-    profile: Profile | None = None,
+    gtfs: list[str] | tuple[str, ...] | None = None, date: str | None = None, depart: str | None = None,
+    transit_engine: str | None = None, profile: Profile | None = None,
 ) -> CoverageSpec:
     """Merge a preset (of ``profile``, when named by id) with explicit options and validate every value.
 
@@ -111,6 +129,23 @@ def make_spec(
     if without_lines and method != "transit":
         msg = f"--without-line {list(without_lines)[0]!r} needs --mode transit (it removes a metro line or section)"
         raise CoverageError(msg)
+    if (gtfs or date or depart or transit_engine) and method != "transit":
+        msg = "--gtfs, --date, --depart and --transit-engine need --mode transit"
+        raise CoverageError(msg)
+    if transit_engine not in (None, "timetable", "headway"):
+        msg = f"--transit-engine {transit_engine!r} is unknown; use timetable or headway"
+        raise CoverageError(msg)
+    if transit_engine == "headway" and (gtfs or date or depart):
+        msg = "--transit-engine headway has no timetable: leave out --gtfs, --date and --depart"
+        raise CoverageError(msg)
+    if depart:
+        from cityplan.transit.gtfs import parse_window
+
+        parse_window(depart)
+    if date:
+        from cityplan.transit.gtfs import parse_date
+
+        parse_date(date)
     season = season or (p.season if p else None)
     if speed_kmh is None and p is not None and method == p.method:
         speed_kmh = p.speed_kmh
@@ -148,4 +183,6 @@ def make_spec(
                         access_spacing_m=float(access_spacing_m),
                         network=network, crs=crs, extra=tuple(extra), extra_plan=tuple(extra_plan),
                         scenario=scenario, season=season,
-                        without_lines=tuple(without_lines) if without_lines is not None else None)
+                        without_lines=tuple(without_lines) if without_lines is not None else None,
+                        gtfs=tuple(str(g) for g in gtfs) if gtfs else None, date=date, depart=depart,
+                        transit_engine=transit_engine)
