@@ -40,8 +40,10 @@ from cityplan.server.auth import (
     session_of,
 )
 from cityplan.server.context import AppContext, Extent, context
+from cityplan.server.print_view import routes as print_routes
 from cityplan.server.uploads import DEFAULT_MAX_BYTES
 from cityplan.server.web import render
+from cityplan.server.webfont import routes as font_routes
 from cityplan.services import audit
 from cityplan.services.accounts import UserStore
 from cityplan.services.coverage import CoverageCache
@@ -339,6 +341,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         Route("/logout", logout, methods=["POST"]), Route("/static/{name}", static),
         Route("/favicon.ico", lambda _r: Response(status_code=204)),
         *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *ogc.routes(),
+        *print_routes(), *font_routes(),
     ]
     location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
     if review_workers is None:
