@@ -244,6 +244,8 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
                      "sports": ("体育设施", "sports"), "school": ("学校", "school"), "other": ("其他", "other")},
     "role": {"admin": ("管理员", "admin"), "reviewer": ("审查员", "reviewer"),
              "district": ("区县填报员", "district office"), "viewer": ("查看者", "viewer")},
+    "facility_type": {"school": ("学校", "school"), "park": ("公园", "park"), "parking": ("停车场", "parking"),
+                      "ice-sports": ("冰上运动设施", "ice sports")},
     "boolean": {"True": ("是", "yes"), "False": ("否", "no")},
 }
 # a standard's status names the coverage check as a command; the web says what it is instead
