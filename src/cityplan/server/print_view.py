@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cityplan.crs import gcj02_to_wgs84
+from cityplan.fonts import cjk_figures
 from cityplan.maps.payload import layer_style
 from cityplan.maps.tiles import ViewRequestError, parse_bbox
 from cityplan.onemap import OneMap
@@ -132,9 +133,11 @@ def _style(view, languages) -> dict:
             "label": localize(view.title, languages)}
 
 
-def render_pdf(om: OneMap, ml: MapLayers, req: PrintRequest) -> bytes:
-    """The PDF page of ``req`` (one page, exactly the paper's size); :class:`PrintRequestError` when
-    the view holds more than :data:`MAX_FEATURES` features."""
+@cjk_figures
+def print_figure(om: OneMap, ml: MapLayers, req: PrintRequest):  # noqa: ANN201 - a matplotlib Figure
+    """The page of ``req`` as a figure (``cityplan report``'s layout: :func:`cityplan.report.static.new_map`,
+    ``plot_layer``, ``finish``); :class:`PrintRequestError` when the view holds more than
+    :data:`MAX_FEATURES` features."""
     langs = languages_of(om)
     crs = om.working_crs
     parts: list[tuple[str, gpd.GeoDataFrame, dict, bool]] = []
@@ -181,6 +184,13 @@ def render_pdf(om: OneMap, ml: MapLayers, req: PrintRequest) -> bytes:
     t = Transformer.from_crs(4326, crs, always_xy=True)
     bounds = t.transform_bounds(*req.bbox, densify_pts=21)
     static.finish(ax, [h for h in handles if h is not None], bounds)
+    return fig
+
+
+def render_pdf(om: OneMap, ml: MapLayers, req: PrintRequest) -> bytes:
+    """The PDF page of ``req`` (one page, exactly the paper's size)."""
+    fig = print_figure(om, ml, req)
+    title = fig.cityplan_page.title
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": title, "Creator": "cityplan"}) as pdf:
         static.save(fig, None, pdf)

@@ -6,16 +6,20 @@ cut with fontTools into WOFF2 slices, each declared by an ``@font-face`` rule of
 :data:`FAMILY` with its ``unicode-range`` in ``server/static/server.css``; the browser fetches only
 the slices holding characters a page shows:
 
-- slice ``00``: Latin, punctuation, CJK symbols and full-width forms (every page);
-- slices ``01``-``08``: GB 2312 level 1 (3,755 common hanzi) in its order, about 470 each;
-- slices ``09``-``14``: GB 2312 level 2 (3,008 less common hanzi);
+- slice ``00``: Latin, punctuation, CJK symbols, full-width forms and every character of the
+  package's own texts (templates, the map's script, the code and header dictionaries, the
+  built-in profiles' names: ``server/static/webfont-first.txt``) - nearly all a page needs;
+- slices ``01``-``08``: the rest of GB 2312 level 1 (the common hanzi) in its order;
+- slices ``09``-``14``: GB 2312 level 2 (less common hanzi);
 - then every other character of the font (rare hanzi, extension A/B, kana, hangul) in slices of
-  2,000 by code point: data names and typed-in project names with rare characters still render.
+  500 by code point: data names and typed-in project names with rare characters still render.
 
-The slices are fixed by the font's character map (not by a city), so ``server.css`` is a static
-file; ``python -m cityplan.server.webfont`` rewrites its font block after the font changes (a test
-fails until then). A slice is cut on first request (about 2 s) into the data folder's ``fonts/``
-and served from there with a year-long, immutable cache (the name carries the slicing's hash).
+The slices are fixed by the font's character map and ``webfont-first.txt`` (not by a city), so
+``server.css`` is a static file; ``python -m cityplan.server.webfont`` rewrites its font block
+(``--first`` also re-collects ``webfont-first.txt`` from the package's texts); a test fails when
+the block is out of date. A slice is cut on first request (about 2 s, one at a time) into the
+data folder's ``fonts/`` and served from there with a year-long, immutable cache (the name
+carries the slicing's hash).
 """
 
 from __future__ import annotations
@@ -44,13 +48,17 @@ logger = logging.getLogger(__name__)
 #: the family the pages' CSS names first
 FAMILY = "cityplan CJK"
 #: code point ranges of slice 00 (what nearly every page shows besides hanzi)
-BASIC = ((0x20, 0x7E), (0xA0, 0x24F), (0x2000, 0x206F), (0x2100, 0x21FF), (0x2460, 0x24FF), (0x2500, 0x25FF),
+BASIC = ((0x20, 0x7E), (0xA0, 0x24F), (0x2000, 0x206F), (0x2100, 0x22FF), (0x2460, 0x24FF), (0x2500, 0x25FF),
          (0x3000, 0x303F), (0xFF00, 0xFFEF))
-L1_SLICES, L2_SLICES, REST_SIZE = 8, 6, 2000
+L1_SLICES, L2_SLICES, REST_SIZE = 8, 6, 500
 _BEGIN, _END = "/* cjk-webfont:begin (python -m cityplan.server.webfont) */", "/* cjk-webfont:end */"
 _NAME = re.compile(r"^cjk-([0-9a-f]{8})-(\d\d)\.woff2$")
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
+#: one slice is cut at a time per process (CPU-bound; the others wait for the file)
+_cutting = threading.Lock()
+#: the package's own texts whose characters go into slice 00 (``--first`` collects them)
+FIRST_SOURCES = ("server/templates/*.j2", "server/*.py", "maps/static/*.js", "text.py", "report/headers.py",
+                 "report/layout.py", "cities/*/*.yaml", "cities/*/maps/*.yaml", "city/template/*.yaml",
+                 "city/template/maps/*.yaml")
 
 
 def _gb2312(first: int, last: int) -> list[int]:
@@ -82,13 +90,31 @@ def font_cmap() -> frozenset[int]:
         return frozenset(f.getBestCmap())
 
 
+def first_file() -> Path:
+    """``server/static/webfont-first.txt``: the characters of the package's own texts."""
+    return Path(str(resources.files("cityplan.server") / "static" / "webfont-first.txt"))
+
+
+def collect_first() -> str:
+    """The CJK characters of :data:`FIRST_SOURCES` (sorted, one string)."""
+    import cityplan
+    from cityplan.text import has_cjk
+
+    root = Path(cityplan.__file__).parent
+    chars = {ch for pattern in FIRST_SOURCES for f in sorted(root.glob(pattern))
+             for ch in f.read_text(encoding="utf-8") if ord(ch) > 0x7F and has_cjk(ch)}
+    return "".join(sorted(chars))
+
+
 @cache
 def slices() -> tuple[tuple[int, ...], ...]:
     """The code points of each slice, in order (see the module's text)."""
     cmap = font_cmap()
-    basic = [c for lo, hi in BASIC for c in range(lo, hi + 1) if c in cmap]
-    l1 = [c for c in _gb2312(0xB0, 0xD7) if c in cmap]
-    l2 = [c for c in _gb2312(0xD8, 0xF7) if c in cmap]
+    first = {ord(ch) for ch in first_file().read_text(encoding="utf-8").strip()}
+    basic = sorted({c for lo, hi in BASIC for c in range(lo, hi + 1)} | first)
+    basic = [c for c in basic if c in cmap]
+    l1 = [c for c in _gb2312(0xB0, 0xD7) if c in cmap and c not in first]
+    l2 = [c for c in _gb2312(0xD8, 0xF7) if c in cmap and c not in first]
     taken = set(basic) | set(l1) | set(l2)
     rest = sorted(c for c in cmap if c not in taken and c > 0x7F)
     parts = [basic, *_chunks(l1, L1_SLICES), *_chunks(l2, L2_SLICES),
@@ -128,26 +154,11 @@ def slice_name(i: int) -> str:
 
 
 def font_css() -> str:
-    """The ``@font-face`` rules of every slice (the block ``server.css`` holds).
-
-    The rare-character slices are declared first, their ranges closed over the common characters
-    between them (short rules); the browser checks the last-declared face first, so a common
-    character is found in its GB 2312 slice and the rare slices are fetched only for rare ones.
-    """
-    parts = slices()
-    first_rest = 1 + L1_SLICES + L2_SLICES
-    common = {c for p in parts[:first_rest] for c in p}
-
-    def rule(i: int) -> str:
-        points = parts[i]
-        if i >= first_rest:
-            lo, hi = min(points), max(points)
-            points = tuple(sorted({*points, *(c for c in common if lo <= c <= hi)}))
-        return (f'@font-face {{ font-family: "{FAMILY}"; src: url("/static/fonts/{slice_name(i)}") format("woff2"); '
-                f"font-display: swap; unicode-range: {unicode_range(points)}; }}")
-
-    order = [*range(first_rest, len(parts)), *range(first_rest)]
-    return "\n".join([_BEGIN, *(rule(i) for i in order), _END])
+    """The ``@font-face`` rules of every slice (the block ``server.css`` holds); the ranges do not
+    overlap, so the browser fetches a slice only for a character it holds."""
+    rules = [f'@font-face {{ font-family: "{FAMILY}"; src: url("/static/fonts/{slice_name(i)}") format("woff2"); '
+             f"font-display: swap; unicode-range: {unicode_range(points)}; }}" for i, points in enumerate(slices())]
+    return "\n".join([_BEGIN, *rules, _END])
 
 
 def css_block(css: str) -> str | None:
@@ -182,9 +193,7 @@ def slice_file(i: int, folder: Path) -> Path:
     path = folder / slice_name(i)
     if path.is_file():
         return path
-    with _locks_guard:
-        lock = _locks.setdefault(path.name, threading.Lock())
-    with lock:
+    with _cutting:
         if not path.is_file():
             data = make_slice(i)
             with atomic_path(path, overwrite=True) as tmp:
@@ -231,8 +240,12 @@ def routes() -> list[Route]:
     return [Route("/static/fonts/{name}", font_slice)]
 
 
-if __name__ == "__main__":  # the developers' tool: refresh server.css after the font changed
+if __name__ == "__main__":  # the developers' tool: refresh server.css after the font or the texts changed
     logging.basicConfig(level=logging.INFO)
+    if "--first" in sys.argv:
+        first_file().write_text(collect_first() + "\n", encoding="utf-8")
+        slices.cache_clear()
+        version.cache_clear()
     changed = write_css_block()
     logger.info("server.css font block %s (%d slices, version %s)", "rewritten" if changed else "up to date",
                 len(slices()), version())
