@@ -17,9 +17,11 @@ the slices holding characters a page shows:
 The slices are fixed by the font's character map and ``webfont-first.txt`` (not by a city), so
 ``server.css`` is a static file; ``python -m cityplan.server.webfont`` rewrites its font block
 (``--first`` also re-collects ``webfont-first.txt`` from the package's texts); a test fails when
-the block is out of date. A slice is cut on first request (about 2 s, one at a time) into the
-data folder's ``fonts/`` and served from there with a year-long, immutable cache (the name
-carries the slicing's hash).
+the block is out of date. A slice is cut on first request (2-6 s, one at a time; WOFF2's Brotli
+costs most of it) into the machine's cache folder (:func:`cache_folder`: ``$CITYPLAN_CACHE``,
+else ``$XDG_CACHE_HOME/cityplan``, else ``~/.cache/cityplan``; the server's data folder when
+that cannot be written), shared by every server on the machine, and served with a year-long,
+immutable HTTP cache (the file name carries the slicing's hash).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import re
 import sys
 import threading
@@ -188,8 +191,26 @@ def make_slice(i: int) -> bytes:
     return buf.getvalue()
 
 
+def cache_folder(fallback: Path) -> Path:
+    """Where cut slices are kept: ``$CITYPLAN_CACHE/webfont``, ``$XDG_CACHE_HOME/cityplan/webfont``
+    or ``~/.cache/cityplan/webfont`` (every server of the machine shares them); ``fallback`` when
+    that folder cannot be made or written."""
+    root = os.environ.get("CITYPLAN_CACHE") or (
+        str(Path(os.environ["XDG_CACHE_HOME"]) / "cityplan") if os.environ.get("XDG_CACHE_HOME")
+        else str(Path.home() / ".cache" / "cityplan"))
+    folder = Path(root) / "webfont"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    return fallback
+
+
 def slice_file(i: int, folder: Path) -> Path:
-    """Slice ``i`` in ``folder`` (the data folder's ``fonts/``), cut once (one thread per slice)."""
+    """Slice ``i`` in ``folder``, cut once (one cut at a time in this process; a file another
+    process wrote meanwhile is taken as it is: the writes are atomic)."""
     path = folder / slice_name(i)
     if path.is_file():
         return path
@@ -212,7 +233,8 @@ async def font_slice(request: Request) -> Response:
                "Access-Control-Allow-Origin": "*"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    path = await run_in_threadpool(slice_file, int(m.group(2)), context(request).data_dir / "fonts")
+    folder = cache_folder(context(request).data_dir / "fonts")
+    path = await run_in_threadpool(slice_file, int(m.group(2)), folder)
     body = await run_in_threadpool(path.read_bytes)
     return Response(body, media_type="font/woff2", headers=headers)
 
