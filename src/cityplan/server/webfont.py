@@ -60,6 +60,7 @@ _NAME = re.compile(r"^cjk-([0-9a-f]{8})-(\d\d)\.woff2$")
 _cutting = threading.Lock()
 #: the package's own texts whose characters go into slice 00 (``--first`` collects them)
 FIRST_SOURCES = ("server/templates/*.j2", "server/*.py", "maps/static/*.js", "text.py", "report/headers.py",
+                 "review/intake.py",
                  "report/layout.py", "cities/*/*.yaml", "cities/*/maps/*.yaml", "city/template/*.yaml",
                  "city/template/maps/*.yaml")
 
