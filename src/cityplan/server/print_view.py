@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from cityplan._errors import CityplanError
 from cityplan.crs import gcj02_to_wgs84
 from cityplan.fonts import cjk_figures
 from cityplan.maps.payload import layer_style
@@ -110,7 +111,7 @@ def parse_request(params: dict[str, str], ml: MapLayers, *, gcj02: bool = False)
         raise PrintRequestError(f"title: {len(title)} characters; 标题 at most {MAX_TITLE}")
     try:
         scale = parse_scale(params.get("scale") or None)
-    except Exception as exc:  # noqa: BLE001 - CityplanError names the CLI option; say it for the web
+    except CityplanError as exc:  # it names the CLI's --scale; the web says the parameter
         raise PrintRequestError(f"scale={params.get('scale')!r}: 比例尺 give 1:N (e.g. 1:10000) or leave it out") from exc
     return PrintRequest(paper=paper, orientation=orient, bbox=bbox, layers=ids, title=title, scale=scale)
 
