@@ -1,6 +1,7 @@
 """No □ on a machine without a CJK font: Chromium sees only DejaVu Sans (a fontconfig of its own),
-so every Chinese character a page shows must come from the pages' web font slices; and the review
-page says its verdict and severities in Chinese with English beside."""
+so every Chinese character a page shows must come from the pages' web font slices; the review
+page says its verdict and severities in Chinese with English beside; the browser's own print of
+the map leaves out the navigation, buttons and search."""
 
 from __future__ import annotations
 
@@ -104,6 +105,14 @@ def test_no_page_needs_a_system_cjk_font(served, review_id, no_cjk_fonts):
             assert "禁止 forbidden" in severities and severities <= {"禁止 forbidden", "需审批 needs approval", "提示 note"}
             headers = page.locator("#cp-findings th").all_text_contents()
             assert "严重程度 Severity" in headers and not any(re.fullmatch(r"[a-z]+_[a-z_]+", h) for h in headers)
+            # the browser's own print of the map: no navigation, buttons or search; the page's title on top
+            page.goto(served.url + "/map")
+            page.wait_for_function("window.cityplan && cityplan.ready")
+            page.emulate_media(media="print")
+            shown = page.evaluate("""() => Object.fromEntries(['.cp-top', 'button', '.cp-search', '.cp-print-head']
+                .map(s => [s, [...document.querySelectorAll(s)].map(e => getComputedStyle(e).display)]))""")
+            assert shown[".cp-print-head"] == ["block"] and shown[".cp-top"] == ["none"]
+            assert shown["button"] and set(shown["button"]) == {"none"} and set(shown[".cp-search"]) <= {"none"}
         finally:
             browser.close()
     # the slices are immutable for a year; what these pages fetched
