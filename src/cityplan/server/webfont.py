@@ -17,7 +17,8 @@ the slices holding characters a page shows:
 The slices are fixed by the font's character map and ``webfont-first.txt`` (not by a city), so
 ``server.css`` is a static file; ``python -m cityplan.server.webfont`` rewrites its font block
 (``--first`` also re-collects ``webfont-first.txt`` from the package's texts); a test fails when
-the block is out of date. A slice is cut on first request (2-6 s, one at a time; WOFF2's Brotli
+the block is out of date; ``--warm`` cuts the common slices 00-14 into the cache folder ahead of use
+(after an install, or before a test run). A slice is cut on first request (2-6 s, one at a time; WOFF2's Brotli
 costs most of it) into the machine's cache folder (:func:`cache_folder`: ``$CITYPLAN_CACHE``,
 else ``$XDG_CACHE_HOME/cityplan``, else ``~/.cache/cityplan``; the server's data folder when
 that cannot be written), shared by every server on the machine, and served with a year-long,
@@ -269,6 +270,12 @@ if __name__ == "__main__":  # the developers' tool: refresh server.css after the
         first_file().write_text(collect_first() + "\n", encoding="utf-8")
         slices.cache_clear()
         version.cache_clear()
+    if "--warm" in sys.argv:  # cut the common slices now (after an install), not on first requests
+        folder = cache_folder(Path.cwd() / "fonts")
+        for i in range(1 + L1_SLICES + L2_SLICES):
+            slice_file(i, folder)
+        logger.info("common slices 00-%02d in %s", L1_SLICES + L2_SLICES, folder)
+        sys.exit(0)
     changed = write_css_block()
     logger.info("server.css font block %s (%d slices, version %s)", "rewritten" if changed else "up to date",
                 len(slices()), version())
