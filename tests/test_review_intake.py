@@ -419,7 +419,7 @@ def test_web_review_intake_matches_the_cli(desk, onemap, tmp_path):
             page.click("#cp-review-submit")
         assert "/review/" in page.url, page.content()[:2000]
         review_url = page.url
-        assert page.text_content("#cp-verdict").strip() == cli.verdict == "incomplete"
+        assert page.get_attribute("#cp-verdict", "data-code") == cli.verdict == "incomplete"
         assert page.text_content("#cp-project").strip() == PROJECT
         assert page.text_content("#cp-applicant").strip() == APPLICANT
         assert page.text_content("#cp-project-type").strip() == "桥梁 bridge"

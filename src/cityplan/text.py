@@ -219,3 +219,73 @@ def languages_of(obj: Any) -> tuple[str, ...]:
         if hasattr(obj, attr) and not hasattr(obj, "languages"):
             obj = getattr(obj, attr)
     return _langs(obj.languages)
+
+
+# ---------------------------------------------------------------------------- coded values
+#: the one dictionary of coded values as people read them: kind -> code -> (中文, English). Codes
+#: stay what storage, exports and APIs hold; presenters (the web pages, printed maps) show these
+#: words in the profile's languages (:func:`code_label`). ``tests/test_labels.py`` checks that
+#: every code the analyses define (verdicts, severities, site statuses, project types) is here.
+CODES: dict[str, dict[str, tuple[str, str]]] = {
+    "verdict": {"pass": ("通过", "pass"), "needs_approval": ("需审批", "needs approval"),
+                "incomplete": ("不完整", "incomplete"), "fail": ("不通过", "fail")},
+    "severity": {"forbidden": ("禁止", "forbidden"), "needs_approval": ("需审批", "needs approval"),
+                 "note": ("提示", "note")},
+    "site_status": {"planned": ("计划", "planned"), "started": ("已开工", "started"),
+                    "under_construction": ("在建", "under construction"), "completed": ("已完成", "completed"),
+                    "cancelled": ("已取消", "cancelled")},
+    "task_status": {"achieved": ("已完成", "achieved"), "in progress": ("进行中", "in progress"),
+                    "measured (no target)": ("已测量(无目标)", "measured (no target)"),
+                    "no quota": ("无任务量", "no quota"),
+                    "reported, none achieved": ("已上报, 尚无完成量", "reported, none achieved"),
+                    "no report": ("未上报", "no report")},
+    "project_type": {"bridge": ("桥梁", "bridge"), "pipeline": ("管线", "pipeline"), "road": ("道路", "road"),
+                     "building": ("建筑", "building"), "park_facility": ("公园设施", "park facility"),
+                     "sports": ("体育设施", "sports"), "school": ("学校", "school"), "other": ("其他", "other")},
+    "role": {"admin": ("管理员", "admin"), "reviewer": ("审查员", "reviewer"),
+             "district": ("区县填报员", "district office"), "viewer": ("查看者", "viewer")},
+    "facility_type": {"school": ("学校", "school"), "park": ("公园", "park"), "parking": ("停车场", "parking"),
+                      "ice-sports": ("冰上运动设施", "ice sports")},
+    "boolean": {"True": ("是", "yes"), "False": ("否", "no")},
+}
+# a standard's status names the coverage check as a command; the web says what it is instead
+_STANDARD_STATUS = re.compile(r"^standard 标准: checked by `.*?--preset[ =](\S+?)`.*$")
+
+
+def code_label(kind: str, code: Any, languages: str | Iterable[str] | None = None) -> str:
+    """The words for a coded value (``fail`` -> ``不通过 fail``) in the profile's ``languages``.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`CODES` (``verdict``, ``severity``, ``site_status``, ``task_status``,
+        ``project_type``, ``role``, ``boolean``).
+    code : object
+        The stored code; a code the dictionary does not know is returned as text, unchanged
+        (booleans are looked up as ``True`` / ``False``).
+    languages : sequence of {"zh", "en"}, str or None
+        The profile's languages; ``None`` means :data:`BOTH`.
+
+    Examples
+    --------
+    >>> code_label("verdict", "fail", ("zh", "en"))
+    '不通过 fail'
+    >>> code_label("site_status", "under_construction", ("en",))
+    'under construction'
+    >>> code_label("severity", "unknown_code")
+    'unknown_code'
+    >>> code_label("task_status", "standard 标准: checked by `cityplan coverage --preset ice-30min`, not a quantity")
+    '标准, 由覆盖分析核验: ice-30min standard, checked by coverage: ice-30min'
+    """
+    if code is None or (isinstance(code, float) and code != code):
+        return ""
+    key = str(code)
+    words = CODES.get(kind, {}).get(key)
+    if words is None and kind == "task_status":
+        m = _STANDARD_STATUS.match(key)
+        if m:
+            return bilingual(f"标准, 由覆盖分析核验: {m.group(1)}", f"standard, checked by coverage: {m.group(1)}",
+                             languages)
+    if words is None:
+        return key
+    return bilingual(*words, languages)

@@ -145,6 +145,9 @@ class MapPage:
     notes: list[str] = field(default_factory=list)
     #: the city's languages for the title block's texts (default Chinese and English)
     languages: tuple[str, ...] = BOTH
+    #: the date printed in the title block (the caller's, e.g. today in the profile's time zone;
+    #: default: today on this machine's clock)
+    date: dt.date | None = None
 
     def add_source(self, row: dict[str, Any] | None) -> None:
         """Record a catalog row (layer, titles, attribution, licence, illustrative, redistribute)."""
@@ -328,7 +331,7 @@ def title_block(ax, handles: list) -> None:
         blk.text(2 + frac * bar_mm, src_h + 10.5, _metres(bar_m * frac) if frac else "0", fontsize=5.5,
                  ha="center", va="top")
     blk.text(2, src_h + 5.5, f"{block_text('crs', langs)}: {_crs_text(page.crs)}", fontsize=5.5, va="top")
-    blk.text(2, src_h + 2.5, f"{block_text('date', langs)}: {dt.date.today().isoformat()}", fontsize=5.5, va="top")
+    blk.text(2, src_h + 2.5, f"{block_text('date', langs)}: {(page.date or dt.date.today()).isoformat()}", fontsize=5.5, va="top")
     # north arrow (grid north of the metric CRS)
     ax_x = left_w - 8
     blk.add_patch(FancyArrow(ax_x, src_h + 10, 0, 16, width=1.6, head_width=5, head_length=5, color="black",

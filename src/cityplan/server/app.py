@@ -49,8 +49,10 @@ from cityplan.server.auth import (
     session_of,
 )
 from cityplan.server.context import AppContext, Extent, context
+from cityplan.server.print_view import routes as print_routes
 from cityplan.server.uploads import DEFAULT_MAX_BYTES
 from cityplan.server.web import render
+from cityplan.server.webfont import routes as font_routes
 from cityplan.services import audit
 from cityplan.services.accounts import UserStore
 from cityplan.services.coverage import CoverageCache
@@ -108,7 +110,7 @@ def _safe_next(value: str | None) -> str:
 def login_form(request: Request, *, message: str = "", status: int = 200, nxt: str | None = None) -> Response:
     """``GET /login``: the form, with a fresh double-submit token."""
     token = csrf.new_token()
-    resp = render(request, "login.html.j2", status=status, title="Log in 登录", message=message, login_csrf=token,
+    resp = render(request, "login.html.j2", status=status, title="登录 Log in", message=message, login_csrf=token,
                   next=_safe_next(nxt if nxt is not None else request.query_params.get("next")))
     resp.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
                     secure=context(request).secure_cookies)
@@ -122,14 +124,14 @@ async def login_submit(request: Request) -> Response:
     nxt = str(form.get("next") or "/")
     state = context(request)
     if not csrf.check_login(request, str(form.get(csrf.FIELD) or "")):
-        return await run_in_threadpool(login_form, request, message="the form expired; try again", status=403, nxt=nxt)
+        return await run_in_threadpool(login_form, request, message="表单已过期, 请重新登录 the form expired; try again", status=403, nxt=nxt)
     keys = (f"ip:{client_address(request)}", f"user:{name}")
     wait, attempt = await run_in_threadpool(state.limiter.attempt, *keys)  # counted before the check
     if wait:
         await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
                                 outcome="denied", detail={"why": "rate limited"}, client=client_address(request),
                                 per_source_window=AUDIT_WINDOW)
-        resp = await run_in_threadpool(login_form, request, message=f"too many failed logins; try again in {wait} s",
+        resp = await run_in_threadpool(login_form, request, message=f"登录失败次数过多, 请 {wait} 秒后再试 too many failed logins; try again in {wait} s",
                                        status=429, nxt=nxt)
         resp.headers["Retry-After"] = str(wait)
         return resp
@@ -138,7 +140,7 @@ async def login_submit(request: Request) -> Response:
         await run_in_threadpool(audit.record, state.om.store, who=name or "-", role="", action="login", target=name,
                                 outcome="denied", detail={"why": "wrong name or password"},
                                 client=client_address(request), per_source_window=AUDIT_WINDOW)
-        return await run_in_threadpool(login_form, request, message="wrong user name or password", status=401, nxt=nxt)
+        return await run_in_threadpool(login_form, request, message="用户名或密码错误 wrong user name or password", status=401, nxt=nxt)
     await run_in_threadpool(state.limiter.succeeded, attempt, f"user:{name}")
     old = await run_in_threadpool(session_of, request)
     if old is not None:
@@ -349,6 +351,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         Route("/favicon.ico", lambda _r: Response(status_code=204)),
         *pages.routes(), *viewlayers.routes(), *review_desk.routes(), *progress_desk.routes(), *supervision.routes(), *ogc.routes(),
         *maptools.routes(),
+        *print_routes(), *font_routes(),
     ]
     location = str(om.path) if om.path is not None else getattr(om.store, "url", None)
     if review_workers is None:

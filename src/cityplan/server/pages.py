@@ -12,6 +12,7 @@ from cityplan.maps.render import recipe_views
 from cityplan.server.auth import current_user
 from cityplan.server.context import context
 from cityplan.server.web import login_redirect, page_json, render
+from cityplan.text import bilingual, languages_of
 
 TASK_SHOW = ["district", "metric", "unit", "target", "quota", "quota_basis", "planned", "achieved", "ratio",
              "sites_completed", "status", "checked_by"]
@@ -22,7 +23,8 @@ def home(request: Request) -> Response:
     if current_user(request) is None:
         return login_redirect(request)
     om = context(request).om
-    return render(request, "home.html.j2", title=f"一张图 {om.city}", build=om.build_info, layers=len(om.layer_ids))
+    return render(request, "home.html.j2", title=f"{bilingual('一张图', 'One map', languages_of(om))} {om.city}",
+                  build=om.build_info, layers=len(om.layer_ids))
 
 
 def map_page(request: Request) -> Response:
@@ -42,7 +44,7 @@ def tasks_index(request: Request) -> Response:
     table = _labelled(state, ctx.table())
     rows = table[[c for c in ("task_id", "title_zh", "title_en", "metric", "unit", "target", "planned", "achieved",
                               "ratio", "status", "checked_by") if c in table.columns]]
-    return render(request, "tasks.html.j2", title="Tasks 任务", rows=rows.to_dict("records"), columns=list(rows.columns))
+    return render(request, "tasks.html.j2", title=bilingual("任务", "Tasks", languages_of(state.om)), rows=rows.to_dict("records"), columns=list(rows.columns))
 
 
 def task_page(request: Request) -> Response:
@@ -54,7 +56,8 @@ def task_page(request: Request) -> Response:
     with state.progress.lock:
         ctx = state.progress.context()
         if tid not in ctx.register.ids:
-            return render(request, "error.html.j2", status=404, title="404", message=f"no task {tid}")
+            return render(request, "error.html.j2", status=404, title="404",
+                          message=f"{bilingual('没有这项任务', 'no such task', languages_of(state.om))}: {tid}")
         item = ctx.register.get(tid)
         table = ctx.table(by="district")
     mine = _labelled(state, table[table["task_id"] == tid])
@@ -69,7 +72,7 @@ def task_page(request: Request) -> Response:
     ml = state.map_layers
     around = [state.om.layer_id_for(role, required=False) for role in ("districts", "metro_lines", "parks")]
     cfg = ml.page_config(ids=[lid for lid in around if lid is not None and ml.get(lid) is not None])
-    cfg["groups"] = [{"id": "plan", "title": "规划任务 Plan tasks"}, *[g for g in cfg["groups"] if g["id"] != "plan"]]
+    cfg["groups"] = [{"id": "plan", "title": bilingual("规划任务", "Plan tasks", languages_of(state.om))}, *[g for g in cfg["groups"] if g["id"] != "plan"]]
     cfg.update({"static": static, "fit": fit})
     return render(request, "task.html.j2", title=f"{item.id} {item.title_zh}", item=item, columns=cols,
                   rows=mine[cols].to_dict("records"), page=page_json({"map": cfg}))

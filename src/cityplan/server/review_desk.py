@@ -43,6 +43,7 @@ from cityplan.services.reviews import (
     utc_now,
 )
 from cityplan.services.reviews import cell_text as _text
+from cityplan.text import bilingual, code_label, languages_of
 
 logger = logging.getLogger(__name__)
 
@@ -56,24 +57,31 @@ def _tz(request: Request) -> str:
     return context(request).om.profile.settings.timezone
 
 
-def _listed(r: dict[str, Any], tz: str) -> dict[str, Any]:
-    """A stored review's row as the list shows it: intake fields as text, times in ``tz``."""
+def _langs(request: Request) -> tuple[str, ...]:
+    return languages_of(context(request).om)
+
+
+def _listed(r: dict[str, Any], tz: str, langs: tuple[str, ...]) -> dict[str, Any]:
+    """A stored review's row as the list shows it: intake fields as text, times in ``tz``, the
+    project type in words (the verdict stays a code: the page shows it through ``code``)."""
     out = {**dict.fromkeys(INTAKE_FIELDS, ""), **{k: _text(v) for k, v in r.items()}}
     out["created_local"] = local_text(out.get("created_at"), tz)
     out["built_local"] = local_text(out.get("built_at"), tz)
-    out["project_type_label"] = PROJECT_TYPE_LABELS.get(out.get("project_type", ""), out.get("project_type", ""))
+    out["project_type_label"] = code_label("project_type", out.get("project_type", ""), langs)
     return out
 
 
 def review_form(request: Request, *, message: str = "", status: int = 200,
                 form: dict[str, str] | None = None) -> Response:
     """The upload form and the stored reviews (``form``: the values to fill in again)."""
-    tz = _tz(request)
-    reviews = [_listed(r, tz) for r in list_reviews(context(request).om.store).head(200).to_dict("records")]
+    tz, langs = _tz(request), _langs(request)
+    reviews = [_listed(r, tz, langs) for r in list_reviews(context(request).om.store).head(200).to_dict("records")]
     settings = context(request).om.profile.settings
     china = settings.country == "CN" or bool(settings.datum_checks)
-    return render(request, "review_form.html.j2", status=status, title="Review desk 审查", message=message,
-                  reviews=reviews, facility_types=sorted(IMPACT_PRESETS), project_types=PROJECT_TYPE_LABELS,
+    return render(request, "review_form.html.j2", status=status, title=bilingual("审查", "Review desk", langs),
+                  message=message, reviews=reviews,
+                  facility_types=[(t, code_label("facility_type", t, langs)) for t in sorted(IMPACT_PRESETS)],
+                  project_types={t: code_label("project_type", t, langs) for t in PROJECT_TYPE_LABELS},
                   crs_groups=crs_choices(china), form=form or {},
                   max_mb=context(request).max_upload // (1024 * 1024))
 
@@ -85,22 +93,22 @@ def read_intake(fields: dict[str, str]) -> tuple[Intake, str | None]:
         msg = "项目类型 Project type: choose one (the review's rules depend on it)"
         raise CityplanError(msg)
     if ptype not in PROJECT_TYPE_LABELS:
-        msg = f"项目类型 Project type: {ptype!r} is not one of {list(PROJECT_TYPE_LABELS)}"
+        msg = f"项目类型 Project type: {ptype!r} 不是可选类型 is not one of the list; choose one from the form"
         raise CityplanError(msg)
     crs_other = (fields.get("crs_epsg") or "").strip()
     if crs_other and not CRS_RE.match(crs_other):
-        msg = "坐标系 CRS: an EPSG code (EPSG:4326, 4530)"
+        msg = "其他 EPSG 代码 Other EPSG code: 请填写 EPSG 代码 give an EPSG code (EPSG:4326, 4530)"
         raise CityplanError(msg)
     choice = (fields.get("crs") or "").strip()
     if not CRS_RE.match(choice):
-        msg = "坐标系 CRS: an EPSG code (EPSG:4326), gcj02 or bd09"
+        msg = "坐标系 CRS: 请从列表中选择 choose one from the list (an EPSG code, gcj02 or bd09)"
         raise CityplanError(msg)
     if crs_other and choice in ("", "file"):
         choice = "epsg"  # a code typed in without choosing "other"
     crs = choose_crs(choice, crs_other)
     ftype = (fields.get("facility_type") or "").strip() or None
     if ftype is not None and ftype not in IMPACT_PRESETS:
-        msg = f"facility type: one of {sorted(IMPACT_PRESETS)}"
+        msg = "设施类型 Facility type: 请从列表中选择 choose one from the list"
         raise CityplanError(msg)
     intake = Intake.make(project=fields.get("project", ""), applicant=fields.get("applicant", ""),
                          project_type=ptype, crs=crs)
@@ -120,7 +128,7 @@ async def review_submit(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     if not user.can_review:
-        return await run_in_threadpool(refuse, request, user, "review.create", "", f"role {user.role} cannot submit reviews")
+        return await run_in_threadpool(refuse, request, user, "review.create", "", f"只有审查员可以提交审查 only reviewers submit reviews (role {user.role})")
     session = session_of(request)
     state = context(request)
     try:
@@ -149,7 +157,7 @@ async def review_submit(request: Request) -> Response:
                                          store_as=store_as, intake=asked)
     except (ReviewBusyError, BrokenExecutor) as exc:
         logger.warning("review refused: %s", exc)
-        return await run_in_threadpool(review_form, request, message=f"the review desk is busy ({exc})", status=503)
+        return await run_in_threadpool(review_form, request, message=f"审查服务繁忙, 请稍后再试 the review desk is busy, try again shortly ({exc})", status=503)
     if out.error:
         await run_in_threadpool(record, request, user, "review.create", up.sha256, "rejected", why=out.error,
                                 file=up.file_name)
@@ -176,7 +184,8 @@ def review_show(request: Request) -> Response:
         return login_redirect(request)
     rv = get_review(context(request).om.store, request.path_params["rid"])
     if rv is None:
-        return render(request, "error.html.j2", status=404, title="404", message="no such review")
+        return render(request, "error.html.j2", status=404, title="404",
+                      message=bilingual("没有这条审查记录", "no such review", _langs(request)))
     doc = rv["report"]
     # the verdict in words and why (a stored review of an older version has no reason): first note
     why = f"{verdict_text(str(doc.get('verdict', '')))}: {doc['verdict_reason']}" if doc.get("verdict_reason") else ""
@@ -193,23 +202,24 @@ def review_show(request: Request) -> Response:
     ctx_ids = [lid for lid in dict.fromkeys([*shown, *listed]) if ml.get(lid) is not None]
     cfg = ml.page_config(ids=ctx_ids, show=set(shown))
     cfg["groups"] = [{"id": "review", "title": "审查 Review"}, *cfg["groups"]]
-    cfg.update({"static": static, "fit": fit, "title": f"Review {rv['file_name']}"})
+    langs = _langs(request)
+    cfg.update({"static": static, "fit": fit, "title": f"{bilingual('审查', 'Review', langs)} {rv['file_name']}"})
     summary = doc.get("proposal")
     summary_rows = summary if isinstance(summary, list) else ([summary] if isinstance(summary, dict) else [])
-    return render(request, "review_show.html.j2", title=f"Review {rv['file_name']}", rv=rv, doc=doc,
+    return render(request, "review_show.html.j2", title=f"{bilingual('审查', 'Review', langs)} {rv['file_name']}", rv=rv, doc=doc,
                   columns=cols, findings=findings[cols].to_dict("records") if cols else [],
                   summary=summary_rows, impact=doc.get("impact") or [], page=page_json({"map": cfg}),
-                  asked=_asked(rv, doc, _tz(request)))
+                  asked=_asked(rv, doc, _tz(request), langs))
 
 
-def _asked(rv: dict[str, Any], doc: dict[str, Any], tz: str) -> dict[str, str]:
+def _asked(rv: dict[str, Any], doc: dict[str, Any], tz: str, langs: tuple[str, ...]) -> dict[str, str]:
     """What the verdict page says the review was asked, and when (in the profile's zone)."""
     i = doc.get("intake") or {}
     ptype = _text(rv.get("project_type")) or i.get("project_type") or ""
-    blank = "(未填写 not given)"
+    blank = f"({bilingual('未填写', 'not given', langs)})"
     return {"project": _text(rv.get("project")) or i.get("project") or blank,
             "applicant": _text(rv.get("applicant")) or i.get("applicant") or blank,
-            "project_type": PROJECT_TYPE_LABELS.get(ptype, ptype) or "(按文件属性 from the file's attributes)",
+            "project_type": code_label("project_type", ptype, langs) or f"({bilingual('按文件属性', 'from the file attributes', langs)})",
             "crs": crs_text(doc.get("input_crs")) if doc.get("input_crs") else (rv.get("crs") or "-"),
             "created": local_text(rv.get("created_at"), tz), "built": local_text(rv.get("built_at"), tz)}
 
@@ -221,7 +231,7 @@ async def review_download(request: Request) -> Response:
     rid = request.path_params["rid"]
     rv = await run_in_threadpool(get_review, context(request).om.store, rid)
     if rv is None:
-        return Response("no such review", status_code=404)
+        return Response("没有这条审查记录 no such review", status_code=404)
     fmt = request.path_params["fmt"]
     if fmt == "json":
         body = json.dumps({k: v for k, v in rv.items() if not k.startswith("_")}, ensure_ascii=False, default=str, indent=1)
@@ -231,7 +241,7 @@ async def review_download(request: Request) -> Response:
         return await _opinion_pdf(request, rid)
     path = context(request).data_dir / "reports" / f"{rid}.html"
     if fmt != "html" or not path.exists():
-        return Response("no such report", status_code=404)
+        return Response("没有这份报告 no such report", status_code=404)
     return FileResponse(path, media_type="text/html; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="review-{rid}.html"'})
 
@@ -244,7 +254,7 @@ async def _opinion_pdf(request: Request, rid: str) -> Response:
         try:
             out = await state.reviews.opinion(rid, out_pdf=str(pdf))
         except (ReviewBusyError, BrokenExecutor) as exc:
-            return Response(f"the review desk is busy ({exc}); try again", status_code=503)
+            return Response(f"审查服务繁忙, 请稍后再试 the review desk is busy ({exc}); try again", status_code=503)
         if out.error:
             return Response(out.error, status_code=out.status)
     return FileResponse(pdf, media_type="application/pdf",

@@ -1,0 +1,81 @@
+"""Chinese first on the web: every coded value has Chinese words, the pages say no CLI commands, and
+the pages' CJK web font (slices of the shipped Noto Sans CJK) is declared as the package cuts it."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import pytest
+from fontTools.ttLib import TTFont
+
+from cityplan.progress.events import STATUS_ZH, STATUSES
+from cityplan.review.check import IMPACT_PRESETS, VERDICT_TEXT, VERDICTS
+from cityplan.review.rules import PROJECT_TYPES, SEVERITIES
+from cityplan.server import webfont
+from cityplan.services.accounts import ROLES
+from cityplan.text import CODES, code_label, has_cjk
+
+pytestmark = pytest.mark.unit
+
+KINDS = {"verdict": VERDICTS, "severity": SEVERITIES, "site_status": STATUSES, "project_type": PROJECT_TYPES,
+         "role": ROLES, "facility_type": tuple(IMPACT_PRESETS)}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_code_has_chinese_words(kind):
+    for code in KINDS[kind]:
+        zh, en = CODES[kind][code]
+        assert has_cjk(zh) and en and not has_cjk(en), (kind, code)
+        assert code_label(kind, code, ("zh", "en")) == f"{zh} {en}"
+        assert code_label(kind, code, ("en",)) == en and code_label(kind, code, ("zh",)) == zh
+
+
+def test_the_dictionary_agrees_with_the_analyses_own_chinese():
+    assert {c: CODES["site_status"][c][0] for c in STATUSES} == STATUS_ZH
+    assert {c: CODES["verdict"][c][0] for c in VERDICTS} == {c: t.split()[0] for c, t in VERDICT_TEXT.items()}
+
+
+def test_task_status_words_and_the_standard_without_a_command():
+    from cityplan.progress.asof import _status
+
+    seen = {_status(10.0, 10.0, True, "2026-01-01", None, False), _status(10.0, 1.0, True, "", None, False),
+            _status(float("nan"), 0.0, False, "", None, True), _status(float("nan"), 0.0, False, "", None, False),
+            _status(10.0, 0.0, False, "2026-01-01", None, False), _status(10.0, 0.0, False, "", None, False)}
+    for s in seen:
+        assert has_cjk(code_label("task_status", s)), s
+    std = _status(1.0, 0.0, False, "", "cityplan coverage --preset ice-30min", False)
+    words = code_label("task_status", std)
+    assert "ice-30min" in words and "--" not in words and "`" not in words and has_cjk(words)
+
+
+def test_pages_name_no_command_line():
+    folder = resources.files("cityplan.server") / "templates"
+    for f in folder.iterdir():
+        if f.name.endswith(".j2"):
+            text = f.read_text(encoding="utf-8")
+            assert not re.search(r"`?cityplan [a-z]+ [a-z]+|\s--[a-z][a-z-]+", text), f.name
+
+
+def test_server_css_declares_the_font_slices_as_cut():
+    css = (resources.files("cityplan.server") / "static" / "server.css").read_text(encoding="utf-8")
+    assert webfont.css_block(css) == webfont.font_css(), "run: python -m cityplan.server.webfont"
+    assert re.search(r'body \{[^}]*font: 14px "cityplan CJK"', css)  # first in the pages' font stack
+    parts = webfont.slices()
+    seen: set[int] = set()
+    for p in parts:
+        assert not seen & set(p)  # no character in two slices: the browser fetches one per character
+        seen |= set(p)
+    assert seen == {c for c in webfont.font_cmap() if c >= 0x20 and c != 0x7F}  # every glyph of the font
+    first = set(parts[0])
+    assert {ord(c) for c in "一张图审查结论不通过需审批禁止提示计划已开工在建哈尔滨南岗区地图任务"} <= first
+    assert {ord(c) for c in "0123456789 abcxyz·–—…（），、。²−≥"} <= first
+
+
+def test_a_slice_is_a_woff2_font_holding_its_characters(tmp_path):
+    i = min(range(len(webfont.slices())), key=lambda k: len(webfont.slices()[k]))  # the smallest: fast
+    path = webfont.slice_file(i, tmp_path)
+    assert path.name == webfont.slice_name(i) and path.read_bytes()[:4] == b"wOF2"
+    with TTFont(path) as f:
+        assert set(webfont.slices()[i]) <= set(f.getBestCmap())
+    assert webfont.slice_file(i, tmp_path).stat().st_mtime == path.stat().st_mtime  # cut once
