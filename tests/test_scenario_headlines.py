@@ -274,6 +274,7 @@ class _Rows(HTMLParser):
         super().__init__()
         self.id, self.inside, self.rows, self.text = table_id, False, [], []
         self._cell: list[str] | None = None
+        self._code: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -283,13 +284,15 @@ class _Rows(HTMLParser):
             self.rows.append([])
         elif self.inside and tag in ("td", "th"):
             self._cell = []
+            if a.get("data-column"):  # a header names its column's code (the text is 中文 English)
+                self._code = a["data-column"]
 
     def handle_endtag(self, tag):
         if tag == "table":
             self.inside = False
         elif tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append("".join(self._cell).strip())
-            self._cell = None
+            self.rows[-1].append(self._code or "".join(self._cell).strip())
+            self._cell, self._code = None, None
 
     def handle_data(self, data):
         self.text.append(data)
@@ -347,4 +350,4 @@ def test_dashboard_headline_uncovered_count_and_standards(served, shared, ice):
     cols = rows[0]
     std = next(x for x in rows[1:] if x[0] == "5.6.2" and x[cols.index("metric")] == "fitness_circle_time")
     assert std[cols.index("achieved")] == "" and std[cols.index("ratio")] == ""
-    assert std[cols.index("status")].startswith("standard 标准") and f"{EXISTING} 8.3 %" in std[cols.index("checked_by")]
+    assert std[cols.index("status")].startswith("标准, 由覆盖分析核验") and f"{EXISTING} 8.3 %" in std[cols.index("checked_by")]

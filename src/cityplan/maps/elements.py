@@ -34,6 +34,21 @@ UI_TEXTS: dict[str, tuple[str, str]] = {
     "fullscreen": ("全屏", "Fullscreen"),
     "measure":
         ("测距（点击各点，再次点击按钮结束）", "Measure distance (click points, click the button again to stop)"),
+    "measure_area": ("测面积（椭球面；点击各角点，再次点击按钮结束）",
+                     "Measure area (geodesic; click corners, click the button again to stop)"),
+    "locate": ("定位", "My location"),
+    "locate_failed": ("无法定位", "location unavailable"),
+    "opacity": ("透明度", "opacity"),
+    "attribute_table": ("属性表", "Attribute table"),
+    "table_button": ("表", "Table"),
+    "in_view": ("视图内", "in view"),
+    "all_features": ("全部", "all"),
+    "clear_selection": ("清除选择", "clear selection"),
+    "close": ("关闭", "close"),
+    "filter": ("筛选", "filter"),
+    "rows": ("行", "rows"),
+    "first": ("前", "first"),
+    "selected": ("已选", "selected"),
 }
 
 

@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import threading
 from functools import cache
 from importlib import resources
@@ -271,7 +272,7 @@ if __name__ == "__main__":  # the developers' tool: refresh server.css after the
         slices.cache_clear()
         version.cache_clear()
     if "--warm" in sys.argv:  # cut the common slices now (after an install), not on first requests
-        folder = cache_folder(Path.cwd() / "fonts")
+        folder = cache_folder(Path(tempfile.gettempdir()) / "cityplan-webfont")
         for i in range(1 + L1_SLICES + L2_SLICES):
             slice_file(i, folder)
         logger.info("common slices 00-%02d in %s", L1_SLICES + L2_SLICES, folder)

@@ -565,7 +565,7 @@
             op.dataset.opacity = id;
             op.addEventListener("input", function () { cp.setOpacity(map, id, Number(op.value) / 100); });
             row.appendChild(op);
-            var tb = el("button", "cp-table-btn", "表");
+            var tb = el("button", "cp-table-btn", tr("table_button", "表"));
             tb.type = "button";
             tb.title = tr("attribute_table", "属性表 attribute table");
             tb.dataset.table = id;
