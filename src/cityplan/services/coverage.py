@@ -25,9 +25,10 @@ Public API
     isochrones, facilities) as a :class:`~cityplan.coverage.CoverageResult`; None when not stored.
 ``ensure_stored(om, presets=None, *, transit=True, progress=None, retry_failed=False) -> dict[str, str]``
     Compute and store the runs the current build lacks (in this thread); returns each run's state.
-``uncovered_list(om, preset, adcode) -> DataFrame | None``
+``uncovered_list(om, preset, adcode) -> GeoDataFrame | None``
     The uncovered compounds of a district (:func:`cityplan.coverage.run.uncovered_compounds`) with
-    their 街道 and geometry, from the stored result.
+    their 街道 and geometry, from the stored result; :func:`write_uncovered` exports it (CSV/XLSX
+    formula-safe, GeoJSON).
 :class:`CoverageCache`
     A server process's view: computes missing runs in a background thread when no other process
     does (a claim row in the map's shared state, not process memory, says who computes).
@@ -203,6 +204,28 @@ def uncovered_list(om: Any, preset: str, adcode: str, *, stored: StoredRun | Non
     return gpd.GeoDataFrame(table, geometry=f.geometry[mask].to_crs("EPSG:4326").to_numpy(), crs="EPSG:4326")
 
 
+#: the formats :func:`write_uncovered` writes
+UNCOVERED_FORMATS = ("csv", "xlsx", "geojson")
+
+
+def write_uncovered(table: gpd.GeoDataFrame, path: Any, fmt: str) -> Any:
+    """Write an :func:`uncovered_list` as CSV / XLSX (text cells formula-safe,
+    :mod:`cityplan.io.safecells`) or GeoJSON (WGS84), atomically; returns the path."""
+    from pathlib import Path
+
+    from cityplan.io.write import atomic_path, write_table
+
+    if fmt not in UNCOVERED_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(UNCOVERED_FORMATS)}")
+    p = Path(path)
+    if fmt == "geojson":
+        with atomic_path(p, overwrite=True) as tmp:
+            tmp.write_text(table.to_json(drop_id=True, ensure_ascii=False, na="null"), encoding="utf-8")
+        return p
+    return write_table(pd.DataFrame(table.drop(columns="geometry")), p, fmt=fmt, overwrite=True,
+                       sheet_name="uncovered")
+
+
 # ---------------------------------------------------------------------------------- claims
 def claim(om: Any, who: str, *, stale_s: float = STALE_CLAIM_S) -> bool:
     """Claim the computing of the current build's runs for ``who`` (True: this caller computes).
@@ -326,4 +349,4 @@ class CoverageCache:
 
 
 __all__ = ["NOT_KNOWN", "CoverageCache", "RunSpec", "StoredRun", "claim", "claimed", "compute_run", "coverage_runs",
-           "ensure_stored", "run_states", "stored_builds", "stored_districts", "stored_result", "uncovered_list"]
+           "ensure_stored", "run_states", "stored_builds", "stored_districts", "stored_result", "uncovered_list", "write_uncovered"]

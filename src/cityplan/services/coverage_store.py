@@ -48,7 +48,7 @@ def cache_key(run: str) -> str:
 
 # ---------------------------------------------------------------------------------- frames <-> arrays
 def frame_arrays(df: pd.DataFrame, prefix: str) -> dict[str, np.ndarray]:
-    """``df`` as plain arrays (numbers, fixed-width text, WKB bytes) under ``prefix/``; inverse:
+    """``df`` as plain arrays (numbers, UTF-8 text with a code per row, WKB bytes) under ``prefix/``; inverse:
     :func:`arrays_frame`. Missing values are kept (a mask per text column)."""
     out: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {"columns": [str(c) for c in df.columns], "kinds": [], "dtypes": [], "n": len(df)}
@@ -79,9 +79,13 @@ def frame_arrays(df: pd.DataFrame, prefix: str) -> dict[str, np.ndarray]:
                 out[key] = np.where(na, False, s.to_numpy(object)).astype(bool)
             elif kind == "ofloat":
                 out[key] = pd.to_numeric(s, errors="coerce").to_numpy(float)
-            else:
+            else:  # each distinct text once (UTF-8) and a code per row: compact, no fixed width
                 vals = ["" if m else str(v) for v, m in zip(s.to_numpy(object), na, strict=True)]
-                out[key] = np.array(vals, dtype=str) if vals else np.array([], dtype="U1")
+                uniq, codes = np.unique(np.array(vals, dtype=object), return_inverse=True) if vals else ([], [])
+                data = [str(u).encode("utf-8") for u in uniq]
+                out[key + ".len"] = np.array([len(b) for b in data], np.int64)
+                out[key + ".utf8"] = np.frombuffer(b"".join(data), np.uint8)
+                out[key] = np.asarray(codes, np.int32)
         meta["kinds"].append(kind)
     if pd.api.types.is_integer_dtype(df.index.dtype):  # e.g. the gaps keep their compound's row number
         out[f"{prefix}/.index"] = df.index.to_numpy(np.int64)
@@ -124,7 +128,15 @@ def arrays_frame(arrays: dict[str, np.ndarray], prefix: str) -> pd.DataFrame | N
             cols[c] = pd.Series(arrays[key], dtype=dtype if kind != "float" else float)
         else:
             na = arrays[key + ".na"]
-            v = arrays[key].astype(object)
+            if key + ".utf8" in arrays:
+                data, lens = arrays[key + ".utf8"].tobytes(), arrays[key + ".len"]
+                ends = np.cumsum(lens)
+                uniq = np.array([data[a:b].decode("utf-8") for a, b in zip(ends - lens, ends, strict=True)] or [""],
+                                dtype=object)
+                v = uniq[arrays[key]] if len(arrays[key]) else np.array([], dtype=object)
+            else:
+                v = arrays[key].astype(object)
+            v = np.array(v, dtype=object)
             v[na] = None
             s = pd.Series(v, dtype=object)
             if kind == "ofloat":
