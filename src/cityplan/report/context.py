@@ -1,9 +1,15 @@
 """Context drawn under every printed district map: water, sub-districts and major roads with
-their names, each credited with its catalog source and licence in the title block."""
+their names, each credited with its catalog source and licence in the title block.
+
+The layers are read, reprojected and clipped once per area (:func:`context_layers`); a report
+draws the same context under each of its pages from that."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import geopandas as gpd
+import shapely
 
 from cityplan.report import static
 from cityplan.report.layout import label_text
@@ -14,37 +20,69 @@ def _row(om, lid: str) -> dict:
     return dict(om.catalog_row(lid))
 
 
-def draw_context(ax, om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0) -> list:
-    """Draw the layers with roles ``water``, ``subdistricts`` (labelled) and ``roads`` (major
-    classes, labelled) around ``area``; returns legend handles."""
+@dataclass
+class ContextLayers:
+    """The context of one area, ready to draw: ``(frame, catalog row)`` per role, the major roads'
+    names merged into one line each (where a label goes)."""
+
+    water: tuple[gpd.GeoDataFrame, dict] | None = None
+    subdistricts: tuple[gpd.GeoDataFrame, dict] | None = None
+    roads: tuple[gpd.GeoDataFrame, dict] | None = None
+    road_names: gpd.GeoDataFrame | None = None
+    languages: tuple[str, ...] = field(default_factory=tuple)
+
+
+def context_layers(om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0) -> ContextLayers:
+    """Read the layers with roles ``water``, ``subdistricts`` and ``roads`` (major classes) around
+    ``area``, in the working CRS."""
     crs = om.working_crs
-    langs = languages_of(om)  # labels in the city's languages (Harbin: 中文 English, as before)
+    out = ContextLayers(languages=tuple(languages_of(om)))  # labels in the city's languages
     box = tuple(area.to_crs(crs).buffer(pad_m).total_bounds)
-    handles = []
     water_id = om.layer_id_for("water", required=False)
     if water_id is not None:
-        row = _row(om, water_id)
-        water = om.layer(water_id).to_crs(crs).clip(box)
+        out.water = (om.layer(water_id).to_crs(crs).clip(box), _row(om, water_id))
+    sub_id = om.layer_id_for("subdistricts", required=False)
+    if sub_id is not None:
+        subs = om.layer(sub_id).to_crs(crs)
+        out.subdistricts = (subs[subs.intersects(area.to_crs(crs).union_all().buffer(-50))], _row(om, sub_id))
+    road_id = om.layer_id_for("roads", required=False)
+    if road_id is not None:
+        roads = om.layer(road_id)
+        if "highway" in roads.columns:
+            major = roads[roads["highway"].isin(static.MAJOR_ROAD_CLASSES)].to_crs(crs).clip(box)
+            out.roads = (major, _row(om, road_id))
+            if "name" in major.columns:  # one merged line per name: static.label_lines labels its longest piece
+                named = major[major["name"].apply(lambda v: isinstance(v, str) and bool(v))]
+                merged = {n: shapely.line_merge(shapely.union_all(p.geometry.to_numpy()))
+                          for n, p in named.groupby("name")}
+                out.road_names = gpd.GeoDataFrame({"name": list(merged)}, geometry=list(merged.values()), crs=crs)
+    return out
+
+
+def draw_context(ax, om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0,
+                 layers: ContextLayers | None = None) -> list:
+    """Draw the layers with roles ``water``, ``subdistricts`` (labelled) and ``roads`` (major
+    classes, labelled) around ``area`` (``layers``: read before by :func:`context_layers`);
+    returns legend handles."""
+    ctx = layers if layers is not None else context_layers(om, area, pad_m=pad_m)
+    langs = ctx.languages
+    handles = []
+    if ctx.water is not None:
+        water, row = ctx.water
         handles.append(static.plot_layer(ax, water, {"color": "#1f78b4", "fill": "#a6cee3", "weight": 0.5,
                                                      "label": label_text(row["title_zh"], row["title_en"], langs)},
                                          zorder=1, source=row))
-    sub_id = om.layer_id_for("subdistricts", required=False)
-    if sub_id is not None:
-        row = _row(om, sub_id)
-        subs = om.layer(sub_id).to_crs(crs)
-        subs = subs[subs.intersects(area.to_crs(crs).union_all().buffer(-50))]
+    if ctx.subdistricts is not None:
+        subs, row = ctx.subdistricts
         handles.append(static.plot_layer(ax, subs, {"color": "#888888", "fill": None, "weight": 0.4,
                                                     "label": label_text(row["title_zh"], row["title_en"], langs)},
                                          zorder=4, source=row))
         static.label_areas(ax, subs)
-    road_id = om.layer_id_for("roads", required=False)
-    if road_id is not None:
-        row = _row(om, road_id)
-        roads = om.layer(road_id)
-        if "highway" in roads.columns:
-            major = roads[roads["highway"].isin(static.MAJOR_ROAD_CLASSES)].to_crs(crs).clip(box)
-            handles.append(static.plot_layer(ax, major, {"color": "#b15928", "weight": 0.9,
-                                                         "label": label_text("主要道路", "Major roads", langs)},
-                                             zorder=3, source=row))
-            static.label_lines(ax, major)
+    if ctx.roads is not None:
+        major, row = ctx.roads
+        handles.append(static.plot_layer(ax, major, {"color": "#b15928", "weight": 0.9,
+                                                     "label": label_text("主要道路", "Major roads", langs)},
+                                         zorder=3, source=row))
+        if ctx.road_names is not None:
+            static.label_lines(ax, ctx.road_names)
     return [h for h in handles if h is not None]
