@@ -501,21 +501,21 @@ def _save_png(fig, path: Path) -> None:
     fig.savefig(path, dpi=page.spec.dpi, format="png", pil_kwargs={"compress_level": 1})
 
 
-def _png_pages(figures: list[tuple[str, Callable]], pngs: list[Path]) -> None:
+def _side_work(figures: list[tuple[str, Callable]], pngs: list[Path]) -> None:
     """Build and write each page as PNG (in the forked process)."""
     for (_stem, make), png in zip(figures, pngs, strict=True):
         with atomic_path(png, overwrite=True) as tmp:
             _save_png(make(), tmp)
 
 
-def _png_process(figures: list[tuple[str, Callable]], pngs: list[Path]):
-    """A forked process writing the PNG pages; None where processes cannot be forked."""
+def _side_process(figures: list[tuple[str, Callable]], pngs: list[Path]):
+    """A forked process doing :func:`_side_work`; None where processes cannot be forked."""
     import multiprocessing
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
-    proc = multiprocessing.get_context("fork").Process(target=_png_pages, args=(figures, pngs),
-                                                       name="cityplan-report-png", daemon=True)
+    proc = multiprocessing.get_context("fork").Process(target=_side_work, args=(figures, pngs),
+                                                       name="cityplan-report-pages", daemon=True)
     proc.start()
     return proc
 
@@ -530,9 +530,16 @@ def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, fo
         figures = [("map_overview", lambda: overview_figure(shared, d, page))] + [
             (f"map_coverage_{pid}", lambda pid=pid: coverage_figure(shared, d, pid, page)) for pid in shared.coverage]
         images = [folder / f"{stem}.png" for stem, _ in figures]
+        cov = shared.coverage.get("ice-30min") or next(iter(shared.coverage.values()), None)
+
+        def interactive() -> Path:
+            return save_map(district_map(str(d["adcode"]), shared.onemap, offline=True, coverage=cov),
+                            folder / "district_map.html", overwrite=True)
+
         # the PNG pages in a second process (forked: it has every input already) while this one
-        # writes the PDF pages: a page's PNG and its PDF page are each most of its time
-        child = _png_process(figures, images) if workers > 1 else None
+        # writes the PDF pages and the interactive map: a page's PNG and its PDF page are each
+        # about half of its time
+        child = _side_process(figures, images) if workers > 1 else None
         with atomic_path(folder / "maps.pdf", overwrite=True) as tmp, PdfPages(tmp) as pdf:
             for (stem, make), png in zip(figures, images, strict=True):
                 fig = make()
@@ -541,20 +548,16 @@ def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, fo
                         _save_png(fig, tmp_png)
                 static.save(fig, None, pdf)
                 step(f"map {stem}")
-            if child is not None:
-                child.join(PNG_TIMEOUT_S)
-                if child.is_alive():
-                    child.terminate()
-                    child.join()
-                if child.exitcode != 0:
-                    raise CityplanError(f"{folder}: the map pages (PNG) were not written (exit code {child.exitcode}; "
-                                        "see the messages above); run again with workers=1 to see the error here")
-        rep.files += [*images, folder / "maps.pdf"]
-        cov = shared.coverage.get("ice-30min") or next(iter(shared.coverage.values()), None)
-        interactive = save_map(district_map(str(d["adcode"]), shared.onemap, offline=True, coverage=cov),
-                               folder / "district_map.html", overwrite=True)
-        rep.files.append(interactive)
+        rep.files += [*images, folder / "maps.pdf", interactive()]
         step("interactive map")
+        if child is not None:
+            child.join(PNG_TIMEOUT_S)
+            if child.is_alive():
+                child.terminate()
+                child.join()
+            if child.exitcode != 0:
+                raise CityplanError(f"{folder}: the map pages (PNG) were not written (exit code {child.exitcode}; "
+                                    "see the messages above); run again with workers=1 to see the error here")
     from cityplan.progress.report import district_history_charts
 
     history = district_history_charts(shared.progress_context, str(d["adcode"]), folder)
