@@ -186,8 +186,8 @@ def test_dashboards_show_the_stored_figures_and_export_the_gaps(stored, tmp_path
     s = start(str(other), tmp_path / "b")
     try:
         r = login(s.url, "view").get(f"/districts/{NANGANG}")
-        assert r.status_code == 200 and r.headers.get("Refresh") == "10"
-        assert "计算中 computing" in r.text and '<meta http-equiv="refresh" content="10">' in r.text
+        assert r.status_code == 200 and r.headers.get("Refresh") == "15"
+        assert "计算中 computing" in r.text and '<meta http-equiv="refresh" content="15">' in r.text
     finally:
         s.stop()
 

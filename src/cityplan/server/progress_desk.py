@@ -66,7 +66,7 @@ UNCOVERED_SHOW = ["name", "subdistrict", "population_est", "nearest_facility", "
 #: uncovered compounds listed on the page (all of them are in the exports)
 UNCOVERED_LIMIT = 300
 #: seconds between reloads of a dashboard whose coverage is still being computed
-REFRESH_S = 10
+REFRESH_S = 15
 SITE_SHOW = ["site_id", "name", "task_id", "metric", "unit", "planned", "status", "achieved_quantity", "last_report"]
 
 
@@ -126,6 +126,8 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
                 fields=[c for c in ("district", "gap_area_m2", "population_uncovered") if c in gaps.columns],
                 source="cityplan coverage")))
     computing = any(r["state"] == COMPUTING for r in cov_rows)
+    # reload until stored, but never away from an import's per-row report or a message
+    refresh = computing and request.method == "GET" and report is None and not message
 
     def lookup(pid: str) -> Any:
         if pid in stored:
@@ -158,10 +160,10 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
                   message=message, page=page_json({"map": cfg}), max_mb=state.max_upload // (1024 * 1024),
                   standards=standards, headline=scenario_label(HEADLINE, langs),
                   planned_label=scenario_label("planned", langs), covered_definition=covered_definition(langs),
-                  computing=computing, refresh_s=REFRESH_S, uncovered=uncovered, uncovered_total=uncovered_total,
+                  computing=computing, refresh_s=REFRESH_S if refresh else None, uncovered=uncovered, uncovered_total=uncovered_total,
                   uncovered_columns=UNCOVERED_SHOW, uncovered_limit=UNCOVERED_LIMIT,
                   uncovered_preset=preset if preset in stored else "", formats=UNCOVERED_FORMATS)
-    if computing:  # the page asks again until every preset is stored (also <meta http-equiv=refresh>)
+    if refresh:  # the page asks again until every preset is stored (also <meta http-equiv=refresh>)
         resp.headers["Refresh"] = str(REFRESH_S)
     return resp
 
