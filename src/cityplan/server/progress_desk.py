@@ -43,8 +43,6 @@ from cityplan.server.web import login_redirect, page_json, record, refuse, rende
 from cityplan.services.coverage import (
     COMPUTING,
     UNCOVERED_FORMATS,
-    run_states,
-    stored_result,
     uncovered_list,
     write_uncovered,
 )
@@ -105,12 +103,12 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
     cov = state.coverage
     cov.start()  # computes in the background when no process has stored this build's coverage yet
     langs = languages_of(state.om)
-    states = run_states(state.om)  # read once per page: every process reads the same stored rows
+    states = cov.states()  # read once per page: every process reads the same stored rows
     preset = request.query_params.get("preset") or (cov.presets[0] if cov.presets else "")
     cov_rows, static = [], []
     stored: dict[str, Any] = {}
     for pid in cov.presets:
-        st = stored_result(state.om, pid, states=states)
+        st = cov.result(pid, states)
         if st is None:
             what, why = cov.state(pid, states)
             cov_rows.append({"preset": pid, "state": what, "reason": why})
@@ -268,7 +266,7 @@ def uncovered_download(request: Request) -> Response:
     if preset not in cov.presets:
         return Response(f"no coverage preset {preset!r}", status_code=404)
     cov.start()
-    st = stored_result(state.om, preset)
+    st = cov.result(preset)
     if st is None:
         what, why = cov.state(preset)
         return Response(f"coverage {preset}: {what} {why}".strip(), status_code=503,

@@ -270,15 +270,18 @@ class CoverageCache:
         self.presets = list(load_presets(om.profile))
         #: runs computed by this process (a counter tests read)
         self.computed: list[str] = []
+        #: runs this process computed but could not store (a read-only map): kept here instead
+        self.local: dict[str, tuple[str, str, Any]] = {}
 
-    def _states(self) -> dict[str, tuple[str, str, pd.Series]]:
-        return run_states(self.om)
+    def states(self) -> dict[str, tuple[str, str, Any]]:
+        """``run -> (state, reason, row)``: the stored runs of the build (and those kept in memory)."""
+        return {**self.local, **run_states(self.om)}
 
     def start(self) -> None:
         """Start computing the missing runs in the background (no-op when all are stored, this
         process is computing, or another process holds the claim)."""
         specs = coverage_runs(self.om)
-        states = self._states()
+        states = self.states()
         if all(s.run in states for s in specs):
             return
         with self._lock:
@@ -295,12 +298,14 @@ class CoverageCache:
 
     def _run(self, who: str) -> None:
         try:
-            states = self._states()
+            states = self.states()
             for spec in coverage_runs(self.om):
                 if spec.run in states:
                     continue
-                compute_run(self.om, spec, by=who)
+                state, why, res = compute_run(self.om, spec, by=who)
                 self.computed.append(spec.run)
+                if spec.run not in run_states(self.om):  # not stored: shown from this process's memory
+                    self.local[spec.run] = (state, why, res)
                 _renew(self.om, who)
         except Exception:  # noqa: BLE001 - logged; the pages say what is missing
             logger.exception("coverage: background computing stopped")
@@ -318,13 +323,20 @@ class CoverageCache:
 
     def state(self, preset: str, states: dict | None = None) -> tuple[str, str]:
         """``(state, reason)`` of a preset for the current build."""
-        got = (states if states is not None else self._states()).get(preset)
+        got = (states if states is not None else self.states()).get(preset)
         if got is not None:
             return got[0], got[1]
         return COMPUTING, ""
 
     def result(self, preset: str, states: dict | None = None) -> StoredRun | None:
-        """The stored result of ``preset`` (None when not stored yet)."""
+        """The stored result of ``preset`` (None when not stored yet; the result in this process's
+        memory when the map could not be written)."""
+        if preset in self.local:
+            state, _why, res = self.local[preset]
+            if state != DONE:
+                return None
+            return StoredRun(run=preset, build=self.om.build_stamp, result=res,
+                             subdistrict=cs.subdistrict_names(self.om, res.features), computed_at="")
         return stored_result(self.om, preset, states=states)
 
     def lookup(self, preset: str) -> Any:
@@ -332,7 +344,7 @@ class CoverageCache:
         not a preset of this city): what :func:`cityplan.progress.report.attach_standards` shows."""
         if preset not in self.presets:
             return f"no coverage preset {preset!r}"
-        states = self._states()
+        states = self.states()
         st = self.result(preset, states)
         if st is not None:
             return st.result
@@ -344,7 +356,7 @@ class CoverageCache:
     @property
     def done(self) -> bool:
         """True when every run of the build is stored (done, failed or unavailable)."""
-        states = self._states()
+        states = self.states()
         return all(s.run in states for s in coverage_runs(self.om))
 
 
