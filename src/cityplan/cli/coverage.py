@@ -199,7 +199,7 @@ def store(onemap: str | None, presets: tuple[str, ...], no_transit: bool, retry_
     with progress_bar(len(specs), "coverage store") as bar:
         task = bar.add_task("coverage store", total=len(specs), item="")
         states = ensure_stored(om, list(presets) or None, transit=not no_transit, retry_failed=retry_failed,
-                               progress=lambda s: bar.update(task, advance=0.5 if s.endswith("computing") else 1,
+                               progress=lambda s: bar.update(task, advance=0 if s.endswith(": computing") else 1,
                                                              item=s))
     got = run_states(om)
     rows = [{"run": run, "state": state, "seconds": got[run][2]["seconds"] if run in got else None,

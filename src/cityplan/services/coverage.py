@@ -168,7 +168,8 @@ def ensure_stored(om: Any, presets: list[str] | None = None, *, transit: bool = 
                   progress: Callable[[str], None] | None = None, retry_failed: bool = False,
                   heartbeat: Callable[[], None] | None = None) -> dict[str, str]:
     """Compute and store, in this thread, every run of :func:`coverage_runs` the current build lacks
-    (``retry_failed``: also those that failed). Returns ``run -> state``."""
+    (``retry_failed``: also those that failed). Returns ``run -> state``. ``progress`` is told
+    ``RUN: computing`` before a run is computed and ``RUN: STATE`` once per run when it is there."""
     step = progress or (lambda _s: None)
     states = run_states(om)
     out: dict[str, str] = {}
@@ -181,6 +182,7 @@ def ensure_stored(om: Any, presets: list[str] | None = None, *, transit: bool = 
             continue
         step(f"{spec.run}: computing")
         out[spec.run] = compute_run(om, spec, by=by)[0]
+        step(f"{spec.run}: {out[spec.run]}")
         if heartbeat is not None:
             heartbeat()
     return out
