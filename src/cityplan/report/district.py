@@ -522,10 +522,26 @@ def _side_process(figures: list[tuple[str, Callable]], pngs: list[Path]):
 
 def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, formats: tuple[str, ...],
                   maps: bool, page: static.PageSpec | None, step: Callable[[str], None], workers: int = 1) -> None:
+    children: list = []
+    try:
+        _write_files(rep, shared, folder, formats=formats, maps=maps, page=page, step=step, workers=workers,
+                     children=children)
+    except BaseException:
+        for proc in children:  # a failed report leaves no process writing into its folder
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        raise
+
+
+def _write_files(rep: DistrictReport, shared: SharedInputs, folder: Path, *, formats: tuple[str, ...],
+                 maps: bool, page: static.PageSpec | None, step: Callable[[str], None], workers: int,
+                 children: list) -> None:
     from cityplan.maps import district_map, save_map
 
     d = rep.district
     images: list[Path] = []
+    child = None
     if maps:
         figures = [("map_overview", lambda: overview_figure(shared, d, page))] + [
             (f"map_coverage_{pid}", lambda pid=pid: coverage_figure(shared, d, pid, page)) for pid in shared.coverage]
@@ -540,6 +556,8 @@ def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, fo
         # writes the PDF pages and the interactive map: a page's PNG and its PDF page are each
         # about half of its time
         child = _side_process(figures, images) if workers > 1 else None
+        if child is not None:
+            children.append(child)
         with atomic_path(folder / "maps.pdf", overwrite=True) as tmp, PdfPages(tmp) as pdf:
             for (stem, make), png in zip(figures, images, strict=True):
                 fig = make()
@@ -550,14 +568,6 @@ def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, fo
                 step(f"map {stem}")
         rep.files += [*images, folder / "maps.pdf", interactive()]
         step("interactive map")
-        if child is not None:
-            child.join(PNG_TIMEOUT_S)
-            if child.is_alive():
-                child.terminate()
-                child.join()
-            if child.exitcode != 0:
-                raise CityplanError(f"{folder}: the map pages (PNG) were not written (exit code {child.exitcode}; "
-                                    "see the messages above); run again with workers=1 to see the error here")
     from cityplan.progress.report import district_history_charts
 
     history = district_history_charts(shared.progress_context, str(d["adcode"]), folder)
@@ -579,3 +589,11 @@ def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, fo
             "coverage": report_table(rep.coverage, langs), "uncovered": report_table(rep.uncovered, langs),
             "illustrative": report_table(rep.illustrative, langs), "sources": report_table(rep.sources, langs)}))
         step("report.xlsx")
+    if child is not None:  # the PNG pages, written meanwhile
+        child.join(PNG_TIMEOUT_S)
+        if child.is_alive():
+            child.terminate()
+            child.join()
+        if child.exitcode != 0:
+            raise CityplanError(f"{folder}: the map pages (PNG) were not written (exit code {child.exitcode}; "
+                                "see the messages above); run again with workers=1 to see the error here")
