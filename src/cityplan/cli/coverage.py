@@ -191,3 +191,38 @@ def presets(onemap: str | None, city: str | None, fmt: str) -> None:
                      "title_zh": p.title_zh, "title_en": p.title_en, "citation": p.citation})
     what = f"profile {profile.label} (catalog roles; not built)" if city else source.label
     print_table(pd.DataFrame(rows), title=f"Coverage presets of {what}", fmt=fmt)
+
+
+@coverage.command("store")
+@click.option("--onemap", help=ONEMAP_HELP)
+@click.option("--preset", "presets", multiple=True, help="Only these presets (default: every preset of the profile).")
+@click.option("--no-transit", is_flag=True, help="Leave out the transit (walk + metro) runs of the walking presets.")
+@click.option("--retry-failed", is_flag=True, help="Compute again the runs that failed for this build.")
+def store(onemap: str | None, presets: tuple[str, ...], no_transit: bool, retry_failed: bool) -> None:
+    """Compute every coverage preset once for the map's current build and store the results in the
+    one map, where dashboards (every server process) and `cityplan report` read them.
+
+    Runs already stored for this build are kept (a rebuilt map starts again). Exit code 1 when a run
+    failed or a preset is not available on this map."""
+    from cityplan.onemap import OneMap
+    from cityplan.services.coverage import FAILED, coverage_runs, ensure_stored, run_states
+
+    om = OneMap.coerce(onemap)
+    specs = coverage_runs(om, list(presets) or None, transit=not no_transit)
+    with progress_bar(len(specs), "coverage store") as bar:
+        task = bar.add_task("coverage store", total=len(specs), item="")
+        states = ensure_stored(om, list(presets) or None, transit=not no_transit, retry_failed=retry_failed,
+                               progress=lambda s: bar.update(task, advance=0 if s.endswith(": computing") else 1,
+                                                             item=s))
+    got = run_states(om)
+    rows = [{"run": run, "state": state, "seconds": got[run][2]["seconds"] if run in got else None,
+             "reason": got[run][1] if run in got else "not stored (the map could not be written)"}
+            for run, state in states.items()]
+    print_table(pd.DataFrame(rows), title=f"Coverage stored for build {om.build_stamp} of {om.label}", fmt="table")
+    missing = [r["run"] for r in rows if r["run"] not in got]
+    if missing:
+        warn(f"not stored: {', '.join(missing)} (is the map writable?)")
+    if missing or any(s != "done" for s in states.values()):
+        if any(s == FAILED for s in states.values()):
+            warn("some runs failed: see the reason column; --retry-failed computes them again")
+        raise SystemExit(1)

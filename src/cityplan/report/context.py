@@ -1,50 +1,120 @@
 """Context drawn under every printed district map: water, sub-districts and major roads with
-their names, each credited with its catalog source and licence in the title block."""
+their names, each credited with its catalog source and licence in the title block.
+
+The layers are read, reprojected and clipped once per area (:func:`context_layers`); a report
+draws the same context under each of its pages from that."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+
 import geopandas as gpd
+import matplotlib.patheffects as pe
+import shapely
 
 from cityplan.report import static
 from cityplan.report.layout import label_text
 from cityplan.text import languages_of
+
+_HALO = [pe.withStroke(linewidth=2, foreground="white")]  # as static.label_lines draws road names
 
 
 def _row(om, lid: str) -> dict:
     return dict(om.catalog_row(lid))
 
 
-def draw_context(ax, om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0) -> list:
-    """Draw the layers with roles ``water``, ``subdistricts`` (labelled) and ``roads`` (major
-    classes, labelled) around ``area``; returns legend handles."""
+@dataclass
+class ContextLayers:
+    """The context of one area, ready to draw: ``(frame, catalog row)`` per role and where each
+    major road's name goes."""
+
+    water: tuple[gpd.GeoDataFrame, dict] | None = None
+    subdistricts: tuple[gpd.GeoDataFrame, dict] | None = None
+    roads: tuple[gpd.GeoDataFrame, dict] | None = None
+    road_labels: list[tuple[float, float, float, str]] = field(default_factory=list)
+    languages: tuple[str, ...] = field(default_factory=tuple)
+
+
+def context_layers(om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0) -> ContextLayers:
+    """Read the layers with roles ``water``, ``subdistricts`` and ``roads`` (major classes) around
+    ``area``, in the working CRS."""
     crs = om.working_crs
-    langs = languages_of(om)  # labels in the city's languages (Harbin: 中文 English, as before)
+    out = ContextLayers(languages=tuple(languages_of(om)))  # labels in the city's languages
     box = tuple(area.to_crs(crs).buffer(pad_m).total_bounds)
-    handles = []
     water_id = om.layer_id_for("water", required=False)
     if water_id is not None:
-        row = _row(om, water_id)
-        water = om.layer(water_id).to_crs(crs).clip(box)
+        out.water = (om.layer(water_id).to_crs(crs).clip(box), _row(om, water_id))
+    sub_id = om.layer_id_for("subdistricts", required=False)
+    if sub_id is not None:
+        subs = om.layer(sub_id).to_crs(crs)
+        out.subdistricts = (subs[subs.intersects(area.to_crs(crs).union_all().buffer(-50))], _row(om, sub_id))
+    road_id = om.layer_id_for("roads", required=False)
+    if road_id is not None:
+        roads = om.layer(road_id)
+        if "highway" in roads.columns:
+            major = roads[roads["highway"].isin(static.MAJOR_ROAD_CLASSES)].to_crs(crs).clip(box)
+            out.roads = (major, _row(om, road_id))
+            if "name" in major.columns:
+                out.road_labels = road_labels(major)
+    return out
+
+
+def road_labels(roads: gpd.GeoDataFrame, *, min_length_m: float = 400.0) -> list[tuple[float, float, float, str]]:
+    """Where :func:`static.label_lines` names each named road (metric CRS): ``(x, y, angle, name)`` at
+    the middle of its longest merged piece, none for a road shorter than ``min_length_m``."""
+    g = roads[roads["name"].apply(lambda v: isinstance(v, str) and bool(v))]
+    out = []
+    for name, part in g.groupby("name"):
+        merged = shapely.line_merge(shapely.union_all(part.geometry.to_numpy()))
+        pieces = [p for p in shapely.get_parts(merged) if p.geom_type == "LineString"]
+        if not pieces:
+            continue
+        line = max(pieces, key=lambda p: p.length)
+        if line.length < min_length_m:
+            continue
+        mid = line.interpolate(0.5, normalized=True)
+        a, b = line.interpolate(0.45, normalized=True), line.interpolate(0.55, normalized=True)
+        out.append((mid.x, mid.y, _angle(a, b), str(name)))
+    return out
+
+
+def _angle(a, b) -> float:
+    deg = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
+    return deg - 180 if deg > 90 else deg + 180 if deg < -90 else deg
+
+
+def _draw_road_labels(ax, labels: list[tuple[float, float, float, str]], *, size: float = 5.5) -> None:
+    """The labels of :func:`road_labels`, drawn as :func:`static.label_lines` draws them."""
+    for x, y, angle, name in labels:
+        ax.text(x, y, name, fontsize=size, rotation=angle, rotation_mode="anchor", ha="center", va="center",
+                color="#222222", zorder=8, path_effects=_HALO, clip_on=True, gid="road_label")
+
+
+def draw_context(ax, om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0,
+                 layers: ContextLayers | None = None) -> list:
+    """Draw the layers with roles ``water``, ``subdistricts`` (labelled) and ``roads`` (major
+    classes, labelled) around ``area`` (``layers``: read before by :func:`context_layers`, with the
+    road labels placed);
+    returns legend handles."""
+    ctx = layers if layers is not None else context_layers(om, area, pad_m=pad_m)
+    langs = ctx.languages
+    handles = []
+    if ctx.water is not None:
+        water, row = ctx.water
         handles.append(static.plot_layer(ax, water, {"color": "#1f78b4", "fill": "#a6cee3", "weight": 0.5,
                                                      "label": label_text(row["title_zh"], row["title_en"], langs)},
                                          zorder=1, source=row))
-    sub_id = om.layer_id_for("subdistricts", required=False)
-    if sub_id is not None:
-        row = _row(om, sub_id)
-        subs = om.layer(sub_id).to_crs(crs)
-        subs = subs[subs.intersects(area.to_crs(crs).union_all().buffer(-50))]
+    if ctx.subdistricts is not None:
+        subs, row = ctx.subdistricts
         handles.append(static.plot_layer(ax, subs, {"color": "#888888", "fill": None, "weight": 0.4,
                                                     "label": label_text(row["title_zh"], row["title_en"], langs)},
                                          zorder=4, source=row))
         static.label_areas(ax, subs)
-    road_id = om.layer_id_for("roads", required=False)
-    if road_id is not None:
-        row = _row(om, road_id)
-        roads = om.layer(road_id)
-        if "highway" in roads.columns:
-            major = roads[roads["highway"].isin(static.MAJOR_ROAD_CLASSES)].to_crs(crs).clip(box)
-            handles.append(static.plot_layer(ax, major, {"color": "#b15928", "weight": 0.9,
-                                                         "label": label_text("主要道路", "Major roads", langs)},
-                                             zorder=3, source=row))
-            static.label_lines(ax, major)
+    if ctx.roads is not None:
+        major, row = ctx.roads
+        handles.append(static.plot_layer(ax, major, {"color": "#b15928", "weight": 0.9,
+                                                     "label": label_text("主要道路", "Major roads", langs)},
+                                         zorder=3, source=row))
+        _draw_road_labels(ax, ctx.road_labels)
     return [h for h in handles if h is not None]

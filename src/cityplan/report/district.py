@@ -15,12 +15,12 @@ import geopandas as gpd
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 
+from cityplan._errors import CityplanError
 from cityplan.coverage import (
     CoverageResult,
     get_preset,
     load_presets,
     preset_availability,
-    run_coverage,
 )
 from cityplan.coverage.run import (
     HEADLINE,
@@ -34,7 +34,6 @@ from cityplan.fonts import cjk_figures
 from cityplan.io.write import atomic_folder, atomic_path, write_table
 from cityplan.maps.coverage_map import METHOD_NAMES
 from cityplan.maps.render import GAP_STYLE
-from cityplan.network.graph import load_speeds
 from cityplan.onemap import OneMap
 from cityplan.progress.asof import quota_basis_text
 from cityplan.progress.context import compute_progress
@@ -75,6 +74,8 @@ class SharedInputs:
     build_info: dict[str, str]
     progress_context: object = None  # cityplan.progress.ProgressContext: the ledger, sites, register
     _assigned: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    #: each district's map context (water, sub-districts, major roads), read once for all its pages
+    _context: dict[str, object] = field(default_factory=dict)
     #: time-limited presets by transit (walk + metro), with and without the planned metro sections
     transit: dict[str, CoverageResult] = field(default_factory=dict)
     #: presets the map cannot run, with the reason (``not available here: needs parks``)
@@ -110,14 +111,20 @@ class DistrictReport:
 
 def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
                    progress: Callable[[str], None] | None = None,
-                   plan: Callable[[int], None] | None = None) -> SharedInputs:
+                   plan: Callable[[int], None] | None = None, store: bool = True) -> SharedInputs:
     """Progress by district and coverage for every preset (default: all presets).
+
+    Coverage comes from the results stored in the one map for its build
+    (:mod:`cityplan.services.coverage`: what the dashboards show); a run not stored yet is computed
+    and, with ``store``, stored for the next report and the dashboards.
 
     A preset the map cannot run (:func:`cityplan.coverage.preset_availability`: a role it lacks)
     is skipped, not an error: :attr:`SharedInputs.skipped` holds its reason and every district's
     coverage table a row saying ``skipped: not available here: needs ROLE``. ``plan`` is told the
     number of ``progress`` steps before the first one (a progress bar that knows its length).
     """
+    from cityplan.services.coverage import RunSpec, compute_run, run_states, stored_result
+
     step = progress or (lambda _s: None)
     om = OneMap.coerce(onemap)
     wanted = presets or list(load_presets(om.profile))
@@ -133,14 +140,25 @@ def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
         plan(1 + len(run) + len(transit))
     step("progress")
     prog_res = compute_progress(om, by="district")
+    states = run_states(om)
+
+    def result(pid: str, variant: str = "") -> CoverageResult:
+        st = stored_result(om, pid, variant=variant, states=states)
+        if st is not None:
+            return st.result
+        _state, why, res = compute_run(om, RunSpec(pid, variant), store=store)
+        if res is None:
+            raise CityplanError(f"coverage {RunSpec(pid, variant).run}: {why}")
+        return res
+
     cov = {}
     for pid in run:
         step(f"coverage {pid}")
-        cov[pid] = run_coverage(om, preset=pid)
+        cov[pid] = result(pid)
     by_transit = {}
     for pid in transit:
         step(f"coverage {pid} by transit")
-        by_transit[pid] = run_coverage(om, preset=pid, method="transit")
+        by_transit[pid] = result(pid, "transit")
     return SharedInputs(transit=by_transit, onemap=om, progress=prog_res.table,
                         progress_context=prog_res.context, coverage=cov, districts=om.layer_for("districts"),
                         catalog=om.catalog, build_info=dict(om.build_info), skipped=skipped)
@@ -149,10 +167,9 @@ def prepare_inputs(onemap=None, *, presets: list[str] | None = None,
 def _transit_presets(om: OneMap, presets: list[str]) -> list[str]:
     """The time-limited walking presets run again by transit (walk + metro), with and without the
     planned metro sections (e.g. the Line 3 north-west loop), when the map has a metro."""
-    if not (om.layer_id_for("metro_stations", required=False) and load_speeds(om.profile).get("transit")):
-        return []
-    every = load_presets(om.profile)
-    return [pid for pid in presets if every[pid].within.unit == "s" and every[pid].method == "walk"]
+    from cityplan.services.coverage import coverage_runs
+
+    return [s.preset for s in coverage_runs(om, presets) if s.variant == "transit"]
 
 
 def district_tables(name: str, shared: SharedInputs) -> DistrictReport:
@@ -261,10 +278,13 @@ def _plan_layers(shared: SharedInputs, adcode: str) -> list[tuple[str, gpd.GeoDa
 
 def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
     """District boundary (credited with its licence), water, labelled sub-districts and major roads."""
-    from cityplan.report.context import draw_context
+    from cityplan.report.context import context_layers, draw_context
 
     om, crs = shared.onemap, shared.onemap.working_crs
     boundary = shared.districts[shared.districts["adcode"].astype(str) == str(d["adcode"])]
+    key = str(d["adcode"])
+    if key not in shared._context:  # read and clipped once for all the district's pages
+        shared._context[key] = context_layers(om, boundary)
     real, cut = split_outline(om, boundary)  # the extract's edge is no district boundary
     handles = [static.plot_layer(ax, real, {"color": "#000000", "weight": 2,
                                             "label": _label(shared, "区界", "District boundary")}, zorder=5,
@@ -273,18 +293,31 @@ def _context(ax, shared: SharedInputs, d: pd.Series) -> list:
         handles.append(static.plot_layer(ax, extract_edge(om), {"color": "#7f7f7f", "weight": 1.2, "dash": True,
                                          "label": _label(shared, "数据范围边界", "Extract edge (district continues)")},
                                          zorder=5))
-    handles += draw_context(ax, om, boundary)
+    handles += draw_context(ax, om, boundary, layers=shared._context[key])
     minx, miny, maxx, maxy = boundary.to_crs(crs).total_bounds
     ax.set_xlim(minx - 300, maxx + 300)
     ax.set_ylim(miny - 300, maxy + 300)
     return [x for x in handles if x is not None]
 
 
+def _new_map(title: str, **kwargs):
+    """:func:`static.new_map` whose canvas ignores ``draw_idle``: geopandas asks for one after every
+    layer it plots, and on an Agg canvas that draws the whole 300-dpi page each time (a dozen full
+    draws per page, most of a page's time); the page is drawn once, when it is saved."""
+    fig, ax = static.new_map(title, **kwargs)
+    fig.canvas.draw_idle = _no_draw
+    return fig, ax
+
+
+def _no_draw(*_args, **_kwargs) -> None:
+    """A canvas's ``draw_idle`` while a page is being built."""
+
+
 @cjk_figures
 def overview_figure(shared: SharedInputs, d: pd.Series, page: static.PageSpec | None = None):
     """The district's plan sites (illustrative ones dashed) on a printed page in the metric CRS."""
     title = _label(shared, f"{d['name']} 规划项目", f"{_english_name(d)} plan sites")
-    fig, ax = static.new_map(title, crs=shared.onemap.working_crs, page=page)
+    fig, ax = _new_map(title, crs=shared.onemap.working_crs, page=page)
     ax.cityplan_page.languages = shared.languages  # the title block's texts in the city's languages
     handles = _context(ax, shared, d)
     for lid, gdf, style, ill in _plan_layers(shared, str(d["adcode"])):
@@ -303,7 +336,7 @@ def coverage_figure(shared: SharedInputs, d: pd.Series, preset: str, page: stati
     res = shared.coverage[preset]
     adcode = str(d["adcode"])
     title, subtitle, note = coverage_title(shared, d, preset)
-    fig, ax = static.new_map(title, subtitle=subtitle, crs=shared.onemap.working_crs, page=page)
+    fig, ax = _new_map(title, subtitle=subtitle, crs=shared.onemap.working_crs, page=page)
     ax.cityplan_page.languages = shared.languages
     ax.cityplan_page.notes.append(note)
     handles = _context(ax, shared, d)
@@ -436,40 +469,121 @@ def report_steps(shared: SharedInputs, *, formats: tuple[str, ...] = ("html", "x
 def build_district_report(name: str, shared: SharedInputs, out: str | os.PathLike[str], *,
                           formats: tuple[str, ...] = ("html", "xlsx"), overwrite: bool = False,
                           maps: bool = True, page: static.PageSpec | None = None,
-                          progress: Callable[[str], None] | None = None) -> DistrictReport:
+                          progress: Callable[[str], None] | None = None, workers: int | None = None) -> DistrictReport:
     """Write the report of district ``name`` into ``out`` (a folder); ``progress`` is called after
-    each of :func:`report_steps` steps."""
+    each of :func:`report_steps` steps. ``workers``: processes drawing the map pages (default: 2
+    when this process may use two cores or more; 1 draws everything here)."""
+    from cityplan._cores import usable_cores
+
+    workers = min(2, usable_cores()) if workers is None else workers
     step = progress or (lambda _s: None)
     rep = district_tables(name, shared)
     step(f"{name}: tables")
     target = Path(out)
     with atomic_folder(target, overwrite=overwrite) as folder:  # the whole report or nothing
-        _write_report(rep, shared, folder, formats=formats, maps=maps, page=page, step=step)
+        _write_report(rep, shared, folder, formats=formats, maps=maps, page=page, step=step, workers=workers)
     rep.files = [target / f.relative_to(folder) for f in rep.files]
     return rep
 
 
+#: the longest the PNG pages' process may take (a hung process is stopped and the report fails)
+PNG_TIMEOUT_S = 900.0
+
+
+@cjk_figures
+def _save_png(fig, path: Path) -> None:
+    """A page as PNG at its dpi and paper size, the pixels :func:`static.save` draws: RGB (the page is
+    opaque) at zlib level 1, about twice as fast to encode as RGBA at the default level 6 for a
+    300-dpi page, about 6 % larger."""
+    import numpy as np
+    from matplotlib import __version__ as mpl_version
+    from PIL import Image, PngImagePlugin
+
+    page = getattr(fig, "cityplan_page", None)
+    if page is None:
+        static.save(fig, path)
+        return
+    dpi, before = page.spec.dpi, fig.dpi
+    try:
+        fig.set_dpi(dpi)
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+        pixels = rgba[..., :3] if (rgba[..., 3] == 255).all() else rgba
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", f"Matplotlib version{mpl_version}, https://matplotlib.org/")
+        Image.fromarray(np.ascontiguousarray(pixels)).save(path, format="png", compress_level=1, dpi=(dpi, dpi),
+                                                           pnginfo=info)
+    finally:
+        fig.set_dpi(before)
+
+
+def _side_work(figures: list[tuple[str, Callable]], pngs: list[Path]) -> None:
+    """Build and write each page as PNG (in the forked process)."""
+    for (_stem, make), png in zip(figures, pngs, strict=True):
+        with atomic_path(png, overwrite=True) as tmp:
+            _save_png(make(), tmp)
+
+
+def _side_process(figures: list[tuple[str, Callable]], pngs: list[Path]):
+    """A forked process doing :func:`_side_work`; None where processes cannot be forked."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    proc = multiprocessing.get_context("fork").Process(target=_side_work, args=(figures, pngs),
+                                                       name="cityplan-report-pages", daemon=True)
+    proc.start()
+    return proc
+
+
 def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, formats: tuple[str, ...],
-                  maps: bool, page: static.PageSpec | None, step: Callable[[str], None]) -> None:
+                  maps: bool, page: static.PageSpec | None, step: Callable[[str], None], workers: int = 1) -> None:
+    children: list = []
+    try:
+        _write_files(rep, shared, folder, formats=formats, maps=maps, page=page, step=step, workers=workers,
+                     children=children)
+    except BaseException:
+        for proc in children:  # a failed report leaves no process writing into its folder
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        raise
+
+
+def _write_files(rep: DistrictReport, shared: SharedInputs, folder: Path, *, formats: tuple[str, ...],
+                 maps: bool, page: static.PageSpec | None, step: Callable[[str], None], workers: int,
+                 children: list) -> None:
     from cityplan.maps import district_map, save_map
 
     d = rep.district
     images: list[Path] = []
+    child = None
     if maps:
         figures = [("map_overview", lambda: overview_figure(shared, d, page))] + [
             (f"map_coverage_{pid}", lambda pid=pid: coverage_figure(shared, d, pid, page)) for pid in shared.coverage]
-        with atomic_path(folder / "maps.pdf", overwrite=True) as tmp, PdfPages(tmp) as pdf:
-            for stem, make in figures:
-                png = folder / f"{stem}.png"
-                with atomic_path(png, overwrite=True) as tmp_png:
-                    static.save(make(), tmp_png, pdf)
-                images.append(png)
-                step(f"map {stem}")
-        rep.files += [*images, folder / "maps.pdf"]
+        images = [folder / f"{stem}.png" for stem, _ in figures]
         cov = shared.coverage.get("ice-30min") or next(iter(shared.coverage.values()), None)
-        interactive = save_map(district_map(str(d["adcode"]), shared.onemap, offline=True, coverage=cov),
-                               folder / "district_map.html", overwrite=True)
-        rep.files.append(interactive)
+
+        def interactive() -> Path:
+            return save_map(district_map(str(d["adcode"]), shared.onemap, offline=True, coverage=cov),
+                            folder / "district_map.html", overwrite=True)
+
+        # the PNG pages in a second process (forked: it has every input already) while this one
+        # writes the PDF pages and the interactive map: a page's PNG and its PDF page are each
+        # about half of its time
+        # (this process writes the first page's PNG too: the two then take about as long)
+        child = _side_process(figures[1:], images[1:]) if workers > 1 else None
+        if child is not None:
+            children.append(child)
+        with atomic_path(folder / "maps.pdf", overwrite=True) as tmp, PdfPages(tmp) as pdf:
+            for k, ((stem, make), png) in enumerate(zip(figures, images, strict=True)):
+                fig = make()
+                if child is None or k == 0:
+                    with atomic_path(png, overwrite=True) as tmp_png:
+                        _save_png(fig, tmp_png)
+                static.save(fig, None, pdf)
+                step(f"map {stem}")
+        rep.files += [*images, folder / "maps.pdf", interactive()]
         step("interactive map")
     from cityplan.progress.report import district_history_charts
 
@@ -492,3 +606,11 @@ def _write_report(rep: DistrictReport, shared: SharedInputs, folder: Path, *, fo
             "coverage": report_table(rep.coverage, langs), "uncovered": report_table(rep.uncovered, langs),
             "illustrative": report_table(rep.illustrative, langs), "sources": report_table(rep.sources, langs)}))
         step("report.xlsx")
+    if child is not None:  # the PNG pages, written meanwhile
+        child.join(PNG_TIMEOUT_S)
+        if child.is_alive():
+            child.terminate()
+            child.join()
+        if child.exitcode != 0:
+            raise CityplanError(f"{folder}: the map pages (PNG) were not written (exit code {child.exitcode}; "
+                                "see the messages above); run again with workers=1 to see the error here")

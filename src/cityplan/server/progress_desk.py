@@ -2,7 +2,11 @@
 
 ``GET /districts`` lists the districts; ``GET /districts/{adcode}`` shows the district's progress
 per target, the burn-up chart of a task (``?task=``), coverage per preset with its gaps on the map
-(``?preset=``) and the district's sites with a status form. A district office (bound to one
+and its uncovered compounds listed with their 街道 (``?preset=``; exported by
+``GET /districts/{adcode}/uncovered.{csv,xlsx,geojson}?preset=``) and the district's sites with a
+status form. Coverage figures are the build's stored results (:mod:`cityplan.services.coverage`),
+the same for every server process and the district report; while they are being computed the page
+says so and reloads itself. A district office (bound to one
 adcode) and admins may write: ``POST /districts/{adcode}/progress`` (the filled-in template, all
 rows or none, with the importer's per-row report) and ``POST /districts/{adcode}/sites/{site}/status``.
 Every other account gets 403: the role is checked here; the ownership rule (the account's
@@ -36,6 +40,12 @@ from cityplan.server.auth import current_user, session_of
 from cityplan.server.chart import burnup_series
 from cityplan.server.context import context
 from cityplan.server.web import login_redirect, page_json, record, refuse, render
+from cityplan.services.coverage import (
+    COMPUTING,
+    UNCOVERED_FORMATS,
+    uncovered_list,
+    write_uncovered,
+)
 from cityplan.services.progress import (
     DistrictWriteRefusedError,
     SiteNotFoundError,
@@ -48,6 +58,13 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_SHOW = ["task_id", "title_zh", "metric", "unit", "quota", "quota_basis", "planned", "achieved", "ratio",
                  "sites_completed", "status", "checked_by", "last_report"]
+#: the uncovered compounds' columns on the dashboard (the exports have every column and the geometry)
+UNCOVERED_SHOW = ["name", "subdistrict", "population_est", "nearest_facility", "distance_m", "time_min",
+                  "land_in_service_area", "status"]
+#: uncovered compounds listed on the page (all of them are in the exports)
+UNCOVERED_LIMIT = 300
+#: seconds between reloads of a dashboard whose coverage is still being computed
+REFRESH_S = 15
 SITE_SHOW = ["site_id", "name", "task_id", "metric", "unit", "planned", "status", "achieved_quantity", "last_report"]
 
 
@@ -84,15 +101,20 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
         if task in ctx.register.ids:
             charts = burnup_series(task_history(ctx, task, district=adcode))
     cov = state.coverage
-    cov.start()
+    cov.start()  # computes in the background when no process has stored this build's coverage yet
     langs = languages_of(state.om)
+    states = cov.states()  # read once per page: every process reads the same stored rows
     preset = request.query_params.get("preset") or (cov.presets[0] if cov.presets else "")
     cov_rows, static = [], []
+    stored: dict[str, Any] = {}
     for pid in cov.presets:
-        res = cov.results.get(pid)
-        if res is None:
-            cov_rows.append({"preset": pid, "state": cov.errors.get(pid, "computing…")})
+        st = cov.result(pid, states)
+        if st is None:
+            what, why = cov.state(pid, states)
+            cov_rows.append({"preset": pid, "state": what, "reason": why})
             continue
+        stored[pid] = st
+        res = st.result
         cov_rows.append(coverage_row(res, pid, adcode, langs))
         gaps = res.gaps[res.gaps["district"] == d["name"]] if "district" in res.gaps.columns else res.gaps.iloc[:0]
         if pid == preset and len(gaps):
@@ -101,10 +123,20 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
                 group="district", style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6, "weight": 1},
                 fields=[c for c in ("district", "gap_area_m2", "population_uncovered") if c in gaps.columns],
                 source="cityplan coverage")))
-    mine = attach_standards(mine, cov.lookup, langs)
+    computing = any(r["state"] == COMPUTING for r in cov_rows)
+    # reload until stored, but never away from an import's per-row report or a message
+    refresh = computing and request.method == "GET" and report is None and not message
+
+    def lookup(pid: str) -> Any:
+        if pid in stored:
+            return stored[pid].result
+        return cov.lookup(pid)
+
+    uncovered, uncovered_total = _uncovered_rows(state.om, stored.get(preset), preset, adcode)
+    mine = attach_standards(mine, lookup, langs)
     mine = mine.assign(quota_basis=[quota_basis_text(v, langs) for v in mine["quota_basis"]]) \
         if "quota_basis" in mine.columns else mine
-    standards = standard_rows(ctx.register, cov.lookup, adcode, langs)
+    standards = standard_rows(ctx.register, lookup, adcode, langs)
     boundary = ctx.districts[ctx.districts["adcode"].astype(str) == adcode]
     static.insert(0, layer_payload(LayerView(
         id="district_boundary", title=f"{d['name']}", gdf=boundary, group="district",
@@ -117,7 +149,7 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
     cfg.update({"static": static, "fit": [[b[1], b[0]], [b[3], b[2]]] if b else None})
     user = current_user(request)
     can_write = bool(user and user.can_write_district(adcode))
-    return render(request, "district.html.j2", status=status, title=f"{d['name']} progress", district=d.to_dict(),
+    resp = render(request, "district.html.j2", status=status, title=f"{d['name']} progress", district=d.to_dict(),
                   adcode=adcode, progress=mine[[c for c in PROGRESS_SHOW if c in mine.columns]].to_dict("records"),
                   progress_columns=[c for c in PROGRESS_SHOW if c in mine.columns],
                   sites=sites[[c for c in SITE_SHOW if c in sites.columns]].to_dict("records"),
@@ -125,7 +157,23 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
                   coverage=cov_rows, preset=preset, can_write=can_write, statuses=STATUSES, report=report,
                   message=message, page=page_json({"map": cfg}), max_mb=state.max_upload // (1024 * 1024),
                   standards=standards, headline=scenario_label(HEADLINE, langs),
-                  planned_label=scenario_label("planned", langs), covered_definition=covered_definition(langs))
+                  planned_label=scenario_label("planned", langs), covered_definition=covered_definition(langs),
+                  computing=computing, refresh_s=REFRESH_S if refresh else None, uncovered=uncovered, uncovered_total=uncovered_total,
+                  uncovered_columns=UNCOVERED_SHOW, uncovered_limit=UNCOVERED_LIMIT,
+                  uncovered_preset=preset if preset in stored else "", formats=UNCOVERED_FORMATS)
+    if refresh:  # the page asks again until every preset is stored (also <meta http-equiv=refresh>)
+        resp.headers["Refresh"] = str(REFRESH_S)
+    return resp
+
+
+def _uncovered_rows(om: Any, st: Any, preset: str, adcode: str) -> tuple[list[dict[str, Any]], int]:
+    """The first :data:`UNCOVERED_LIMIT` uncovered compounds of the district for ``preset`` (the
+    stored result ``st``) and how many there are."""
+    if st is None:
+        return [], 0
+    table = uncovered_list(om, preset, adcode, stored=st)
+    rows = pd.DataFrame(table.drop(columns="geometry")).reindex(columns=UNCOVERED_SHOW).head(UNCOVERED_LIMIT)
+    return rows.astype(object).where(rows.notna(), None).to_dict("records"), len(table)
 
 
 def coverage_row(res: Any, preset: str, adcode: str, languages: Any = None) -> dict[str, Any]:
@@ -194,6 +242,45 @@ def template_download(request: Request) -> Response:
             tmp.unlink(missing_ok=True)
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="progress-{adcode}.xlsx"'})
+
+
+_MEDIA = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json",
+          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def uncovered_download(request: Request) -> Response:
+    """``GET /districts/{adcode}/uncovered.{csv|xlsx|geojson}?preset=P``: the district's uncovered
+    compounds of a preset (headline scenario: real facilities only) with their 街道, from the stored
+    coverage; the dashboard's role rule (any logged-in account). 503 while it is being computed."""
+    if current_user(request) is None:
+        return login_redirect(request)
+    adcode, fmt = request.path_params["adcode"], request.path_params["fmt"]
+    state = context(request)
+    if fmt not in UNCOVERED_FORMATS:
+        return Response(f"unknown format {fmt!r}; use {', '.join(UNCOVERED_FORMATS)}", status_code=404)
+    with state.progress.lock:
+        if _district(state.progress.context(), adcode) is None:
+            return Response("no such district", status_code=404)
+    cov = state.coverage
+    preset = request.query_params.get("preset") or (cov.presets[0] if cov.presets else "")
+    if preset not in cov.presets:
+        return Response(f"no coverage preset {preset!r}", status_code=404)
+    cov.start()
+    st = cov.result(preset)
+    if st is None:
+        what, why = cov.state(preset)
+        return Response(f"coverage {preset}: {what} {why}".strip(), status_code=503,
+                        headers={"Retry-After": str(REFRESH_S)})
+    table = uncovered_list(state.om, preset, adcode, stored=st)
+    tmp = state.data_dir / "tmp" / f"uncovered-{secrets.token_hex(8)}.{fmt}"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_uncovered(table, tmp, fmt)
+        body = tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Response(body, media_type=_MEDIA[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="uncovered-{adcode}-{preset}.{fmt}"'})
 
 
 async def progress_upload(request: Request) -> Response:
@@ -291,5 +378,6 @@ def routes() -> list[Route]:
     """Progress desk routes."""
     return [Route("/districts", districts_index), Route("/districts/{adcode}", district_page),
             Route("/districts/{adcode}/template.xlsx", template_download),
+            Route("/districts/{adcode}/uncovered.{fmt}", uncovered_download),
             Route("/districts/{adcode}/progress", progress_upload, methods=["POST"]),
             Route("/districts/{adcode}/sites/{site}/status", site_status, methods=["POST"])]

@@ -2,9 +2,10 @@
 
 Two kinds:
 
-* **append-only ledgers** (progress events, reviews, accounts, audit): rows are only ever added;
+* **append-only ledgers** (progress events, reviews, accounts, audit, stored coverage figures per
+  build): rows are only ever added;
   a unique key makes re-appending the same row a no-op, checked by the database;
-* **shared state** (sessions, failed logins): small tables whose rows are replaced and deleted,
+* **shared state** (sessions, failed logins, coverage claims): small tables whose rows are replaced and deleted,
   shared by every server process (and host) serving the map.
 
 Each is a :class:`Table`: columns with one of three portable types, a unique key and indexes.
@@ -196,8 +197,32 @@ LOGIN_FAILURES = _t("cityplan_login_failures", "fail_id key at", ("fail_id",), (
 #: named map views per user, as events (saved, deleted): cityplan.services.bookmarks
 BOOKMARKS = _t("cityplan_bookmarks", "event_id user event name view layers at", ("event_id",), (("user",),))
 
-LEDGERS = {t.name: t for t in (PROGRESS_EVENTS, REVIEWS, USERS, AUDIT, BOOKMARKS)}
-SHARED = {t.name: t for t in (SESSIONS, LOGIN_FAILURES)}
+#: coverage runs stored per build (cityplan.services.coverage): one row per preset run and outcome
+#: (``done``, ``failed``, ``unavailable``); ``run`` is the preset id, ``PRESET+transit`` for its transit run
+COVERAGE_RUNS = _t(
+    "cityplan_coverage_runs",
+    "build_id run preset variant status reason params_json warnings_json notes_json columns_json computed_at "
+    "computed_by seconds",
+    ("build_id", "run", "status"), (("build_id",),), kinds={"seconds": "real"})
+#: the stored per-district coverage figures of each run: one row per scenario, network and district
+#: (``(all)``: the whole city); the detail (compounds, gaps, isochrones) is in the build's cache
+COVERAGE_DISTRICTS = _t(
+    "cityplan_coverage_districts",
+    "build_id run preset row scenario network district adcode population population_covered population_share "
+    "residential_area_m2 residential_area_covered_m2 area_share features features_covered "
+    "not_snapped_or_unreachable extract_share target_metric target_min meets_target",
+    ("build_id", "run", "scenario", "network", "district", "adcode"), (("build_id", "preset"),),
+    kinds={**{c: "real" for c in ("population", "population_covered", "population_share", "residential_area_m2",
+                                  "residential_area_covered_m2", "area_share", "features", "features_covered",
+                                  "not_snapped_or_unreachable", "extract_share", "target_min")},
+           "meets_target": "integer", "row": "integer"})
+#: which process computes a build's coverage now (one row per build; ``seen_at`` is its heartbeat)
+COVERAGE_CLAIMS = _t("cityplan_coverage_claims", "build_id claimed_by claimed_at seen_at", ("build_id",),
+                     mutable=True)
+
+LEDGERS = {t.name: t for t in (PROGRESS_EVENTS, REVIEWS, USERS, AUDIT, BOOKMARKS, COVERAGE_RUNS,
+                                COVERAGE_DISTRICTS)}
+SHARED = {t.name: t for t in (SESSIONS, LOGIN_FAILURES, COVERAGE_CLAIMS)}
 DECLARED = {**LEDGERS, **SHARED}
 
 
