@@ -130,10 +130,34 @@ def test_diff_after_rebuild_postgis(synthetic_onemap, tmp_path, pg_server):
     assert len(OneMap.open(url).builds()) == 2
 
 
+def _diff_reads_stored_coverage(om: OneMap, build_a: str, files: list[Path]) -> None:
+    """The diff's old figures are build A's stored ones (a marked value planted in its stored rows
+    comes back); the current build's are computed once, stored, and equal the brute-force figures."""
+    import sqlite3
+
+    from cityplan.services.coverage import stored_districts
+    from cityplan.services.monitor import compare_builds, diff_payload
+
+    planted = 0
+    for f in files:
+        with sqlite3.connect(f) as db:
+            if db.execute("select 1 from sqlite_master where name = 'cityplan_coverage_districts'").fetchone():
+                planted += db.execute("update cityplan_coverage_districts set area_share = 0.4321 where build_id = ? "
+                                      "and district = '(all)' and scenario = 'existing'", (build_a,)).rowcount
+    assert planted >= 1
+    assert stored_districts(om, "park-service-radius") is None  # build B: nothing stored yet
+    cov = pd.DataFrame(diff_payload(compare_builds(om))["coverage"]).set_index("district")
+    assert cov.loc["(all)", "old"] == pytest.approx(0.4321)
+    now = stored_districts(om, "park-service-radius")
+    assert now is not None  # computed once for the diff and stored with build B
+    assert cov.loc["(all)", "new"] == pytest.approx(_brute_park_coverage(om)["(all)"], abs=1e-3)
+
+
 def test_review_rechecked_against_the_current_build(synthetic_onemap, tmp_path):
     """A review stored on build A overlapped 东园; build B deleted it: the re-check says the green-space
     finding is no longer hit and names the park removed."""
     from cityplan.review.check import review_file
+    from cityplan.services.coverage import ensure_stored
     from cityplan.services.reviews import recheck_review, store_report
     from conftest import feature, write_geojson
 
@@ -146,10 +170,14 @@ def test_review_rechecked_against_the_current_build(synthetic_onemap, tmp_path):
         rep = review_file(red, onemap=om, project_type="other")
         assert rep.findings.set_index("rule").loc["green-space", "hit"]
         stored["id"] = store_report(om, rep, red, user="rev").review_id
+        # build A's park coverage stored with the map (what the diff reads for the old build)
+        assert ensure_stored(om, ["park-service-radius"], transit=False) == {"park-service-radius": "done"}
+        stored["build"] = om.build_stamp
 
     out = tmp_path / "map.gpkg"
     _two_builds(synthetic_onemap, tmp_path, str(out), between=review)
     om = OneMap.open(out)
+    _diff_reads_stored_coverage(om, stored["build"], [out, *(tmp_path / "map.gpkg.builds").glob("*.gpkg")])
     rc = recheck_review(om, stored["id"])
     assert rc.build_then["build_id"] == om.builds().build_id[1] and rc.build_now["build_id"] == om.build_info["build_id"]
     f = rc.findings.set_index("rule")
