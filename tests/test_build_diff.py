@@ -189,6 +189,45 @@ def test_review_rechecked_against_the_current_build(synthetic_onemap, tmp_path):
     r = run("review", "recheck", stored["id"], "--onemap", str(out), "--format", "json")
     assert r.returncode == 1, r.stderr
     assert json.loads(r.stdout)["findings"][0]["rule"] in {"green-space", "water", "inside-districts"}
+    _recheck_on_the_review_page(out, stored["id"], tmp_path / "data")
+
+
+def _recheck_on_the_review_page(out: Path, rid: str, data: Path) -> None:
+    """The review page's button does the same re-check (a reviewer: the differences named and the
+    re-check audited; a viewer: no button, the POST refused)."""
+    import re
+
+    from starlette.testclient import TestClient
+
+    from cityplan.server.app import create_app
+    from cityplan.services.accounts import UserStore
+    from server_process import PASSWORD
+
+    users = UserStore(OneMap.open(out).store)
+    users.add("rev", "reviewer", PASSWORD)
+    users.add("view", "viewer", PASSWORD)
+    app = create_app(str(out), data_dir=data, basemap="none", warm=False, review_workers=0)
+    token = re.compile(r'name="csrf_token" value="([^"]+)"')
+    same = {"Origin": "http://testserver"}
+    try:
+        for name in ("rev", "view"):
+            c = TestClient(app, base_url="http://testserver", follow_redirects=False)
+            c.post("/login", data={"username": name, "password": PASSWORD, "next": "/",
+                                   "csrf_token": token.search(c.get("/login").text).group(1)}, headers=same)
+            page = c.get(f"/review/{rid}").text
+            assert ("cp-recheck-button" in page) == (name == "rev")
+            r = c.post(f"/review/{rid}/recheck", data={"csrf_token": token.search(page).group(1)}, headers=same)
+            if name == "view":
+                assert r.status_code == 403
+                continue
+            assert r.status_code == 200, r.text[:300]
+            assert 'data-change="no longer hit" data-rule="green-space"' in r.text
+            assert 'data-change="removed" data-layer="parks"' in r.text and "way/9001" in r.text
+            assert "重新审查 Re-check" in r.text
+    finally:
+        app.state.ctx.reviews.shutdown()
+    audit = OneMap.open(out).store.read("cityplan_audit")
+    assert audit[audit.action == "review.recheck"].outcome.tolist() == ["ok", "denied"]
 
 
 def test_diff_layer_by_key_and_without_one():
