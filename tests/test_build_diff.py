@@ -130,10 +130,34 @@ def test_diff_after_rebuild_postgis(synthetic_onemap, tmp_path, pg_server):
     assert len(OneMap.open(url).builds()) == 2
 
 
+def _diff_reads_stored_coverage(om: OneMap, build_a: str, files: list[Path]) -> None:
+    """The diff's old figures are build A's stored ones (a marked value planted in its stored rows
+    comes back); the current build's are computed once, stored, and equal the brute-force figures."""
+    import sqlite3
+
+    from cityplan.services.coverage import stored_districts
+    from cityplan.services.monitor import compare_builds, diff_payload
+
+    planted = 0
+    for f in files:
+        with sqlite3.connect(f) as db:
+            if db.execute("select 1 from sqlite_master where name = 'cityplan_coverage_districts'").fetchone():
+                planted += db.execute("update cityplan_coverage_districts set area_share = 0.4321 where build_id = ? "
+                                      "and district = '(all)' and scenario = 'existing'", (build_a,)).rowcount
+    assert planted >= 1
+    assert stored_districts(om, "park-service-radius") is None  # build B: nothing stored yet
+    cov = pd.DataFrame(diff_payload(compare_builds(om))["coverage"]).set_index("district")
+    assert cov.loc["(all)", "old"] == pytest.approx(0.4321)
+    now = stored_districts(om, "park-service-radius")
+    assert now is not None  # computed once for the diff and stored with build B
+    assert cov.loc["(all)", "new"] == pytest.approx(_brute_park_coverage(om)["(all)"], abs=1e-3)
+
+
 def test_review_rechecked_against_the_current_build(synthetic_onemap, tmp_path):
     """A review stored on build A overlapped 东园; build B deleted it: the re-check says the green-space
     finding is no longer hit and names the park removed."""
     from cityplan.review.check import review_file
+    from cityplan.services.coverage import ensure_stored
     from cityplan.services.reviews import recheck_review, store_report
     from conftest import feature, write_geojson
 
@@ -146,10 +170,14 @@ def test_review_rechecked_against_the_current_build(synthetic_onemap, tmp_path):
         rep = review_file(red, onemap=om, project_type="other")
         assert rep.findings.set_index("rule").loc["green-space", "hit"]
         stored["id"] = store_report(om, rep, red, user="rev").review_id
+        # build A's park coverage stored with the map (what the diff reads for the old build)
+        assert ensure_stored(om, ["park-service-radius"], transit=False) == {"park-service-radius": "done"}
+        stored["build"] = om.build_stamp
 
     out = tmp_path / "map.gpkg"
     _two_builds(synthetic_onemap, tmp_path, str(out), between=review)
     om = OneMap.open(out)
+    _diff_reads_stored_coverage(om, stored["build"], [out, *(tmp_path / "map.gpkg.builds").glob("*.gpkg")])
     rc = recheck_review(om, stored["id"])
     assert rc.build_then["build_id"] == om.builds().build_id[1] and rc.build_now["build_id"] == om.build_info["build_id"]
     f = rc.findings.set_index("rule")
@@ -161,6 +189,45 @@ def test_review_rechecked_against_the_current_build(synthetic_onemap, tmp_path):
     r = run("review", "recheck", stored["id"], "--onemap", str(out), "--format", "json")
     assert r.returncode == 1, r.stderr
     assert json.loads(r.stdout)["findings"][0]["rule"] in {"green-space", "water", "inside-districts"}
+    _recheck_on_the_review_page(out, stored["id"], tmp_path / "data")
+
+
+def _recheck_on_the_review_page(out: Path, rid: str, data: Path) -> None:
+    """The review page's button does the same re-check (a reviewer: the differences named and the
+    re-check audited; a viewer: no button, the POST refused)."""
+    import re
+
+    from starlette.testclient import TestClient
+
+    from cityplan.server.app import create_app
+    from cityplan.services.accounts import UserStore
+    from server_process import PASSWORD
+
+    users = UserStore(OneMap.open(out).store)
+    users.add("rev", "reviewer", PASSWORD)
+    users.add("view", "viewer", PASSWORD)
+    app = create_app(str(out), data_dir=data, basemap="none", warm=False, review_workers=0)
+    token = re.compile(r'name="csrf_token" value="([^"]+)"')
+    same = {"Origin": "http://testserver"}
+    try:
+        for name in ("rev", "view"):
+            c = TestClient(app, base_url="http://testserver", follow_redirects=False)
+            c.post("/login", data={"username": name, "password": PASSWORD, "next": "/",
+                                   "csrf_token": token.search(c.get("/login").text).group(1)}, headers=same)
+            page = c.get(f"/review/{rid}").text
+            assert ("cp-recheck-button" in page) == (name == "rev")
+            r = c.post(f"/review/{rid}/recheck", data={"csrf_token": token.search(page).group(1)}, headers=same)
+            if name == "view":
+                assert r.status_code == 403
+                continue
+            assert r.status_code == 200, r.text[:300]
+            assert 'data-change="no longer hit" data-rule="green-space"' in r.text
+            assert 'data-change="removed" data-layer="parks"' in r.text and "way/9001" in r.text
+            assert "重新审查 Re-check" in r.text
+    finally:
+        app.state.ctx.reviews.shutdown()
+    audit = OneMap.open(out).store.read("cityplan_audit")
+    assert audit[audit.action == "review.recheck"].outcome.tolist() == ["ok", "denied"]
 
 
 def test_diff_layer_by_key_and_without_one():

@@ -142,6 +142,30 @@ def test_one_process_computes_what_is_missing(stored, tmp_path):
     pd.testing.assert_frame_equal(svc.stored_districts(OneMap.open(path), "park-service-radius"), ref)
 
 
+def test_server_start_computes_what_is_missing(stored, tmp_path):
+    """``cityplan serve`` starts computing the build's missing runs at start (its warm-up thread),
+    before any page asks: the run is stored by the server process with no request but the start's."""
+    import os
+    import time
+
+    path = tmp_path / "warm.gpkg"
+    shutil.copy(stored, path)
+    with sqlite3.connect(path) as con:
+        for t in ("cityplan_coverage_runs", "cityplan_coverage_districts"):
+            con.execute(f"DELETE FROM {t} WHERE run = 'park-service-radius'")  # noqa: S608
+    s = start(str(path), tmp_path / "srv")
+    try:
+        deadline = time.monotonic() + 180
+        while "park-service-radius" not in svc.run_states(OneMap.open(path)) and time.monotonic() < deadline:
+            time.sleep(1)
+        state, _why, row = svc.run_states(OneMap.open(path))["park-service-radius"]
+        assert state == svc.DONE and row["computed_by"].split(":")[1] != str(os.getpid())  # the server's
+    finally:
+        s.stop()
+    ref = svc.stored_districts(OneMap.open(stored), "park-service-radius")
+    pd.testing.assert_frame_equal(svc.stored_districts(OneMap.open(path), "park-service-radius"), ref)
+
+
 def _coverage_rows(html: str) -> dict[str, str]:
     return dict(re.findall(r'<tr data-preset="([^"]+)">(.*?)</tr>', html, flags=re.S))
 

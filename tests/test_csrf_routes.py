@@ -266,6 +266,37 @@ def _keep_bookmark(server: Server) -> None:
         om.close()
 
 
+_REVIEWED: dict[str, str] = {}
+
+
+def _stored_review(server: Server) -> str:
+    """A stored review the re-check case re-checks (reviewed once per module, through the desk)."""
+    if server.location not in _REVIEWED:
+        c = server.login("rev")
+        r = _review_send(c, _token(c.get("/review").text), SAME_ORIGIN)
+        assert r.status_code == 303, (r.status_code, r.text[:300])
+        _REVIEWED[server.location] = r.headers["location"].rsplit("/", 1)[1]
+    return _REVIEWED[server.location]
+
+
+def _recheck_send_for(server: Server) -> Callable:
+    rid = _stored_review(server)
+
+    def send(c, token, headers):
+        return c.post(f"/review/{rid}/recheck", data=_data(token), headers=headers)
+    return send
+
+
+def _recheck_accepted(server, _c, r, before) -> None:
+    assert r.status_code == 200 and 'id="cp-recheck"' in r.text, (r.status_code, r.text[:300])
+    after = server.stored()
+    # nothing stored but the audit row of the re-check (same build: no finding changed)
+    assert after["cityplan_reviews"] == before["cityplan_reviews"]
+    new = set(after["cityplan_audit"]) - set(before["cityplan_audit"])
+    assert len(new) == 1 and "review.recheck" in next(iter(new)), new
+    assert 'data-changed="0"' in r.text
+
+
 def _rows(v: object) -> int:
     return len(v)  # type: ignore[arg-type]
 
@@ -274,6 +305,7 @@ def _cases(server: Server) -> dict[tuple[str, str], Case]:
     _keep_bookmark(server)
     return {
         ("POST", "/review"): Case("rev", _review_send, _review_accepted, _forbidden),
+        ("POST", "/review/{rid}/recheck"): Case("rev", _recheck_send_for(server), _recheck_accepted, _forbidden),
         ("POST", "/districts/{adcode}/progress"): Case("nangang", _progress_send, _progress_accepted, _forbidden),
         ("POST", "/districts/{adcode}/sites/{site}/status"): Case("nangang", _status_send_for(server),
                                                                   _status_accepted, _forbidden),
@@ -284,7 +316,7 @@ def _cases(server: Server) -> dict[tuple[str, str], Case]:
     }
 
 
-KEYS = ["POST /review", "POST /districts/{adcode}/progress", "POST /districts/{adcode}/sites/{site}/status",
+KEYS = ["POST /review", "POST /review/{rid}/recheck", "POST /districts/{adcode}/progress", "POST /districts/{adcode}/sites/{site}/status",
         "POST /logout", "POST /login", "POST /api/bookmarks", "POST /api/bookmarks/delete"]
 
 

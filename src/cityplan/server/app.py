@@ -386,7 +386,8 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         map_layers=map_layers, progress=ProgressState(om), coverage=CoverageCache(om), reviews=reviews,
         layer_extent=layer_extent, basic_cache=BasicCache(), public_url=public_url)
     if warm:
-        threading.Thread(target=_warm, args=(map_layers, reviews), name="cityplan-warm", daemon=True).start()
+        threading.Thread(target=_warm, args=(map_layers, reviews, app.state.ctx.coverage), name="cityplan-warm",
+                         daemon=True).start()
     logger.info("cityplan server over %s, data folder %s", om.label, data)
     return app
 
@@ -427,11 +428,19 @@ def app_from_environment() -> Starlette:
     return create_app(config.onemap, **config.app_options())
 
 
-def _warm(map_layers: viewlayers.MapLayers, reviews: ReviewPool) -> None:
+def _warm(map_layers: viewlayers.MapLayers, reviews: ReviewPool, coverage: CoverageCache | None = None) -> None:
+    """Prepare the map layers and the review workers, and start computing the build's coverage runs
+    not stored yet (:meth:`CoverageCache.start`: its own background thread, unless another process
+    holds the build's claim) so the dashboards and the supervision have their figures sooner."""
     for attempt in range(3):  # a read racing another process's first open of the file can fail once
         try:
             map_layers.warm()
             reviews.start()
+            if coverage is not None:
+                try:
+                    coverage.start()
+                except Exception:  # noqa: BLE001 - the dashboards start it again on their first visit
+                    logger.exception("starting the coverage computing failed")
             map_layers.seed()
             return
         except Exception:  # noqa: BLE001 - the first request will report it

@@ -182,6 +182,11 @@ def review_show(request: Request) -> Response:
     """``GET /review/{id}``: verdict, findings, notes, impact, map zoomed to the proposal."""
     if current_user(request) is None:
         return login_redirect(request)
+    return _show(request)
+
+
+def _show(request: Request, *, recheck: dict[str, Any] | None = None, status: int = 200) -> Response:
+    """The verdict page (with ``recheck``: the re-check's differences above the stored findings)."""
     rv = get_review(context(request).om.store, request.path_params["rid"])
     if rv is None:
         return render(request, "error.html.j2", status=404, title="404",
@@ -206,10 +211,71 @@ def review_show(request: Request) -> Response:
     cfg.update({"static": static, "fit": fit, "title": f"{bilingual('审查', 'Review', langs)} {rv['file_name']}"})
     summary = doc.get("proposal")
     summary_rows = summary if isinstance(summary, list) else ([summary] if isinstance(summary, dict) else [])
-    return render(request, "review_show.html.j2", title=f"{bilingual('审查', 'Review', langs)} {rv['file_name']}", rv=rv, doc=doc,
+    return render(request, "review_show.html.j2", status=status,
+                  title=f"{bilingual('审查', 'Review', langs)} {rv['file_name']}", rv=rv, doc=doc,
+                  recheck=_recheck_view(recheck, _tz(request), langs) if recheck is not None else None,
+                  can_review=bool(getattr(current_user(request), "can_review", False)),
                   columns=cols, findings=findings[cols].to_dict("records") if cols else [],
                   summary=summary_rows, impact=doc.get("impact") or [], page=page_json({"map": cfg}),
                   asked=_asked(rv, doc, _tz(request), langs))
+
+
+#: a finding's change between the review and its re-check, in words
+RECHECK_CHANGES = {"new hit": ("新增命中", "new hit"), "no longer hit": ("不再命中", "no longer hit"),
+                   "severity changed": ("严重程度变化", "severity changed"), "unchanged": ("未变", "unchanged")}
+#: a constraint feature's change between the two builds, in words
+FEATURE_CHANGES = {"added": ("新增", "added"), "removed": ("删除", "removed"), "moved": ("移动", "moved"),
+                   "reshaped": ("形状变化", "reshaped"), "changed": ("属性变化", "attributes changed")}
+
+
+def _recheck_view(doc: dict[str, Any], tz: str, langs: tuple[str, ...]) -> dict[str, Any]:
+    """The re-check's JSON (:func:`cityplan.services.review_pool.recheck_job`) as the page shows it:
+    changed findings first, each change in words."""
+    order = {k: i for i, k in enumerate(RECHECK_CHANGES)}
+    findings = sorted(doc.get("findings") or [], key=lambda f: order.get(str(f.get("change")), 9))
+    for f in findings:
+        f["change_text"] = bilingual(*RECHECK_CHANGES.get(str(f.get("change")), (str(f.get("change")),) * 2), langs)
+    features = doc.get("features") or []
+    for f in features:
+        f["change_text"] = bilingual(*FEATURE_CHANGES.get(str(f.get("change")), (str(f.get("change")),) * 2), langs)
+    then, now = doc.get("build_then") or {}, doc.get("build_now") or {}
+    return {**doc, "findings": findings, "features": features,
+            "changed_findings": sum(1 for f in findings if f.get("change") != "unchanged"),
+            "then": f"{str(then.get('build_id', ''))[:8]} ({local_text(then.get('built_at'), tz)})",
+            "now": f"{str(now.get('build_id', ''))[:8]} ({local_text(now.get('built_at'), tz)})"}
+
+
+async def review_recheck(request: Request) -> Response:
+    """``POST /review/{id}/recheck``: review the stored proposal again on the current build (in the
+    review worker, queued and time-limited like a review; nothing stored but the audit row) and show
+    what differs: the findings then and now, and the constraint features changed since."""
+    user = current_user(request)
+    if user is None:
+        return login_redirect(request)
+    rid = request.path_params["rid"]
+    form = await request.form(max_files=0, max_fields=5)
+    if not csrf.check(request, session_of(request), str(form.get(csrf.FIELD) or "")):
+        return await run_in_threadpool(refuse, request, user, "review.recheck", rid, "missing or wrong CSRF token")
+    if not user.can_review:
+        return await run_in_threadpool(refuse, request, user, "review.recheck", rid,
+                                       f"只有审查员可以重新审查 only reviewers re-check reviews (role {user.role})")
+    state = context(request)
+    try:
+        out = await state.reviews.recheck(rid)
+    except (ReviewBusyError, BrokenExecutor) as exc:
+        logger.warning("re-check refused: %s", exc)
+        return Response(f"审查服务繁忙, 请稍后再试 the review desk is busy, try again shortly ({exc})", status_code=503)
+    if out.error:
+        await run_in_threadpool(record, request, user, "review.recheck", rid, "rejected", why=out.error)
+        if out.status == 404:
+            return await run_in_threadpool(render, request, "error.html.j2", status=404, title="404",
+                                           message=bilingual("没有这条审查记录", "no such review", _langs(request)))
+        return Response(out.error, status_code=out.status)
+    doc = json.loads(out.doc_json)
+    await run_in_threadpool(record, request, user, "review.recheck", rid, verdict_then=doc["verdict_then"],
+                            verdict_now=doc["verdict_now"], changed=bool(doc["changed"]),
+                            build=str(doc["build_now"].get("build_id", "")))
+    return await run_in_threadpool(_show, request, recheck=doc)
 
 
 def _asked(rv: dict[str, Any], doc: dict[str, Any], tz: str, langs: tuple[str, ...]) -> dict[str, str]:
@@ -264,4 +330,5 @@ async def _opinion_pdf(request: Request, rid: str) -> Response:
 def routes() -> list[Route]:
     """Review desk routes."""
     return [Route("/review", review_index, methods=["GET"]), Route("/review", review_submit, methods=["POST"]),
-            Route("/review/{rid}", review_show), Route("/review/{rid}/report.{fmt}", review_download)]
+            Route("/review/{rid}", review_show), Route("/review/{rid}/recheck", review_recheck, methods=["POST"]),
+            Route("/review/{rid}/report.{fmt}", review_download)]

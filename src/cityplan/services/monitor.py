@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +20,8 @@ from cityplan.monitor.rules import GREY, LEVEL_ORDER, RED, Rules, load_rules
 from cityplan.onemap import OneMap
 from cityplan.progress.asof import ALL, parse_date
 from cityplan.progress.context import ProgressContext, load_context
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,7 +119,8 @@ def supervise(onemap: OneMap | ProgressContext | str | os.PathLike[str] | None =
     if district:
         d = resolve_district(district, ctx.districts)
         adcode, dname = str(d["adcode"]), str(d["name"])
-    figs = (lambda p: district_figures(ctx.om, p)) if coverage else None
+    stored = stored_figures(ctx.om)
+    figs = (lambda p: district_figures(ctx.om, p, stored)) if coverage else None
     table = indicators(ctx, rules, day, figures=figs, district=adcode)
     return Supervision(table=table, as_of=day, rules=rules, build_info=dict(ctx.om.build_info), district=adcode,
                        district_name=dname, context=ctx)
@@ -128,7 +133,60 @@ def compare_builds(om: OneMap, old: str | None = None, new: str | None = None, *
     """The diff of two kept builds of ``om`` (ids or prefixes; default the previous and the current)."""
     a = om.open_build(old) if old else om.open_build(back=1)
     b = om.open_build(new) if new else om
-    return diff_builds(a, b, tolerance_m=tolerance_m, figures=district_figures if coverage else None)
+    stored = stored_figures(om)
+    return diff_builds(a, b, tolerance_m=tolerance_m,
+                       figures=(lambda m, p: district_figures(m, p, stored)) if coverage else None)
+
+
+def stored_figures(current: OneMap) -> Callable[[OneMap, str], pd.DataFrame | str | None]:
+    """The ``stored`` provider of :func:`cityplan.monitor.coverage_figures.district_figures` for the
+    map ``current``: a preset's stored per-district table of a build.
+
+    The current build's runs missing from the store are computed and stored
+    (:func:`cityplan.services.coverage.ensure_stored`, this preset only) unless another process is
+    computing them (then the reason says so: not checked yet). An older build (a kept build, as the
+    diff opens it) is only read - from the current map's ledgers (``build=`` its id), else its own
+    store - and never written; None when it has nothing stored (the figures are then computed).
+    """
+    from cityplan.services import coverage as cov
+
+    def get(m: OneMap, preset: str) -> pd.DataFrame | str | None:
+        if m is not current and m.build_stamp != current.build_stamp:
+            for src, build in ((current, m.build_stamp), (m, None)):
+                try:
+                    t = cov.stored_districts(src, preset, build=build)
+                except Exception as exc:  # noqa: BLE001 - an old store without the ledgers: computed instead
+                    logger.info("stored coverage of build %s not read: %s", m.build_stamp, exc)
+                    t = None
+                if t is not None:
+                    return t
+            return None
+        t = cov.stored_districts(m, preset)
+        if t is not None:
+            return t
+        states = cov.run_states(m)
+        have = states.get(preset)
+        if have is None:
+            try:
+                who = cov.claimed(m)
+            except Exception:  # noqa: BLE001 - no shared state: nobody else computes
+                who = None
+            if who is not None:
+                return f"not computed yet: the coverage of this build is being computed ({who})"
+            try:
+                cov.ensure_stored(m, [preset], transit=False)
+            except Exception as exc:  # noqa: BLE001 - a map that cannot be written: computed, not stored
+                logger.warning("coverage %s not stored: %s", preset, exc)
+                return None
+            t = cov.stored_districts(m, preset)
+            if t is not None:
+                return t
+            have = cov.run_states(m).get(preset)
+        if have is not None and have[0] != cov.DONE:
+            return f"not computed: {have[1] or have[0]}"
+        return None
+
+    return get
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, object]]:

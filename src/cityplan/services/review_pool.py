@@ -139,6 +139,29 @@ def opinion_job(review_id: str, out_pdf: str, om: Any = None) -> Outcome:
     return Outcome()
 
 
+def recheck_job(review_id: str, om: Any = None) -> Outcome:
+    """Review the stored review ``review_id``'s proposal again on the current build (in a worker):
+    :func:`cityplan.services.reviews.recheck_review` as JSON in ``doc_json`` (nothing is stored)."""
+    from cityplan._errors import CityplanError
+    from cityplan.services.reviews import ReviewNotFoundError, recheck_review
+
+    the_map = om if om is not None else _OM
+    try:
+        rc = recheck_review(the_map, review_id)
+    except ReviewNotFoundError as exc:
+        return Outcome(error=str(exc), status=404)
+    except CityplanError as exc:
+        return Outcome(error=str(exc))
+
+    def rows(df: Any) -> Any:
+        return json.loads(df.to_json(orient="records", force_ascii=False)) if len(df) else []
+
+    doc = {"review_id": rc.review_id, "build_then": rc.build_then, "build_now": rc.build_now,
+           "verdict_then": rc.verdict_then, "verdict_now": rc.verdict_now, "note": rc.note, "changed": rc.changed,
+           "findings": rows(rc.findings), "layers": rows(rc.layers), "features": rows(rc.features)}
+    return Outcome(doc_json=json.dumps(doc, ensure_ascii=False, default=str), verdict=rc.verdict_now)
+
+
 def parse_progress_job(path: str, om: Any = None) -> tuple[Any, dict[str, str]]:
     """Read a progress sheet (in a worker): see :meth:`ReviewPool.parse_progress`."""
     from cityplan.progress.importer import read_report
@@ -200,6 +223,11 @@ class ReviewPool:
     async def opinion(self, review_id: str, *, out_pdf: str) -> Outcome:
         """Write a stored review's 审查意见 PDF from its stored report in the review worker."""
         return await self._run(opinion_job, (review_id, out_pdf))
+
+    async def recheck(self, review_id: str) -> Outcome:
+        """Re-check a stored review against the current build (:func:`recheck_job`) in the review
+        worker, queued and time-limited like a review."""
+        return await self._run(recheck_job, (review_id,))
 
     async def review(self, path: str, *, crs: str | None, facility_type: str | None, display: str,
                      store_as: str = "", intake: dict[str, str] | None = None) -> Outcome:
