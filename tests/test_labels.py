@@ -79,3 +79,81 @@ def test_a_slice_is_a_woff2_font_holding_its_characters(tmp_path):
     with TTFont(path) as f:
         assert set(webfont.slices()[i]) <= set(f.getBestCmap())
     assert webfont.slice_file(i, tmp_path).stat().st_mtime == path.stat().st_mtime  # cut once
+
+
+def _registers_metrics() -> set[str]:
+    import yaml
+
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("metric"), str):
+                found.add(node["metric"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for pkg in ("cityplan.cities.harbin", "cityplan.city.template"):
+        for f in resources.files(pkg).iterdir():
+            if f.name == "tasks.yaml":
+                walk(yaml.safe_load(f.read_text(encoding="utf-8")))
+    return found
+
+
+def test_units_and_the_built_in_registers_metrics_have_chinese_words():
+    from cityplan.schema.units import UNITS
+
+    metrics = _registers_metrics()
+    assert "special_actions" in metrics  # the Harbin register was read
+    for kind, codes in (("unit", UNITS), ("metric", metrics)):
+        for code in codes:
+            zh, en = CODES[kind][code]
+            assert has_cjk(zh) and en and not has_cjk(en), (kind, code)
+    assert code_label("unit", "m2") == "平方米 m²" and code_label("metric", "no_such_metric") == "no such metric"
+
+
+def _messages(path: str, calls: dict[str, tuple[int, ...]]) -> list[str]:
+    """Every problem/fix/file error the importer and the web form write, ``X`` for each value."""
+    import ast
+
+    tree = ast.parse((resources.files("cityplan") / path).read_text(encoding="utf-8"))
+
+    def text(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(v.value if isinstance(v, ast.Constant) else "X" for v in node.values)
+        if isinstance(node, ast.IfExp):
+            return text(node.body)
+        return None
+
+    out = []
+    for n in ast.walk(tree):
+        args: list[ast.AST] = []
+        if isinstance(n, ast.Call):
+            name = n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+            args = [n.args[i] for i in calls.get(name, ()) if i < len(n.args)]
+        elif isinstance(n, ast.Assign) and any(getattr(t, "id", "") in ("msg", "why", "fix") for t in n.targets):
+            args = [n.value.body, n.value.orelse] if isinstance(n.value, ast.IfExp) else [n.value]
+        elif isinstance(n, ast.Dict):
+            args = [v for k, v in zip(n.keys, n.values, strict=True)
+                    if isinstance(k, ast.Constant) and k.value in ("problem", "fix")]
+        out += [t for t in map(text, args) if t]
+    return out
+
+
+def test_every_import_refusal_reads_in_chinese_on_the_web_without_a_command():
+    from cityplan.progress.importer import problem_text
+
+    msgs = _messages("progress/importer.py", {"add": (3, 4), "ProgressInputError": (0,)})
+    msgs += _messages("services/progress.py", {"bad": (2, 3)})
+    assert len(msgs) > 40 and "unknown site id" in msgs
+    for m in msgs:
+        if m.startswith(("no site ", "site X lies in district", "the office of district", "--")):  # a 404, a refusal, a CLI option (not on the web)
+            continue
+        both, en = problem_text(m), problem_text(m, ("en",))
+        assert has_cjk(both) and both.endswith(en) and not has_cjk(en), m
+        assert not re.search(r"cityplan [a-z]+|\s--[a-z]", en), m
