@@ -157,3 +157,29 @@ def test_every_import_refusal_reads_in_chinese_on_the_web_without_a_command():
         both, en = problem_text(m), problem_text(m, ("en",))
         assert has_cjk(both) and both.endswith(en) and not has_cjk(en), m
         assert not re.search(r"cityplan [a-z]+|\s--[a-z]", en), m
+
+
+def test_district_page_shows_words_and_keeps_codes_in_attributes():
+    from cityplan.server.web import environment
+
+    ctx = dict(title="t", user=None, csrf="t", path="/d", city="c", tz="Asia/Shanghai", adcode="230103",
+               district={"name": "南岗区", "name_en": "Nangang"}, message="", report=None, can_write=True, max_mb=8,
+               tasks=["2.3.3"], task="2.3.3", charts=[], progress_columns=["task_id", "metric", "unit", "status"],
+               progress=[{"task_id": "2.3.3", "metric": "special_actions", "unit": "m2", "status": "no report"}],
+               coverage=[], headline="H", planned_label="P", refresh_s=None, covered_definition="d",
+               uncovered_preset="", preset="ice", standards=[], page="{}", uncovered=[], uncovered_total=0,
+               uncovered_columns=[], uncovered_limit=3, formats=[], computing=False,
+               sites=[{"site_id": "S1", "status": "under_construction", "achieved_quantity": 1.0}],
+               site_columns=["site_id", "status", "achieved_quantity"], statuses=list(STATUSES))
+    html = environment().get_template("district.html.j2").render(langs=("zh", "en"), **ctx)
+    assert '<option value="under_construction" selected>在建 under construction</option>' in html
+    assert '<th data-column="achieved_quantity">完成量 Achieved quantity (unit)</th>' in html
+    assert '<span data-code="special_actions">专项行动 special actions</span>' in html
+    assert '<span data-code="m2">平方米 m²</span>' in html and ">未上报 no report<" in html
+    en = environment().get_template("district.html.j2").render(langs=("en",), **ctx)
+    assert ">under construction</option>" in en
+    # (the district's name is data; the uncovered-compounds section is written Chinese-first on its own)
+    assert not [line for line in en.split("<main")[-1].splitlines()
+                if has_cjk(line) and "cp-uncovered" not in line and "南岗区" not in line]
+    # codes never show as text, only in attributes
+    assert not re.search(r">[^<]*(under_construction|special_actions|achieved_quantity)", html)

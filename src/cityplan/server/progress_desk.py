@@ -54,7 +54,7 @@ from cityplan.services.progress import (
     import_district_progress,
     record_site_status,
 )
-from cityplan.text import bilingual, languages_of
+from cityplan.text import bilingual, code_label, languages_of
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ _UPLOAD_ZH = [
     (r"(.*): named (.*) but the content is (.*); .*", "{0}: 扩展名为 {1}, 但内容是 {2}; 请改名或上传正确的文件",
      "{0}: named {1} but the content is {2}; rename the file or upload the right one"),
     (r"malformed multipart body .*", "上传内容格式错误; 请用本页表单重新上传", "malformed upload; upload again with the form on this page"),
+    (r"missing or wrong CSRF token.*", "表单已过期或无效; 请刷新页面后重试", "missing or wrong CSRF token (reload the page and try again)"),
     (r"send the file as multipart/form-data.*", "请用本页表单上传文件", "upload the file with the form on this page"),
 ]
 _UPLOAD = [(re.compile(pat + r"\Z", re.S), zh, en) for pat, zh, en in _UPLOAD_ZH]
@@ -90,6 +91,18 @@ def _message(msg: str, langs: Any) -> str:
         if m:
             return bilingual(zh.format(*m.groups()), en.format(*m.groups()), langs)
     return problem_text(msg, langs)
+
+
+def _cannot_write(state: Any, user: Any, adcode: str) -> str:
+    """Why ``user`` may not write district ``adcode``, in the profile's languages."""
+    langs = languages_of(state.om)
+    return (f"{code_label('role', user.role, langs)} {user.name}: "
+            + bilingual(f"不能填报区 {adcode}", f"cannot write district {adcode}", langs))
+
+
+def _not_found(state: Any, zh: str, en: str) -> Response:
+    """A 404 of a download route, in the profile's languages (plain UTF-8 text)."""
+    return Response(bilingual(zh, en, languages_of(state.om)), status_code=404, media_type="text/plain; charset=utf-8")
 
 
 def _web_problems(problems: pd.DataFrame, langs: Any) -> list[dict[str, Any]]:
@@ -265,7 +278,7 @@ def template_download(request: Request) -> Response:
     with state.progress.lock:
         ctx = state.progress.context()
         if _district(ctx, adcode) is None:
-            return Response("no such district", status_code=404)
+            return _not_found(state, f"没有区 {adcode}", f"no such district {adcode}")
         tmp = state.data_dir / "tmp" / f"template-{secrets.token_hex(8)}.xlsx"
         tmp.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -290,14 +303,15 @@ def uncovered_download(request: Request) -> Response:
     adcode, fmt = request.path_params["adcode"], request.path_params["fmt"]
     state = context(request)
     if fmt not in UNCOVERED_FORMATS:
-        return Response(f"unknown format {fmt!r}; use {', '.join(UNCOVERED_FORMATS)}", status_code=404)
+        return _not_found(state, f"未知格式 {fmt!r}; 可用 {', '.join(UNCOVERED_FORMATS)}",
+                          f"unknown format {fmt!r}; use {', '.join(UNCOVERED_FORMATS)}")
     with state.progress.lock:
         if _district(state.progress.context(), adcode) is None:
-            return Response("no such district", status_code=404)
+            return _not_found(state, f"没有区 {adcode}", f"no such district {adcode}")
     cov = state.coverage
     preset = request.query_params.get("preset") or (cov.presets[0] if cov.presets else "")
     if preset not in cov.presets:
-        return Response(f"no coverage preset {preset!r}", status_code=404)
+        return _not_found(state, f"没有覆盖标准 {preset!r}", f"no coverage preset {preset!r}")
     cov.start()
     st = cov.result(preset)
     if st is None:
@@ -322,17 +336,17 @@ async def progress_upload(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     adcode = request.path_params["adcode"]
-    if not user.can_write_district(adcode):
-        return await run_in_threadpool(refuse, request, user, "progress.import", adcode,
-                                       f"{user.role} {user.name} cannot write district {adcode}")
     state = context(request)
+    if not user.can_write_district(adcode):
+        return await run_in_threadpool(refuse, request, user, "progress.import", adcode, _cannot_write(state, user, adcode))
     session = session_of(request)
     try:
         up = await uploads.receive(request, state.data_dir, max_bytes=state.max_upload, kinds=uploads.PROGRESS_KINDS,
                                    csrf_ok=lambda f: csrf.check(request, session, f.get(csrf.FIELD)))
     except uploads.UploadError as exc:
         if exc.status == 403:
-            return await run_in_threadpool(refuse, request, user, "progress.import", adcode, str(exc))
+            return await run_in_threadpool(refuse, request, user, "progress.import", adcode,
+                                           _message(str(exc), languages_of(state.om)))
         await run_in_threadpool(record, request, user, "progress.import", adcode, "rejected", why=str(exc))
         return await run_in_threadpool(_dashboard, request, adcode, status=exc.status, message=str(exc))
     try:  # parsed in a worker process, bounded in rows, size and time, outside the progress lock
@@ -382,9 +396,10 @@ async def site_status(request: Request) -> Response:
 def _site_status(request: Request, user: Any, form: dict[str, Any]) -> Response:
     adcode, sid = request.path_params["adcode"], request.path_params["site"]
     if not csrf.check(request, session_of(request), str(form.get(csrf.FIELD) or "")):
-        return refuse(request, user, "progress.status", sid, "missing or wrong CSRF token")
+        return refuse(request, user, "progress.status", sid, _message("missing or wrong CSRF token (reload the page and try again)",
+                                                                      languages_of(context(request).om)))
     if not user.can_write_district(adcode):
-        return refuse(request, user, "progress.status", sid, f"{user.role} {user.name} cannot write district {adcode}")
+        return refuse(request, user, "progress.status", sid, _cannot_write(context(request), user, adcode))
     state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
