@@ -272,7 +272,7 @@ def test_site_status_is_one_event_not_a_sheet_row(app, location):
     assert int(e["source_row"]) == 0  # not a row of any sheet
     # wrong input: the problems, nothing recorded
     bad = office.post(f"/districts/{NANGANG}/sites/{sid}/status", data={**form, "status": "done", "note": "x"})
-    assert bad.status_code == 422 and "unknown status" in bad.text
+    assert bad.status_code == 422 and "未知状态 unknown status" in bad.text and "从以下选择" in bad.text  # 中文 English
     assert len(_events(location)) == len(ev)
     # service level: a site of another district is refused for the office
     other = str(ctx.sites[ctx.sites["adcode"].astype(str) == DAOLI]["site_id"].iloc[0])

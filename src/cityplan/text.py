@@ -247,6 +247,31 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
     "facility_type": {"school": ("学校", "school"), "park": ("公园", "park"), "parking": ("停车场", "parking"),
                       "ice-sports": ("冰上运动设施", "ice sports")},
     "boolean": {"True": ("是", "yes"), "False": ("否", "no")},
+    # units of targets (every key of ``cityplan.schema.units.UNITS``)
+    "unit": {"m2": ("平方米", "m²"), "ha": ("公顷", "ha"), "km2": ("平方千米", "km²"), "mu": ("亩", "mu"),
+             "m": ("米", "m"), "km": ("千米", "km"), "min": ("分钟", "min"), "h": ("小时", "h"),
+             "actions": ("项行动", "actions"), "projects": ("个项目", "projects"), "spaces": ("个车位", "spaces"),
+             "streets": ("条街道", "streets"), "parks": ("个公园", "parks"), "schools": ("所学校", "schools"),
+             "seats": ("个学位", "seats"), "stations": ("个站点", "stations"), "fields": ("块场地", "fields"),
+             "sets": ("套", "sets"), "events": ("场活动", "events"), "persons": ("人", "persons"),
+             "colleges": ("所学院", "colleges"), "programmes": ("个项目(贯通培养)", "programmes"),
+             "zones": ("个片区", "zones"), "sections": ("段", "sections")},
+    # target metrics of the task registers (the register names a metric by its code only)
+    "metric": {"area_share": ("用地覆盖率", "land share"), "population_share": ("人口覆盖率", "population share"),
+               "corridor_area": ("廊道面积", "corridor area"), "corridor_sections": ("廊道段数", "corridor sections"),
+               "cultural_training_events": ("文化培训活动", "cultural training events"),
+               "culture_sports_events": ("文体活动", "culture and sports events"),
+               "fitness_circle_time": ("健身圈时间", "fitness circle time"),
+               "fitness_path_sets": ("健身路径(套)", "fitness path sets"), "fitness_stations": ("健身站点", "fitness stations"),
+               "floor_area": ("建筑面积", "floor area"), "industry_colleges": ("产业学院", "industry colleges"),
+               "model_streets": ("示范街道", "model streets"), "multi_use_fields": ("多功能运动场", "multi-use fields"),
+               "new_urban_jobs": ("城镇新增就业", "new urban jobs"), "park_area": ("公园面积", "park area"),
+               "parking_spaces": ("停车位", "parking spaces"), "parks": ("公园", "parks"),
+               "projects": ("项目", "projects"), "school_seats": ("学位", "school seats"), "schools": ("学校", "schools"),
+               "special_actions": ("专项行动", "special actions"), "stations": ("站点", "stations"),
+               "street_length": ("街道长度", "street length"), "sun_island_area": ("太阳岛面积", "Sun Island area"),
+               "sun_island_zones": ("太阳岛片区", "Sun Island zones"),
+               "through_programmes": ("贯通培养项目", "through programmes"), "track_length": ("轨道长度", "track length")},
 }
 # a standard's status names the coverage check as a command; the web says what it is instead
 _STANDARD_STATUS = re.compile(r"^standard 标准: checked by `.*?--preset[ =](\S+?)`.*$")
@@ -287,5 +312,5 @@ def code_label(kind: str, code: Any, languages: str | Iterable[str] | None = Non
             return bilingual(f"标准, 由覆盖分析核验: {m.group(1)}", f"standard, checked by coverage: {m.group(1)}",
                              languages)
     if words is None:
-        return key
+        return key.replace("_", " ") if kind == "metric" else key
     return bilingual(*words, languages)

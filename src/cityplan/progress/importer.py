@@ -11,8 +11,9 @@ import datetime as dt
 import logging
 import math
 import os
+import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from cityplan.progress.events import (
     record_events,
 )
 from cityplan.progress.template import COLUMNS, INFO_SHEET, REPORT_SHEET
+from cityplan.text import bilingual
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,131 @@ _ALIASES |= {"quantity": "achieved", "date": "as_of", "完成量": "achieved", "
 _STATUS_IN = {s: s for s in STATUSES} | {zh: s for s, zh in STATUS_ZH.items()} | {
     s.replace("_", " "): s for s in STATUSES}
 _FORWARD = {"planned": 0, "started": 1, "under_construction": 2, "completed": 3}
+
+
+# ------------------------------------------------------------------ the messages on web pages
+#: the importer's (and the web form's) rejection texts for people reading a web page: English
+#: pattern -> (中文, English for the web). The CLI prints the English as it is; the web shows
+#: :func:`problem_text` in the profile's languages, Chinese first, and names the page's upload
+#: form and downloaded template instead of CLI commands. ``{0}``, ``{1}``... are the pattern's
+#: groups. ``tests/test_progress_ledger.py`` checks every message the importer writes is here.
+MESSAGES_ZH: list[tuple[str, str, str]] = [
+    # problems
+    (r"the sheet's district is not a district of the one map", "表中的区不是本一张图的区",
+     "the sheet's district is not a district of the one map"),
+    (r"a formula, not a value", "是公式, 不是数值", "a formula, not a value"),
+    (r"another district than the sheet's \((.*)\)", "与本表所属区({0})不同", "another district than the sheet's ({0})"),
+    (r"unknown site id", "未知点位编号", "unknown site id"),
+    (r"the site lies in (.*), not in (.*)", "该点位位于 {0}, 不在 {1}", "the site lies in {0}, not in {1}"),
+    (r"site (.*) serves task (.*)", "点位 {0} 属于任务 {1}", "site {0} serves task {1}"),
+    (r"site (.*) reports (.*)", "点位 {0} 上报的指标是 {1}", "site {0} reports {1}"),
+    (r"neither a site id nor a task id", "既无点位编号也无任务编号", "neither a site id nor a task id"),
+    (r"unknown task id", "未知任务编号", "unknown task id"),
+    (r"measured by plan sites", "按规划点位计量", "measured by plan sites"),
+    (r"not a target of task (.*)", "不是任务 {0} 的指标", "not a target of task {0}"),
+    (r"unknown status", "未知状态", "unknown status"),
+    (r"no status", "缺少状态", "no status"),
+    (r"not a number", "不是数字", "not a number"),
+    (r"negative quantity", "数量为负", "negative quantity"),
+    (r"above the site's planned quantity \((.*)\)", "超过点位规划量({0})", "above the site's planned quantity ({0})"),
+    (r"above the district's quota \((.*)\)", "超过本区任务量({0})", "above the district's quota ({0})"),
+    (r"above (.*) \((.*)\)", "超过 {0} ({1})", "above {0} ({1})"),
+    (r"no figure", "缺少数量", "no figure"),
+    (r"no date", "缺少日期", "no date"),
+    (r"not a date", "不是日期", "not a date"),
+    (r"before (.*)", "早于 {0}", "before {0}"),
+    (r"in the future", "晚于今天", "in the future"),
+    (r"the same site/target reported twice for this date", "同一点位/指标在同一日期填报了两次",
+     "the same site/target reported twice for this date"),
+    (r"goes back from (.*)", "状态倒退(原为 {0})", "goes back from {0}"),
+    (r"the row names no district .*", "此行没有指明区(无行政区划代码、无点位、表上也未写区)",
+     "the row names no district (no adcode, no site, no district on the sheet)"),
+    # fixes
+    (r"use a template of one of (.*)", "使用以下某区的模板: {0}", "use a template of one of {0}"),
+    (r"type the value itself \(formulas are not read\)", "直接填写数值(不读取公式)",
+     "type the value itself (formulas are not read)"),
+    (r"report each district on its own sheet", "每个区用各自的表填报", "report each district on its own sheet"),
+    (r"use a site id of the one map .*", "使用一张图中的点位编号(本页下载的模板列出了本区全部点位)",
+     "use a site id of the one map (the template downloaded on this page lists them)"),
+    (r"remove the row; that district reports it", "删除此行, 由该区填报", "remove the row; that district reports it"),
+    (r"write (\S+) \(or leave the id column as exported\)", "填写 {0} (或保留导出时的编号)",
+     "write {0} (or leave the id column as exported)"),
+    (r"write (\S+) \((.*)\)", "填写 {0} ({1})", "write {0} ({1})"),
+    (r"fill site_id for a site, or task_id \+ metric for a district figure",
+     "点位行填写点位编号; 区级数字填写任务编号和指标", "fill site_id for a site, or task_id + metric for a district figure"),
+    (r"use a task id listed by .*", "使用任务页列出的任务编号", "use a task id listed on the tasks page"),
+    (r"report it on the site rows", "在点位行上填报", "report it on the site rows"),
+    (r"use one of (.*)", "使用以下之一: {0}", "use one of {0}"),
+    (r"choose one of (.*)", "从以下选择: {0}", "choose one of {0}"),
+    (r"write a number in (.*), e\.g\. (.*)", "填写以 {0} 计的数字, 例如 {1}", "write a number in {0}, e.g. {1}"),
+    (r"write the cumulative quantity achieved \(>= 0\)", "填写累计完成量(>= 0)",
+     "write the cumulative quantity achieved (>= 0)"),
+    (r"check the number, or explain in the note( column)?", "核对数字, 或在备注栏说明",
+     "check the number, or explain in the note"),
+    (r"write the cumulative (.*) achieved \((.*)\)", "填写累计完成的 {0} ({1})", "write the cumulative {0} achieved ({1})"),
+    (r"write the date the (?:figures|status) refers? to, YYYY-MM-DD", "填写所指日期, 格式 YYYY-MM-DD",
+     "write the date the figures refer to, YYYY-MM-DD"),
+    (r"write YYYY-MM-DD, e\.g\. (.*)", "按 YYYY-MM-DD 填写, 例如 {0}", "write YYYY-MM-DD, e.g. {0}"),
+    (r"the plan starts (.*)", "规划自 {0} 开始", "the plan starts {0}"),
+    (r"use a date up to (.*)", "使用不晚于 {0} 的日期", "use a date up to {0}"),
+    (r"keep one row per site and date", "每个点位每个日期只留一行", "keep one row per site and date"),
+    (r"explain the change in the note(?: column)? \(or correct the status\)", "在备注栏说明变化(或改正状态)",
+     "explain the change in the note (or correct the status)"),
+    (r"fill the adcode column, use the district's template .*", "填写行政区划代码列, 或使用在本区页面下载的模板",
+     "fill the adcode column, or use the template downloaded on the district's page"),
+    # the file as a whole (``ProgressInputError``; the file's name leads the message)
+    (r"(.*): file not found; .*", "{0}: 找不到文件; 请上传本页下载的模板", "{0}: file not found; upload the template of this page"),
+    (r"(.*): unsupported file type (.*); give an \.xlsx or \.csv progress sheet", "{0}: 不支持的文件类型 {1}; 请上传 XLSX 或 CSV 填报表",
+     "{0}: unsupported file type {1}; upload an .xlsx or .csv progress sheet"),
+    (r"(.*): no header row; .*", "{0}: 没有表头行; 请使用本页下载的模板", "{0}: no header row; use the template downloaded on this page"),
+    (r"(.*): missing column\(s\) (.*) in the header (.*); .*", "{0}: 表头 {2} 缺少列 {1}; 请使用本页下载的模板",
+     "{0}: missing column(s) {1} in the header {2}; use the template downloaded on this page"),
+    (r"(.*): not a readable XLSX workbook \((.*)\); save it again as \.xlsx", "{0}: 无法读取的 XLSX 工作簿({1}); 请重新另存为 .xlsx",
+     "{0}: not a readable XLSX workbook ({1}); save it again as .xlsx"),
+    (r"(.*): the workbook's sheets and strings expand to (.*) \(at most (.*)\); .*",
+     "{0}: 工作簿解压后达 {1}(上限 {2}); 填报表只含本区点位, 请删除其他行",
+     "{0}: the workbook's sheets and strings expand to {1} (at most {2}); a progress sheet is one district's sites - remove the other rows"),
+    (r"(.*): more than (\S+) (\S+) \(a progress sheet .*", "{0}: 超过 {1} 行(填报表只含本区点位); 请拆分文件或删除多余的行",
+     "{0}: more than {1} {2} (a progress sheet holds one district's sites); split the file or remove the extra rows"),
+    (r"(.*): (.*) is more than a progress sheet \(at most (.*)\); .*", "{0}: {1} 超过填报表上限({2}); 请删除其他区的行",
+     "{0}: {1} is more than a progress sheet (at most {2}); a sheet holds one district's sites - remove the other rows"),
+    (r"(.*): not UTF-8 or GB18030 text; .*", "{0}: 不是 UTF-8 或 GB18030 文本; 请将 CSV 另存为 UTF-8",
+     "{0}: not UTF-8 or GB18030 text; save the CSV as UTF-8"),
+    (r"(.*): binary data, not a CSV table; .*", "{0}: 是二进制数据, 不是 CSV 表格; 请上传 CSV 或 XLSX 填报表",
+     "{0}: binary data, not a CSV table; upload the CSV or XLSX progress sheet"),
+]
+_MESSAGES = [(re.compile(pat + r"\Z", re.S), zh, en) for pat, zh, en in MESSAGES_ZH]
+
+
+def problem_text(message: object, languages: str | Iterable[str] | None = None) -> str:
+    """A rejection text of the importer (a problem, a fix, a file's error) for a web page.
+
+    Parameters
+    ----------
+    message : object
+        The English text the importer (or the web form's check) wrote.
+    languages : sequence of {"zh", "en"}, str or None
+        The profile's languages; ``None`` means Chinese and English.
+
+    Returns
+    -------
+    str
+        The words of :data:`MESSAGES_ZH` in ``languages`` (Chinese first), with the web's
+        instructions in place of CLI commands; a text no pattern knows is returned unchanged.
+
+    Examples
+    --------
+    >>> problem_text("not a date")
+    '不是日期 not a date'
+    >>> problem_text("use a date up to 2024-01-01", ("en",))
+    'use a date up to 2024-01-01'
+    """
+    text = "" if message is None else str(message)
+    for pat, zh, en in _MESSAGES:
+        m = pat.match(text)
+        if m:
+            return bilingual(zh.format(*m.groups()), en.format(*m.groups()), languages)
+    return text
 
 
 class ProgressInputError(SchemaError):

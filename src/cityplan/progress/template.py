@@ -60,7 +60,11 @@ INSTRUCTIONS = [
                   "not in the future. Every row you change needs a date."),
     ("未改动的行 Unchanged rows", "状态未改、完成量/日期/备注为空的行不导入。 Rows with the exported status and no "
                                  "achieved/date/note are skipped."),
-    ("导入 Import", "cityplan progress import 本文件.xlsx --reported-by 姓名  (一次全部记录或全部不记录 all rows or none)"),
+    ("上传 Upload", "网页: 打开本区页面(/districts/区划代码), 在 填报进度 表单中选择本文件并上传; 一次全部记录或全部不记录。 "
+                   "On the web: open the district's page (/districts/ADCODE) and upload this file with the "
+                   "Report progress form; all rows or none."),
+    ("导入 Import", "命令行 command line: cityplan progress import 本文件.xlsx --reported-by 姓名  "
+                   "(一次全部记录或全部不记录 all rows or none)"),
     ("示意 Illustrative", "示意=True 的地块由文档规则生成,不是真实项目。 Sites flagged illustrative were placed by a "
                           "documented rule (docs/plan_sites.md), not real projects."),
 ]

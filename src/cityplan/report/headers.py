@@ -92,6 +92,11 @@ HEADERS: dict[str, tuple[str, str]] = {
     # progress on the web pages
     "sites_completed": ("已完成点位(个)", "Sites completed (count)"),
     "plan": ("规划情况", "Plan"),
+    "achieved_quantity": ("完成量", "Achieved quantity (unit)"),
+    "planned_basis": ("规划依据", "Planned basis"),
+    "uncovered": ("未覆盖小区(个)", "Uncovered compounds (count)"),
+    "gap_area_m2": ("缺口面积(m²)", "Gap area (m²)"),
+    "standard": ("标准要求", "Standard"),
     # a review's findings, proposal and coverage impact (the review desk's pages)
     "feature_name": ("要素名称", "Feature"),
     "rule": ("审查规则", "Rule"),

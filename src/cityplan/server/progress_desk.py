@@ -17,6 +17,7 @@ office's) is :mod:`cityplan.services.progress`'s, which this desk calls.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -33,6 +34,7 @@ from cityplan.progress.asof import quota_basis_text
 from cityplan.progress.context import ProgressContext
 from cityplan.progress.events import STATUSES
 from cityplan.progress.history import task_history
+from cityplan.progress.importer import problem_text
 from cityplan.progress.report import attach_standards
 from cityplan.progress.template import write_template
 from cityplan.server import csrf, uploads
@@ -52,7 +54,7 @@ from cityplan.services.progress import (
     import_district_progress,
     record_site_status,
 )
-from cityplan.text import languages_of
+from cityplan.text import bilingual, code_label, languages_of
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,49 @@ UNCOVERED_LIMIT = 300
 #: seconds between reloads of a dashboard whose coverage is still being computed
 REFRESH_S = 15
 SITE_SHOW = ["site_id", "name", "task_id", "metric", "unit", "planned", "status", "achieved_quantity", "last_report"]
+#: the upload's refusals (``server/uploads.py``) in Chinese: English pattern -> (中文, English)
+_UPLOAD_ZH = [
+    (r"the upload is (.*); the limit is (.*)", "上传文件 {0}, 超过上限 {1}", "the upload is {0}; the limit is {1}"),
+    (r"the (?:upload|file) exceeds the limit of (.*)", "文件超过上限 {0}", "the file exceeds the limit of {0}"),
+    (r"no file in the upload; choose a file", "没有收到文件; 请选择文件", "no file in the upload; choose a file"),
+    (r"(.*): the file is empty", "{0}: 文件为空", "{0}: the file is empty"),
+    (r"(.*): the content is (.*); expected (.*)", "{0}: 文件内容是 {1}, 应为 {2}", "{0}: the content is {1}; expected {2}"),
+    (r"(.*): named (.*) but the content is (.*); .*", "{0}: 扩展名为 {1}, 但内容是 {2}; 请改名或上传正确的文件",
+     "{0}: named {1} but the content is {2}; rename the file or upload the right one"),
+    (r"malformed multipart body .*", "上传内容格式错误; 请用本页表单重新上传", "malformed upload; upload again with the form on this page"),
+    (r"missing or wrong CSRF token.*", "表单已过期或无效; 请刷新页面后重试", "missing or wrong CSRF token (reload the page and try again)"),
+    (r"send the file as multipart/form-data.*", "请用本页表单上传文件", "upload the file with the form on this page"),
+]
+_UPLOAD = [(re.compile(pat + r"\Z", re.S), zh, en) for pat, zh, en in _UPLOAD_ZH]
+
+
+def _message(msg: str, langs: Any) -> str:
+    """An upload's or import's refusal on the page: Chinese first, the web's words (no CLI)."""
+    for pat, zh, en in _UPLOAD:
+        m = pat.match(msg)
+        if m:
+            return bilingual(zh.format(*m.groups()), en.format(*m.groups()), langs)
+    return problem_text(msg, langs)
+
+
+def _cannot_write(state: Any, user: Any, adcode: str) -> str:
+    """Why ``user`` may not write district ``adcode``, in the profile's languages."""
+    langs = languages_of(state.om)
+    return (f"{code_label('role', user.role, langs)} {user.name}: "
+            + bilingual(f"不能填报区 {adcode}", f"cannot write district {adcode}", langs))
+
+
+def _not_found(state: Any, zh: str, en: str) -> Response:
+    """A 404 of a download route, in the profile's languages (plain UTF-8 text)."""
+    return Response(bilingual(zh, en, languages_of(state.om)), status_code=404, media_type="text/plain; charset=utf-8")
+
+
+def _web_problems(problems: pd.DataFrame, langs: Any) -> list[dict[str, Any]]:
+    """Rejected rows for the page: problem and fix in the profile's languages (codes unchanged)."""
+    rows = problems.astype(object).where(problems.notna(), "").to_dict("records")
+    for r in rows:
+        r["problem"], r["fix"] = problem_text(r["problem"], langs), problem_text(r["fix"], langs)
+    return rows
 
 
 def _district(ctx: ProgressContext, adcode: str) -> pd.Series | None:
@@ -79,7 +124,7 @@ def districts_index(request: Request) -> Response:
         return login_redirect(request)
     ctx = context(request).progress.context()
     rows = ctx.districts[["adcode", "name"] + [c for c in ("name_en",) if c in ctx.districts.columns]]
-    return render(request, "districts.html.j2", title="Districts 分区", districts=rows.to_dict("records"))
+    return render(request, "districts.html.j2", title=bilingual("分区", "Districts", languages_of(context(request).om)), districts=rows.to_dict("records"))
 
 
 def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None = None, status: int = 200,
@@ -89,7 +134,8 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
         ctx = state.progress.context()
         d = _district(ctx, adcode)
         if d is None:
-            return render(request, "error.html.j2", status=404, title="404", message=f"no district {adcode}")
+            return render(request, "error.html.j2", status=404, title="404",
+                          message=bilingual(f"没有区 {adcode}", f"no district {adcode}", languages_of(state.om)))
         table = ctx.table(by="district")
         mine = table[table["adcode"].astype(str) == adcode]
         sites = ctx.site_status()
@@ -119,7 +165,7 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
         gaps = res.gaps[res.gaps["district"] == d["name"]] if "district" in res.gaps.columns else res.gaps.iloc[:0]
         if pid == preset and len(gaps):
             static.append(layer_payload(LayerView(
-                id="coverage_gaps", title=f"未覆盖 Gaps {pid} · {scenario_label(res.scenario, langs)}", gdf=gaps,
+                id="coverage_gaps", title=f"{bilingual('未覆盖', 'Gaps', langs)} {pid} · {scenario_label(res.scenario, langs)}", gdf=gaps,
                 group="district", style={"color": "#b2182b", "fill": "#ef8a62", "fillOpacity": 0.6, "weight": 1},
                 fields=[c for c in ("district", "gap_area_m2", "population_uncovered") if c in gaps.columns],
                 source="cityplan coverage")))
@@ -145,17 +191,17 @@ def _dashboard(request: Request, adcode: str, *, report: dict[str, Any] | None =
     ml = state.map_layers
     plan_ids = [lid for lid in state.om.plan_layer_ids if ml.get(lid) is not None]
     cfg = ml.page_config(ids=["residential", *plan_ids], show=set(plan_ids))
-    cfg["groups"] = [{"id": "district", "title": "分区 District"}, *cfg["groups"]]
+    cfg["groups"] = [{"id": "district", "title": bilingual("分区", "District", langs)}, *cfg["groups"]]
     cfg.update({"static": static, "fit": [[b[1], b[0]], [b[3], b[2]]] if b else None})
     user = current_user(request)
     can_write = bool(user and user.can_write_district(adcode))
-    resp = render(request, "district.html.j2", status=status, title=f"{d['name']} progress", district=d.to_dict(),
+    resp = render(request, "district.html.j2", status=status, title=f"{d['name']} {bilingual('进度', 'progress', langs)}", district=d.to_dict(),
                   adcode=adcode, progress=mine[[c for c in PROGRESS_SHOW if c in mine.columns]].to_dict("records"),
                   progress_columns=[c for c in PROGRESS_SHOW if c in mine.columns],
                   sites=sites[[c for c in SITE_SHOW if c in sites.columns]].to_dict("records"),
                   site_columns=[c for c in SITE_SHOW if c in sites.columns], tasks=tasks, task=task, charts=charts,
                   coverage=cov_rows, preset=preset, can_write=can_write, statuses=STATUSES, report=report,
-                  message=message, page=page_json({"map": cfg}), max_mb=state.max_upload // (1024 * 1024),
+                  message=_message(message, langs) if message else "", page=page_json({"map": cfg}), max_mb=state.max_upload // (1024 * 1024),
                   standards=standards, headline=scenario_label(HEADLINE, langs),
                   planned_label=scenario_label("planned", langs), covered_definition=covered_definition(langs),
                   computing=computing, refresh_s=REFRESH_S if refresh else None, uncovered=uncovered, uncovered_total=uncovered_total,
@@ -232,7 +278,7 @@ def template_download(request: Request) -> Response:
     with state.progress.lock:
         ctx = state.progress.context()
         if _district(ctx, adcode) is None:
-            return Response("no such district", status_code=404)
+            return _not_found(state, f"没有区 {adcode}", f"no such district {adcode}")
         tmp = state.data_dir / "tmp" / f"template-{secrets.token_hex(8)}.xlsx"
         tmp.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -257,14 +303,15 @@ def uncovered_download(request: Request) -> Response:
     adcode, fmt = request.path_params["adcode"], request.path_params["fmt"]
     state = context(request)
     if fmt not in UNCOVERED_FORMATS:
-        return Response(f"unknown format {fmt!r}; use {', '.join(UNCOVERED_FORMATS)}", status_code=404)
+        return _not_found(state, f"未知格式 {fmt!r}; 可用 {', '.join(UNCOVERED_FORMATS)}",
+                          f"unknown format {fmt!r}; use {', '.join(UNCOVERED_FORMATS)}")
     with state.progress.lock:
         if _district(state.progress.context(), adcode) is None:
-            return Response("no such district", status_code=404)
+            return _not_found(state, f"没有区 {adcode}", f"no such district {adcode}")
     cov = state.coverage
     preset = request.query_params.get("preset") or (cov.presets[0] if cov.presets else "")
     if preset not in cov.presets:
-        return Response(f"no coverage preset {preset!r}", status_code=404)
+        return _not_found(state, f"没有覆盖标准 {preset!r}", f"no coverage preset {preset!r}")
     cov.start()
     st = cov.result(preset)
     if st is None:
@@ -289,17 +336,17 @@ async def progress_upload(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     adcode = request.path_params["adcode"]
-    if not user.can_write_district(adcode):
-        return await run_in_threadpool(refuse, request, user, "progress.import", adcode,
-                                       f"{user.role} {user.name} cannot write district {adcode}")
     state = context(request)
+    if not user.can_write_district(adcode):
+        return await run_in_threadpool(refuse, request, user, "progress.import", adcode, _cannot_write(state, user, adcode))
     session = session_of(request)
     try:
         up = await uploads.receive(request, state.data_dir, max_bytes=state.max_upload, kinds=uploads.PROGRESS_KINDS,
                                    csrf_ok=lambda f: csrf.check(request, session, f.get(csrf.FIELD)))
     except uploads.UploadError as exc:
         if exc.status == 403:
-            return await run_in_threadpool(refuse, request, user, "progress.import", adcode, str(exc))
+            return await run_in_threadpool(refuse, request, user, "progress.import", adcode,
+                                           _message(str(exc), languages_of(state.om)))
         await run_in_threadpool(record, request, user, "progress.import", adcode, "rejected", why=str(exc))
         return await run_in_threadpool(_dashboard, request, adcode, status=exc.status, message=str(exc))
     try:  # parsed in a worker process, bounded in rows, size and time, outside the progress lock
@@ -331,7 +378,7 @@ def _import(request: Request, user: Any, adcode: str, up: uploads.Upload, sheet:
             return _dashboard(request, adcode, status=422, message=msg)
     report = {"file": up.file_name, "rows_read": res.rows_read, "rows_reported": res.rows_reported,
               "recorded": res.recorded, "already": res.already_recorded, "ok": res.ok,
-              "problems": res.problems.astype(object).where(res.problems.notna(), "").to_dict("records")}
+              "problems": _web_problems(res.problems, languages_of(state.om))}
     record(request, user, "progress.import", adcode, "ok" if res.ok else "rejected", file=up.file_name,
            sha256=up.sha256, recorded=res.recorded, problems=len(res.problems))
     return _dashboard(request, adcode, report=report, status=200 if res.ok else 422)
@@ -349,9 +396,10 @@ async def site_status(request: Request) -> Response:
 def _site_status(request: Request, user: Any, form: dict[str, Any]) -> Response:
     adcode, sid = request.path_params["adcode"], request.path_params["site"]
     if not csrf.check(request, session_of(request), str(form.get(csrf.FIELD) or "")):
-        return refuse(request, user, "progress.status", sid, "missing or wrong CSRF token")
+        return refuse(request, user, "progress.status", sid, _message("missing or wrong CSRF token (reload the page and try again)",
+                                                                      languages_of(context(request).om)))
     if not user.can_write_district(adcode):
-        return refuse(request, user, "progress.status", sid, f"{user.role} {user.name} cannot write district {adcode}")
+        return refuse(request, user, "progress.status", sid, _cannot_write(context(request), user, adcode))
     state = context(request)
     with state.progress.lock:
         ctx = state.progress.context()
@@ -361,12 +409,12 @@ def _site_status(request: Request, user: Any, form: dict[str, Any]) -> Response:
                                         achieved=str(form.get("achieved") or "") or None,
                                         note=str(form.get("note") or ""), office=_office(user), source="web form")
         except SiteNotFoundError:
-            return render(request, "error.html.j2", status=404, title="404", message=f"no site {sid}")
+            return render(request, "error.html.j2", status=404, title="404", message=bilingual(f"没有点位 {sid}", f"no site {sid}", languages_of(state.om)))
         except DistrictWriteRefusedError as exc:
             return refuse(request, user, "progress.status", sid, str(exc))
     if not change.ok:
         report = {"file": "form", "ok": False, "rows_read": 1, "rows_reported": 0, "recorded": 0, "already": 0,
-                  "problems": change.problems.astype(object).where(change.problems.notna(), "").to_dict("records")}
+                  "problems": _web_problems(change.problems, languages_of(state.om))}
         record(request, user, "progress.status", sid, "rejected", problems=len(change.problems))
         return _dashboard(request, adcode, report=report, status=422)
     ev = change.event
