@@ -63,8 +63,10 @@ def context_layers(om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0) -> Cont
 def road_labels(roads: gpd.GeoDataFrame, *, min_length_m: float = 400.0) -> list[tuple[float, float, float, str]]:
     """Where :func:`static.label_lines` names each named road (metric CRS): ``(x, y, angle, name)`` at
     the middle of its longest merged piece, none for a road shorter than ``min_length_m``."""
-    g = roads[roads["name"].apply(lambda v: isinstance(v, str) and bool(v))]
-    out = []
+    out: list[tuple[float, float, float, str]] = []
+    if roads.empty:  # nothing around (a boolean mask of an empty object Series would select columns)
+        return out
+    g = roads[roads["name"].map(lambda v: isinstance(v, str) and bool(v)).astype(bool).to_numpy()]
     for name, part in g.groupby("name"):
         merged = shapely.line_merge(shapely.union_all(part.geometry.to_numpy()))
         pieces = [p for p in shapely.get_parts(merged) if p.geom_type == "LineString"]
