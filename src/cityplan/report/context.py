@@ -6,18 +6,13 @@ draws the same context under each of its pages from that."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import matplotlib.patheffects as pe
-import shapely
 
 from cityplan.report import static
 from cityplan.report.layout import label_text
 from cityplan.text import languages_of
-
-_HALO = [pe.withStroke(linewidth=2, foreground="white")]  # as static.label_lines draws road names
 
 
 def _row(om, lid: str) -> dict:
@@ -63,34 +58,12 @@ def context_layers(om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0) -> Cont
 def road_labels(roads: gpd.GeoDataFrame, *, min_length_m: float = 400.0) -> list[tuple[float, float, float, str]]:
     """Where :func:`static.label_lines` names each named road (metric CRS): ``(x, y, angle, name)`` at
     the middle of its longest merged piece, none for a road shorter than ``min_length_m``."""
-    out: list[tuple[float, float, float, str]] = []
-    if roads.empty:  # nothing around (a boolean mask of an empty object Series would select columns)
-        return out
-    g = roads[roads["name"].map(lambda v: isinstance(v, str) and bool(v)).astype(bool).to_numpy()]
-    for name, part in g.groupby("name"):
-        merged = shapely.line_merge(shapely.union_all(part.geometry.to_numpy()))
-        pieces = [p for p in shapely.get_parts(merged) if p.geom_type == "LineString"]
-        if not pieces:
-            continue
-        line = max(pieces, key=lambda p: p.length)
-        if line.length < min_length_m:
-            continue
-        mid = line.interpolate(0.5, normalized=True)
-        a, b = line.interpolate(0.45, normalized=True), line.interpolate(0.55, normalized=True)
-        out.append((mid.x, mid.y, _angle(a, b), str(name)))
-    return out
-
-
-def _angle(a, b) -> float:
-    deg = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
-    return deg - 180 if deg > 90 else deg + 180 if deg < -90 else deg
+    return static.line_label_places(roads, "name", min_length_m=min_length_m)
 
 
 def _draw_road_labels(ax, labels: list[tuple[float, float, float, str]], *, size: float = 5.5) -> None:
     """The labels of :func:`road_labels`, drawn as :func:`static.label_lines` draws them."""
-    for x, y, angle, name in labels:
-        ax.text(x, y, name, fontsize=size, rotation=angle, rotation_mode="anchor", ha="center", va="center",
-                color="#222222", zorder=8, path_effects=_HALO, clip_on=True, gid="road_label")
+    static.draw_line_labels(ax, labels, size=size)
 
 
 def draw_context(ax, om, area: gpd.GeoDataFrame, *, pad_m: float = 4000.0,

@@ -88,13 +88,14 @@ def label_areas(ax, gdf: gpd.GeoDataFrame, column: str = "name", *, size: float 
     return n
 
 
-def label_lines(ax, gdf: gpd.GeoDataFrame, column: str = "name", *, size: float = 5.5,
-                min_length_m: float = 400.0) -> int:
-    """Name each named line once (e.g. major roads), along its longest merged piece."""
-    if gdf.empty or column not in gdf.columns:
-        return 0
-    g = gdf[gdf[column].apply(lambda v: isinstance(v, str) and bool(v))].to_crs(ax.cityplan_crs)
-    n = 0
+def line_label_places(gdf: gpd.GeoDataFrame, column: str = "name", *,
+                      min_length_m: float = 400.0) -> list[tuple[float, float, float, str]]:
+    """Where each named line (e.g. a major road; metric CRS) is named once: ``(x, y, angle, name)``
+    at the middle of its longest merged piece, none for a line shorter than ``min_length_m``."""
+    out: list[tuple[float, float, float, str]] = []
+    if gdf.empty or column not in gdf.columns:  # (a mask of an empty object Series would select columns)
+        return out
+    g = gdf[gdf[column].map(lambda v: isinstance(v, str) and bool(v)).astype(bool).to_numpy()]
     for name, part in g.groupby(column):
         merged = shapely.line_merge(shapely.union_all(part.geometry.to_numpy()))
         pieces = [p for p in shapely.get_parts(merged) if p.geom_type == "LineString"]
@@ -105,11 +106,25 @@ def label_lines(ax, gdf: gpd.GeoDataFrame, column: str = "name", *, size: float 
             continue
         mid = line.interpolate(0.5, normalized=True)
         a, b = line.interpolate(0.45, normalized=True), line.interpolate(0.55, normalized=True)
-        angle = _angle(a, b)
-        ax.text(mid.x, mid.y, str(name), fontsize=size, rotation=angle, rotation_mode="anchor", ha="center",
-                va="center", color="#222222", zorder=8, path_effects=_HALO, clip_on=True, gid="road_label")
-        n += 1
-    return n
+        out.append((mid.x, mid.y, _angle(a, b), str(name)))
+    return out
+
+
+def draw_line_labels(ax, places: list[tuple[float, float, float, str]], *, size: float = 5.5) -> int:
+    """Draw the labels :func:`line_label_places` placed; returns how many."""
+    for x, y, angle, name in places:
+        ax.text(x, y, name, fontsize=size, rotation=angle, rotation_mode="anchor", ha="center", va="center",
+                color="#222222", zorder=8, path_effects=_HALO, clip_on=True, gid="road_label")
+    return len(places)
+
+
+def label_lines(ax, gdf: gpd.GeoDataFrame, column: str = "name", *, size: float = 5.5,
+                min_length_m: float = 400.0) -> int:
+    """Name each named line once (e.g. major roads), along its longest merged piece."""
+    if gdf.empty or column not in gdf.columns:
+        return 0
+    places = line_label_places(gdf.to_crs(ax.cityplan_crs), column, min_length_m=min_length_m)
+    return draw_line_labels(ax, places, size=size)
 
 
 def _angle(a, b) -> float:
