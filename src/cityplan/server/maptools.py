@@ -170,8 +170,8 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: str(v) for k, v in form.items()}
 
 
-async def bookmark_save(request: Request) -> Response:
-    """``POST /api/bookmarks``: save (or replace) a named view of the user."""
+async def _bookmark_write(request: Request, action: str) -> tuple[Any, dict[str, str]] | Response:
+    """The user and form of a bookmark write, or the refusal (not logged in, bad form, CSRF)."""
     user = current_user(request)
     if user is None:
         return _json({"error": "log in first"}, 401)
@@ -180,7 +180,16 @@ async def bookmark_save(request: Request) -> Response:
     except bm.BookmarkError as exc:
         return _json({"error": str(exc)}, 400)
     if not csrf.check(request, session_of(request), form.get(csrf.FIELD)):
-        return refuse(request, user, "bookmark.save", form.get("name", ""), "missing or wrong CSRF token")
+        return refuse(request, user, action, form.get("name", ""), "missing or wrong CSRF token")
+    return user, form
+
+
+async def bookmark_save(request: Request) -> Response:
+    """``POST /api/bookmarks``: save (or replace) a named view of the user."""
+    got = await _bookmark_write(request, "bookmark.save")
+    if isinstance(got, Response):
+        return got
+    user, form = got
     store = context(request).om.store
     layers = [x for x in form.get("layers", "").split(",") if x]
     try:
@@ -194,15 +203,10 @@ async def bookmark_save(request: Request) -> Response:
 
 async def bookmark_delete(request: Request) -> Response:
     """``POST /api/bookmarks/delete``: delete a named view of the user."""
-    user = current_user(request)
-    if user is None:
-        return _json({"error": "log in first"}, 401)
-    try:
-        form = await _form(request)
-    except bm.BookmarkError as exc:
-        return _json({"error": str(exc)}, 400)
-    if not csrf.check(request, session_of(request), form.get(csrf.FIELD)):
-        return refuse(request, user, "bookmark.delete", form.get("name", ""), "missing or wrong CSRF token")
+    got = await _bookmark_write(request, "bookmark.delete")
+    if isinstance(got, Response):
+        return got
+    user, form = got
     gone = await run_in_threadpool(bm.delete_bookmark, context(request).om.store, user.name, form.get("name", ""))
     if not gone:
         return _json({"error": f"no bookmark {form.get('name', '')!r}"}, 404)
