@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,11 @@ class PageLog:
 
 @contextmanager
 def launch() -> Iterator[Browser]:
-    """A Chromium browser for the duration of the block."""
+    """A Chromium browser for the duration of the block (the pages' common web-font slices cut
+    first, once per machine, so no page load waits for fontTools under the suite's load)."""
+    from cityplan.server import webfont
+
+    webfont.warm(Path(tempfile.gettempdir()) / "cityplan-webfont")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:

@@ -40,6 +40,7 @@ from cityplan.server import (
     review_desk,
     supervision,
     viewlayers,
+    webfont,
 )
 from cityplan.server.auth import (
     SESSION_COOKIE,
@@ -386,7 +387,7 @@ def create_app(onemap: OneMap | str | os.PathLike[str] | None, *, data_dir: str 
         map_layers=map_layers, progress=ProgressState(om), coverage=CoverageCache(om), reviews=reviews,
         layer_extent=layer_extent, basic_cache=BasicCache(), public_url=public_url)
     if warm:
-        threading.Thread(target=_warm, args=(map_layers, reviews, app.state.ctx.coverage), name="cityplan-warm",
+        threading.Thread(target=_warm, args=(map_layers, reviews, app.state.ctx.coverage, data / "fonts"), name="cityplan-warm",
                          daemon=True).start()
     logger.info("cityplan server over %s, data folder %s", om.label, data)
     return app
@@ -428,10 +429,13 @@ def app_from_environment() -> Starlette:
     return create_app(config.onemap, **config.app_options())
 
 
-def _warm(map_layers: viewlayers.MapLayers, reviews: ReviewPool, coverage: CoverageCache | None = None) -> None:
+def _warm(map_layers: viewlayers.MapLayers, reviews: ReviewPool, coverage: CoverageCache | None = None,
+          fonts: Path | None = None) -> None:
     """Prepare the map layers and the review workers, and start computing the build's coverage runs
     not stored yet (:meth:`CoverageCache.start`: its own background thread, unless another process
-    holds the build's claim) so the dashboards and the supervision have their figures sooner."""
+    holds the build's claim) so the dashboards and the supervision have their figures sooner; then cut
+    the web font's common slices not cut yet on this machine (``fonts``: the folder used when the
+    machine's cache folder cannot be written)."""
     for attempt in range(3):  # a read racing another process's first open of the file can fail once
         try:
             map_layers.warm()
@@ -442,6 +446,11 @@ def _warm(map_layers: viewlayers.MapLayers, reviews: ReviewPool, coverage: Cover
                 except Exception:  # noqa: BLE001 - the dashboards start it again on their first visit
                     logger.exception("starting the coverage computing failed")
             map_layers.seed()
+            if fonts is not None:
+                try:
+                    webfont.warm(fonts)
+                except Exception:  # noqa: BLE001 - a slice is cut on its first request instead
+                    logger.exception("cutting the web font's common slices failed")
             return
         except Exception:  # noqa: BLE001 - the first request will report it
             logger.exception("preparing the map layers failed (attempt %d of 3)", attempt + 1)

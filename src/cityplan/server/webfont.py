@@ -226,6 +226,16 @@ def slice_file(i: int, folder: Path) -> Path:
     return path
 
 
+def warm(fallback: Path) -> Path:
+    """Cut the common slices (00: Latin and the package's texts; GB 2312) that are not cut yet, into
+    the machine's cache (:func:`cache_folder`); returns the folder. A fresh install's first pages
+    then need no cutting (the server's warm-up thread calls this)."""
+    folder = cache_folder(fallback)
+    for i in range(1 + L1_SLICES + L2_SLICES):
+        slice_file(i, folder)
+    return folder
+
+
 async def font_slice(request: Request) -> Response:
     """``GET /static/fonts/cjk-<version>-NN.woff2``: one slice, cached for a year (immutable)."""
     m = _NAME.match(request.path_params["name"])
@@ -272,9 +282,7 @@ if __name__ == "__main__":  # the developers' tool: refresh server.css after the
         slices.cache_clear()
         version.cache_clear()
     if "--warm" in sys.argv:  # cut the common slices now (after an install), not on first requests
-        folder = cache_folder(Path(tempfile.gettempdir()) / "cityplan-webfont")
-        for i in range(1 + L1_SLICES + L2_SLICES):
-            slice_file(i, folder)
+        folder = warm(Path(tempfile.gettempdir()) / "cityplan-webfont")
         logger.info("common slices 00-%02d in %s", L1_SLICES + L2_SLICES, folder)
         sys.exit(0)
     changed = write_css_block()
