@@ -98,3 +98,27 @@ def served_page(browser: Browser, url: str, *, height: int = 860):  # noqa: ANN2
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     return ctx, page, errors, outside
+
+
+def wait_for(page: Page, expr: str, timeout: float = 90) -> None:
+    """Poll ``expr`` in the page until it is truthy (AssertionError after ``timeout`` seconds)."""
+    import time
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if page.evaluate(expr):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {expr}")
+
+
+def log_in(page: Page, url: str, name: str) -> None:
+    """Log ``name`` in through the login form (the accounts of ``server_process``)."""
+    from server_process import PASSWORD
+
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("#cp-login")
+    assert page.text_content("#cp-whoami").startswith(name)

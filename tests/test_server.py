@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from browser import launch, served_page
+from browser import launch, log_in, served_page, wait_for
 from conftest import HARBIN_DIR
 from server_process import (
     PASSWORD,
@@ -296,22 +296,8 @@ def test_roles_csrf_and_audit(served):
 # ------------------------------------------------------------------------------ browser flows
 
 
-def _wait(page, expr: str, timeout: float = 90) -> None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if page.evaluate(expr):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {expr}")
 
 
-def _log_in(page, url: str, name: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("#cp-login")
-    assert page.text_content("#cp-whoami").startswith(name)
 
 
 def _expected_floor_area(book: Path, task: str, metric: str) -> float:
@@ -339,7 +325,7 @@ def test_district_office_uploads_progress_and_chart_changes(served):
     _browser_flow_on(served, "postgis")
     with launch() as browser:
         ctx, page, errors, outside = served_page(browser, served.url)
-        _log_in(page, served.url, "nangang")
+        log_in(page, served.url, "nangang")
         page.goto(f"{served.url}/districts/{NANGANG}?task=2.3.3")
         before = page.get_attribute("#cp-burnup figure[data-metric=floor_area]", "data-values")
         page.set_input_files("#cp-progress-form input[type=file]", str(WORKBOOK))
@@ -353,7 +339,7 @@ def test_district_office_uploads_progress_and_chart_changes(served):
             _expected_floor_area(WORKBOOK, "2.3.3", "floor_area"), rel=1e-9)
         assert page.locator("#cp-burnup polyline.cp-achieved").first.get_attribute("points").count(",") >= 4
         # the viewer sees the same chart but no form to write with
-        _log_in(page, served.url, "view")
+        log_in(page, served.url, "view")
         page.goto(f"{served.url}/districts/{NANGANG}?task=2.3.3")
         assert page.locator("#cp-progress-form").count() == 0 and page.locator("form.cp-status").count() == 0
         assert page.get_attribute("#cp-burnup figure[data-metric=floor_area]", "data-values") == after
@@ -367,9 +353,9 @@ def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
     bounds = gpd.read_file(red).total_bounds
     with launch() as browser:
         ctx, page, errors, outside = served_page(browser, served.url)
-        _log_in(page, served.url, "rev")
+        log_in(page, served.url, "rev")
         page.goto(f"{served.url}/map")
-        _wait(page, "window.cityplan && cityplan.ready && cityplan.fetches > 0 && cityplan.pending === 0")
+        wait_for(page, "window.cityplan && cityplan.ready && cityplan.fetches > 0 && cityplan.pending === 0")
         city_zoom = page.evaluate("cityplan.map.getZoom()")
         assert page.evaluate("cityplan.layers.districts.data.geoms.length") > 0
         page.goto(f"{served.url}/review")
@@ -381,7 +367,7 @@ def test_reviewer_sees_verdict_and_map_zoomed_to_red_line(served):
         review_url = page.url
         assert page.get_attribute("#cp-verdict", "data-code") == "fail"  # the code; the page shows 不通过 fail
         assert page.locator("#cp-findings tr.cp-hit").count() >= 1
-        _wait(page, "window.cityplan && cityplan.ready && cityplan.pending === 0")
+        wait_for(page, "window.cityplan && cityplan.ready && cityplan.pending === 0")
         view = page.evaluate("(() => { var b = cityplan.map.getBounds();"
                              " return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), cityplan.map.getZoom()]; })()")
         assert view[0] <= bounds[0] and view[1] <= bounds[1] and view[2] >= bounds[2] and view[3] >= bounds[3]

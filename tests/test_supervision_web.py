@@ -11,18 +11,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from browser import launch, served_page
+from browser import launch, log_in, served_page
 from cli_invoke import run
-from server_process import PASSWORD, add_accounts, login, start
-
-
-def _log_in(page, url: str, name: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("#cp-login")
-    assert page.text_content("#cp-whoami").startswith(name)
+from server_process import add_accounts, login, start
 
 
 def _completed_by(loc, day: str) -> int:
@@ -51,7 +42,7 @@ def test_supervision_matrix_equals_cli(onemap, tmp_path):
     try:
         with launch() as browser:
             ctx, page, errors, outside = served_page(browser, served.url)
-            _log_in(page, served.url, "admin")
+            log_in(page, served.url, "admin")
             page.goto(f"{served.url}/supervision?as_of=2023-12-15")
             assert page.text_content("#cp-asof-date") == "2023-12-15"
             cells = page.eval_on_selector_all("#cp-matrix td.cp-lv", """tds => tds.map(td => [
@@ -78,7 +69,7 @@ def test_supervision_matrix_equals_cli(onemap, tmp_path):
             assert day == "2023-06-30"
             assert int(page.text_content("#cp-sites-count")) == _completed_by(loc, day) < _completed_by(loc, "2023-12-15")
             # worst district first for the city; a district office sees its own first
-            _log_in(page, served.url, "nangang")
+            log_in(page, served.url, "nangang")
             page.goto(f"{served.url}/supervision?as_of=2023-12-15")
             assert page.get_attribute("#cp-matrix tr[data-adcode]", "data-adcode") == "230103"
             # its warnings link to the burn-up chart with the pace, the thresholds and a legend

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 
 import httpx
 import pytest
 import shapely
 
-from browser import launch, served_page
+from browser import launch, served_page, wait_for
 from server_process import PASSWORD, login, serve_copy
 
 
@@ -25,13 +24,6 @@ def served_map(tmp_path_factory, onemap):
     s.stop()
 
 
-def _wait(page, expr: str, timeout: float = 90) -> None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if page.evaluate(expr):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {expr}")
 
 
 def _log_in(page, url: str, name: str = "view") -> None:
@@ -59,10 +51,10 @@ def _choose(page, text: str, key: str = "Enter") -> dict:
     page.fill(".cp-search input", "")
     shown = page.evaluate("cityplan.searchShown || 0")
     page.fill(".cp-search input", text)
-    _wait(page, f"(cityplan.searchShown || 0) > {shown}")
+    wait_for(page, f"(cityplan.searchShown || 0) > {shown}")
     page.press(".cp-search input", key)
-    _wait(page, f"cityplan.lastGoTo && (cityplan.lastGoTo.label + cityplan.map.getZoom()) !== {before!r}")
-    _wait(page, "cityplan.pending === 0")
+    wait_for(page, f"cityplan.lastGoTo && (cityplan.lastGoTo.label + cityplan.map.getZoom()) !== {before!r}")
+    wait_for(page, "cityplan.pending === 0")
     return page.evaluate("({hit: cityplan.lastGoTo, b: cityplan.map.getBounds().toBBoxString().split(',').map(Number),"
                          " z: cityplan.map.getZoom()})")
 
@@ -74,7 +66,7 @@ def test_search_from_any_view_zooms_to_the_real_island_and_urls_restore_views(se
         _log_in(page, served_map.url)
         # a view far from the island, only the districts shown: the server searches the whole map
         page.goto(f"{served_map.url}/map#map=14/45.7000/126.7300&layers=districts")
-        _wait(page, "window.cityplan && cityplan.ready && cityplan.fetches > 0")
+        wait_for(page, "window.cityplan && cityplan.ready && cityplan.fetches > 0")
         assert page.evaluate("cityplan.map.getZoom()") == 14
         for query in ("太阳岛", "Sun Island"):
             got = _choose(page, query)
@@ -86,18 +78,18 @@ def test_search_from_any_view_zooms_to_the_real_island_and_urls_restore_views(se
             assert got["z"] >= 13
         # English names and metro lines named by line; keyboard down picks the second hit
         page.fill(".cp-search input", "Stalin")
-        _wait(page, "document.querySelectorAll('.cp-result').length > 0 && !document.querySelector('.cp-none')")
+        wait_for(page, "document.querySelectorAll('.cp-result').length > 0 && !document.querySelector('.cp-none')")
         assert "斯大林公园 Stalin Park" in page.text_content(".cp-results")
         page.keyboard.press("Escape")
         # the URL carries the view and the layers; a reload (a shared link) restores both
         page.evaluate("cityplan.map.setView([45.76, 126.64], 15, {animate: false})")
         assert page.is_checked('input[data-layer="river_islands"]')  # shown by the search for 太阳岛
         page.click('input[data-layer="river_islands"]')  # off
-        _wait(page, "location.hash.indexOf('map=15/45.76000/126.64000') >= 0 && location.hash.indexOf('river_islands') < 0")
+        wait_for(page, "location.hash.indexOf('map=15/45.76000/126.64000') >= 0 && location.hash.indexOf('river_islands') < 0")
         url = page.url
         page2 = ctx.new_page()
         page2.goto(url)
-        _wait(page2, "window.cityplan && cityplan.ready")
+        wait_for(page2, "window.cityplan && cityplan.ready")
         assert page2.evaluate("cityplan.map.getZoom()") == 15
         c = page2.evaluate("[cityplan.map.getCenter().lat, cityplan.map.getCenter().lng]")
         assert abs(c[0] - 45.76) < 1e-4 and abs(c[1] - 126.64) < 1e-4
@@ -119,13 +111,13 @@ def test_attribute_table_export_equals_the_filtered_layer_and_phone_keeps_the_ma
         ctx, page, errors, outside = served_page(browser, served_map.url)
         _log_in(page, served_map.url)
         page.goto(f"{served_map.url}/map")
-        _wait(page, "window.cityplan && cityplan.ready && cityplan.fetches > 0")
+        wait_for(page, "window.cityplan && cityplan.ready && cityplan.fetches > 0")
         page.click('button[data-table="parks"]')
-        _wait(page, "cityplan.tableShown > 0")
+        wait_for(page, "cityplan.tableShown > 0")
         page.select_option(".cp-table select", "all")
         n = page.evaluate("cityplan.tableShown")
         page.fill('.cp-table input[data-field="name"]', "公园")
-        _wait(page, f"cityplan.tableShown > {n} && document.querySelector('.cp-table-count').textContent.indexOf('{len(want)} ') >= 0")
+        wait_for(page, f"cityplan.tableShown > {n} && document.querySelector('.cp-table-count').textContent.indexOf('{len(want)} ') >= 0")
         href = page.get_attribute('.cp-export[data-format="csv"]', "href")
         body = page.evaluate("u => fetch(u).then(r => r.text())", href)
         rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
@@ -141,7 +133,7 @@ def test_attribute_table_export_equals_the_filtered_layer_and_phone_keeps_the_ma
         assert url.startswith("/map/print.pdf?paper=A3&orient=landscape&bbox=") and "layers=districts" in url
         # the district dashboard's map opens on its district (controls folded in its small box)
         page.goto(f"{served_map.url}/districts/230103")
-        _wait(page, "window.cityplan && cityplan.ready")
+        wait_for(page, "window.cityplan && cityplan.ready")
         b = shapely.box(*page.evaluate("cityplan.map.getBounds().toBBoxString().split(',').map(Number)"))
         fit = page.evaluate("JSON.parse(document.getElementById('cp-map').dataset.page).map.fit")
         district = shapely.box(fit[0][1], fit[0][0], fit[1][1], fit[1][0])
@@ -153,7 +145,7 @@ def test_attribute_table_export_equals_the_filtered_layer_and_phone_keeps_the_ma
         p = phone.new_page()
         _log_in(p, served_map.url)
         p.goto(f"{served_map.url}/map")
-        _wait(p, "window.cityplan && cityplan.ready")
+        wait_for(p, "window.cityplan && cityplan.ready")
         m = p.evaluate("""() => {
             const r = document.getElementById('cp-map').getBoundingClientRect();
             const covered = [...document.querySelectorAll('.leaflet-control')].map(e => e.getBoundingClientRect())

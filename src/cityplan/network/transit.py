@@ -42,6 +42,24 @@ logger = logging.getLogger(__name__)
 #: road classes of the walk graph a pedestrian may not use come from ``walk.forbidden``
 
 
+def line_geometry(lines: gpd.GeoDataFrame, column: str, lid: str, spec: dict[str, Any],
+                  warnings: list[str] | None = None) -> shapely.LineString:
+    """The geometry of metro line ``lid`` (``speeds.yaml`` ``transit.lines.LID``): the features of
+    ``lines`` whose ``column`` contains ``spec["match"]``, merged; when they do not join into one
+    line, the longest piece (said in ``warnings``)."""
+    match = lines[lines[column].astype(str).str.contains(spec["match"], regex=False)]
+    if match.empty:
+        msg = f"metro lines layer: no line whose {column!r} contains {spec['match']!r} (transit.lines.{lid}.match)"
+        raise CoverageError(msg)
+    geom = shapely.line_merge(shapely.union_all(match.geometry.to_numpy()))
+    if geom.geom_type != "LineString":
+        if warnings is not None:
+            warnings.append(f"metro line {lid}: geometry is in {shapely.get_num_geometries(geom)} pieces; "
+                            "distances measured on the longest")
+        geom = max(shapely.get_parts(geom), key=lambda g: g.length)
+    return geom
+
+
 @dataclass
 class TransitGraph:
     """Walk network + metro, duck-typing :class:`RoadGraph` for the search functions.
@@ -238,15 +256,7 @@ def build_transit_graph(
                            "declare it under the metro stations' flags in catalog.yaml")
                     raise CoverageError(msg)
                 on = on[~on[sec["flag"]].astype(bool)]
-        match = ln[ln[col].astype(str).str.contains(spec["match"], regex=False)]
-        if match.empty:
-            msg = f"metro lines layer: no line whose {col!r} contains {spec['match']!r} (transit.lines.{lid}.match)"
-            raise CoverageError(msg)
-        geom = shapely.line_merge(shapely.union_all(match.geometry.to_numpy()))
-        if geom.geom_type != "LineString":
-            warnings.append(f"metro line {lid}: geometry is in {shapely.get_num_geometries(geom)} pieces; "
-                            "distances measured on the longest")
-            geom = max(shapely.get_parts(geom), key=lambda g: g.length)
+        geom = line_geometry(ln, col, lid, spec, warnings)
         pts = on.geometry.to_numpy()
         pos = shapely.line_locate_point(geom, pts)
         off_line = shapely.distance(geom, pts)

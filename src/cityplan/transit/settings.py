@@ -22,6 +22,7 @@ from pyproj import Transformer
 from cityplan._errors import CoverageError
 from cityplan.crs import to_working
 from cityplan.network.graph import RoadGraph
+from cityplan.network.transit import line_geometry
 from cityplan.profile import Profile
 from cityplan.schema.transit import load_transit_document
 from cityplan.transit.access import FeedNetwork
@@ -74,13 +75,7 @@ def _metro_lines(cfg: dict[str, Any], lines: gpd.GeoDataFrame, stations: gpd.Geo
             raise CoverageError(msg)
         seq = pd.to_numeric(st[seq_col], errors="coerce")
         on = seq.dropna().sort_values(kind="stable")
-        match = ln[ln[col].astype(str).str.contains(spec["match"], regex=False)]
-        if match.empty:
-            msg = f"metro lines layer: no line whose {col!r} contains {spec['match']!r} (transit.lines.{lid}.match)"
-            raise CoverageError(msg)
-        geom = shapely.line_merge(shapely.union_all(match.geometry.to_numpy()))
-        if geom.geom_type != "LineString":
-            geom = max(shapely.get_parts(geom), key=lambda g: g.length)
+        geom = line_geometry(ln, col, lid, spec)
         pos = shapely.line_locate_point(geom, st.geometry.to_numpy()[on.index.to_numpy()])
         d = np.abs(np.diff(pos))
         loop = bool(spec.get("loop")) and len(on) > 2
